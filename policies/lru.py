@@ -1,0 +1,50 @@
+"""LRU: evict the least recently used vector of the set.
+
+Reference: ChampSim ``replacement/lru/lru.cc`` (per-line last-used stamp set on fill and
+hit; evict the smallest stamp) and libCacheSim ``cache/eviction/LRU.c``. Implemented as
+one intrusive doubly-linked list per set (most recent at the head), so a victim is O(1)
+at any associativity, fully associative included. Prefetch fills enter at the MRU end.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.lists import push_front, unlink
+from recsim.plugin import Policy
+
+
+def make_state(ctx, params):
+    prev = np.full(ctx.capacity, -1, dtype=np.int64)
+    nxt = np.full(ctx.capacity, -1, dtype=np.int64)
+    head = np.full(ctx.sets, -1, dtype=np.int64)
+    tail = np.full(ctx.sets, -1, dtype=np.int64)
+    return prev, nxt, head, tail
+
+
+@njit(cache=True, inline="always")
+def on_hit(state, set_, slot, vid, t, prio):
+    prev, nxt, head, tail = state
+    if head[set_] != slot:
+        unlink(prev, nxt, head, tail, set_, slot)
+        push_front(prev, nxt, head, tail, set_, slot)
+
+
+@njit(cache=True, inline="always")
+def on_fill(state, set_, slot, vid, t, prio, prefetch):
+    prev, nxt, head, tail = state
+    push_front(prev, nxt, head, tail, set_, slot)
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    return state[3][set_]
+
+
+@njit(cache=True, inline="always")
+def on_evict(state, set_, slot, vid, t):
+    prev, nxt, head, tail = state
+    unlink(prev, nxt, head, tail, set_, slot)
+
+
+POLICY = Policy("lru", "least recently used (ChampSim lru, libCacheSim LRU)", make_state,
+                victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict)

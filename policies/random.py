@@ -1,0 +1,30 @@
+"""Random: evict a uniformly random way of the set.
+
+Reference: libCacheSim ``cache/eviction/Random.c`` (same rule, different generator, so
+counts are not expected to match it). The generator is xorshift64* seeded from the
+simulation's ``seed``, so a replay is deterministic per seed.
+"""
+
+import numpy as np
+from numba import njit, uint64
+
+from recsim.plugin import Policy
+
+
+def make_state(ctx, params):
+    mixed = (ctx.seed * 0x9E3779B97F4A7C15 + 0xD1B54A32D192ED03) % (1 << 64)
+    return (np.array([mixed or 1], dtype=np.uint64),)
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    rng = state[0]
+    x = rng[0]
+    x ^= x >> uint64(12)
+    x ^= x << uint64(25)
+    x ^= x >> uint64(27)
+    rng[0] = x
+    return base + np.int64((x * uint64(0x2545F4914F6CDD1D)) % uint64(ways))
+
+
+POLICY = Policy("random", "uniformly random victim, seeded", make_state, victim)

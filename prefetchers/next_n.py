@@ -1,0 +1,46 @@
+"""Next-N: on a trigger, prefetch the next ``n`` rows of the same table.
+
+The classic next-N-line prefetcher (Smith, "Sequential program prefetching in memory
+hierarchies", IEEE Computer 1978), with a table's rows playing the role of cache lines.
+``trigger='miss'`` (default) fires on demand misses, ``'access'`` on every access.
+
+Candidates are mapped to dense vector ids; rows that never occur in the trace have no id
+and are not simulated (they could only pollute the buffer), so this prefetcher's
+pollution is a lower bound.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.errors import ConfigError
+from recsim.plugin import Prefetcher
+
+
+def make_state(ctx, params):
+    n = int(params["n"])
+    if n < 1:
+        raise ConfigError(f"prefetcher next_n: parameter 'n': expected an integer >= 1, got {n}")
+    if params["trigger"] not in ("miss", "access"):
+        raise ConfigError("prefetcher next_n: parameter 'trigger': expected 'miss' or "
+                          f"'access', got {params['trigger']!r}")
+    table_end = ctx.trace.table_base + ctx.trace.cardinalities
+    return ctx.keys, table_end, np.array([n, params["trigger"] == "access"], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def on_access(state, vid, table, hit, t, slot_of, out):
+    keys, table_end, conf = state
+    if hit and conf[1] == 0:
+        return 0
+    limit = min(keys[vid] + conf[0], table_end[table] - 1)
+    m = 0
+    w = vid + 1
+    while w < keys.shape[0] and keys[w] <= limit and m < out.shape[0]:
+        out[m] = w
+        m += 1
+        w += 1
+    return m
+
+
+PREFETCHER = Prefetcher("next_n", "prefetch the next n rows of the same table", make_state,
+                        on_access=on_access, params={"n": 4, "trigger": "miss"})

@@ -1,0 +1,211 @@
+"""The ``recsim`` command line.
+
+    recsim trace import SRC -o OUT.trace [--format F] [--batch-size N] [--tables 0 3 ...]
+    recsim trace export TRACE -o OUT [--format F]
+    recsim trace info TRACE [--json]
+    recsim trace gen zipf -o OUT.trace --accesses N [--tables T] [--rows R] [--alpha A] [--seed S]
+    recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
+    recsim run FILE.yaml [--output DIR]
+    recsim policies | prefetchers
+
+Input problems print one line, ``recsim: error: ...``, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from recsim.errors import RecsimError
+from recsim.traces import FORMAT_MODULES
+
+
+def _kv(text: str) -> tuple[str, object]:
+    """``key=value`` with the value parsed as YAML (numbers, booleans, strings)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key, yaml.safe_load(value)
+
+
+def _trace_options(args) -> dict:
+    options = {}
+    if getattr(args, "batch_size", None) is not None:
+        options["batch_size"] = args.batch_size
+    if getattr(args, "tables", None):
+        options["tables"] = args.tables
+    if getattr(args, "order", None):
+        options["order"] = args.order
+    return options
+
+
+def cmd_trace_import(args) -> None:
+    from recsim.traces import load_trace, save_trace
+
+    trace = load_trace(args.src, args.format, **_trace_options(args))
+    path = save_trace(trace, args.output, "native")
+    print(f"{path}: {trace.n_accesses:,} accesses in {trace.n_batches:,} batches, "
+          f"{trace.n_tables} tables")
+
+
+def cmd_trace_export(args) -> None:
+    from recsim.traces import load_trace, save_trace
+
+    trace = load_trace(args.trace)
+    path = save_trace(trace, args.output, args.format)
+    print(f"{path}: {trace.n_accesses:,} accesses")
+
+
+def cmd_trace_info(args) -> None:
+    from recsim.traces import load_trace
+
+    info = load_trace(args.trace, args.format).info()
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return
+    for key, value in info.items():
+        print(f"{key:>16}: {value}")
+
+
+def cmd_trace_gen(args) -> None:
+    from recsim.traces import zipf
+
+    trace = zipf.generate(args.accesses, args.tables, args.rows, args.alpha, args.seed,
+                          args.batch_size, path=args.output)
+    print(f"{args.output}: {trace.n_accesses:,} accesses, {trace.n_unique:,} unique vectors")
+
+
+def cmd_simulate(args) -> None:
+    from recsim.engine import simulate
+
+    result = simulate(args.trace, args.policy, args.capacity, args.ways, args.prefetcher,
+                      dict(args.param), dict(args.pf_param), args.prefetch_latency,
+                      args.prefetch_budget, seed=args.seed, per_table=args.per_table,
+                      window=args.window)
+    if args.json:
+        print(result.to_json(indent=1))
+        return
+    c = result.counts
+    geometry = ("fully associative" if result.sets == 1
+                else f"{result.sets} sets x {result.ways} ways")
+    print(f"{result.policy} + {result.prefetcher}, {result.capacity:,} vectors, {geometry}")
+    print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
+          f"hit rate {result.hit_rate:.4f}")
+    print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
+          f"late {c['late_prefetches']:,}  compulsory {c['compulsory_misses']:,}  "
+          f"evictions {c['evictions']:,}")
+    if result.prefetcher != "none":
+        print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
+              f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}")
+    t = result.timings
+    print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
+          f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
+
+
+def cmd_run(args) -> None:
+    from recsim.experiment import run_experiment
+
+    rows = run_experiment(args.file, args.output)
+    width = max(len(r["trace"]) for r in rows)
+    for r in rows:
+        print(f"{r['trace']:<{width}}  {r['policy']:>8} + {r['prefetcher']:<8} "
+              f"buffer {100 * r['buffer_fraction']:5.1f}%  ways {r['requested_ways']:>3}  "
+              f"hit rate {r['hit_rate']:.4f}")
+
+
+def cmd_list(kind: str):
+    def run(args) -> None:
+        from recsim import registry
+
+        for name, plugin in getattr(registry, kind)().items():
+            params = ", ".join(f"{k}={v!r}" for k, v in plugin.params.items())
+            print(f"{name:<10} {plugin.description}" + (f"  [{params}]" if params else ""))
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="recsim", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    trace = sub.add_parser("trace", help="import, export, inspect and generate traces")
+    tsub = trace.add_subparsers(dest="trace_command", required=True)
+    p = tsub.add_parser("import", help="convert a trace file to recsim's native format")
+    p.add_argument("src", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--format", choices=FORMAT_MODULES, help="default: from the file name")
+    p.add_argument("--batch-size", type=int, help="samples (or lines) per inference batch")
+    p.add_argument("--tables", type=int, nargs="+", help="dlrm_datasets: tables to keep")
+    p.add_argument("--order", choices=["table-major", "sample-major"],
+                   help="dlrm_datasets: access order within a batch")
+    p.set_defaults(func=cmd_trace_import)
+    p = tsub.add_parser("export", help="write a trace in another format")
+    p.add_argument("trace", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--format", choices=FORMAT_MODULES, help="default: from the file name")
+    p.set_defaults(func=cmd_trace_export)
+    p = tsub.add_parser("info", help="summary of a trace")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--format", choices=FORMAT_MODULES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace_info)
+    p = tsub.add_parser("gen", help="generate a synthetic trace")
+    p.add_argument("preset", choices=["zipf"])
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--accesses", type=int, required=True)
+    p.add_argument("--tables", type=int, default=1)
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows per table")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=1024, help="accesses per batch")
+    p.set_defaults(func=cmd_trace_gen)
+
+    p = sub.add_parser("simulate", help="replay one trace against one buffer")
+    p.add_argument("--trace", type=Path, required=True)
+    p.add_argument("--policy", default="lru")
+    p.add_argument("--prefetcher", default="none")
+    p.add_argument("--capacity", required=True,
+                   help="vectors (1000), or a fraction (0.1) or percent (10%%) of unique vectors")
+    p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
+    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter (repeatable)")
+    p.add_argument("--pf-param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                   help="prefetcher parameter (repeatable)")
+    p.add_argument("--prefetch-latency", type=int, default=0, help="in accesses")
+    p.add_argument("--prefetch-budget", type=int, help="prefetches per batch at most")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-table", action="store_true")
+    p.add_argument("--window", type=int, default=0, help="hit rate per window of N accesses")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("run", help="run an experiment YAML")
+    p.add_argument("file", type=Path)
+    p.add_argument("--output", type=Path, help="default: the YAML's output, or results/NAME")
+    p.set_defaults(func=cmd_run)
+
+    sub.add_parser("policies", help="list replacement policies").set_defaults(
+        func=cmd_list("policies"))
+    sub.add_parser("prefetchers", help="list prefetchers").set_defaults(
+        func=cmd_list("prefetchers"))
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except RecsimError as exc:
+        print(f"recsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recsim: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Replay a trace against a buffer: geometry, plug-in state, the compiled loop, results.
+
+Geometry: the buffer holds ``capacity`` vectors in ``sets x ways`` slots. ``ways=0`` (or
+``ways >= capacity``) is fully associative (one set). Otherwise ``sets = capacity // ways``
+and the usable capacity is ``sets * ways`` (reported as ``capacity``); a vector's set is a
+64-bit mix (splitmix64's finaliser) of its global key modulo ``sets``, as FBGEMM hashes
+rows into its 32-way cache sets. ``capacity`` is a vector count (int) or a fraction of the
+trace's unique vectors (float in (0, 1], or a string such as ``"10%"``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recsim import metrics
+from recsim.errors import ConfigError
+from recsim.kernels import load_kernel
+from recsim.nextuse import next_use
+from recsim.plugin import ABSENT, QUEUE_SIZE
+from recsim.registry import get_policy, get_prefetcher, resolve_params
+from recsim.traces import Trace, load_trace
+
+
+def resolve_capacity(capacity, n_unique: int) -> int:
+    """An absolute vector count from an int, a fraction in (0, 1], or a percent string."""
+    value = capacity
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text[:-1]) / 100 if text.endswith("%") else (
+                float(text) if any(c in text for c in ".eE") else int(text))
+        except ValueError:
+            raise ConfigError(f"capacity: expected a vector count, a fraction or a percent, "
+                              f"got {capacity!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"capacity: expected a number, got {capacity!r}")
+    if isinstance(value, (float, np.floating)):
+        if not 0 < value <= 1:
+            raise ConfigError(f"capacity: a fraction of unique vectors must be in (0, 1], "
+                              f"got {capacity!r}")
+        return max(1, int(round(value * n_unique)))
+    if value <= 0:
+        raise ConfigError(f"capacity: expected a positive number of vectors, got {capacity!r}")
+    return int(value)
+
+
+def resolve_geometry(capacity: int, ways: int) -> tuple[int, int, int]:
+    """``(usable capacity, sets, ways)``."""
+    if isinstance(ways, bool) or not isinstance(ways, (int, np.integer)) or ways < 0:
+        raise ConfigError(f"ways: expected an integer >= 0 (0 = fully associative), got {ways!r}")
+    if ways == 0 or ways >= capacity:
+        return capacity, 1, capacity
+    sets = capacity // ways
+    return sets * ways, sets, int(ways)
+
+
+def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
+    """Set of each vector: splitmix64's finaliser of its key, modulo ``sets``."""
+    if sets == 1:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    z = keys.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(sets)).astype(np.int64)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view, so the loop is compiled once for memory-mapped and in-memory input."""
+    view = np.ascontiguousarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass
+class ReplayContext:
+    """What plug-ins see when they build their state."""
+
+    trace: Trace
+    vids: np.ndarray
+    keys: np.ndarray
+    capacity: int
+    sets: int
+    ways: int
+    seed: int = 0
+    prefetching: bool = False  # whether a prefetcher or prefetch advice may fill the buffer
+    _next_use: tuple | None = field(default=None, repr=False)
+
+    @property
+    def n_vids(self) -> int:
+        return int(self.keys.shape[0])
+
+    def next_use(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(next use per access, first use per vector)``; NEVER where there is none."""
+        if self._next_use is None:
+            self._next_use = next_use(self.vids, self.n_vids)
+        return self._next_use
+
+
+@dataclass
+class Advice:
+    """Inputs from machine-learned models, computed outside the loop.
+
+    ``priority``: one float per access, passed to the policy's hooks as ``prio``.
+    ``prefetch_ptr``/``prefetch_vids``: CSR lists of vids to prefetch per chunk of
+    ``chunk`` accesses; the list of chunk ``k`` is issued at the start of chunk ``k + lag``
+    (the model's inference for chunk k overlaps the replay of chunk k, as in RecMG).
+    """
+
+    priority: np.ndarray | None = None
+    prefetch_ptr: np.ndarray | None = None
+    prefetch_vids: np.ndarray | None = None
+    chunk: int = 0
+    lag: int = 1
+
+    def arrays(self, n: int):
+        prio = np.zeros(0) if self.priority is None else np.asarray(self.priority, np.float64)
+        if prio.shape[0] not in (0, n):
+            raise ConfigError(f"advice.priority: expected {n} values (one per access), "
+                              f"got {prio.shape[0]}")
+        if self.prefetch_ptr is None:
+            return prio, np.zeros(1, np.int64), np.zeros(0, np.int64), 0, 0
+        ptr = np.asarray(self.prefetch_ptr, np.int64)
+        vids = np.asarray(self.prefetch_vids, np.int64)
+        if self.chunk <= 0 or self.lag < 0 or ptr[0] != 0 or ptr[-1] != vids.shape[0]:
+            raise ConfigError("advice: expected chunk > 0, lag >= 0 and prefetch_ptr running "
+                              f"from 0 to len(prefetch_vids) = {vids.shape[0]}")
+        return prio, ptr, vids, int(self.chunk), int(self.lag)
+
+
+def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
+             prefetcher: str = "none", policy_params: dict | None = None,
+             prefetcher_params: dict | None = None, prefetch_latency: int = 0,
+             prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
+             per_table: bool = False, window: int = 0) -> metrics.SimResult:
+    """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
+
+    ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
+    ``prefetch_budget``: prefetches issued per inference batch at most (None: no cap).
+    ``per_table``: also count accesses and hits per table. ``window``: also report the
+    hit rate of every window of that many accesses.
+    """
+    timings = {}
+    if not isinstance(trace, Trace):
+        trace = load_trace(Path(trace))
+    pol, pf = get_policy(policy), get_prefetcher(prefetcher)
+    pol_params = resolve_params("policy", pol, policy_params)
+    pf_params = resolve_params("prefetcher", pf, prefetcher_params)
+    for name, value in (("prefetch_latency", prefetch_latency), ("window", window)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ConfigError(f"{name}: expected an integer >= 0, got {value!r}")
+    budget = -1 if prefetch_budget is None else int(prefetch_budget)
+    if prefetch_budget is not None and budget < 0:
+        raise ConfigError(f"prefetch_budget: expected an integer >= 0, got {prefetch_budget!r}")
+
+    start = time.perf_counter()
+    dense = trace.dense()
+    timings["remap_s"] = time.perf_counter() - start
+    cap, sets, ways = resolve_geometry(resolve_capacity(capacity, dense.n_unique), ways)
+    ctx = ReplayContext(trace, _readonly(dense.vid), _readonly(dense.keys), cap, sets, ways, seed,
+                        prefetching=pf.name != "none" or (advice is not None
+                                                          and advice.prefetch_ptr is not None))
+
+    start = time.perf_counter()
+    kernel = load_kernel(pol, pf)
+    if not kernel.signatures:
+        _warm_up(kernel, pol, pf, pol_params, pf_params)
+    timings["compile_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    n = trace.n_accesses
+    prio, adv_ptr, adv_vids, adv_chunk, adv_lag = (advice or Advice()).arrays(n)
+    if adv_vids.size and (adv_vids.min() < 0 or adv_vids.max() >= ctx.n_vids):
+        raise ConfigError(f"advice.prefetch_vids: expected vids in [0, {ctx.n_vids})")
+    counts, buf, hit_log = _run(kernel, ctx, trace, pol.make_state(ctx, pol_params),
+                                pf.make_state(ctx, pf_params), prio, adv_ptr, adv_vids,
+                                adv_chunk, adv_lag, prefetch_latency, budget,
+                                per_table or window > 0)
+    timings["replay_s"] = time.perf_counter() - start
+    timings["accesses_per_s"] = n / timings["replay_s"]
+    slot_of = buf[0]
+    return metrics.SimResult(
+        policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
+        counts=metrics.counts_dict(counts), occupancy=int(buf[2].sum()),
+        params={"policy": pol_params, "prefetcher": pf_params,
+                "prefetch_latency": prefetch_latency, "prefetch_budget": prefetch_budget,
+                "seed": seed},
+        timings=timings,
+        per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
+        window=window,
+        window_hit_rate=metrics.window_rates(hit_log, window) if window else None,
+        resident=np.flatnonzero(slot_of >= 0))
+
+
+def _run(kernel, ctx, trace, pstate, fstate, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
+         latency, budget, log_hits):
+    n_vids, cap = ctx.n_vids, ctx.capacity
+    buf = (np.full(n_vids, ABSENT, np.int64), np.full(cap, -1, np.int64),
+           np.zeros(ctx.sets, np.int64), np.zeros(cap, np.int64))
+    counts = np.zeros(metrics.N_COUNTERS, np.int64)
+    hit_log = np.zeros(trace.n_accesses if log_hits else 0, np.uint8)
+    kernel(ctx.vids, _readonly(trace.table), _readonly(set_index(ctx.keys, ctx.sets)),
+           _readonly(trace.batch_offsets), _readonly(prio), _readonly(adv_ptr),
+           _readonly(adv_vids), adv_chunk, adv_lag, ctx.ways, latency, budget, pstate, fstate,
+           buf, counts, np.zeros(QUEUE_SIZE, np.int64), hit_log)
+    return counts, buf, hit_log
+
+
+def _warm_up(kernel, pol, pf, pol_params, pf_params):
+    """Compile (or load from the disk cache) the loop on a one-access trace of the same types."""
+    tiny = Trace.from_arrays(np.zeros(1, np.int32), np.zeros(1, np.int64))
+    dense = tiny.dense()
+    ctx = ReplayContext(tiny, _readonly(dense.vid), _readonly(dense.keys), 1, 1, 1)
+    _run(kernel, ctx, tiny, pol.make_state(ctx, pol_params), pf.make_state(ctx, pf_params),
+         np.zeros(0), np.zeros(1, np.int64), np.zeros(0, np.int64), 0, 0, 0, -1, False)

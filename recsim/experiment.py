@@ -1,0 +1,175 @@
+"""Experiment files: a YAML sweep of traces x buffer sizes x ways x policies x prefetchers.
+
+Minimal schema (extended by later work; unknown keys are errors)::
+
+    name: quickstart
+    traces:                       # a file (relative to the YAML) or a generator
+      - {name: zipf, generate: {preset: zipf, accesses: 1000000, rows: 100000, alpha: 0.9}}
+      - {name: video, path: ../data/video.txt, format: user_item, options: {batch_size: 512}}
+    capacities: [0.01, 0.05, 0.1]  # fractions of unique vectors, or vector counts
+    ways: [32]                     # 0 = fully associative
+    policies: [lru, {name: belady, params: {bypass: true}}]
+    prefetchers: [none]
+    prefetch_latency: 0
+    seed: 0
+    output: results/quickstart     # default results/<name>, relative to the working directory
+    plots: [hit_rate_vs_capacity]
+
+``recsim run`` writes ``results.csv`` and ``results.json`` (one row per cell) atomically,
+and one PNG per plot and trace. Generated traces are kept under ``OUTPUT/traces/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from tqdm import tqdm
+
+from recsim.engine import simulate
+from recsim.errors import ConfigError
+from recsim.registry import get_policy, get_prefetcher, resolve_params
+from recsim.traces import load_trace
+from recsim.traces.common import atomic_output
+from recsim.traces.native import is_native
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Generate(_Strict):
+    preset: Literal["zipf"] = "zipf"
+    accesses: int = Field(gt=0)
+    tables: int = Field(1, gt=0)
+    rows: int = Field(1_000_000, gt=0)
+    alpha: float = Field(1.0, ge=0)
+    seed: int = Field(0, ge=0)
+    batch_size: int = Field(1024, gt=0)
+
+
+class TraceSpec(_Strict):
+    name: str
+    path: str | None = None
+    format: str | None = None
+    options: dict = Field(default_factory=dict)
+    generate: Generate | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.generate is None):
+            raise ValueError("give exactly one of 'path' or 'generate'")
+        return self
+
+
+class Plugin(_Strict):
+    name: str
+    params: dict = Field(default_factory=dict)
+
+
+PluginSpec = Union[str, Plugin]
+
+
+class Experiment(_Strict):
+    name: str
+    traces: list[TraceSpec] = Field(min_length=1)
+    capacities: list[Union[int, float, str]] = Field(min_length=1)
+    ways: list[int] = Field([32], min_length=1)
+    policies: list[PluginSpec] = Field(min_length=1)
+    prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
+    prefetch_latency: int = Field(0, ge=0)
+    seed: int = 0
+    output: str | None = None
+    plots: list[Literal["hit_rate_vs_capacity"]] = Field(default_factory=list)
+
+
+def load_experiment(path) -> Experiment:
+    """Parse and check an experiment YAML; every problem names the file and the YAML path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        # A misspelt key also makes the intended key "missing": report the unknown one.
+        err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]
+                        if p not in ("str", "Plugin", "function-after[_one_source()]"))
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"{path}: {where.lstrip('.') or '(top level)'}: {msg}") from None
+    for key, getter, kind in (("policies", get_policy, "policy"),
+                              ("prefetchers", get_prefetcher, "prefetcher")):
+        for i, spec in enumerate(getattr(exp, key)):
+            plugin = _plugin(spec)
+            try:
+                resolve_params(kind, getter(plugin.name), plugin.params)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {key}[{i}]: {exc}") from None
+    return exp
+
+
+def _plugin(spec: PluginSpec) -> Plugin:
+    return Plugin(name=spec) if isinstance(spec, str) else spec
+
+
+def _open_trace(spec: TraceSpec, base: Path, out: Path):
+    if spec.path is not None:
+        path = Path(spec.path)
+        return load_trace(path if path.is_absolute() else base / path, spec.format, **spec.options)
+    from recsim.traces import zipf
+
+    gen = spec.generate
+    path = out / "traces" / f"{spec.name}.trace"
+    if is_native(path):
+        return load_trace(path)
+    return zipf.generate(gen.accesses, gen.tables, gen.rows, gen.alpha, gen.seed,
+                         gen.batch_size, path=path)
+
+
+def run_experiment(path, output=None, progress: bool = True) -> list[dict]:
+    """Run every cell of the sweep; write the table and plots; return the rows."""
+    path = Path(path)
+    exp = load_experiment(path)
+    out = Path(output or exp.output or Path("results") / exp.name)
+    cells = list(itertools.product(range(len(exp.traces)), exp.capacities, exp.ways,
+                                   map(_plugin, exp.policies), map(_plugin, exp.prefetchers)))
+    rows, traces = [], {}
+    for ti, capacity, ways, pol, pf in tqdm(cells, desc=exp.name, disable=not progress,
+                                            unit="cell"):
+        spec = exp.traces[ti]
+        if ti not in traces:
+            traces[ti] = _open_trace(spec, path.parent, out)
+        result = simulate(traces[ti], pol.name, capacity, ways, pf.name, pol.params, pf.params,
+                          prefetch_latency=exp.prefetch_latency, seed=exp.seed)
+        row = {"trace": spec.name, "requested_capacity": capacity, "requested_ways": ways,
+               **result.to_dict()}
+        row["buffer_fraction"] = result.capacity / traces[ti].n_unique
+        rows.append(row)
+    _write_results(out, rows)
+    for plot in exp.plots:
+        from recsim.plots import hit_rate_vs_capacity
+
+        hit_rate_vs_capacity(rows, out)
+    return rows
+
+
+def _write_results(out: Path, rows: list[dict]) -> None:
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    flat = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()}
+            for r in rows]
+    with atomic_output(out / "results.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+    with atomic_output(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(rows, indent=1))

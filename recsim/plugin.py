@@ -1,0 +1,112 @@
+"""The contracts between the replay engine and its plug-ins (policies and prefetchers).
+
+A **policy** module in ``policies/`` defines ``POLICY = Policy(...)``: a Python
+``make_state(ctx, params) -> tuple of numpy arrays`` and Numba ``@njit`` hooks over that
+state, in the spirit of ChampSim's ``find_victim`` / ``update_replacement_state``. The
+buffer has ``sets x ways`` slots; slot ``s * ways + w`` is way ``w`` of set ``s``. The
+engine owns residency (which vector sits in which slot) and calls:
+
+* ``on_access(state, vid, t)`` before every demand access ``t`` (hit or miss);
+* ``on_hit(state, set_, slot, vid, t, prio)`` on a hit;
+* ``victim(state, set_, base, ways, vid, t, prefetch) -> slot`` when ``vid`` must be
+  placed in the full set ``set_`` (slots ``base .. base+ways-1``); ``-1`` bypasses;
+* ``on_evict(state, set_, slot, vid, t)`` right after ``victim`` chose ``slot``;
+* ``on_fill(state, set_, slot, vid, t, prio, prefetch)`` when ``vid`` enters ``slot``
+  (a demand miss, or a prefetch when ``prefetch`` is True).
+
+``prio`` is the per-access advice of a machine-learned model (0.0 without advice).
+
+A **prefetcher** module in ``prefetchers/`` defines ``PREFETCHER = Prefetcher(...)`` with
+``make_state(ctx, params)`` and hooks:
+
+* ``on_access(state, vid, table, hit, t, slot_of, out) -> n``: observe access ``t`` and
+  write ``n`` candidate vids into ``out`` (at most ``len(out)`` = ``QUEUE_SIZE``);
+  ``slot_of[v] >= 0`` tells whether ``v`` is resident;
+* ``on_evict(state, vid, t)``: ``vid`` left the buffer.
+
+A vector's first miss counts as compulsory when it has never been in the buffer (a
+prefetch that brought it in earlier counts as having been there).
+
+Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
+is one new module; the engine generates and caches a replay loop specialised to each
+(policy, prefetcher) pair (see :mod:`recsim.kernels`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from numba import njit
+
+QUEUE_SIZE = 1024
+
+# The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
+# was prefetched and not yet used), else ABSENT (never in the buffer) or EVICTED; its
+# ``vid_of[slot]`` carries the same PREFETCHED flag. A hit, a first use of a prefetch and a
+# compulsory miss are told apart with the one load of ``slot_of[vid]``, and an eviction
+# never has to load ``slot_of`` of the evicted vector.
+ABSENT = -1
+EVICTED = -2
+PREFETCHED = 1 << 62
+
+
+@njit(cache=True, inline="always")
+def noop_access(state, vid, t):
+    pass
+
+
+@njit(cache=True, inline="always")
+def noop_hit(state, set_, slot, vid, t, prio):
+    pass
+
+
+@njit(cache=True, inline="always")
+def noop_fill(state, set_, slot, vid, t, prio, prefetch):
+    pass
+
+
+@njit(cache=True, inline="always")
+def noop_evict(state, set_, slot, vid, t):
+    pass
+
+
+@njit(cache=True, inline="always")
+def no_prefetch(state, vid, table, hit, t, slot_of, out):
+    return 0
+
+
+@njit(cache=True, inline="always")
+def noop_prefetcher_evict(state, vid, t):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    name: str
+    description: str
+    make_state: Callable
+    victim: Callable
+    on_access: Callable = noop_access
+    on_hit: Callable = noop_hit
+    on_fill: Callable = noop_fill
+    on_evict: Callable = noop_evict
+    params: dict = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        return self.make_state.__module__
+
+
+@dataclass(frozen=True, eq=False)
+class Prefetcher:
+    name: str
+    description: str
+    make_state: Callable
+    on_access: Callable = no_prefetch
+    on_evict: Callable = noop_prefetcher_evict
+    params: dict = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        return self.make_state.__module__

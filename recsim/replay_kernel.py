@@ -1,0 +1,159 @@
+"""The replay loop: one pass over the trace, no Python per access.
+
+This file is a template. :mod:`recsim.kernels` copies it into the kernel cache with the
+``hooks`` block below rewritten for one (policy, prefetcher) pair, so that Numba compiles,
+inlines and caches on disk a loop specialised to that pair. (Numba cannot cache a
+function that receives jitted functions as arguments or closure variables: their cache
+key holds object addresses that change every process.) As shipped, the block names LRU
+without prefetching, so the module also imports and runs as it is.
+"""
+
+from numba import njit
+
+from recsim.plugin import ABSENT, EVICTED, PREFETCHED
+from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, EVICTIONS,
+                            LATE_PREFETCHES, ON_DEMAND_FETCHES, PREFETCH_HITS,
+                            PREFETCHES_DROPPED, PREFETCHES_ISSUED, PREFETCHES_REDUNDANT,
+                            PREFETCHES_UNUSED, PREFETCHES_USEFUL)
+
+# >>> hooks
+from recsim.policies.lru import POLICY as _policy
+from recsim.prefetchers.none import PREFETCHER as _prefetcher
+# <<< hooks
+
+policy_on_access = _policy.on_access
+policy_on_hit = _policy.on_hit
+policy_on_fill = _policy.on_fill
+policy_victim = _policy.victim
+policy_on_evict = _policy.on_evict
+prefetcher_on_access = _prefetcher.on_access
+prefetcher_on_evict = _prefetcher.on_evict
+
+
+@njit(cache=True, inline="always")
+def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
+    """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted.
+    Returns -1 when the policy bypasses."""
+    slot_of, vid_of, n_used, ready_at = buf
+    used = n_used[set_]
+    base = set_ * ways
+    if used < ways:
+        n_used[set_] = used + 1
+        return base + used
+    slot = policy_victim(pstate, set_, base, ways, vid, t, prefetch)
+    if slot < 0:
+        counts[BYPASSES] += 1
+        return -1
+    old = vid_of[slot]
+    if old >= PREFETCHED:
+        old -= PREFETCHED
+        counts[PREFETCHES_UNUSED] += 1
+    slot_of[old] = EVICTED
+    counts[EVICTIONS] += 1
+    policy_on_evict(pstate, set_, slot, old, t)
+    prefetcher_on_evict(fstate, old, t)
+    return slot
+
+
+@njit(cache=True, inline="always")
+def _prefetch(pstate, fstate, buf, counts, set_of, ways, vid, t, latency):
+    """Issue a prefetch of ``vid`` at time ``t``; returns 1 if it was issued."""
+    slot_of, vid_of, n_used, ready_at = buf
+    if slot_of[vid] >= 0:
+        counts[PREFETCHES_REDUNDANT] += 1
+        return 0
+    s = set_of[vid] if n_used.shape[0] > 1 else 0
+    slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True)
+    if slot < 0:
+        return 0
+    slot_of[vid] = PREFETCHED + slot
+    vid_of[slot] = PREFETCHED + vid
+    ready_at[slot] = t + latency
+    counts[PREFETCHES_ISSUED] += 1
+    policy_on_fill(pstate, s, slot, vid, t, 0.0, True)
+    return 1
+
+
+@njit(cache=True, _nrt=False)
+def _issue(pstate, fstate, buf, counts, set_of, ways, cands, n, t, latency, budget, issued):
+    """Issue candidates ``cands[:n]`` within the batch budget; returns the new issued count.
+    Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
+    for j in range(n):
+        if budget >= 0 and issued >= budget:
+            counts[PREFETCHES_DROPPED] += n - j
+            break
+        issued += _prefetch(pstate, fstate, buf, counts, set_of, ways, cands[j], t, latency)
+    return issued
+
+
+@njit(cache=True, _nrt=False)
+def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
+           ways, latency, budget, pstate, fstate, buf, counts, queue, hit_log):
+    """Replay ``vids`` (accesses ``t = 0 .. n-1``) and add the outcome to ``counts``.
+
+    ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
+    encoded as described in :mod:`recsim.plugin`); ``prio`` is per-access advice (length n,
+    or 0 for none); ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of
+    ``adv_chunk`` accesses, issued at the start of chunk ``k + adv_lag``; ``budget`` caps
+    prefetches issued per batch (-1: no cap). ``hit_log`` (length n, or 0) receives 1 for
+    each access that hit, for per-table and per-window statistics.
+    """
+    slot_of, vid_of, n_used, ready_at = buf
+    n = vids.shape[0]
+    has_prio = prio.shape[0] == n
+    log_hits = hit_log.shape[0] == n
+    one_set = n_used.shape[0] == 1
+    batch = 0
+    batch_end = batch_offsets[1]
+    issued = 0
+    chunk = adv_lag  # the next chunk whose advice is due
+    next_advice = adv_lag * adv_chunk if adv_chunk > 0 else n
+    for t in range(n):
+        while t >= batch_end:
+            batch += 1
+            batch_end = batch_offsets[batch + 1]
+            issued = 0
+        if t == next_advice:
+            k = chunk - adv_lag
+            if k < adv_ptr.shape[0] - 1:
+                lo = adv_ptr[k]
+                issued = _issue(pstate, fstate, buf, counts, set_of, ways, adv_vids[lo:],
+                                adv_ptr[k + 1] - lo, t, latency, budget, issued)
+            chunk += 1
+            next_advice += adv_chunk
+        v = vids[t]
+        s = 0 if one_set else set_of[v]
+        p = prio[t] if has_prio else 0.0
+        policy_on_access(pstate, v, t)
+        slot = slot_of[v]
+        hit = slot >= 0
+        if hit:
+            if slot >= PREFETCHED:
+                slot -= PREFETCHED
+                slot_of[v] = slot
+                vid_of[slot] = v
+                counts[PREFETCHES_USEFUL] += 1
+                if ready_at[slot] > t:
+                    counts[LATE_PREFETCHES] += 1
+                    hit = False
+                else:
+                    counts[PREFETCH_HITS] += 1
+            else:
+                counts[CACHE_HITS] += 1
+            policy_on_hit(pstate, s, slot, v, t, p)
+        else:
+            counts[ON_DEMAND_FETCHES] += 1
+            if slot == ABSENT:
+                counts[COMPULSORY_MISSES] += 1
+            slot = _make_room(pstate, fstate, buf, counts, s, ways, v, t, False)
+            if slot >= 0:
+                slot_of[v] = slot
+                vid_of[slot] = v
+                policy_on_fill(pstate, s, slot, v, t, p, False)
+        if log_hits:
+            hit_log[t] = hit
+        m = prefetcher_on_access(fstate, v, tables[t], hit, t, slot_of, queue)
+        if m > 0:
+            issued = _issue(pstate, fstate, buf, counts, set_of, ways, queue, m, t, latency,
+                            budget, issued)
+    counts[ACCESSES] += n

@@ -1,0 +1,121 @@
+"""The command line: every subcommand end to end, and one clear line per input error."""
+
+import json
+
+import numpy as np
+import pytest
+
+from recsim.cli import main
+from recsim.traces import Trace, save_trace
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def small_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "small.trace"
+    assert main(["trace", "gen", "zipf", "-o", str(path), "--accesses", "20000", "--tables",
+                 "2", "--rows", "3000", "--alpha", "0.8", "--seed", "3"]) == 0
+    return path
+
+
+def test_gen_info_simulate(small_trace, capsys):
+    code, out, _ = run(capsys, "trace", "info", small_trace, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["accesses"] == 20000 and info["tables"] == 2
+    code, out, _ = run(capsys, "simulate", "--trace", small_trace, "--policy", "lru",
+                       "--capacity", "10%", "--ways", "32", "--json")
+    result = json.loads(out)
+    assert code == 0
+    for key in ("accesses", "hits", "misses", "hit_rate", "cache_hits", "prefetch_hits",
+                "prefetches_issued"):
+        assert key in result
+    assert result["hits"] + result["misses"] == result["accesses"] == 20000
+    code, out, _ = run(capsys, "simulate", "--trace", small_trace, "--policy", "belady",
+                       "--param", "bypass=true", "--prefetcher", "next_n", "--pf-param", "n=2",
+                       "--capacity", "500")
+    assert code == 0 and "belady + next_n" in out and "prefetches issued" in out
+
+
+def test_import_export_round_trip(small_trace, tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    assert run(capsys, "trace", "export", small_trace, "-o", csv)[0] == 0
+    back = tmp_path / "back.trace"
+    assert run(capsys, "trace", "import", csv, "-o", back)[0] == 0
+    _, a, _ = run(capsys, "simulate", "--trace", small_trace, "--capacity", "0.05", "--json")
+    _, b, _ = run(capsys, "simulate", "--trace", back, "--capacity", "0.05", "--json")
+    assert json.loads(a)["misses"] == json.loads(b)["misses"]
+
+
+def test_lists(capsys):
+    _, out, _ = run(capsys, "policies")
+    assert {"lru", "lfu", "fifo", "random", "belady"} <= {l.split()[0] for l in out.splitlines()}
+    _, out, _ = run(capsys, "prefetchers")
+    assert {"none", "next_n", "oracle"} <= {l.split()[0] for l in out.splitlines()}
+
+
+def _corrupt(kind, path):
+    trace = Trace.from_arrays(np.array([0, 0, 1], np.int32), np.array([1, 2, 3]))
+    save_trace(trace, path)
+    if kind == "meta":
+        (path / "meta.json").write_text("{not json")
+    elif kind == "truncated":
+        data = (path / "row.npy").read_bytes()
+        (path / "row.npy").write_bytes(data[:-9])
+    elif kind == "dtype":
+        np.save(path / "row.npy", np.array([1.0, 2.0, 3.0]))
+    elif kind == "negative":
+        np.save(path / "row.npy", np.array([1, -2, 3]))
+    elif kind == "missing":
+        (path / "table.npy").unlink()
+    elif kind == "empty":
+        for name, dtype in (("table", np.int32), ("row", np.int64)):
+            np.save(path / f"{name}.npy", np.zeros(0, dtype))
+        meta = json.loads((path / "meta.json").read_text())
+        (path / "meta.json").write_text(json.dumps({**meta, "accesses": 0}))
+        np.save(path / "batch_offsets.npy", np.array([0, 0]))
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("meta", ["meta.json", "valid JSON"]),
+    ("truncated", ["row.npy", "truncated"]),
+    ("dtype", ["row.npy", "int64"]),
+    ("negative", ["row", "non-negative"]),
+    ("missing", ["table.npy", "missing"]),
+    ("empty", ["at least one access"]),
+])
+def test_bad_trace_gives_one_clear_line(kind, words, tmp_path, capsys):
+    path = tmp_path / "bad.trace"
+    _corrupt(kind, path)
+    code, out, err = run(capsys, "simulate", "--trace", path, "--capacity", "2")
+    assert code == 2 and out == ""
+    assert err.startswith("recsim: error: ") and err.count("\n") == 1
+    assert "Traceback" not in err and "bad.trace" in err
+    for word in words:
+        assert word in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--policy", "nope", "--capacity", "2"], ["unknown policy 'nope'", "lru"]),
+    (["--capacity", "0"], ["capacity"]),
+    (["--capacity", "-5"], ["capacity"]),
+    (["--capacity", "2", "--param", "x=1"], ["unknown parameter 'x'"]),
+    (["--capacity", "2", "--ways", "-1"], ["ways"]),
+])
+def test_bad_settings_give_one_clear_line(small_trace, argv, words, capsys):
+    code, out, err = run(capsys, "simulate", "--trace", small_trace, *argv)
+    assert code == 2 and err.count("\n") == 1
+    for word in words:
+        assert word in err
+
+
+def test_missing_trace_file(tmp_path, capsys):
+    code, _, err = run(capsys, "simulate", "--trace", tmp_path / "nothing.trace",
+                       "--capacity", "2")
+    assert code == 2 and "nothing.trace" in err
+    code, _, err = run(capsys, "trace", "import", tmp_path / "x.pt", "-o", tmp_path / "o.trace")
+    assert code == 2 and "x.pt" in err

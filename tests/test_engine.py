@@ -1,0 +1,128 @@
+"""Engine contract: geometry, capacity forms, advice inputs, timing, errors."""
+
+import numpy as np
+import pytest
+
+import recsim
+from recsim.engine import Advice, resolve_capacity, resolve_geometry
+from recsim.errors import ConfigError
+from recsim.kernels import cache_dir
+from recsim.traces import Trace
+
+
+def seq(rows, tables=None, batch_offsets=None):
+    rows = np.asarray(rows)
+    tables = np.zeros(len(rows), np.int32) if tables is None else tables
+    return Trace.from_arrays(tables, rows, batch_offsets)
+
+
+@pytest.mark.parametrize("given, expected", [(100, 100), (0.1, 50), ("10%", 50), ("0.5", 250),
+                                             ("7", 7), (1.0, 500), (1e-9, 1)])
+def test_capacity_forms(given, expected):
+    assert resolve_capacity(given, 500) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5, 0.0, "abc", True, None, "-1%"])
+def test_bad_capacity_is_a_clear_error(bad):
+    with pytest.raises(ConfigError, match="capacity"):
+        resolve_capacity(bad, 500)
+
+
+def test_geometry():
+    assert resolve_geometry(100, 0) == (100, 1, 100)
+    assert resolve_geometry(100, 100) == (100, 1, 100)
+    assert resolve_geometry(100, 32) == (96, 3, 32)
+    assert resolve_geometry(10, 32) == (10, 1, 10)
+    with pytest.raises(ConfigError, match="ways"):
+        resolve_geometry(100, -1)
+
+
+def test_textbook_sequence_fully_associative():
+    # 7 0 1 2 0 3 0 4 2 3 0 3 2 with 3 frames (Silberschatz): LRU 10 faults... without
+    # the trailing "1 2 0 1 7 0 1" tail: 9 misses for LRU, 7 for OPT, 10 for FIFO.
+    t = seq([7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2])
+    assert recsim.simulate(t, "lru", 3, ways=0).misses == 9
+    assert recsim.simulate(t, "fifo", 3, ways=0).misses == 10
+    assert recsim.simulate(t, "belady", 3, ways=0).misses == 7
+
+
+def test_unknown_policy_and_parameter():
+    t = seq([1, 2, 3])
+    with pytest.raises(ConfigError, match="unknown policy 'lruu'; valid: .*lru"):
+        recsim.simulate(t, "lruu", 2)
+    with pytest.raises(ConfigError, match="unknown prefetcher 'nope'"):
+        recsim.simulate(t, "lru", 2, prefetcher="nope")
+    with pytest.raises(ConfigError, match="unknown parameter 'bypas'; valid: bypass"):
+        recsim.simulate(t, "belady", 2, policy_params={"bypas": True})
+    with pytest.raises(ConfigError, match="prefetch_latency"):
+        recsim.simulate(t, "lru", 2, prefetch_latency=-1)
+    with pytest.raises(ConfigError, match="parameter 'n'"):
+        recsim.simulate(t, "lru", 2, prefetcher="next_n", prefetcher_params={"n": 0})
+
+
+def test_prefetch_advice_is_applied_with_its_lag():
+    # Accesses 0..7 of distinct vectors; chunks of 2 accesses. Advice for chunk 0 names
+    # the vector of access 5; with lag 1 it is issued at t=2 and access 5 hits.
+    t = seq(np.arange(8))
+    advice = Advice(prefetch_ptr=[0, 1, 1, 1, 1], prefetch_vids=[5], chunk=2, lag=1)
+    r = recsim.simulate(t, "lru", 8, ways=0, advice=advice)
+    assert (r.prefetch_hits, r.prefetches_issued, r.on_demand_fetches) == (1, 1, 7)
+    # With lag 3 it is issued at t=6, after access 5: no hit, the prefetch is redundant? No:
+    # vector 5 is resident since t=5, so the prefetch is redundant and nothing is issued.
+    r = recsim.simulate(t, "lru", 8, ways=0, advice=Advice(**{**advice.__dict__, "lag": 3}))
+    assert (r.prefetch_hits, r.prefetches_issued, r.prefetches_redundant) == (0, 0, 1)
+
+
+def test_bad_advice_is_a_clear_error():
+    t = seq(np.arange(8))
+    with pytest.raises(ConfigError, match="advice.priority"):
+        recsim.simulate(t, "lru", 4, advice=Advice(priority=np.zeros(3)))
+    with pytest.raises(ConfigError, match="prefetch_vids"):
+        recsim.simulate(t, "lru", 4, advice=Advice(prefetch_ptr=[0, 1], prefetch_vids=[99],
+                                                   chunk=4))
+
+
+def test_late_prefetches_with_latency():
+    # Sequential rows; next_n (n=2) prefetches rows r+1, r+2 on each miss. Without latency
+    # every third access misses (0, 3, 6, ...). With latency 10 each prefetched row is
+    # still in flight when used: a late prefetch, a miss, which triggers the next prefetch.
+    t = seq(np.arange(100))
+    fast = recsim.simulate(t, "lru", 50, ways=0, prefetcher="next_n",
+                           prefetcher_params={"n": 2})
+    slow = recsim.simulate(t, "lru", 50, ways=0, prefetcher="next_n",
+                           prefetcher_params={"n": 2}, prefetch_latency=10)
+    assert (fast.misses, fast.prefetch_hits, fast.late_prefetches) == (34, 66, 0)
+    assert (slow.misses, slow.prefetch_hits, slow.late_prefetches) == (100, 0, 99)
+    assert slow.on_demand_fetches == 1 and slow.prefetches_useful == 99
+
+
+def test_prefetch_budget_per_batch():
+    t = seq(np.arange(100), batch_offsets=np.arange(0, 101, 10))
+    capped = recsim.simulate(t, "lru", 50, ways=0, prefetcher="next_n",
+                             prefetcher_params={"n": 4}, prefetch_budget=3)
+    assert capped.prefetches_issued <= 3 * 10
+    assert capped.prefetches_dropped > 0
+
+
+def test_per_table_and_window_series():
+    rows = np.array([0, 1, 0, 1, 0, 1, 5, 6])
+    t = seq(rows, tables=np.array([0, 0, 0, 0, 1, 1, 1, 1], np.int32))
+    r = recsim.simulate(t, "lru", 4, ways=0, per_table=True, window=4)
+    assert r.per_table["accesses"] == [4, 4]
+    assert r.per_table["hits"] == [2, 0]
+    assert r.window_hit_rate == [0.5, 0.0]
+
+
+def test_replay_loop_is_generated_and_cached(tmp_path, monkeypatch):
+    t = seq([1, 2, 1])
+    r = recsim.simulate(t, "fifo", 2)
+    assert list(cache_dir().glob("replay_fifo__none_*.py"))
+    assert r.timings["compile_s"] >= 0 and r.timings["replay_s"] > 0
+    assert recsim.simulate(t, "fifo", 2).timings["compile_s"] < 0.5
+
+
+def test_simulate_accepts_a_path(tmp_path):
+    path = recsim.save_trace(seq([3, 1, 3, 2, 3]), tmp_path / "t.trace")
+    r = recsim.simulate(path, "lru", 2, ways=0)
+    assert (r.hits, r.misses, r.compulsory_misses) == (2, 3, 3)
+    assert r.to_dict()["hit_rate"] == pytest.approx(0.4)

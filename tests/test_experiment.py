@@ -1,0 +1,55 @@
+"""``recsim run``: a small sweep end to end, and schema errors that name the YAML path."""
+
+import csv
+import json
+
+import pytest
+
+from recsim.errors import ConfigError
+from recsim.experiment import load_experiment, run_experiment
+
+SMALL = """
+name: small
+traces:
+  - {name: z, generate: {preset: zipf, accesses: 5000, rows: 800, alpha: 0.9, seed: 1}}
+capacities: [0.05, 0.2]
+ways: [0, 8]
+policies: [lru, {name: belady, params: {bypass: true}}]
+plots: [hit_rate_vs_capacity]
+"""
+
+
+def test_small_sweep_writes_table_and_figures(tmp_path):
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    rows = run_experiment(spec, tmp_path / "out", progress=False)
+    assert len(rows) == 2 * 2 * 2
+    with open(tmp_path / "out" / "results.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 8 and {r["policy"] for r in table} == {"lru", "belady"}
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == rows
+    assert (tmp_path / "out" / "hit_rate_z_fa_none.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "hit_rate_z_8way_none.png").exists()
+    for cap in (0.05, 0.2):
+        for ways in (0, 8):
+            cell = {r["policy"]: r for r in rows
+                    if r["requested_capacity"] == cap and r["requested_ways"] == ways}
+            assert cell["belady"]["misses"] <= cell["lru"]["misses"]
+
+
+@pytest.mark.parametrize("yaml_text, where", [
+    (SMALL.replace("capacities:", "capacity:"), "capacity: unknown key"),
+    (SMALL.replace("ways: [0, 8]", "ways: [zero]"), "ways[0]"),
+    (SMALL.replace("rows: 800", "rows: -1"), "traces[0].generate.rows"),
+    (SMALL.replace("bypass: true", "bypas: true"), "policies[1]: policy 'belady': unknown "
+                                                   "parameter 'bypas'"),
+    (SMALL.replace("[lru,", "[lruu,"), "policies[0]: unknown policy 'lruu'"),
+    (SMALL.replace("generate: {", "path: x, generate: {"), "traces[0]"),
+    ("name: [unclosed", "not valid YAML"),
+])
+def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(spec)
+    assert str(spec) in str(info.value) and where in str(info.value)

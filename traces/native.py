@@ -1,0 +1,115 @@
+"""recsim's native trace format: a directory ``NAME.trace/`` of ``.npy`` files.
+
+Layout (format version 1)::
+
+    NAME.trace/
+      meta.json           {"format": "recsim-trace", "version": 1, "accesses": N,
+                           "batches": B, "tables": T, "cardinalities": [...],
+                           "name": ..., "provenance": {...}}
+      table.npy           int32 [N]
+      row.npy             int64 [N]
+      batch_offsets.npy   int64 [B+1]
+      vid.npy, keys.npy   dense-id cache, written on first use (optional)
+
+Arrays are opened memory-mapped, so a trace larger than RAM is paged in as the engine
+reads it. A trace is written to a temporary sibling directory and renamed into place, so
+an interrupted write never leaves a half-written trace behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from recsim.errors import TraceFormatError
+from recsim.traces.common import atomic_directory, atomic_output
+from recsim.traces.trace import Trace
+
+NAME = "native"
+EXTENSIONS = (".trace",)
+FORMAT = "recsim-trace"
+VERSION = 1
+_ARRAYS = {"table": np.int32, "row": np.int64, "batch_offsets": np.int64}
+
+
+def is_native(path: Path) -> bool:
+    return path.is_dir() and (path / "meta.json").exists()
+
+
+def read(path, **_) -> Trace:
+    path = Path(path)
+    if not path.exists():
+        raise TraceFormatError(path, "path", "an existing trace directory", "nothing there")
+    meta_path = path / "meta.json"
+    if not meta_path.exists():
+        raise TraceFormatError(path, "meta.json", "a recsim trace directory with meta.json")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TraceFormatError(meta_path, "meta.json", "valid JSON", str(exc)) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise TraceFormatError(meta_path, "format", f"'{FORMAT}'", repr(meta.get("format")
+                               if isinstance(meta, dict) else meta))
+    if meta.get("version") != VERSION:
+        raise TraceFormatError(meta_path, "version", f"{VERSION}", repr(meta.get("version")))
+    arrays = {name: _load_array(path / f"{name}.npy", dtype) for name, dtype in _ARRAYS.items()}
+    try:
+        card = np.asarray(meta["cardinalities"], dtype=np.int64)
+    except (KeyError, TypeError, ValueError):
+        raise TraceFormatError(meta_path, "cardinalities", "a list of row counts") from None
+    if meta.get("accesses") != arrays["table"].shape[0]:
+        raise TraceFormatError(path / "table.npy", "table",
+                               f"{meta.get('accesses')} accesses (meta.json)",
+                               f"{arrays['table'].shape[0]} (truncated or mismatched file?)")
+    trace = Trace(arrays["table"], arrays["row"], arrays["batch_offsets"], card,
+                  {k: meta[k] for k in ("name", "provenance") if k in meta}, path)
+    trace.validate(path)
+    return trace
+
+
+def write(trace: Trace, path) -> Path:
+    """Write ``trace`` to the directory ``path`` atomically; return the path."""
+    path = Path(path)
+    with atomic_directory(path) as tmp:
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(trace, name)))
+        write_meta(trace, tmp, path.name.removesuffix(".trace"))
+    return path
+
+
+def write_meta(trace: Trace, directory: Path, default_name: str) -> None:
+    """Write ``directory/meta.json`` describing ``trace`` (whose arrays are, or will be,
+    the ``.npy`` files beside it)."""
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": trace.meta.get("name") or default_name,
+        "accesses": trace.n_accesses,
+        "batches": trace.n_batches,
+        "tables": trace.n_tables,
+        "cardinalities": [int(c) for c in trace.cardinalities],
+        "provenance": trace.meta.get("provenance", {}),
+    }
+    (Path(directory) / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def write_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """Save one ``.npy`` next to its final name and rename it into place."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array))
+
+
+def _load_array(path: Path, dtype) -> np.ndarray:
+    if not path.exists():
+        raise TraceFormatError(path, path.stem, f"a {np.dtype(dtype).name} .npy file", "missing")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise TraceFormatError(path, path.stem, f"a readable {np.dtype(dtype).name} .npy file",
+                               f"unreadable ({exc}); truncated?") from None
+    if arr.dtype != dtype or arr.ndim != 1:
+        raise TraceFormatError(path, path.stem, f"a 1-D {np.dtype(dtype).name} array",
+                               f"{arr.ndim}-D {arr.dtype}")
+    return arr
