@@ -5,9 +5,14 @@ use, never reused = +inf; always insert; evict the furthest next use). Next-use 
 from one O(N) backward pass (:func:`recsim.nextuse.next_use`); each set keeps an indexed
 max-heap of its slots keyed by next use, so every hook is O(log ways).
 
-``bypass=True`` also refuses to insert a vector whose own next use is at least as far as
-the furthest resident's (the bypassing optimum). The miss count of either variant is
-unique: ties only occur among never-reused vectors, which can never hit again.
+``bypass=True`` also refuses to insert a vector that is never used again or whose next
+use is at least as far as the furthest resident's (the bypassing optimum).
+
+Ties: residents that are never used again are keyed ``NEVER - 1 - (t * U + vid)`` (``t``
+= when they were filled or last used, ``U`` = number of vectors), so among them the one
+touched earliest, then the smallest vid, is evicted first. The miss
+count does not depend on this rule (such vectors never hit again), but with prefetching
+the eviction and prefetch counts do, so the rule is fixed for reproducibility.
 
 With prefetching, a prefetched vector is keyed by its next use after the current access;
 Belady is then no longer optimal, but stays well defined.
@@ -17,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from recsim import heap
+from recsim.nextuse import NEVER
 from recsim.plugin import Policy
 
 
@@ -29,7 +35,8 @@ def make_state(ctx, params):
     size = np.zeros(ctx.sets, dtype=np.int64)
     # Next use of each vector after the latest access: needed to key prefetched vectors only.
     cursor = first.copy()
-    conf = np.array([ctx.ways, bool(params["bypass"]), ctx.prefetching], dtype=np.int64)
+    conf = np.array([ctx.ways, bool(params["bypass"]), ctx.prefetching, ctx.n_vids],
+                    dtype=np.int64)
     return nxt, cursor, hkey, hslot, pos, size, conf
 
 
@@ -40,23 +47,30 @@ def on_access(state, vid, t):
 
 
 @njit(cache=True, inline="always")
+def _key(next_use, t, vid, conf):
+    return NEVER - 1 - (t * conf[3] + vid) if next_use == NEVER else next_use
+
+
+@njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
     nxt, cursor, hkey, hslot, pos, size, conf = state
-    heap.increase(hkey, hslot, pos, set_ * conf[0], slot, nxt[t])
+    heap.increase(hkey, hslot, pos, set_ * conf[0], slot, _key(nxt[t], t, vid, conf))
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     nxt, cursor, hkey, hslot, pos, size, conf = state
     heap.push(hkey, hslot, pos, size, set_, set_ * conf[0], slot,
-              cursor[vid] if prefetch else nxt[t])
+              _key(cursor[vid] if prefetch else nxt[t], t, vid, conf))
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
     nxt, cursor, hkey, hslot, pos, size, conf = state
-    if conf[1] and (cursor[vid] if prefetch else nxt[t]) >= hkey[base]:
-        return -1
+    if conf[1]:
+        incoming = cursor[vid] if prefetch else nxt[t]
+        if incoming == NEVER or incoming >= hkey[base]:
+            return -1
     return hslot[base]
 
 

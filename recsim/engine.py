@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from recsim import metrics
 from recsim.errors import ConfigError
 from recsim.kernels import load_kernel
 from recsim.nextuse import next_use
-from recsim.plugin import ABSENT, QUEUE_SIZE
+from recsim.plugin import ABSENT, PREFETCHED, QUEUE_SIZE
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 
@@ -117,18 +118,22 @@ class Advice:
     chunk: int = 0
     lag: int = 1
 
-    def arrays(self, n: int):
+    def arrays(self, n: int, n_vids: int):
+        """Checked ``(priority, prefetch_ptr, prefetch_vids, chunk, lag)`` for the loop."""
         prio = np.zeros(0) if self.priority is None else np.asarray(self.priority, np.float64)
-        if prio.shape[0] not in (0, n):
+        if prio.ndim != 1 or prio.shape[0] not in (0, n):
             raise ConfigError(f"advice.priority: expected {n} values (one per access), "
-                              f"got {prio.shape[0]}")
+                              f"got shape {prio.shape}")
         if self.prefetch_ptr is None:
             return prio, np.zeros(1, np.int64), np.zeros(0, np.int64), 0, 0
         ptr = np.asarray(self.prefetch_ptr, np.int64)
         vids = np.asarray(self.prefetch_vids, np.int64)
-        if self.chunk <= 0 or self.lag < 0 or ptr[0] != 0 or ptr[-1] != vids.shape[0]:
-            raise ConfigError("advice: expected chunk > 0, lag >= 0 and prefetch_ptr running "
+        if (self.chunk <= 0 or self.lag < 0 or ptr.ndim != 1 or ptr.shape[0] < 1 or ptr[0] != 0
+                or ptr[-1] != vids.shape[0] or (np.diff(ptr) < 0).any()):
+            raise ConfigError("advice: expected chunk > 0, lag >= 0 and prefetch_ptr rising "
                               f"from 0 to len(prefetch_vids) = {vids.shape[0]}")
+        if vids.size and (vids.min() < 0 or vids.max() >= n_vids):
+            raise ConfigError(f"advice.prefetch_vids: expected vids in [0, {n_vids})")
         return prio, ptr, vids, int(self.chunk), int(self.lag)
 
 
@@ -166,26 +171,25 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
                                                           and advice.prefetch_ptr is not None))
 
     start = time.perf_counter()
-    kernel = load_kernel(pol, pf)
-    if not kernel.signatures:
-        _warm_up(kernel, pol, pf, pol_params, pf_params)
+    features, args = _loop_inputs(ctx, pol.make_state(ctx, pol_params),
+                                  pf.make_state(ctx, pf_params), advice or Advice(),
+                                  prefetch_latency, budget, per_table or window > 0)
+    setup_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    kernel = load_kernel(pol, pf, features)
+    kernel.compile(tuple(numba.typeof(a) for a in args))  # or load from the disk cache
     timings["compile_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    n = trace.n_accesses
-    prio, adv_ptr, adv_vids, adv_chunk, adv_lag = (advice or Advice()).arrays(n)
-    if adv_vids.size and (adv_vids.min() < 0 or adv_vids.max() >= ctx.n_vids):
-        raise ConfigError(f"advice.prefetch_vids: expected vids in [0, {ctx.n_vids})")
-    counts, buf, hit_log = _run(kernel, ctx, trace, pol.make_state(ctx, pol_params),
-                                pf.make_state(ctx, pf_params), prio, adv_ptr, adv_vids,
-                                adv_chunk, adv_lag, prefetch_latency, budget,
-                                per_table or window > 0)
-    timings["replay_s"] = time.perf_counter() - start
-    timings["accesses_per_s"] = n / timings["replay_s"]
-    slot_of = buf[0]
+    kernel(*args)
+    timings["replay_s"] = setup_s + time.perf_counter() - start
+    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
+    buf, counts, hit_log = args[14], args[15], args[17]
     return metrics.SimResult(
         policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
-        counts=metrics.counts_dict(counts), occupancy=int(buf[2].sum()),
+        counts=metrics.counts_dict(counts, np.count_nonzero(buf[0] >= PREFETCHED)),
+        occupancy=int(buf[2].sum()),
         params={"policy": pol_params, "prefetcher": pf_params,
                 "prefetch_latency": prefetch_latency, "prefetch_budget": prefetch_budget,
                 "seed": seed},
@@ -193,27 +197,22 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
         per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
         window=window,
         window_hit_rate=metrics.window_rates(hit_log, window) if window else None,
-        resident=np.flatnonzero(slot_of >= 0))
+        resident=np.flatnonzero(buf[0] >= 0))
 
 
-def _run(kernel, ctx, trace, pstate, fstate, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
-         latency, budget, log_hits):
-    n_vids, cap = ctx.n_vids, ctx.capacity
-    buf = (np.full(n_vids, ABSENT, np.int64), np.full(cap, -1, np.int64),
-           np.zeros(ctx.sets, np.int64), np.zeros(cap, np.int64))
-    counts = np.zeros(metrics.N_COUNTERS, np.int64)
-    hit_log = np.zeros(trace.n_accesses if log_hits else 0, np.uint8)
-    kernel(ctx.vids, _readonly(trace.table), _readonly(set_index(ctx.keys, ctx.sets)),
-           _readonly(trace.batch_offsets), _readonly(prio), _readonly(adv_ptr),
-           _readonly(adv_vids), adv_chunk, adv_lag, ctx.ways, latency, budget, pstate, fstate,
-           buf, counts, np.zeros(QUEUE_SIZE, np.int64), hit_log)
-    return counts, buf, hit_log
-
-
-def _warm_up(kernel, pol, pf, pol_params, pf_params):
-    """Compile (or load from the disk cache) the loop on a one-access trace of the same types."""
-    tiny = Trace.from_arrays(np.zeros(1, np.int32), np.zeros(1, np.int64))
-    dense = tiny.dense()
-    ctx = ReplayContext(tiny, _readonly(dense.vid), _readonly(dense.keys), 1, 1, 1)
-    _run(kernel, ctx, tiny, pol.make_state(ctx, pol_params), pf.make_state(ctx, pf_params),
-         np.zeros(0), np.zeros(1, np.int64), np.zeros(0, np.int64), 0, 0, 0, -1, False)
+def _loop_inputs(ctx, pstate, fstate, advice, latency, budget, log_hits):
+    """The kind of replay loop (see :mod:`recsim.kernels`) and its arguments."""
+    n = ctx.trace.n_accesses
+    prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
+    if prio.size or log_hits or adv_chunk or budget >= 0:
+        features = {"GENERAL"}
+    else:
+        features = {"ONE_SET"} if ctx.sets == 1 else set()
+    buf = (np.full(ctx.n_vids, ABSENT, np.int64), np.full(ctx.capacity, -1, np.int64),
+           np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
+    args = (ctx.vids, _readonly(ctx.trace.table), _readonly(set_index(ctx.keys, ctx.sets)),
+            _readonly(ctx.trace.batch_offsets), _readonly(prio), _readonly(adv_ptr),
+            _readonly(adv_vids), adv_chunk, adv_lag, ctx.ways, latency, budget, pstate, fstate,
+            buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
+            np.zeros(n if log_hits else 0, np.uint8))
+    return frozenset(features), args

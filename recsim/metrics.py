@@ -11,7 +11,8 @@ a miss), or an *on-demand fetch* (not resident). Hence::
 
 With ``prefetch_latency = 0`` there are no late prefetches and ``misses`` equals the
 on-demand fetches. Prefetch accounting: every issued prefetch ends as *useful* (used at
-least once), *unused* (evicted before any use) or still resident and unused at the end.
+least once), *unused* (evicted before any use) or *pending* (still resident and unused at
+the end): ``prefetches_issued = prefetches_useful + prefetches_unused + prefetches_pending``.
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ class SimResult:
         return json.dumps(self.to_dict(), **kwargs)
 
 
-def counts_dict(counts: np.ndarray) -> dict:
-    return {name: int(counts[i]) for i, name in enumerate(COUNTER_NAMES)}
+def counts_dict(counts: np.ndarray, pending: int) -> dict:
+    """The counter array by name, plus the prefetches still pending at the end."""
+    return {**{name: int(counts[i]) for i, name in enumerate(COUNTER_NAMES)},
+            "prefetches_pending": int(pending)}
 
 
 def per_table(tables: np.ndarray, hit_log: np.ndarray, n_tables: int) -> dict:

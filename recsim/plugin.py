@@ -24,8 +24,10 @@ A **prefetcher** module in ``prefetchers/`` defines ``PREFETCHER = Prefetcher(..
   ``slot_of[v] >= 0`` tells whether ``v`` is resident;
 * ``on_evict(state, vid, t)``: ``vid`` left the buffer.
 
-A vector's first miss counts as compulsory when it has never been in the buffer (a
-prefetch that brought it in earlier counts as having been there).
+A miss is compulsory when its vector has never missed before and has never been in the
+buffer (a prefetch that brought it in earlier counts as having been there). A prefetch
+issued at access ``t`` (by a prefetcher, after serving ``t``; by advice, before serving
+``t``) is usable from access ``t + prefetch_latency`` on; a first use before that is late.
 
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
@@ -42,7 +44,8 @@ from numba import njit
 QUEUE_SIZE = 1024
 
 # The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
-# was prefetched and not yet used), else ABSENT (never in the buffer) or EVICTED; its
+# was prefetched and not yet used), else ABSENT (never missed nor in the buffer) or
+# EVICTED (evicted, or bypassed by the policy on a miss); its
 # ``vid_of[slot]`` carries the same PREFETCHED flag. A hit, a first use of a prefetch and a
 # compulsory miss are told apart with the one load of ``slot_of[vid]``, and an eviction
 # never has to load ``slot_of`` of the evicted vector.

@@ -1,11 +1,15 @@
 """The replay loop: one pass over the trace, no Python per access.
 
 This file is a template. :mod:`recsim.kernels` copies it into the kernel cache with the
-``hooks`` block below rewritten for one (policy, prefetcher) pair, so that Numba compiles,
-inlines and caches on disk a loop specialised to that pair. (Numba cannot cache a
-function that receives jitted functions as arguments or closure variables: their cache
-key holds object addresses that change every process.) As shipped, the block names LRU
-without prefetching, so the module also imports and runs as it is.
+``hooks`` block below rewritten for one (policy, prefetcher) pair and the ``features``
+block for the kind of replay, so that Numba compiles, inlines and caches on disk a loop
+specialised to both. (Numba cannot cache a function that receives jitted functions as
+arguments or closure variables: their cache key holds object addresses that change every
+process.) Three kinds per pair at most: two *plain* loops (no advice, no per-access
+statistics, no prefetch budget), fully associative or set-associative, and one *general*
+loop that checks those options at run time. Every per-access check of an unused option
+costs: together they halved the speed of plain LRU. As shipped, the blocks name LRU
+without prefetching in a plain set-associative loop, so the module also imports and runs.
 """
 
 from numba import njit
@@ -20,6 +24,11 @@ from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, E
 from recsim.policies.lru import POLICY as _policy
 from recsim.prefetchers.none import PREFETCHER as _prefetcher
 # <<< hooks
+
+# >>> features
+ONE_SET = False  # plain, fully associative: every vector is in set 0
+GENERAL = False  # priority and prefetch advice, hit log and budget, checked at run time
+# <<< features
 
 policy_on_access = _policy.on_access
 policy_on_hit = _policy.on_hit
@@ -62,7 +71,7 @@ def _prefetch(pstate, fstate, buf, counts, set_of, ways, vid, t, latency):
     if slot_of[vid] >= 0:
         counts[PREFETCHES_REDUNDANT] += 1
         return 0
-    s = set_of[vid] if n_used.shape[0] > 1 else 0
+    s = 0 if ONE_SET or n_used.shape[0] == 1 else set_of[vid]
     slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True)
     if slot < 0:
         return 0
@@ -79,7 +88,7 @@ def _issue(pstate, fstate, buf, counts, set_of, ways, cands, n, t, latency, budg
     """Issue candidates ``cands[:n]`` within the batch budget; returns the new issued count.
     Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
     for j in range(n):
-        if budget >= 0 and issued >= budget:
+        if GENERAL and budget >= 0 and issued >= budget:
             counts[PREFETCHES_DROPPED] += n - j
             break
         issued += _prefetch(pstate, fstate, buf, counts, set_of, ways, cands[j], t, latency)
@@ -92,28 +101,30 @@ def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chu
     """Replay ``vids`` (accesses ``t = 0 .. n-1``) and add the outcome to ``counts``.
 
     ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`); ``prio`` is per-access advice (length n,
-    or 0 for none); ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of
-    ``adv_chunk`` accesses, issued at the start of chunk ``k + adv_lag``; ``budget`` caps
-    prefetches issued per batch (-1: no cap). ``hit_log`` (length n, or 0) receives 1 for
-    each access that hit, for per-table and per-window statistics.
+    encoded as described in :mod:`recsim.plugin`); ``prio`` is per-access advice;
+    ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of ``adv_chunk``
+    accesses, issued at the start of chunk ``k + adv_lag``; ``budget`` caps prefetches
+    issued per batch (-1: no cap); ``hit_log`` (length n, or 0) receives 1 for each access
+    that hit. A plain loop ignores all four.
     """
     slot_of, vid_of, n_used, ready_at = buf
     n = vids.shape[0]
-    has_prio = prio.shape[0] == n
-    log_hits = hit_log.shape[0] == n
-    one_set = n_used.shape[0] == 1
+    one_set = ONE_SET or (GENERAL and n_used.shape[0] == 1)
+    has_prio = GENERAL and prio.shape[0] == n
+    log_hits = GENERAL and hit_log.shape[0] == n
+    has_budget = GENERAL and budget >= 0
     batch = 0
     batch_end = batch_offsets[1]
     issued = 0
     chunk = adv_lag  # the next chunk whose advice is due
-    next_advice = adv_lag * adv_chunk if adv_chunk > 0 else n
+    next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
     for t in range(n):
-        while t >= batch_end:
-            batch += 1
-            batch_end = batch_offsets[batch + 1]
-            issued = 0
-        if t == next_advice:
+        if has_budget:
+            while t >= batch_end:
+                batch += 1
+                batch_end = batch_offsets[batch + 1]
+                issued = 0
+        if GENERAL and t == next_advice:
             k = chunk - adv_lag
             if k < adv_ptr.shape[0] - 1:
                 lo = adv_ptr[k]
@@ -150,6 +161,8 @@ def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chu
                 slot_of[v] = slot
                 vid_of[slot] = v
                 policy_on_fill(pstate, s, slot, v, t, p, False)
+            else:
+                slot_of[v] = EVICTED  # bypassed: its next miss is not compulsory
         if log_hits:
             hit_log[t] = hit
         m = prefetcher_on_access(fstate, v, tables[t], hit, t, slot_of, queue)

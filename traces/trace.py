@@ -105,7 +105,7 @@ class Trace:
     def dense(self) -> DenseIds:
         """The dense remap, computed once and cached (in memory and beside the trace)."""
         if self._dense is None:
-            self._dense = _load_cached_dense(self) or _compute_dense(self)
+            self._dense = _load_cached_dense(self) or compute_dense(self)
             _save_cached_dense(self, self._dense)
         return self._dense
 
@@ -206,7 +206,7 @@ def _as_int_array(values, dtype, source, name) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _compute_dense(trace: Trace) -> DenseIds:
+def compute_dense(trace: Trace) -> DenseIds:
     keys = trace.keys()
     space = trace.key_space
     if space <= _DIRECT_REMAP_FACTOR * max(keys.shape[0], 1 << 20):

@@ -1,0 +1,240 @@
+"""Property tests of the replay engine (hypothesis): accounting identities, geometry,
+determinism, Belady's optimality, LRU's stack property, and the prefetch budget.
+
+These hold for every policy, Random included (which tests/test_reference.py cannot
+compare exactly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recsim.engine import set_index, simulate
+from recsim.traces.trace import Trace
+
+POLICIES = [("lru", False), ("fifo", False), ("lfu", False), ("random", False),
+            ("belady", False), ("belady", True)]
+ONLINE = ["lru", "fifo", "lfu", "random"]
+PREFETCH_COUNTERS = ("prefetch_hits", "late_prefetches", "prefetches_issued",
+                     "prefetches_useful", "prefetches_unused", "prefetches_redundant",
+                     "prefetches_dropped", "prefetches_pending")
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def run(trace, policy, bypass=False, **kw):
+    params = {"bypass": bypass} if policy == "belady" else None
+    return simulate(trace, policy, policy_params=params, **kw)
+
+
+# -- strategies -----------------------------------------------------------------------------
+
+@st.composite
+def traces(draw, max_len=200, max_rows=30):
+    n = draw(st.integers(1, max_len))
+    n_tables = draw(st.integers(1, 3))
+    n_rows = draw(st.integers(1, max_rows))
+    # squaring a uniform draw skews it towards low rows (a crude Zipf)
+    u = draw(st.lists(st.integers(0, n_rows * n_rows - 1), min_size=n, max_size=n))
+    row = [int(np.sqrt(x)) for x in u]
+    row = [n_rows - 1 - r for r in row]
+    table = draw(st.lists(st.integers(0, n_tables - 1), min_size=n, max_size=n))
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=8)))
+    return Trace.from_arrays(table, row, batch_offsets=[0, *cuts, n])
+
+
+geometries = st.tuples(st.integers(1, 24), st.sampled_from([0, 1, 2, 3, 4, 5, 8, 32]))
+
+
+@st.composite
+def prefetch_configs(draw):
+    prefetcher = draw(st.sampled_from(["none", "next_n", "oracle"]))
+    if prefetcher == "next_n":
+        params = {"n": draw(st.integers(1, 4)),
+                  "trigger": draw(st.sampled_from(["miss", "access"]))}
+    elif prefetcher == "oracle":
+        params = {"n": draw(st.integers(1, 5)), "window": draw(st.integers(1, 30))}
+    else:
+        params = {}
+    return dict(prefetcher=prefetcher, prefetcher_params=params,
+                prefetch_latency=draw(st.integers(0, 5)),
+                prefetch_budget=draw(st.one_of(st.none(), st.integers(0, 4))))
+
+
+# -- accounting identities --------------------------------------------------------------------
+
+@settings(max_examples=60, **SETTINGS)
+@given(trace=traces(), geometry=geometries, pf=prefetch_configs(),
+       pol=st.sampled_from(POLICIES), seed=st.integers(0, 2**32), window=st.integers(1, 50))
+def test_accounting_identities(trace, geometry, pf, pol, seed, window):
+    policy, bypass = pol
+    capacity, ways = geometry
+    res = run(trace, policy, bypass, capacity=capacity, ways=ways, seed=seed,
+              per_table=True, window=window, **pf)
+    c = res.counts
+    n = trace.n_accesses
+    distinct = int(np.unique(trace.dense().vid).shape[0])
+
+    # every access is exactly one of four outcomes
+    assert c["accesses"] == n
+    assert res.hits + res.misses == n
+    assert c["cache_hits"] + c["prefetch_hits"] + c["late_prefetches"] + \
+        c["on_demand_fetches"] == n
+    assert all(v >= 0 for v in c.values())
+
+    # geometry and residency
+    assert res.capacity <= capacity and res.sets * res.ways == res.capacity
+    assert res.occupancy <= res.capacity
+    assert len(res.resident) == res.occupancy
+    assert len(set(res.resident.tolist())) == len(res.resident)
+    assert all(0 <= v < distinct for v in res.resident.tolist())
+    per_set = np.bincount(set_index(trace.dense().keys, res.sets)[res.resident],
+                          minlength=res.sets)
+    assert per_set.max(initial=0) <= res.ways
+
+    # compulsory misses: a vector's first miss if it has never been in the buffer. A
+    # vector that has no compulsory miss was prefetched before its first access.
+    assert c["compulsory_misses"] <= min(distinct, c["on_demand_fetches"])
+    assert c["compulsory_misses"] >= distinct - c["prefetches_issued"]
+
+    # prefetches: each one issued is useful, unused, or still resident and unused
+    assert c["prefetches_useful"] == c["prefetch_hits"] + c["late_prefetches"]
+    assert c["prefetches_issued"] == (c["prefetches_useful"] + c["prefetches_unused"]
+                                      + c["prefetches_pending"])
+    assert 0 <= c["prefetches_pending"] <= res.occupancy
+    if pf["prefetch_latency"] <= 1:
+        assert c["late_prefetches"] == 0  # a prefetch issued at t is ready by t + 1
+    if pf["prefetch_budget"] is None:
+        assert c["prefetches_dropped"] == 0
+    if pf["prefetcher"] == "oracle":
+        assert c["prefetches_redundant"] == 0  # it names only non-resident vectors
+    if pf["prefetcher"] == "none":
+        assert all(c[k] == 0 for k in PREFETCH_COUNTERS)
+        assert c["compulsory_misses"] == distinct
+
+    # fills = evictions + final occupancy; a bypass is a refused fill
+    fills = c["on_demand_fetches"] + c["prefetches_issued"]
+    if bypass:
+        assert fills - c["bypasses"] <= c["evictions"] + res.occupancy <= fills
+    else:
+        assert c["bypasses"] == 0
+        assert c["evictions"] + res.occupancy == fills
+    if ways == 0 and capacity >= distinct:
+        assert c["evictions"] == 0 and c["bypasses"] == 0
+
+    # per table and per window
+    assert sum(res.per_table["accesses"]) == n
+    assert sum(res.per_table["hits"]) == res.hits
+    assert len(res.per_table["accesses"]) == trace.n_tables
+    counts = np.bincount(trace.table, minlength=trace.n_tables).tolist()
+    assert res.per_table["accesses"] == counts
+    rates = res.window_hit_rate
+    assert len(rates) == -(-n // window)
+    sizes = [min(window, n - window * i) for i in range(len(rates))]
+    hits = [r * s for r, s in zip(rates, sizes)]
+    assert all(0 <= r <= 1 for r in rates)
+    assert all(abs(h - round(h)) < 1e-6 for h in hits)
+    assert sum(round(h) for h in hits) == res.hits
+
+
+# -- determinism ----------------------------------------------------------------------------
+
+@settings(max_examples=30, **SETTINGS)
+@given(trace=traces(), geometry=geometries, pf=prefetch_configs(),
+       pol=st.sampled_from(POLICIES), seed=st.integers(0, 2**32))
+def test_same_seed_same_result(trace, geometry, pf, pol, seed):
+    policy, bypass = pol
+    capacity, ways = geometry
+    a = run(trace, policy, bypass, capacity=capacity, ways=ways, seed=seed, **pf)
+    b = run(trace, policy, bypass, capacity=capacity, ways=ways, seed=seed, **pf)
+    assert a.counts == b.counts
+    assert a.resident.tolist() == b.resident.tolist()
+
+
+def _churn_trace():
+    rng = np.random.default_rng(7)
+    n = 3000
+    return Trace.from_arrays(rng.integers(0, 2, n), rng.integers(0, 200, n))
+
+
+@pytest.mark.parametrize("ways", [0, 8])
+def test_random_depends_on_seed(ways):
+    trace = _churn_trace()
+    base = run(trace, "random", capacity=50, ways=ways, seed=0)
+    assert base.evictions > 1000
+    others = [run(trace, "random", capacity=50, ways=ways, seed=s).counts
+              for s in (1, 2, 3, 12345)]
+    assert any(o != base.counts for o in others)
+    # and the other policies ignore the seed
+    for policy in ("lru", "fifo", "lfu", "belady"):
+        assert run(trace, policy, capacity=50, ways=ways, seed=0).counts == \
+            run(trace, policy, capacity=50, ways=ways, seed=99).counts
+
+
+# -- Belady is optimal ------------------------------------------------------------------------
+
+@settings(max_examples=60, **SETTINGS)
+@given(trace=traces(max_len=300), geometry=geometries, seed=st.integers(0, 1000))
+def test_belady_has_fewest_misses(trace, geometry, seed):
+    capacity, ways = geometry
+    kw = dict(capacity=capacity, ways=ways, seed=seed)
+    opt = run(trace, "belady", **kw)
+    opt_bypass = run(trace, "belady", True, **kw)
+    assert opt_bypass.misses <= opt.misses
+    for policy in ONLINE:
+        res = run(trace, policy, **kw)
+        assert (res.sets, res.ways) == (opt.sets, opt.ways)
+        assert opt.misses <= res.misses, policy
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(trace=traces(), capacity=st.integers(1, 12), seed=st.integers(0, 1000))
+def test_direct_mapped_policies_agree(trace, capacity, seed):
+    # one way per set (or a one-vector buffer): every policy must evict the only resident
+    base = run(trace, "lru", capacity=capacity, ways=1).counts
+    for policy in ("fifo", "lfu", "random", "belady"):
+        assert run(trace, policy, capacity=capacity, ways=1, seed=seed).counts == base
+
+
+# -- stack property ---------------------------------------------------------------------------
+
+@settings(max_examples=40, **SETTINGS)
+@given(trace=traces(max_len=300), small=st.integers(1, 20), extra=st.integers(1, 10))
+def test_lru_stack_property(trace, small, extra):
+    a = run(trace, "lru", capacity=small, ways=0)
+    b = run(trace, "lru", capacity=small + extra, ways=0)
+    assert b.misses <= a.misses
+    assert set(a.resident.tolist()) <= set(b.resident.tolist())  # inclusion
+    for bypass in (False, True):  # the optimum cannot get worse with more room either
+        assert run(trace, "belady", bypass, capacity=small + extra, ways=0).misses <= \
+            run(trace, "belady", bypass, capacity=small, ways=0).misses
+
+
+# -- prefetch budget 0 ------------------------------------------------------------------------
+
+@settings(max_examples=40, **SETTINGS)
+@given(trace=traces(), geometry=geometries, pol=st.sampled_from(POLICIES),
+       prefetcher=st.sampled_from(["next_n", "oracle"]), seed=st.integers(0, 1000),
+       latency=st.integers(0, 4))
+def test_zero_budget_is_no_prefetching(trace, geometry, pol, prefetcher, seed, latency):
+    policy, bypass = pol
+    capacity, ways = geometry
+    kw = dict(capacity=capacity, ways=ways, seed=seed)
+    none = run(trace, policy, bypass, **kw)
+    zero = run(trace, policy, bypass, prefetcher=prefetcher, prefetch_budget=0,
+               prefetch_latency=latency, **kw)
+    dropped = zero.counts.pop("prefetches_dropped")
+    assert none.counts.pop("prefetches_dropped") == 0
+    assert zero.counts == none.counts
+    assert zero.resident.tolist() == none.resident.tolist()
+    # both prefetchers (defaults: n = 4) name at most 4 candidates per miss
+    assert dropped <= 4 * none.misses
+
+
+def test_zero_budget_drops_something():
+    trace = Trace.from_arrays(np.zeros(100, np.int32), np.arange(100) % 37)
+    res = run(trace, "lru", capacity=10, ways=0, prefetcher="next_n", prefetch_budget=0)
+    assert res.prefetches_dropped > 0 and res.prefetches_issued == 0
