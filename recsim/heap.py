@@ -1,10 +1,13 @@
-"""Indexed binary max-heaps over buffer slots, one heap per cache set, for Numba policies.
+"""Indexed 4-ary max-heaps over buffer slots, one heap per cache set, for Numba policies.
 
 The heap of set ``s`` occupies positions ``base .. base + size[s] - 1`` with
 ``base = s * ways``: ``hkey[i]`` is the priority and ``hslot[i]`` the slot at position
 ``i``, and ``pos[slot]`` is the slot's position relative to ``base``. Keys live inside the
 heap arrays, so sifting touches contiguous memory rather than chasing ``key[slot]``.
-Push, increase and remove are O(log ways); the maximum is at position ``base``.
+Push, increase and remove are O(log ways); the maximum is at position ``base``. Four
+children per node halve the depth of a binary heap, and a node's children share a cache
+line of keys: fewer cache misses per sift, which is what a large fully associative
+buffer pays for.
 """
 
 from numba import njit
@@ -13,7 +16,7 @@ from numba import njit
 @njit(cache=True, inline="always")
 def _sift_up(hkey, hslot, pos, base, i, k, slot):
     while i > 0:
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         if hkey[base + parent] >= k:
             break
         up = hslot[base + parent]
@@ -29,11 +32,13 @@ def _sift_up(hkey, hslot, pos, base, i, k, slot):
 @njit(cache=True, inline="always")
 def _sift_down(hkey, hslot, pos, base, size, i, k, slot):
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and hkey[base + child + 1] > hkey[base + child]:
-            child += 1
+        child = first
+        for c in range(first + 1, min(first + 4, size)):
+            if hkey[base + c] > hkey[base + child]:
+                child = c
         if hkey[base + child] <= k:
             break
         down = hslot[base + child]
@@ -68,7 +73,7 @@ def remove(hkey, hslot, pos, size, s, base, slot):
         return
     k = hkey[base + last]
     moved = hslot[base + last]
-    if i > 0 and hkey[base + ((i - 1) >> 1)] < k:
+    if i > 0 and hkey[base + ((i - 1) >> 2)] < k:
         _sift_up(hkey, hslot, pos, base, i, k, moved)
     else:
         _sift_down(hkey, hslot, pos, base, last, i, k, moved)
