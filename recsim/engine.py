@@ -95,6 +95,11 @@ class ReplayContext:
     def n_vids(self) -> int:
         return int(self.keys.shape[0])
 
+    def table_of_vid(self) -> np.ndarray:
+        """Table id of each vector (int32): the "PC" of CPU-cache policies."""
+        return (np.searchsorted(self.trace.table_base, self.keys, side="right") - 1
+                ).astype(np.int32)
+
     def next_use(self) -> tuple[np.ndarray, np.ndarray]:
         """``(next use per access, first use per vector)``; NEVER where there is none."""
         if self._next_use is None:

@@ -54,11 +54,13 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from sortedcontainers import SortedList
 
 from recsim.engine import resolve_capacity, resolve_geometry, set_index
+from recsim.registry import get_policy, resolve_params
 from recsim.metrics import COUNTER_NAMES
 from recsim.plugin import QUEUE_SIZE
 
@@ -80,10 +82,10 @@ class _LRU:
     def hit(self, v, t):
         self.order.move_to_end(v)
 
-    def fill(self, v, t, now=None):
+    def fill(self, v, t, now=None, prefetch=False):
         self.order[v] = None
 
-    def victim(self, v, t):
+    def victim(self, v, t, prefetch=False):
         return next(iter(self.order))
 
     def evict(self, v):
@@ -120,10 +122,10 @@ class _LFU:
         self.order.remove((count, seq, v))
         self._set(v, count + 1)
 
-    def fill(self, v, t, now=None):
+    def fill(self, v, t, now=None, prefetch=False):
         self._set(v, 1)
 
-    def victim(self, v, t):
+    def victim(self, v, t, prefetch=False):
         return self.order[0][2]
 
     def evict(self, v):
@@ -160,10 +162,10 @@ class _Belady:
         self.order.remove((*self.key[v], v))
         self._set(v, t)
 
-    def fill(self, v, t, now=None):
+    def fill(self, v, t, now=None, prefetch=False):
         self._set(v, t, now)
 
-    def victim(self, v, t):
+    def victim(self, v, t, prefetch=False):
         far_key, _, far = self.order[-1]
         if self.bypass and self.next_after(v, t) >= far_key:
             return None
@@ -174,6 +176,36 @@ class _Belady:
 
     def residents(self):
         return list(self.key)
+
+
+# -- the registry of per-set models ----------------------------------------------------
+
+@dataclass
+class ModelContext:
+    """What a per-set policy model may use. A model object holds one set's residents and
+    answers ``v in m``, ``len(m)``, ``hit(v, t)``, ``fill(v, t, now=None, prefetch=False)``,
+    ``victim(v, t, prefetch=False)`` (a resident vid, or None to bypass), ``evict(v)`` and
+    ``residents()``; ``t`` is the access being served (``t - 1`` for advice prefetches
+    issued before access ``t``, with ``now = t``)."""
+
+    sets: int
+    ways: int
+    params: dict  # the policy's parameters, defaults filled in as the engine does
+    next_after: Callable  # next access of vid v strictly after time t (INF if none)
+    table_of: list  # table id ("PC") of each vid
+    seed: int
+    shared: dict = field(default_factory=dict)  # state shared by the sets of one replay
+
+
+# name -> factory(ctx, set index) -> model of that set. Policy references in other test
+# modules add themselves here.
+SET_MODELS: dict[str, Callable] = {
+    "lru": lambda ctx, s: _LRU(),
+    "fifo": lambda ctx, s: _FIFO(),
+    "lfu": lambda ctx, s: _LFU(ctx.shared.setdefault("sequence", [0])),
+    "belady": lambda ctx, s: _Belady(ctx.next_after, ctx.params["bypass"],
+                                     ctx.shared["belady_ties"]),
+}
 
 
 # -- the replay ---------------------------------------------------------------------------
@@ -198,7 +230,7 @@ class RefResult:
 def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                      prefetcher_params=None, prefetch_latency=0, prefetch_budget=None,
                      bypass=False, window=0, seed=0, belady_ties="first_touched",
-                     advice=None) -> RefResult:
+                     advice=None, policy_params=None) -> RefResult:
     """Replay ``trace`` one access at a time; see the module docstring.
 
     ``advice``: a :class:`recsim.engine.Advice` whose prefetch lists are replayed (its
@@ -212,7 +244,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
     if belady_ties not in ("first_touched", "max_vid", "min_vid"):
         raise ValueError("reference: belady_ties must be 'first_touched', 'max_vid' or "
                          "'min_vid'")
-    if policy not in ("lru", "fifo", "lfu", "belady"):
+    if policy not in SET_MODELS:
         raise ValueError(f"reference: no exact model of policy {policy!r}")
     dense = trace.dense()
     vids = [int(v) for v in dense.vid]
@@ -232,16 +264,13 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
         i = bisect.bisect_right(ts, t)
         return ts[i] if i < len(ts) else INF
 
-    sequence = [0]
-    if policy == "lru":
-        make = _LRU
-    elif policy == "fifo":
-        make = _FIFO
-    elif policy == "lfu":
-        make = lambda: _LFU(sequence)  # noqa: E731
-    else:
-        make = lambda: _Belady(next_after, bypass, belady_ties)  # noqa: E731
-    cache = [make() for _ in range(sets)]
+    params = {"bypass": bypass} if policy == "belady" else {}
+    params = resolve_params("policy", get_policy(policy), {**params, **(policy_params or {})})
+    ctx = ModelContext(sets, ways, params, next_after, [0] * dense.n_unique, seed,
+                       {"belady_ties": belady_ties})
+    for tb, v in zip(tables, vids):
+        ctx.table_of[v] = tb
+    cache = [SET_MODELS[policy](ctx, s) for s in range(sets)]
 
     # Prefetcher.
     params = dict(prefetcher_params or {})
@@ -298,7 +327,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
         for k in range(len(ptr) - 1):
             advised[k + int(advice.lag)] = avids[ptr[k]:ptr[k + 1]]
 
-    def place(v, t, now=None):
+    def place(v, t, now=None, prefetch=False):
         """Make room for ``v`` in its set and insert it; False if bypassed.
 
         ``t`` is the time after which next uses count (Belady): the current access for
@@ -306,7 +335,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
         ``now`` is the access it happens at (default ``t``)."""
         st = cache[set_of[v]]
         if len(st) >= ways:
-            old = st.victim(v, t)
+            old = st.victim(v, t, prefetch=prefetch)
             if old is None:
                 c["bypasses"] += 1
                 return False
@@ -315,7 +344,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
             if old in pending:
                 del pending[old]
                 c["prefetches_unused"] += 1
-        st.fill(v, t, now)
+        st.fill(v, t, now, prefetch=prefetch)
         return True
 
     def issue(cands, t, issued, when):
@@ -327,7 +356,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
             if w in cache[set_of[w]]:
                 c["prefetches_redundant"] += 1
                 continue
-            if place(w, when, t):
+            if place(w, when, t, prefetch=True):
                 known.add(w)
                 pending[w] = t + prefetch_latency
                 c["prefetches_issued"] += 1
@@ -378,8 +407,9 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
 
 def reference_simulate(trace, policy, capacity, ways, prefetcher="none",
                        prefetcher_params=None, prefetch_latency=0, prefetch_budget=None,
-                       bypass=False, seed=0) -> dict:
+                       bypass=False, seed=0, policy_params=None) -> dict:
     """The counts dict (:data:`recsim.metrics.COUNTER_NAMES` and ``prefetches_pending``)
     of a reference replay."""
     return reference_replay(trace, policy, capacity, ways, prefetcher, prefetcher_params,
-                            prefetch_latency, prefetch_budget, bypass, seed=seed).counts
+                            prefetch_latency, prefetch_budget, bypass, seed=seed,
+                            policy_params=policy_params).counts

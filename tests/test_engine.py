@@ -126,3 +126,12 @@ def test_simulate_accepts_a_path(tmp_path):
     r = recsim.simulate(path, "lru", 2, ways=0)
     assert (r.hits, r.misses, r.compulsory_misses) == (2, 3, 3)
     assert r.to_dict()["hit_rate"] == pytest.approx(0.4)
+
+
+def test_table_of_vid():
+    from recsim.engine import ReplayContext
+
+    t = seq(np.array([5, 0, 2, 5]), tables=np.array([1, 0, 1, 0], np.int32))
+    d = t.dense()
+    ctx = ReplayContext(t, d.vid, d.keys, 2, 1, 2)
+    assert ctx.table_of_vid()[d.vid].tolist() == [1, 0, 1, 0]

@@ -163,18 +163,16 @@ def test_engine_matches_reference_with_prefetch(kind, geometry, cfg, policy):
     assert res.counts == ref.counts
     assert res.resident.tolist() == ref.resident
     assert res.per_table["hits"] == ref.table_hits
-    # every issued prefetch is useful, unused, or still resident and unused
-    assert res.prefetches_issued - res.prefetches_useful - res.prefetches_unused == \
-        ref.pending_prefetches
+    assert res.prefetches_pending == ref.pending_prefetches
     if prefetcher == "next_n":
         assert res.prefetches_issued > 0 or budget == 0
 
 
 @pytest.mark.parametrize("kind", ["zipf3", "runs"])
 @pytest.mark.parametrize("geometry", PF_GEOMETRIES, ids=str)
-@pytest.mark.parametrize("cfg", [c for c in PREFETCH if c[0] == "oracle"], ids=_pfid)
+@pytest.mark.parametrize("cfg", PREFETCH, ids=_pfid)
 @pytest.mark.parametrize("bypass", [False, True], ids=["nobypass", "bypass"])
-def test_belady_with_oracle_matches_reference(kind, geometry, cfg, bypass):
+def test_belady_with_prefetch_matches_reference(kind, geometry, cfg, bypass):
     prefetcher, params, latency, budget = cfg
     capacity, ways = geometry
     trace = make_trace(kind)
@@ -184,22 +182,9 @@ def test_belady_with_oracle_matches_reference(kind, geometry, cfg, bypass):
     ref = reference_replay(trace, "belady", bypass=bypass, **kw)
     assert res.counts == ref.counts
     assert res.occupancy == ref.occupancy
-
-
-@pytest.mark.parametrize("kind", ["zipf3", "runs"])
-@pytest.mark.parametrize("geometry", PF_GEOMETRIES, ids=str)
-@pytest.mark.parametrize("cfg", [c for c in PREFETCH if c[0] == "next_n"], ids=_pfid)
-@pytest.mark.parametrize("bypass", [False, True], ids=["nobypass", "bypass"])
-def test_belady_with_next_n_matches_reference(kind, geometry, cfg, bypass):
-    prefetcher, params, latency, budget = cfg
-    capacity, ways = geometry
-    trace = make_trace(kind)
-    kw = dict(capacity=capacity, ways=ways, prefetcher=prefetcher, prefetcher_params=params,
-              prefetch_latency=latency, prefetch_budget=budget)
-    res = run_engine(trace, "belady", bypass, **kw)
-    assert res.counts == reference_replay(trace, "belady", bypass=bypass, **kw).counts
-    if budget is None:
-        # Without a budget the demand-side counts do not depend on the tie rule at all.
+    if prefetcher == "next_n" and budget is None:
+        # next_n may name never-reused vectors, so Belady's tie rule matters; without a
+        # budget the demand-side counts do not depend on it at all.
         refs = [reference_replay(trace, "belady", bypass=bypass, belady_ties=ties, **kw).counts
                 for ties in ("max_vid", "min_vid")]
         independent = [{k: c[k] for k in TIE_INDEPENDENT} for c in (*refs, res.counts)]
