@@ -85,31 +85,33 @@ def noop_prefetcher_evict(state, vid, t):
 
 
 @dataclass(frozen=True, eq=False)
-class Policy:
+class _Plugin:
     name: str
     description: str
-    make_state: Callable
-    victim: Callable
+    make_state: Callable  # (ReplayContext, params) -> tuple of numpy arrays
+
+    @property
+    def module(self) -> str:
+        """The module that defines the plug-in (named in the generated replay loop)."""
+        return self.make_state.__module__
+
+
+@dataclass(frozen=True, eq=False)
+class Policy(_Plugin):
+    victim: Callable = None
     on_access: Callable = noop_access
     on_hit: Callable = noop_hit
     on_fill: Callable = noop_fill
     on_evict: Callable = noop_evict
     params: dict = field(default_factory=dict)
 
-    @property
-    def module(self) -> str:
-        return self.make_state.__module__
+    def __post_init__(self):
+        if self.victim is None:
+            raise TypeError(f"policy {self.name!r} has no victim hook")
 
 
 @dataclass(frozen=True, eq=False)
-class Prefetcher:
-    name: str
-    description: str
-    make_state: Callable
+class Prefetcher(_Plugin):
     on_access: Callable = no_prefetch
     on_evict: Callable = noop_prefetcher_evict
     params: dict = field(default_factory=dict)
-
-    @property
-    def module(self) -> str:
-        return self.make_state.__module__

@@ -148,16 +148,22 @@ def _pfid(cfg):
     return f"{name}[{extra}]-lat{latency}-budget{budget}"
 
 
+def prefetch_case(kind, geometry, cfg):
+    """The trace and the simulate/reference keyword arguments of one prefetch case."""
+    prefetcher, params, latency, budget = cfg
+    capacity, ways = geometry
+    return make_trace(kind), dict(capacity=capacity, ways=ways, prefetcher=prefetcher,
+                                  prefetcher_params=params, prefetch_latency=latency,
+                                  prefetch_budget=budget)
+
+
 @pytest.mark.parametrize("kind", ["zipf3", "runs"])
 @pytest.mark.parametrize("geometry", PF_GEOMETRIES, ids=str)
 @pytest.mark.parametrize("cfg", PREFETCH, ids=_pfid)
 @pytest.mark.parametrize("policy", ["lru", "fifo", "lfu"])
 def test_engine_matches_reference_with_prefetch(kind, geometry, cfg, policy):
-    prefetcher, params, latency, budget = cfg
-    capacity, ways = geometry
-    trace = make_trace(kind)
-    kw = dict(capacity=capacity, ways=ways, prefetcher=prefetcher, prefetcher_params=params,
-              prefetch_latency=latency, prefetch_budget=budget)
+    trace, kw = prefetch_case(kind, geometry, cfg)
+    prefetcher, budget = cfg[0], cfg[3]
     res = run_engine(trace, policy, per_table=True, **kw)
     ref = reference_replay(trace, policy, **kw)
     assert res.counts == ref.counts
@@ -173,11 +179,8 @@ def test_engine_matches_reference_with_prefetch(kind, geometry, cfg, policy):
 @pytest.mark.parametrize("cfg", PREFETCH, ids=_pfid)
 @pytest.mark.parametrize("bypass", [False, True], ids=["nobypass", "bypass"])
 def test_belady_with_prefetch_matches_reference(kind, geometry, cfg, bypass):
-    prefetcher, params, latency, budget = cfg
-    capacity, ways = geometry
-    trace = make_trace(kind)
-    kw = dict(capacity=capacity, ways=ways, prefetcher=prefetcher, prefetcher_params=params,
-              prefetch_latency=latency, prefetch_budget=budget)
+    trace, kw = prefetch_case(kind, geometry, cfg)
+    prefetcher, budget = cfg[0], cfg[3]
     res = run_engine(trace, "belady", bypass, **kw)
     ref = reference_replay(trace, "belady", bypass=bypass, **kw)
     assert res.counts == ref.counts
