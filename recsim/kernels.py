@@ -4,11 +4,11 @@
 naming the pair's modules and its features block setting the kind of loop (a subset of
 :data:`FEATURES`: plain set-associative ``{}``, plain fully associative ``{ONE_SET}``, or
 ``{GENERAL}``), and imported from there; Numba caches the compiled loop beside
-it (``__pycache__``). The file name carries a digest of the recsim sources a loop can
-reach (everything but the driver modules in ``_OUTSIDE_KERNELS``) and the Numba version,
-because Numba's own cache only notices edits to the cached function's file, not to the
-hooks it calls: such an edit yields new kernel files, and stale ones of the same kind are
-removed.
+it (``__pycache__``). The file name carries a digest of what that loop can reach (the
+core modules but the drivers in ``_OUTSIDE_KERNELS``, the pair's plug-in modules and the
+plug-in modules they import from) and the Numba version, because Numba's own cache only
+notices edits to the cached function's file, not to the hooks it calls: such an edit
+yields new kernel files, and stale ones of the same kind are removed.
 
 The cache directory is ``$RECSIM_CACHE_DIR/kernels`` (default ``~/.cache/recsim``).
 """
@@ -45,18 +45,27 @@ _OUTSIDE_KERNELS = {"cli.py", "engine.py", "experiment.py", "kernels.py", "plots
                     "registry.py"}
 
 
+def _plugin_files(module_name: str) -> set[Path]:
+    """The plug-in's own file and those of the other plug-in modules it imports from."""
+    module = sys.modules[module_name]
+    names = {module_name} | {
+        getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        for value in vars(module).values()}
+    return {Path(sys.modules[n].__file__) for n in names
+            if n.startswith(("recsim.policies.", "recsim.prefetchers.")) and n in sys.modules}
+
+
 @cache
-def _source_digest() -> str:
-    """Digest of the sources a loop may use (core, policies, prefetchers) and Numba's version."""
+def _source_digest(policy_module: str, prefetcher_module: str) -> str:
+    """Digest of what one loop can reach: the core (but the driver modules in
+    ``_OUTSIDE_KERNELS``), the pair's plug-in modules, and Numba's version."""
     h = hashlib.sha256(numba.__version__.encode())
-    roots = [Path(recsim.__file__).parent, Path(recsim.policies.__file__).parent,
-             Path(recsim.prefetchers.__file__).parent]
-    for root in roots:
-        for path in sorted(root.glob("*.py")):
-            if root == roots[0] and path.name in _OUTSIDE_KERNELS:
-                continue
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
+    core = [p for p in sorted(Path(recsim.__file__).parent.glob("*.py"))
+            if p.name not in _OUTSIDE_KERNELS]
+    plugins = sorted(_plugin_files(policy_module) | _plugin_files(prefetcher_module))
+    for path in core + plugins:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -72,9 +81,6 @@ def kernel_source(policy: Policy, prefetcher: Prefetcher, features: frozenset) -
 @cache
 def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = frozenset()):
     """The replay function for this pair and these features (names from FEATURES)."""
-    import recsim.policies  # noqa: F401  (for _source_digest)
-    import recsim.prefetchers  # noqa: F401
-
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise ValueError(f"unknown kernel features {sorted(unknown)}; valid: {FEATURES}")
@@ -82,7 +88,7 @@ def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = fr
     stem = f"replay_{policy.name}__{prefetcher.name}__{tag}"
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{stem}_{_source_digest()}.py"
+    path = directory / f"{stem}_{_source_digest(policy.module, prefetcher.module)}.py"
     if not path.exists():
         for stale in directory.glob(f"{stem}_*.py"):
             stale.unlink(missing_ok=True)

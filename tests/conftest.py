@@ -14,3 +14,36 @@ def real_data_dir() -> Path:
     if not REAL_DATA_DIR.is_dir():
         pytest.skip(f"real data folder {REAL_DATA_DIR} is absent")
     return REAL_DATA_DIR
+
+
+# -- libCacheSim cross-checks: the same traces as oracleGeneral files, made once a session --
+
+@pytest.fixture(scope="session")
+def zipf_1m(tmp_path_factory):
+    """A 1M-access Zipf(0.9) trace over 200k rows and its oracleGeneral file."""
+    from recsim.traces import oracle_general, zipf
+
+    trace = zipf.generate(1_000_000, tables=1, rows=200_000, alpha=0.9, seed=7)
+    path = tmp_path_factory.mktemp("lcs") / "zipf.oracleGeneral"
+    oracle_general.write(trace, path)
+    return trace, path
+
+
+@pytest.fixture(scope="session")
+def amazon(real_data_dir, tmp_path_factory):
+    """The Amazon Video user-item file as a two-table trace and its oracleGeneral file."""
+    from recsim.traces import oracle_general, user_item
+
+    trace = user_item.read(real_data_dir / "amazon_video_sasrec.txt")
+    path = tmp_path_factory.mktemp("lcs") / "amazon.oracleGeneral"
+    oracle_general.write(trace, path)
+    return trace, path
+
+
+def libcachesim_misses(path, cache_class, capacity, n, **params):
+    """Misses of libCacheSim's C++ replay of an oracleGeneral file of ``n`` requests."""
+    import libcachesim as lcs
+
+    reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
+    miss_ratio, _ = cache_class(capacity, **params).process_trace(reader)
+    return round(miss_ratio * n)

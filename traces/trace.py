@@ -148,7 +148,7 @@ class Trace:
         if over.any():
             i = int(np.argmax(over))
             raise TraceFormatError(
-                source, "row", f"row ids below the table's cardinality",
+                source, "row", "row ids below the table's cardinality",
                 f"row {self.row[i]} in table {self.table[i]} of "
                 f"{self.cardinalities[self.table[i]]} rows (access {i})")
         bo = self.batch_offsets

@@ -1,0 +1,153 @@
+"""ARC: Adaptive Replacement Cache.
+
+Paper: N. Megiddo and D. S. Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache",
+FAST 2003 (no parameters: the target size ``p`` of T1 starts at 0 and adapts).
+Reference implementation: libCacheSim ``libCacheSim/cache/eviction/ARC.c`` (PyPI
+``libcachesim`` 0.3.5, ``lcs.ARC``), whose unit-size semantics are reproduced exactly:
+
+* T1 (seen once recently) and T2 (seen at least twice) are LRU lists of residents; B1 and
+  B2 are their ghost lists (vids only), all most recent first.
+* A hit moves the vector to the head of T2.
+* A miss on a ghost: ``p += max(|B2|/|B1|, 1)`` capped at c (B1) or
+  ``p -= max(|B1|/|B2|, 1)`` floored at 0 (B2), sizes taken before the ghost entry is
+  dropped; ``p`` is a real number as in libCacheSim. Then REPLACE and insert at the head
+  of T2. REPLACE evicts T1's LRU into B1 when ``|T1| > 0 and (|T1| > p or (|T1| == p and
+  the miss was in B2))`` or T2 is empty, else T2's LRU into B2.
+* Any other miss (case IV): if ``|T1| + |B1| + 1 > c``: drop B1's LRU and REPLACE when B1
+  is not empty, else evict T1's LRU with no ghost; otherwise drop B2's LRU when
+  ``|T1|+|B1|+|T2|+|B2| >= 2c`` and B2 is not empty, then REPLACE. Insert at T1's head.
+
+A prefetch fill is handled exactly like a demand miss (ghost adaptation included). All
+operations are O(1): intrusive lists over slots (T1, T2) and over vids (B1, B2; ghost
+metadata is flat arrays indexed by vid). Fully associative by design; with ``sets > 1``
+every set runs its own ARC with c = ways (per-set lists, sizes and ``p``).
+
+The engine calls ``victim`` only when the set is full; ghosts exist in a set only after
+it has been full, so a miss in a set that is not full is never a ghost hit, as in
+libCacheSim. ``victim`` does the ghost bookkeeping and decides where the evicted vector
+goes; ``on_evict`` and ``on_fill`` apply it.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.lists import push_front, unlink
+from recsim.plugin import Policy
+
+
+def make_state(ctx, params):
+    cap, sets, n = ctx.capacity, ctx.sets, ctx.n_vids
+    p = np.zeros(sets, dtype=np.float64)
+    size = np.zeros(4 * sets, dtype=np.int64)  # [4*s + i]: |T1|, |T2|, |B1|, |B2|
+    lst_of = np.zeros(cap, dtype=np.int64)  # 0: T1, 1: T2
+    r_prev = np.full(cap, -1, dtype=np.int64)
+    r_next = np.full(cap, -1, dtype=np.int64)
+    r_head = np.full(2 * sets, -1, dtype=np.int64)  # [2*s + i]: T1, T2
+    r_tail = np.full(2 * sets, -1, dtype=np.int64)
+    g_prev = np.full(n, -1, dtype=np.int64)
+    g_next = np.full(n, -1, dtype=np.int64)
+    g_head = np.full(2 * sets, -1, dtype=np.int64)  # [2*s + i]: B1, B2
+    g_tail = np.full(2 * sets, -1, dtype=np.int64)
+    ghost_of = np.zeros(n, dtype=np.int8)  # 0: none, 1: B1, 2: B2
+    flags = np.zeros(2 * sets, dtype=np.int8)  # [2*s]: insert into T2; [2*s+1]: to ghost
+    return (p, size, lst_of, r_prev, r_next, r_head, r_tail, g_prev, g_next, g_head,
+            g_tail, ghost_of, flags)
+
+
+@njit(cache=True, inline="always")
+def on_hit(state, set_, slot, vid, t, prio):
+    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
+    lst = lst_of[slot]
+    if lst == 0:
+        unlink(r_prev, r_next, r_head, r_tail, 2 * set_, slot)
+        size[4 * set_] -= 1
+        size[4 * set_ + 1] += 1
+        lst_of[slot] = 1
+        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
+    elif r_head[2 * set_ + 1] != slot:
+        unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
+        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
+
+
+@njit(cache=True, inline="always")
+def on_fill(state, set_, slot, vid, t, prio, prefetch):
+    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
+    flags = state[12]
+    lst = 1 if flags[2 * set_] else 0
+    flags[2 * set_] = 0
+    lst_of[slot] = lst
+    size[4 * set_ + lst] += 1
+    push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
+
+
+@njit(cache=True, inline="always")
+def _drop_ghost_tail(state, set_, g):
+    """Forget the LRU entry of ghost list ``g`` (0: B1, 1: B2) of the set."""
+    g_prev, g_next, g_head, g_tail, ghost_of = state[7:12]
+    old = g_tail[2 * set_ + g]
+    unlink(g_prev, g_next, g_head, g_tail, 2 * set_ + g, old)
+    ghost_of[old] = 0
+    state[1][4 * set_ + 2 + g] -= 1
+
+
+@njit(cache=True, inline="always")
+def _replace(state, set_, in_b2):
+    p, size, r_tail = state[0], state[1], state[6]
+    t1 = size[4 * set_]
+    ps = p[set_]
+    if (t1 > 0 and (t1 > ps or (t1 == ps and in_b2))) or size[4 * set_ + 1] == 0:
+        return r_tail[2 * set_]
+    return r_tail[2 * set_ + 1]
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    p, size = state[0], state[1]
+    g_prev, g_next, g_head, g_tail, ghost_of, flags = state[7:13]
+    b = 4 * set_
+    g = ghost_of[vid]
+    flags[2 * set_ + 1] = 1
+    if g != 0:
+        b1 = size[b + 2]
+        b2 = size[b + 3]
+        if g == 1:
+            delta = b2 / b1
+            if delta < 1.0:
+                delta = 1.0
+            p[set_] = min(p[set_] + delta, float(ways))
+        else:
+            delta = b1 / b2
+            if delta < 1.0:
+                delta = 1.0
+            p[set_] = max(p[set_] - delta, 0.0)
+        unlink(g_prev, g_next, g_head, g_tail, 2 * set_ + g - 1, vid)
+        size[b + 1 + g] -= 1
+        ghost_of[vid] = 0
+        flags[2 * set_] = 1
+        return _replace(state, set_, g == 2)
+    if size[b] + size[b + 2] + 1 > ways:
+        if size[b + 2] > 0:
+            _drop_ghost_tail(state, set_, 0)
+            return _replace(state, set_, False)
+        flags[2 * set_ + 1] = 0
+        return state[6][2 * set_]
+    if size[b + 3] > 0 and size[b] + size[b + 1] + size[b + 2] + size[b + 3] >= 2 * ways:
+        _drop_ghost_tail(state, set_, 1)
+    return _replace(state, set_, False)
+
+
+@njit(cache=True, inline="always")
+def on_evict(state, set_, slot, vid, t):
+    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
+    g_prev, g_next, g_head, g_tail, ghost_of, flags = state[7:13]
+    lst = lst_of[slot]
+    unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
+    size[4 * set_ + lst] -= 1
+    if flags[2 * set_ + 1]:
+        push_front(g_prev, g_next, g_head, g_tail, 2 * set_ + lst, vid)
+        ghost_of[vid] = lst + 1
+        size[4 * set_ + 2 + lst] += 1
+
+
+POLICY = Policy("arc", "adaptive replacement cache (Megiddo & Modha 2003; libCacheSim ARC)",
+                make_state, victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict)

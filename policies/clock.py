@@ -1,0 +1,68 @@
+"""CLOCK (second chance, FIFO-reinsertion) with an n-bit reference counter.
+
+Papers: Corbató, "A Paging Experiment with the Multics System", MIT Project MAC report
+MAC-M-384, 1968 (the CLOCK algorithm). Reference implementation: libCacheSim
+``libCacheSim/cache/eviction/Clock.c`` (PyPI ``libcachesim``'s ``Clock``), whose published
+defaults are ``n_bit_counter=1`` (max count 1: classic CLOCK) and an insertion count of 0.
+
+libCacheSim keeps a FIFO queue: a newcomer is prepended at the head with count 0
+(``init_freq``); a hit raises the count by one up to 2^n - 1; to evict, while the tail's
+count is >= 1 it is decremented and the object moved to the head, then the tail goes.
+
+Here each set is a ring of its ways with a hand (one integer per set). Ways fill in
+order 0, 1, ..., so before the first eviction the ring read from the hand (way 0) is the
+queue from tail to head. Moving the tail to the head is advancing the hand past it, and
+the newcomer takes the evicted way, just behind the advanced hand, i.e. at the head: so
+the eviction order equals libCacheSim's at any associativity, fully associative
+included. Work is O(1) amortised per access: every step of the hand past a way spends one
+count that a hit added. Prefetch fills are treated as demand fills (count ``init_freq``).
+
+Parameters: ``n_bit_counter`` (default 1), ``init_freq`` (default 0).
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.plugin import Policy
+from recsim.policies.srrip import _int_param
+
+
+def make_state(ctx, params):
+    bits = _int_param("clock", params, "n_bit_counter", 1, 7)
+    max_freq = (1 << bits) - 1
+    init = _int_param("clock", params, "init_freq", 0, max_freq)
+    freq = np.zeros(ctx.capacity, dtype=np.uint8)
+    hand = np.zeros(ctx.sets, dtype=np.int64)
+    return freq, hand, np.array([max_freq, init], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def on_hit(state, set_, slot, vid, t, prio):
+    freq = state[0]
+    if freq[slot] < state[2][0]:
+        freq[slot] += 1
+
+
+@njit(cache=True, inline="always")
+def on_fill(state, set_, slot, vid, t, prio, prefetch):
+    state[0][slot] = state[2][1]
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    freq, hand = state[0], state[1]
+    h = hand[set_]
+    while freq[base + h] > 0:
+        freq[base + h] -= 1
+        h += 1
+        if h == ways:
+            h = 0
+    slot = base + h
+    h += 1
+    hand[set_] = 0 if h == ways else h
+    return slot
+
+
+POLICY = Policy("clock", "CLOCK / second chance with an n-bit counter (libCacheSim Clock)",
+                make_state, victim, on_hit=on_hit, on_fill=on_fill,
+                params={"n_bit_counter": 1, "init_freq": 0})

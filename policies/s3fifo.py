@@ -1,0 +1,157 @@
+"""S3-FIFO: a small FIFO, a main FIFO (2-bit CLOCK) and a ghost FIFO.
+
+Paper: J. Yang, Y. Zhang, Z. Qiu, Y. Yue and R. Vinayak, "FIFO queues are all you need
+for cache eviction", SOSP 2023. Published defaults (and libCacheSim's): small queue 10%
+of the cache, ghost queue 90% (in entries), move to main at frequency >= 2
+(``small_size_ratio=0.1``, ``ghost_size_ratio=0.9``, ``move_to_main_threshold=2``).
+Reference implementation: libCacheSim ``libCacheSim/cache/eviction/S3FIFO.c`` (PyPI
+``libcachesim`` 0.3.5, ``lcs.S3FIFO``), reproduced exactly for unit-size objects:
+
+* sizes: small ``S = floor(c * small_size_ratio)``, main ``M = c - S``, ghost
+  ``G = floor(c * ghost_size_ratio)`` entries (no ghost when G = 0);
+* a hit adds 1 to the vector's frequency (uncapped until main's CLOCK clamps it);
+* a miss whose vid is in the ghost removes it from the ghost and inserts it into main;
+  any other miss goes to small, except before the set's first eviction, when a full
+  small queue sends newcomers to main;
+* eviction: from main when main holds more than M or small is empty, else from small.
+  Small: the oldest with frequency >= threshold moves to main's tail (frequency 0) and
+  the scan goes on; the first one below the threshold is evicted into the ghost (the
+  ghost drops its oldest entry when it holds G). If small empties without an eviction,
+  main evicts. Main: the oldest with frequency >= 1 is reinserted at the tail with
+  frequency ``min(f, 3) - 1``; the first with frequency 0 is evicted (no ghost).
+
+Semantic difference (documented and tested): libCacheSim never inserts an object whose
+size is >= the small queue's size, which for unit-size objects means that with
+``S <= 1`` (caches, or sets, of fewer than 20 vectors at the default ratio) nothing is
+ever cached. Here the engine owns residency and always fills free ways, so S is taken as
+``max(1, floor(c * small_size_ratio))`` and every missing vector enters.
+
+A prefetch fill is handled as a demand miss (ghost check included). O(1) amortised per
+access: intrusive lists over slots (small and main queues) and over vids (the ghost);
+each CLOCK reinsertion consumes frequency that a hit added. Fully associative by design;
+with ``sets > 1`` every set runs its own S3-FIFO with c = ways.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.errors import ConfigError
+from recsim.lists import push_back, unlink
+from recsim.plugin import Policy
+
+
+def _check(name, value, ok, expected):
+    if isinstance(value, bool) or not ok(value):
+        raise ConfigError(f"policy s3fifo: parameter '{name}': expected {expected}, "
+                          f"got {value!r}")
+
+
+def make_state(ctx, params):
+    r, g, thr = (params["small_size_ratio"], params["ghost_size_ratio"],
+                 params["move_to_main_threshold"])
+    _check("small_size_ratio", r, lambda x: isinstance(x, (int, float)) and 0 < x < 1,
+           "a number in (0, 1)")
+    _check("ghost_size_ratio", g, lambda x: isinstance(x, (int, float)) and x >= 0,
+           "a number >= 0")
+    _check("move_to_main_threshold", thr,
+           lambda x: isinstance(x, (int, np.integer)) and x >= 1, "an integer >= 1")
+    cap, sets, ways, n = ctx.capacity, ctx.sets, ctx.ways, ctx.n_vids
+    small = max(1, int(ways * float(r)))
+    conf = np.array([small, ways - small, int(ways * float(g)), int(thr)], dtype=np.int64)
+    count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + i]: small, main, ghost sizes
+    q_of = np.zeros(cap, dtype=np.int64)  # 0: small, 1: main
+    freq = np.zeros(cap, dtype=np.int64)
+    r_prev = np.full(cap, -1, dtype=np.int64)
+    r_next = np.full(cap, -1, dtype=np.int64)
+    r_head = np.full(2 * sets, -1, dtype=np.int64)  # oldest of [2*s + q]
+    r_tail = np.full(2 * sets, -1, dtype=np.int64)
+    g_prev = np.full(n, -1, dtype=np.int64)
+    g_next = np.full(n, -1, dtype=np.int64)
+    g_head = np.full(sets, -1, dtype=np.int64)
+    g_tail = np.full(sets, -1, dtype=np.int64)
+    in_ghost = np.zeros(n, dtype=np.int8)
+    flags = np.zeros(3 * sets, dtype=np.int8)  # [3*s]: has evicted, +1: to main, +2: to ghost
+    return (conf, count, q_of, freq, r_prev, r_next, r_head, r_tail, g_prev, g_next, g_head,
+            g_tail, in_ghost, flags)
+
+
+@njit(cache=True, inline="always")
+def on_hit(state, set_, slot, vid, t, prio):
+    state[3][slot] += 1
+
+
+@njit(cache=True, inline="always")
+def on_fill(state, set_, slot, vid, t, prio, prefetch):
+    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
+    flags = state[13]
+    if flags[3 * set_ + 1]:
+        q = 1
+        flags[3 * set_ + 1] = 0
+    elif not flags[3 * set_] and count[3 * set_] >= conf[0]:
+        q = 1
+    else:
+        q = 0
+    q_of[slot] = q
+    freq[slot] = 0
+    count[3 * set_ + q] += 1
+    push_back(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
+    g_prev, g_next, g_head, g_tail, in_ghost, flags = state[8:14]
+    flags[3 * set_] = 1
+    if in_ghost[vid]:
+        unlink(g_prev, g_next, g_head, g_tail, set_, vid)
+        in_ghost[vid] = 0
+        count[3 * set_ + 2] -= 1
+        flags[3 * set_ + 1] = 1
+    sm, mn = 2 * set_, 2 * set_ + 1
+    while True:
+        if count[3 * set_ + 1] > conf[1] or count[3 * set_] == 0:
+            while True:  # main: 2-bit CLOCK over a FIFO
+                slot = r_head[mn]
+                f = freq[slot]
+                if f == 0:
+                    flags[3 * set_ + 2] = 0
+                    return slot
+                unlink(r_prev, r_next, r_head, r_tail, mn, slot)
+                push_back(r_prev, r_next, r_head, r_tail, mn, slot)
+                freq[slot] = (f if f < 3 else 3) - 1
+        while count[3 * set_] > 0:  # small
+            slot = r_head[sm]
+            if freq[slot] < conf[3]:
+                flags[3 * set_ + 2] = 1
+                return slot
+            unlink(r_prev, r_next, r_head, r_tail, sm, slot)
+            count[3 * set_] -= 1
+            push_back(r_prev, r_next, r_head, r_tail, mn, slot)
+            count[3 * set_ + 1] += 1
+            q_of[slot] = 1
+            freq[slot] = 0
+
+
+@njit(cache=True, inline="always")
+def on_evict(state, set_, slot, vid, t):
+    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
+    g_prev, g_next, g_head, g_tail, in_ghost, flags = state[8:14]
+    q = q_of[slot]
+    unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
+    count[3 * set_ + q] -= 1
+    if flags[3 * set_ + 2] and conf[2] > 0:
+        if count[3 * set_ + 2] >= conf[2]:
+            old = g_head[set_]
+            unlink(g_prev, g_next, g_head, g_tail, set_, old)
+            in_ghost[old] = 0
+            count[3 * set_ + 2] -= 1
+        push_back(g_prev, g_next, g_head, g_tail, set_, vid)
+        in_ghost[vid] = 1
+        count[3 * set_ + 2] += 1
+
+
+POLICY = Policy("s3fifo", "S3-FIFO: small, main and ghost FIFOs (Yang et al. 2023; "
+                "libCacheSim S3FIFO)", make_state, victim, on_hit=on_hit, on_fill=on_fill,
+                on_evict=on_evict,
+                params={"small_size_ratio": 0.1, "ghost_size_ratio": 0.9,
+                        "move_to_main_threshold": 2})

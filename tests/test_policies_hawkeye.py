@@ -1,0 +1,300 @@
+"""Hawkeye (policies/hawkeye.py): hand-computed rules on the hooks, and exact agreement
+with the pure-Python model of tests/reference_hawkeye.py through tests/reference.py's
+replay (random traces with a few tables as PCs, 32-way and few-set geometries, with and
+without the next_n prefetcher, plus hypothesis cases).
+
+The rule tests build a state with ``make_state`` on a tiny geometry and call the hooks
+(Numba functions) directly, then read the state arrays back.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import recsim
+from recsim.errors import ConfigError
+from recsim.registry import get_policy, resolve_params
+from recsim.traces.trace import Trace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference_hawkeye  # noqa: E402,F401  (registers the model)
+from reference import reference_replay  # noqa: E402
+
+from recsim.policies import hawkeye as hk  # noqa: E402
+
+RRPV, SIG, PREF, TABLE_OF, SHCT, SAMPLED, TIMER, LIVENESS = range(8)
+CRC_OF_TABLE = 14
+
+
+def _pcs(state):
+    """Predictor index of each vid: CRC(table) % 2048."""
+    return state[CRC_OF_TABLE][state[TABLE_OF]]
+
+
+def _state(sets, ways, tables, **params):
+    """State for a ``sets x ways`` buffer; ``tables[v]`` is the table ("PC") of vid v."""
+    pol = get_policy("hawkeye")
+    tables = np.asarray(tables, np.int32)
+    ctx = SimpleNamespace(sets=sets, ways=ways, capacity=sets * ways, n_vids=len(tables),
+                          seed=0, table_of_vid=lambda: tables)
+    return pol, pol.make_state(ctx, resolve_params("policy", pol, params))
+
+
+# -- OPTgen ---------------------------------------------------------------------------------
+
+def test_optgen_should_cache_by_hand():
+    live = np.zeros(8, np.int32)
+    sc = hk.should_cache.py_func
+    # [0, 3) all below capacity 2: cached, each slot +1
+    assert sc(live, 0, 8, 2, 3, 0) is True
+    assert live.tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    # [1, 3): slots 1, 2 reach 2
+    assert sc(live, 0, 8, 2, 3, 1) is True
+    assert live.tolist() == [1, 2, 2, 0, 0, 0, 0, 0]
+    # [2, 4): slot 2 is at capacity: not cached, nothing changes
+    assert sc(live, 0, 8, 2, 4, 2) is False
+    assert live.tolist() == [1, 2, 2, 0, 0, 0, 0, 0]
+    # circular interval [6, 1) = slots 6, 7, 0
+    assert sc(live, 0, 8, 2, 1, 6) is True
+    assert live.tolist() == [2, 2, 2, 0, 0, 0, 1, 1]
+    # empty interval (the gap equals the vector size): cached, nothing changes
+    assert sc(live, 0, 8, 2, 5, 5) is True
+    assert live.tolist() == [2, 2, 2, 0, 0, 0, 1, 1]
+
+
+def test_geometry_rule():
+    g = hk.geometry(2048, 16, get_policy("hawkeye").params)  # ChampSim's LLC
+    assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
+            g["sampler_sets"], g["sampler_ways"]) == (64, 128, 14, 1024, 350, 8)
+    g = hk.geometry(3125, 32, get_policy("hawkeye").params)  # 100k slots, 32-way
+    # 3125 // 32 = 97 sampled sets; 2800 * 97 * 32 / 1024 = 8487.5 -> 8488 = 1061 x 8
+    assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
+            g["sampler_sets"]) == (97, 256, 30, 1024, 1061)
+    g = hk.geometry(1, 100, get_policy("hawkeye").params)  # fully associative, 100 slots
+    # 800-slot OPTgen: the timer wraps at 1600, the first multiple of 800 >= 1024;
+    # 2800 * 100 / 1024 = 273.4 -> 280 = 35 x 8
+    assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
+            g["sampler_sets"]) == (1, 800, 98, 1600, 35)
+
+
+def test_bad_parameters():
+    with pytest.raises(ConfigError, match="policy hawkeye: parameter 'counter_bits'"):
+        _state(1, 4, [0], counter_bits=0)
+    with pytest.raises(ConfigError, match="parameter 'sampled_sets'"):
+        _state(2, 4, [0], sampled_sets=3)
+    with pytest.raises(ConfigError, match="parameter 'timer_size'"):
+        _state(1, 4, [0], optgen_size=32, timer_size=100)
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        recsim.simulate(Trace.from_arrays([0], [0]), "hawkeye", policy_params={"x": 1})
+
+
+# -- predictor training in a sampled set ----------------------------------------------------
+
+def test_first_touch_and_training_up():
+    # one sampled set of 4 ways (OPTgen: 32 slots, capacity 2). vid 0 of table 0.
+    pol, state = _state(1, 4, [0, 1])
+    pc0 = _pcs(state)[0]
+    assert pc0 == hk.crc(0) % 2048 == 0
+    assert state[SHCT][pc0] == 16  # untouched counters start at 16 (friendly)
+    pol.on_fill(state, 0, 0, 0, 0, 0.0, False)  # t0: sampler miss, no training
+    assert state[SHCT][pc0] == 16 and state[TIMER][0] == 1 and state[RRPV][0] == 0
+    pol.on_hit(state, 0, 0, 0, 1, 0.0)  # t1: interval [0, 1) fits: +1
+    assert state[SHCT][pc0] == 17
+    assert state[LIVENESS][:3].tolist() == [1, 0, 0]
+    assert state[TIMER][0] == 2
+
+
+def test_training_down_when_optgen_would_not_cache():
+    # a (table 0) t0, b (table 1) t1, c (table 2) t2, then hits b t3, c t4, a t5.
+    # b's interval [1, 3) and c's [2, 4) take slot 2 to capacity 2, so a's [0, 5) is
+    # refused: a's PC -1, b's and c's +1.
+    pol, state = _state(1, 4, [0, 1, 2])
+    pcs = _pcs(state)
+    for slot, v in enumerate([0, 1, 2]):
+        pol.on_fill(state, 0, slot, v, slot, 0.0, False)
+    for t, v in [(3, 1), (4, 2), (5, 0)]:
+        pol.on_hit(state, 0, v, v, t, 0.0)
+    assert [state[SHCT][p] for p in pcs] == [15, 17, 17]
+    # liveness: t3 adds 1 to [1, 3) then clears slot 3; t4 adds 1 to [2, 4) then clears
+    # slot 4; t5 (refused) only clears slot 5
+    assert state[LIVENESS][:6].tolist() == [0, 1, 2, 1, 0, 0]
+    # a hit of an averse PC is inserted at RRPV 7, the friendly ones at 0
+    assert state[RRPV].tolist() == [7, 0, 0, 7]
+
+
+def test_training_down_when_the_gap_exceeds_the_vector():
+    # optgen_size 4: vid 0 at t0 and again after 5 other accesses (gap 6 > 4): -1
+    pol, state = _state(1, 8, [0] + [1] * 5, optgen_size=4)
+    pc0, pc1 = _pcs(state)[:2]
+    for v in range(6):
+        pol.on_fill(state, 0, v, v, v, 0.0, False)
+    pol.on_hit(state, 0, 0, 0, 6, 0.0)
+    assert state[SHCT][pc0] == 15 and state[SHCT][pc1] == 16
+
+
+def test_prefetch_training_and_prefetch_predictor():
+    # a prefetch fill first: the sampler entry is marked prefetched; a demand reuse that
+    # fits trains the *prefetch* counter of its PC up
+    pol, state = _state(1, 4, [3])
+    pc = _pcs(state)[0]
+    pol.on_fill(state, 0, 0, 0, 0, 0.0, True)
+    assert state[PREF][0] == 1
+    pol.on_hit(state, 0, 0, 0, 1, 0.0)
+    assert state[SHCT][2048 + pc] == 17 and state[SHCT][pc] == 16
+    assert state[PREF][0] == 0  # a demand hit clears the line's prefetch bit
+    # the prefetch table decides prefetch fills: make it averse for this PC
+    state[SHCT][2048 + pc] = 15
+    _, state2 = _state(2, 4, [3, 3], sampled_sets=1)  # set 1 is not sampled
+    state2[SHCT][2048 + pc] = 15
+    pol.on_fill(state2, 1, 4, 0, 0, 0.0, True)
+    pol.on_fill(state2, 1, 5, 1, 1, 0.0, False)
+    assert state2[RRPV][4:6].tolist() == [7, 0]
+
+
+# -- insertion, ageing, victim ---------------------------------------------------------------
+
+def test_insertion_ageing_and_victim_in_an_unsampled_set():
+    # 2 sets x 4 ways, only set 0 sampled; work in set 1 (slots 4..7): no training.
+    # vids 0, 1, 3 of table 0 (friendly), vid 2 of table 5 made averse.
+    pol, state = _state(2, 4, [0, 0, 5, 0, 0], sampled_sets=1)
+    assert state[SAMPLED].tolist() == [0, -1]
+    rrpv = state[RRPV]
+    state[SHCT][_pcs(state)[2]] = 15
+    pol.on_fill(state, 1, 4, 0, 0, 0.0, False)  # friendly: 0 (others unused at 7)
+    pol.on_fill(state, 1, 5, 1, 1, 0.0, False)  # friendly: no line at 6 -> age slot 4
+    assert rrpv[4:8].tolist() == [1, 0, 7, 7]
+    pol.on_fill(state, 1, 6, 2, 2, 0.0, False)  # averse: 7, no ageing
+    assert rrpv[4:8].tolist() == [1, 0, 7, 7]
+    pol.on_fill(state, 1, 7, 3, 3, 0.0, False)  # friendly: lines below 6 age
+    assert rrpv[4:8].tolist() == [2, 1, 7, 0]
+    assert pol.victim(state, 1, 4, 4, 4, 4, False) == 6  # the first line at 7
+    rrpv[4:8] = [5, 6, 6, 2]
+    # no line at 7: the highest RRPV, the last of the ties (ChampSim's >= scan)
+    assert pol.victim(state, 1, 4, 4, 4, 4, False) == 6
+    shct_before = state[SHCT].copy()
+    pol.on_evict(state, 1, 6, 2, 4)
+    pol.on_fill(state, 1, 6, 4, 4, 0.0, False)  # a line at 6 exists: no ageing
+    assert rrpv[4:8].tolist() == [5, 6, 0, 2]
+    rrpv[5] = 3
+    pol.on_hit(state, 1, 4, 0, 5, 0.0)  # a friendly hit: 0, never ages
+    assert rrpv[4:8].tolist() == [0, 3, 0, 2]
+    pol.on_hit(state, 1, 6, 2, 6, 0.0)  # an averse hit: 7
+    assert rrpv[4:8].tolist() == [0, 3, 7, 2]
+    assert (state[SHCT] == shct_before).all()  # nothing trained in an unsampled set
+
+
+def test_friendly_eviction_detrains_in_a_sampled_set():
+    # set 0 sampled, 4 ways, each line of its own table; line 2 was prefetched
+    pol, state = _state(1, 4, [0, 1, 2, 3, 4])
+    pcs = _pcs(state)
+    for slot in range(4):
+        pol.on_fill(state, 0, slot, slot, slot, 0.0, slot == 2)
+    state[RRPV][:4] = [1, 2, 3, 0]
+    before = state[SHCT].copy()
+    assert pol.victim(state, 0, 0, 4, 4, 4, False) == 2
+    # the friendly victim was prefetched: its prefetch counter drops by one
+    assert state[SHCT][2048 + pcs[2]] == before[2048 + pcs[2]] - 1
+    assert (np.delete(state[SHCT], 2048 + pcs[2]) == np.delete(before, 2048 + pcs[2])).all()
+    state[RRPV][1] = 7  # an averse victim: no detraining
+    before = state[SHCT].copy()
+    assert pol.victim(state, 0, 0, 4, 4, 4, False) == 1
+    assert (state[SHCT] == before).all()
+
+
+def test_counters_saturate():
+    pol, state = _state(1, 4, [0, 1])
+    pc0 = _pcs(state)[0]
+    state[SHCT][pc0] = 31
+    pol.on_fill(state, 0, 0, 0, 0, 0.0, False)
+    pol.on_hit(state, 0, 0, 0, 1, 0.0)  # would be +1: stays at 31
+    assert state[SHCT][pc0] == 31
+    state[SHCT][pc0] = 0
+    state[RRPV][:1] = 3
+    pol.on_fill(state, 0, 1, 1, 2, 0.0, False)
+    state[RRPV][:2] = [5, 1]
+    pol.victim(state, 0, 0, 4, 2, 3, False)  # unused ways at 7: the victim is way 2
+    state[RRPV][:4] = [5, 1, 0, 0]
+    assert pol.victim(state, 0, 0, 4, 2, 3, False) == 0  # friendly evict of vid 0: -1
+    assert state[SHCT][pc0] == 0
+
+
+# -- the engine against the reference model ------------------------------------------------
+
+def _trace(seed, n, n_tables, rows, alpha=1.2):
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, n_tables, n)
+    row = (rng.zipf(alpha, n) - 1) % rows
+    row = np.where(rng.random(n) < 0.3, rng.integers(0, rows, n), row)  # some scans
+    cuts = np.unique(np.concatenate(([0, n], rng.integers(0, n, n // 50))))
+    return Trace.from_arrays(table, row, batch_offsets=cuts)
+
+
+TRACES = {"a": (1, 6000, 3, 400), "b": (2, 12000, 5, 900)}
+# 32-way with 8 and 3 sets; 70 sets x 4 ways (64 of 70 sets sampled); fully associative
+GEOMETRIES = [(256, 32), (96, 32), (280, 4), (64, 0)]
+
+
+def _check(trace, capacity, ways, **kw):
+    res = recsim.simulate(trace, "hawkeye", capacity=capacity, ways=ways, **kw)
+    ref = reference_replay(trace, "hawkeye", capacity, ways, **kw)
+    assert res.counts == ref.counts
+    assert res.resident.tolist() == ref.resident
+    return res
+
+
+@pytest.mark.parametrize("kind", sorted(TRACES))
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
+def test_engine_matches_reference(kind, geometry):
+    res = _check(_trace(*TRACES[kind]), *geometry)
+    assert res.evictions > 0
+
+
+@pytest.mark.parametrize("geometry", [(256, 32), (64, 0)], ids=str)
+@pytest.mark.parametrize("pf", [({"n": 2}, 0, None), ({"n": 4, "trigger": "access"}, 2, 3)],
+                         ids=["n2", "n4-access-lat2-budget3"])
+def test_engine_matches_reference_with_next_n(geometry, pf):
+    params, latency, budget = pf
+    res = _check(_trace(*TRACES["a"]), *geometry, prefetcher="next_n",
+                 prefetcher_params=params, prefetch_latency=latency, prefetch_budget=budget)
+    assert res.prefetches_issued > 0
+
+
+def test_engine_matches_reference_with_small_structures():
+    # tiny OPTgen and sampler, 2 sampled sets of 3, timer wrapping every 16 set accesses
+    params = {"sampled_sets": 2, "optgen_size": 8, "optgen_capacity": 3, "timer_size": 16,
+              "sampler_entries": 16, "predictor_size": 2, "counter_bits": 3}
+    _check(_trace(*TRACES["a"]), 96, 32, policy_params=params)
+    _check(_trace(*TRACES["a"]), 96, 32, policy_params=params, prefetcher="next_n")
+
+
+@st.composite
+def tiny_case(draw):
+    n = draw(st.integers(1, 150))
+    n_tables = draw(st.integers(1, 4))
+    n_rows = draw(st.integers(1, 30))
+    table = draw(st.lists(st.integers(0, n_tables - 1), min_size=n, max_size=n))
+    row = draw(st.lists(st.integers(0, n_rows - 1), min_size=n, max_size=n))
+    trace = Trace.from_arrays(table, row)
+    capacity = draw(st.integers(1, 24))
+    ways = draw(st.sampled_from([0, 2, 4, 32]))
+    kw = {}
+    if draw(st.booleans()):
+        kw = dict(prefetcher="next_n", prefetcher_params={"n": draw(st.integers(1, 3))},
+                  prefetch_latency=draw(st.integers(0, 2)))
+    if draw(st.booleans()):  # small OPTgen so that refusals and wraps happen
+        kw["policy_params"] = {"optgen_size": 4, "sampler_entries": 8}
+    return trace, capacity, ways, kw
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=tiny_case())
+def test_engine_matches_reference_on_tiny_random_cases(case):
+    trace, capacity, ways, kw = case
+    _check(trace, capacity, ways, **kw)
