@@ -16,7 +16,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import recsim
 from recsim.errors import ConfigError
@@ -25,7 +24,7 @@ from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_hawkeye  # noqa: E402,F401  (registers the model)
-from reference import reference_replay  # noqa: E402
+from pc_cases import TRACES, check, pc_trace, tiny_case  # noqa: E402
 
 from recsim.policies import hawkeye as hk  # noqa: E402
 
@@ -227,32 +226,18 @@ def test_counters_saturate():
 
 # -- the engine against the reference model ------------------------------------------------
 
-def _trace(seed, n, n_tables, rows, alpha=1.2):
-    rng = np.random.default_rng(seed)
-    table = rng.integers(0, n_tables, n)
-    row = (rng.zipf(alpha, n) - 1) % rows
-    row = np.where(rng.random(n) < 0.3, rng.integers(0, rows, n), row)  # some scans
-    cuts = np.unique(np.concatenate(([0, n], rng.integers(0, n, n // 50))))
-    return Trace.from_arrays(table, row, batch_offsets=cuts)
-
-
-TRACES = {"a": (1, 6000, 3, 400), "b": (2, 12000, 5, 900)}
 # 32-way with 8 and 3 sets; 70 sets x 4 ways (64 of 70 sets sampled); fully associative
 GEOMETRIES = [(256, 32), (96, 32), (280, 4), (64, 0)]
 
 
 def _check(trace, capacity, ways, **kw):
-    res = recsim.simulate(trace, "hawkeye", capacity=capacity, ways=ways, **kw)
-    ref = reference_replay(trace, "hawkeye", capacity, ways, **kw)
-    assert res.counts == ref.counts
-    assert res.resident.tolist() == ref.resident
-    return res
+    return check("hawkeye", trace, capacity, ways, **kw)
 
 
 @pytest.mark.parametrize("kind", sorted(TRACES))
 @pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
 def test_engine_matches_reference(kind, geometry):
-    res = _check(_trace(*TRACES[kind]), *geometry)
+    res = _check(pc_trace(*TRACES[kind]), *geometry)
     assert res.evictions > 0
 
 
@@ -261,7 +246,7 @@ def test_engine_matches_reference(kind, geometry):
                          ids=["n2", "n4-access-lat2-budget3"])
 def test_engine_matches_reference_with_next_n(geometry, pf):
     params, latency, budget = pf
-    res = _check(_trace(*TRACES["a"]), *geometry, prefetcher="next_n",
+    res = _check(pc_trace(*TRACES["a"]), *geometry, prefetcher="next_n",
                  prefetcher_params=params, prefetch_latency=latency, prefetch_budget=budget)
     assert res.prefetches_issued > 0
 
@@ -270,31 +255,12 @@ def test_engine_matches_reference_with_small_structures():
     # tiny OPTgen and sampler, 2 sampled sets of 3, timer wrapping every 16 set accesses
     params = {"sampled_sets": 2, "optgen_size": 8, "optgen_capacity": 3, "timer_size": 16,
               "sampler_entries": 16, "predictor_size": 2, "counter_bits": 3}
-    _check(_trace(*TRACES["a"]), 96, 32, policy_params=params)
-    _check(_trace(*TRACES["a"]), 96, 32, policy_params=params, prefetcher="next_n")
-
-
-@st.composite
-def tiny_case(draw):
-    n = draw(st.integers(1, 150))
-    n_tables = draw(st.integers(1, 4))
-    n_rows = draw(st.integers(1, 30))
-    table = draw(st.lists(st.integers(0, n_tables - 1), min_size=n, max_size=n))
-    row = draw(st.lists(st.integers(0, n_rows - 1), min_size=n, max_size=n))
-    trace = Trace.from_arrays(table, row)
-    capacity = draw(st.integers(1, 24))
-    ways = draw(st.sampled_from([0, 2, 4, 32]))
-    kw = {}
-    if draw(st.booleans()):
-        kw = dict(prefetcher="next_n", prefetcher_params={"n": draw(st.integers(1, 3))},
-                  prefetch_latency=draw(st.integers(0, 2)))
-    if draw(st.booleans()):  # small OPTgen so that refusals and wraps happen
-        kw["policy_params"] = {"optgen_size": 4, "sampler_entries": 8}
-    return trace, capacity, ways, kw
+    _check(pc_trace(*TRACES["a"]), 96, 32, policy_params=params)
+    _check(pc_trace(*TRACES["a"]), 96, 32, policy_params=params, prefetcher="next_n")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=tiny_case())
+@given(case=tiny_case({"optgen_size": 4, "sampler_entries": 8}))
 def test_engine_matches_reference_on_tiny_random_cases(case):
     trace, capacity, ways, kw = case
     _check(trace, capacity, ways, **kw)
