@@ -21,7 +21,7 @@ from recsim import metrics
 from recsim.errors import ConfigError
 from recsim.kernels import load_kernel
 from recsim.nextuse import next_use
-from recsim.plugin import ABSENT, PREFETCHED, QUEUE_SIZE
+from recsim.plugin import PREFETCHED, QUEUE_SIZE
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 
@@ -190,7 +190,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     kernel(*args)
     timings["replay_s"] = setup_s + time.perf_counter() - start
     timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
-    buf, counts, hit_log = args[14], args[15], args[17]
+    buf, counts, hit_log = args[13], args[14], args[16]
     return metrics.SimResult(
         policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
         counts=metrics.counts_dict(counts, np.count_nonzero(buf[0] >= PREFETCHED)),
@@ -213,11 +213,11 @@ def _loop_inputs(ctx, pstate, fstate, advice, latency, budget, log_hits):
         features = {"GENERAL"}
     else:
         features = {"ONE_SET"} if ctx.sets == 1 else set()
-    buf = (np.full(ctx.n_vids, ABSENT, np.int64), np.full(ctx.capacity, -1, np.int64),
+    slot_of = -2 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
+    buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
            np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
-    args = (ctx.vids, _readonly(ctx.trace.table), _readonly(set_index(ctx.keys, ctx.sets)),
-            _readonly(ctx.trace.batch_offsets), _readonly(prio), _readonly(adv_ptr),
-            _readonly(adv_vids), adv_chunk, adv_lag, ctx.ways, latency, budget, pstate, fstate,
-            buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
+    args = (ctx.vids, _readonly(ctx.trace.table), _readonly(ctx.trace.batch_offsets),
+            _readonly(prio), _readonly(adv_ptr), _readonly(adv_vids), adv_chunk, adv_lag,
+            ctx.ways, latency, budget, pstate, fstate, buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
             np.zeros(n if log_hits else 0, np.uint8))
     return frozenset(features), args

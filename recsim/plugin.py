@@ -44,14 +44,23 @@ from numba import njit
 QUEUE_SIZE = 1024
 
 # The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
-# was prefetched and not yet used), else ABSENT (never missed nor in the buffer) or
-# EVICTED (evicted, or bypassed by the policy on a miss); its
-# ``vid_of[slot]`` carries the same PREFETCHED flag. A hit, a first use of a prefetch and a
-# compulsory miss are told apart with the one load of ``slot_of[vid]``, and an eviction
-# never has to load ``slot_of`` of the evicted vector.
+# was prefetched and not yet used); else ``-(2 * set + 1)`` if it was never in the buffer
+# nor missed, or ``-(2 * set + 2)`` if it was evicted or bypassed (ABSENT and EVICTED are
+# those values in set 0). ``vid_of[slot]`` carries the same PREFETCHED flag. So the one
+# load of ``slot_of[vid]`` tells a hit, a first use of a prefetch and a compulsory miss
+# apart and gives the vector's set (a resident vector's is ``slot // ways``): a separate
+# per-vector set array would cost a second random load, on the miss path, that tripled
+# the time of a set-associative FIFO replay. An eviction never loads ``slot_of`` of the
+# evicted vector. Residency is ``slot_of[vid] >= 0``.
 ABSENT = -1
 EVICTED = -2
 PREFETCHED = 1 << 62
+
+
+@njit(cache=True, inline="always")
+def evicted_in(set_):
+    """``slot_of`` of a vector of ``set_`` that was evicted or bypassed."""
+    return -2 * set_ - 2
 
 
 @njit(cache=True, inline="always")

@@ -14,7 +14,7 @@ without prefetching in a plain set-associative loop, so the module also imports 
 
 from numba import njit
 
-from recsim.plugin import ABSENT, EVICTED, PREFETCHED
+from recsim.plugin import PREFETCHED, evicted_in
 from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, EVICTIONS,
                             LATE_PREFETCHES, ON_DEMAND_FETCHES, PREFETCH_HITS,
                             PREFETCHES_DROPPED, PREFETCHES_ISSUED, PREFETCHES_REDUNDANT,
@@ -57,7 +57,7 @@ def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
     if old >= PREFETCHED:
         old -= PREFETCHED
         counts[PREFETCHES_UNUSED] += 1
-    slot_of[old] = EVICTED
+    slot_of[old] = evicted_in(set_)
     counts[EVICTIONS] += 1
     policy_on_evict(pstate, set_, slot, old, t)
     prefetcher_on_evict(fstate, old, t)
@@ -65,13 +65,14 @@ def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
 
 
 @njit(cache=True, inline="always")
-def _prefetch(pstate, fstate, buf, counts, set_of, ways, vid, t, latency):
+def _prefetch(pstate, fstate, buf, counts, ways, vid, t, latency):
     """Issue a prefetch of ``vid`` at time ``t``; returns 1 if it was issued."""
     slot_of, vid_of, n_used, ready_at = buf
-    if slot_of[vid] >= 0:
+    code = slot_of[vid]
+    if code >= 0:
         counts[PREFETCHES_REDUNDANT] += 1
         return 0
-    s = 0 if ONE_SET or n_used.shape[0] == 1 else set_of[vid]
+    s = 0 if ONE_SET else (-code - 1) >> 1
     slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True)
     if slot < 0:
         return 0
@@ -84,24 +85,24 @@ def _prefetch(pstate, fstate, buf, counts, set_of, ways, vid, t, latency):
 
 
 @njit(cache=True, _nrt=False)
-def _issue(pstate, fstate, buf, counts, set_of, ways, cands, n, t, latency, budget, issued):
+def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issued):
     """Issue candidates ``cands[:n]`` within the batch budget; returns the new issued count.
     Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
     for j in range(n):
         if GENERAL and budget >= 0 and issued >= budget:
             counts[PREFETCHES_DROPPED] += n - j
             break
-        issued += _prefetch(pstate, fstate, buf, counts, set_of, ways, cands[j], t, latency)
+        issued += _prefetch(pstate, fstate, buf, counts, ways, cands[j], t, latency)
     return issued
 
 
 @njit(cache=True, _nrt=False)
-def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
+def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
            ways, latency, budget, pstate, fstate, buf, counts, queue, hit_log):
     """Replay ``vids`` (accesses ``t = 0 .. n-1``) and add the outcome to ``counts``.
 
     ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`); ``prio`` is per-access advice;
+    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set); ``prio`` is per-access advice;
     ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of ``adv_chunk``
     accesses, issued at the start of chunk ``k + adv_lag``; ``budget`` caps prefetches
     issued per batch (-1: no cap); ``hit_log`` (length n, or 0) receives 1 for each access
@@ -128,17 +129,17 @@ def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chu
             k = chunk - adv_lag
             if k < adv_ptr.shape[0] - 1:
                 lo = adv_ptr[k]
-                issued = _issue(pstate, fstate, buf, counts, set_of, ways, adv_vids[lo:],
+                issued = _issue(pstate, fstate, buf, counts, ways, adv_vids[lo:],
                                 adv_ptr[k + 1] - lo, t, latency, budget, issued)
             chunk += 1
             next_advice += adv_chunk
         v = vids[t]
-        s = 0 if one_set else set_of[v]
         p = prio[t] if has_prio else 0.0
         policy_on_access(pstate, v, t)
         slot = slot_of[v]
         hit = slot >= 0
         if hit:
+            s = 0 if one_set else (slot & (PREFETCHED - 1)) // ways
             if slot >= PREFETCHED:
                 slot -= PREFETCHED
                 slot_of[v] = slot
@@ -153,8 +154,9 @@ def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chu
                 counts[CACHE_HITS] += 1
             policy_on_hit(pstate, s, slot, v, t, p)
         else:
+            s = 0 if one_set else (-slot - 1) >> 1
             counts[ON_DEMAND_FETCHES] += 1
-            if slot == ABSENT:
+            if (-slot - 1) & 1 == 0:
                 counts[COMPULSORY_MISSES] += 1
             slot = _make_room(pstate, fstate, buf, counts, s, ways, v, t, False)
             if slot >= 0:
@@ -162,11 +164,11 @@ def replay(vids, tables, set_of, batch_offsets, prio, adv_ptr, adv_vids, adv_chu
                 vid_of[slot] = v
                 policy_on_fill(pstate, s, slot, v, t, p, False)
             else:
-                slot_of[v] = EVICTED  # bypassed: its next miss is not compulsory
+                slot_of[v] = evicted_in(s)  # bypassed: its next miss is not compulsory
         if log_hits:
             hit_log[t] = hit
         m = prefetcher_on_access(fstate, v, tables[t], hit, t, slot_of, queue)
         if m > 0:
-            issued = _issue(pstate, fstate, buf, counts, set_of, ways, queue, m, t, latency,
+            issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency,
                             budget, issued)
     counts[ACCESSES] += n
