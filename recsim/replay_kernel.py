@@ -15,6 +15,7 @@ without prefetching in a plain set-associative loop, so the module also imports 
 from numba import njit
 
 from recsim.plugin import PREFETCHED, evicted_in
+from recsim.preload import preload
 from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, EVICTIONS,
                             LATE_PREFETCHES, ON_DEMAND_FETCHES, PREFETCH_HITS,
                             PREFETCHES_DROPPED, PREFETCHES_ISSUED, PREFETCHES_REDUNDANT,
@@ -29,6 +30,8 @@ from recsim.prefetchers.none import PREFETCHER as _prefetcher
 ONE_SET = False  # plain, fully associative: every vector is in set 0
 GENERAL = False  # priority and prefetch advice, hit log and budget, checked at run time
 # <<< features
+
+LOOKAHEAD = 16  # accesses ahead whose slot_of entry is preloaded
 
 policy_on_access = _policy.on_access
 policy_on_hit = _policy.on_hit
@@ -133,6 +136,8 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                                 adv_ptr[k + 1] - lo, t, latency, budget, issued)
             chunk += 1
             next_advice += adv_chunk
+        if t + LOOKAHEAD < n:
+            preload(slot_of, vids[t + LOOKAHEAD])
         v = vids[t]
         p = prio[t] if has_prio else 0.0
         policy_on_access(pstate, v, t)
