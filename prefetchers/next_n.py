@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher
+from recsim.plugin import Prefetcher, is_hit
 
 
 def make_state(ctx, params):
@@ -28,9 +28,9 @@ def make_state(ctx, params):
 
 
 @njit(cache=True, inline="always")
-def on_access(state, vid, table, hit, t, slot_of, out):
+def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, table_end, conf = state
-    if hit and conf[1] == 0:
+    if is_hit(outcome) and conf[1] == 0:
         return 0
     limit = min(keys[vid] + conf[0], table_end[table] - 1)
     m = 0

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher
+from recsim.plugin import Prefetcher, is_hit
 
 
 def make_state(ctx, params):
@@ -21,9 +21,9 @@ def make_state(ctx, params):
 
 
 @njit(cache=True, inline="always")
-def on_access(state, vid, table, hit, t, slot_of, out):
+def on_access(state, vid, table, outcome, t, slot_of, out):
     vids, conf = state
-    if hit:
+    if is_hit(outcome):
         return 0
     want = min(conf[0], out.shape[0])
     end = min(vids.shape[0], t + 1 + conf[1])

@@ -85,7 +85,8 @@ def cmd_simulate(args) -> None:
     result = simulate(args.trace, args.policy, args.capacity, args.ways, args.prefetcher,
                       dict(args.param), dict(args.pf_param), args.prefetch_latency,
                       args.prefetch_budget, seed=args.seed, per_table=args.per_table,
-                      window=args.window)
+                      window=args.window, fetch_latency=args.fetch_latency,
+                      max_outstanding=args.max_outstanding)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -96,8 +97,12 @@ def cmd_simulate(args) -> None:
     print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
           f"hit rate {result.hit_rate:.4f}")
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
-          f"late {c['late_prefetches']:,}  compulsory {c['compulsory_misses']:,}  "
-          f"evictions {c['evictions']:,}")
+          f"late {c['late_prefetches']:,}  merged {c['merged_misses']:,}  "
+          f"compulsory {c['compulsory_misses']:,}  evictions {c['evictions']:,}")
+    if c["prefetches_issued"]:
+        print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
+              f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}  utilization "
+              f"{result.utilization:.4f}  pollution misses {c['pollution_misses']:,}")
     if result.prefetcher != "none":
         print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
               f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}")
@@ -107,14 +112,17 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import run_experiment
+    from recsim.experiment import load_experiment, prefetch_table, run_experiment
 
+    exp = load_experiment(args.file)
     rows = run_experiment(args.file, args.output)
     width = max(len(r["trace"]) for r in rows)
     for r in rows:
         print(f"{r['trace']:<{width}}  {r['policy']:>8} + {r['prefetcher']:<8} "
               f"buffer {100 * r['buffer_fraction']:5.1f}%  ways {r['requested_ways']:>3}  "
               f"hit rate {r['hit_rate']:.4f}")
+    if "prefetch" in exp.tables:
+        print("\n" + prefetch_table(rows), end="")
 
 
 def cmd_list(kind: str):
@@ -176,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prefetcher parameter (repeatable)")
     p.add_argument("--prefetch-latency", type=int, default=0, help="in accesses")
     p.add_argument("--prefetch-budget", type=int, help="prefetches per batch at most")
+    p.add_argument("--fetch-latency", type=int, default=0,
+                   help="accesses until a demand miss arrives (default 0)")
+    p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-table", action="store_true")
     p.add_argument("--window", type=int, default=0, help="hit rate per window of N accesses")

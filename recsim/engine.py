@@ -89,6 +89,8 @@ class ReplayContext:
     ways: int
     seed: int = 0
     prefetching: bool = False  # whether a prefetcher or prefetch advice may fill the buffer
+    prefetch_latency: int = 0  # accesses from issuing a prefetch to its arrival
+    fetch_latency: int = 0  # accesses from a demand miss to its arrival
     _next_use: tuple | None = field(default=None, repr=False)
 
     @property
@@ -146,11 +148,14 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher: str = "none", policy_params: dict | None = None,
              prefetcher_params: dict | None = None, prefetch_latency: int = 0,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
-             per_table: bool = False, window: int = 0) -> metrics.SimResult:
+             per_table: bool = False, window: int = 0, fetch_latency: int = 0,
+             max_outstanding: int | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
 
     ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
-    ``prefetch_budget``: prefetches issued per inference batch at most (None: no cap).
+    ``fetch_latency``: the same for a demand miss (accesses to the vector before then are
+    merged misses). ``prefetch_budget``: prefetches issued per inference batch at most
+    (None: no cap). ``max_outstanding``: prefetches in flight at most (None: no bound).
     ``per_table``: also count accesses and hits per table. ``window``: also report the
     hit rate of every window of that many accesses.
     """
@@ -160,12 +165,15 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)
-    for name, value in (("prefetch_latency", prefetch_latency), ("window", window)):
+    for name, value in (("prefetch_latency", prefetch_latency), ("window", window),
+                        ("fetch_latency", fetch_latency),
+                        ("prefetch_budget", 0 if prefetch_budget is None else prefetch_budget),
+                        ("max_outstanding", 1 if max_outstanding is None else max_outstanding)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ConfigError(f"{name}: expected an integer >= 0, got {value!r}")
+    if max_outstanding == 0:
+        raise ConfigError("max_outstanding: expected an integer >= 1 (None: no bound), got 0")
     budget = -1 if prefetch_budget is None else int(prefetch_budget)
-    if prefetch_budget is not None and budget < 0:
-        raise ConfigError(f"prefetch_budget: expected an integer >= 0, got {prefetch_budget!r}")
 
     start = time.perf_counter()
     dense = trace.dense()
@@ -173,12 +181,13 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     cap, sets, ways = resolve_geometry(resolve_capacity(capacity, dense.n_unique), ways)
     ctx = ReplayContext(trace, _readonly(dense.vid), _readonly(dense.keys), cap, sets, ways, seed,
                         prefetching=pf.name != "none" or (advice is not None
-                                                          and advice.prefetch_ptr is not None))
+                                                          and advice.prefetch_ptr is not None),
+                        prefetch_latency=int(prefetch_latency), fetch_latency=int(fetch_latency))
 
     start = time.perf_counter()
     features, args = _loop_inputs(ctx, pol.make_state(ctx, pol_params),
-                                  pf.make_state(ctx, pf_params), advice or Advice(),
-                                  prefetch_latency, budget, per_table or window > 0)
+                                  pf.make_state(ctx, pf_params), advice or Advice(), budget,
+                                  max_outstanding or 0, per_table or window > 0)
     setup_s = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -190,13 +199,14 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     kernel(*args)
     timings["replay_s"] = setup_s + time.perf_counter() - start
     timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
-    buf, counts, hit_log = args[13], args[14], args[16]
+    buf, counts, hit_log = args[15], args[16], args[18]
     return metrics.SimResult(
         policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
         counts=metrics.counts_dict(counts, np.count_nonzero(buf[0] >= PREFETCHED)),
         occupancy=int(buf[2].sum()),
         params={"policy": pol_params, "prefetcher": pf_params,
                 "prefetch_latency": prefetch_latency, "prefetch_budget": prefetch_budget,
+                "fetch_latency": fetch_latency, "max_outstanding": max_outstanding,
                 "seed": seed},
         timings=timings,
         per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
@@ -205,19 +215,22 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
         resident=np.flatnonzero(buf[0] >= 0))
 
 
-def _loop_inputs(ctx, pstate, fstate, advice, latency, budget, log_hits):
+def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits):
     """The kind of replay loop (see :mod:`recsim.kernels`) and its arguments."""
     n = ctx.trace.n_accesses
     prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
-    if prio.size or log_hits or adv_chunk or budget >= 0:
+    if (prio.size or log_hits or adv_chunk or budget >= 0 or ctx.fetch_latency
+            or max_outstanding):
         features = {"GENERAL"}
     else:
         features = {"ONE_SET"} if ctx.sets == 1 else set()
-    slot_of = -2 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
+    slot_of = -3 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
     buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
            np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
     args = (ctx.vids, _readonly(ctx.trace.table), _readonly(ctx.trace.batch_offsets),
             _readonly(prio), _readonly(adv_ptr), _readonly(adv_vids), adv_chunk, adv_lag,
-            ctx.ways, latency, budget, pstate, fstate, buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
+            ctx.ways, ctx.prefetch_latency, ctx.fetch_latency, budget,
+            np.zeros(max_outstanding + 2 if max_outstanding else 0, np.int64), pstate, fstate,
+            buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
             np.zeros(n if log_hits else 0, np.uint8))
     return frozenset(features), args

@@ -10,10 +10,14 @@ Minimal schema (extended by later work; unknown keys are errors)::
     ways: [32]                     # 0 = fully associative
     policies: [lru, {name: belady, params: {bypass: true}}]
     prefetchers: [none]
-    prefetch_latency: 0
+    prefetch_latency: 0            # accesses until a prefetch arrives
+    fetch_latency: 0               # accesses until a demand miss arrives
+    prefetch_budget: null          # prefetches issued per batch at most
+    max_outstanding: null          # prefetches in flight at most
     seed: 0
     output: results/quickstart     # default results/<name>, relative to the working directory
     plots: [hit_rate_vs_capacity]
+    tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md
 
 ``recsim run`` writes ``results.csv`` and ``results.json`` (one row per cell) atomically,
 and one PNG per plot and trace. Generated traces are kept under ``OUTPUT/traces/``.
@@ -82,9 +86,13 @@ class Experiment(_Strict):
     policies: list[PluginSpec] = Field(min_length=1)
     prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
     prefetch_latency: int = Field(0, ge=0)
+    fetch_latency: int = Field(0, ge=0)
+    prefetch_budget: int | None = Field(None, ge=0)
+    max_outstanding: int | None = Field(None, ge=1)
     seed: int = 0
     output: str | None = None
     plots: list[Literal["hit_rate_vs_capacity"]] = Field(default_factory=list)
+    tables: list[Literal["prefetch"]] = Field(default_factory=list)
 
 
 def load_experiment(path) -> Experiment:
@@ -148,17 +156,63 @@ def run_experiment(path, output=None, progress: bool = True) -> list[dict]:
         if ti not in traces:
             traces[ti] = _open_trace(spec, path.parent, out)
         result = simulate(traces[ti], pol.name, capacity, ways, pf.name, pol.params, pf.params,
-                          prefetch_latency=exp.prefetch_latency, seed=exp.seed)
+                          prefetch_latency=exp.prefetch_latency, seed=exp.seed,
+                          fetch_latency=exp.fetch_latency, prefetch_budget=exp.prefetch_budget,
+                          max_outstanding=exp.max_outstanding)
         row = {"trace": spec.name, "requested_capacity": capacity, "requested_ways": ways,
                **result.to_dict()}
         row["buffer_fraction"] = result.capacity / traces[ti].n_unique
         rows.append(row)
+    add_coverage(rows)
     _write_results(out, rows)
+    for table in exp.tables:
+        with atomic_output(out / f"{table}_table.md") as tmp:
+            tmp.write_text(prefetch_table(rows))
     for plot in exp.plots:
         from recsim.plots import hit_rate_vs_capacity
 
         hit_rate_vs_capacity(rows, out)
     return rows
+
+
+def _cell(row: dict) -> tuple:
+    return (row["trace"], row["requested_capacity"], row["requested_ways"], row["policy"],
+            json.dumps(row["params"]["policy"], sort_keys=True))
+
+
+def add_coverage(rows: list[dict]) -> None:
+    """Set each row's ``coverage``: the fraction of the misses of the same cell without a
+    prefetcher (a ``none`` row of the sweep) that its prefetcher removed (None without one;
+    negative when prefetching adds misses)."""
+    base = {_cell(r): r["misses"] for r in rows if r["prefetcher"] == "none"}
+    for r in rows:
+        misses = base.get(_cell(r))
+        r["coverage"] = (misses - r["misses"]) / misses if misses else None
+
+
+def prefetch_table(rows: list[dict]) -> str:
+    """The RecMG paper's Table IV and Fig. 14 columns, one Markdown row per cell with a
+    prefetcher: prefetches issued, useful, unused, late, utilization (useful / issued),
+    pollution misses, coverage, and the access breakdown in percent."""
+    lines = ["| trace | buffer | policy + prefetcher | issued | useful | unused | late | "
+             "utilization | pollution misses | coverage | hit by caching % | "
+             "hit by prefetch % | on-demand fetch % |", "|---" * 13 + "|"]
+    for r in rows:
+        if r["prefetcher"] == "none":
+            continue
+        pct = [100 * r[k] / r["accesses"] for k in ("cache_hits", "prefetch_hits",
+                                                   "on_demand_fetches")]
+        cells = [r["trace"], f"{100 * r['buffer_fraction']:.1f}%",
+                 f"{r['policy']} + {r['prefetcher']}", f"{r['prefetches_issued']:,}",
+                 f"{r['prefetches_useful']:,}", f"{r['prefetches_unused']:,}",
+                 f"{r['late_prefetches']:,}", _fmt(r["utilization"]),
+                 f"{r['pollution_misses']:,}", _fmt(r["coverage"]), *(f"{x:.2f}" for x in pct)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _write_results(out: Path, rows: list[dict]) -> None:

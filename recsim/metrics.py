@@ -1,18 +1,23 @@
 """Exact replay counts and the rates derived from them.
 
-Every access is exactly one of: a *cache hit* (resident, and not a first use of a
-prefetched vector), a *prefetch hit* (first use of a prefetched vector that had arrived),
-a *late prefetch* (first use of a prefetched vector still in flight: it waits, so it is
-a miss), or an *on-demand fetch* (not resident). Hence::
+Every access is exactly one of: a *cache hit* (resident and usable, and not a first use
+of a prefetched vector), a *prefetch hit* (first use of a prefetched vector that had
+arrived), a *late prefetch* (first use of a prefetched vector still in flight: it waits,
+so it is a miss), a *merged miss* (resident but its demand fetch is still in flight, with
+``fetch_latency > 0``: it waits and fetches nothing), or an *on-demand fetch* (not
+resident). Hence::
 
     hits   = cache_hits + prefetch_hits
-    misses = on_demand_fetches + late_prefetches
+    misses = on_demand_fetches + late_prefetches + merged_misses
     hits + misses = accesses
 
-With ``prefetch_latency = 0`` there are no late prefetches and ``misses`` equals the
-on-demand fetches. Prefetch accounting: every issued prefetch ends as *useful* (used at
-least once), *unused* (evicted before any use) or *pending* (still resident and unused at
-the end): ``prefetches_issued = prefetches_useful + prefetches_unused + prefetches_pending``.
+With both latencies 0 there are no late prefetches nor merged misses and ``misses``
+equals the on-demand fetches. ``pollution_misses`` counts the on-demand fetches of
+vectors that a prefetch fill had evicted (their first miss after that eviction).
+
+Prefetch accounting: every issued prefetch ends as *useful* (used at least once), *unused*
+(evicted before any use) or *pending* (still resident and unused at the end):
+``prefetches_issued = prefetches_useful + prefetches_unused + prefetches_pending``.
 """
 
 from __future__ import annotations
@@ -36,12 +41,15 @@ PREFETCHES_REDUNDANT = 9
 PREFETCHES_DROPPED = 10
 EVICTIONS = 11
 BYPASSES = 12
-N_COUNTERS = 13
+MERGED_MISSES = 13
+POLLUTION_MISSES = 14
+N_COUNTERS = 15
 
 COUNTER_NAMES = ("accesses", "cache_hits", "prefetch_hits", "late_prefetches",
                  "on_demand_fetches", "compulsory_misses", "prefetches_issued",
                  "prefetches_useful", "prefetches_unused", "prefetches_redundant",
-                 "prefetches_dropped", "evictions", "bypasses")
+                 "prefetches_dropped", "evictions", "bypasses", "merged_misses",
+                 "pollution_misses")
 
 
 @dataclass
@@ -74,7 +82,8 @@ class SimResult:
 
     @property
     def misses(self) -> int:
-        return self.counts["on_demand_fetches"] + self.counts["late_prefetches"]
+        c = self.counts
+        return c["on_demand_fetches"] + c["late_prefetches"] + c["merged_misses"]
 
     @property
     def hit_rate(self) -> float:
@@ -84,10 +93,17 @@ class SimResult:
     def miss_ratio(self) -> float:
         return self.misses / self.counts["accesses"]
 
+    @property
+    def utilization(self) -> float | None:
+        """Useful prefetches per issued prefetch (None without prefetches)."""
+        issued = self.counts["prefetches_issued"]
+        return self.counts["prefetches_useful"] / issued if issued else None
+
     def to_dict(self) -> dict:
         out = {"policy": self.policy, "prefetcher": self.prefetcher, "capacity": self.capacity,
                "ways": self.ways, "sets": self.sets, **self.counts, "hits": self.hits,
                "misses": self.misses, "hit_rate": self.hit_rate, "miss_ratio": self.miss_ratio,
+               "utilization": self.utilization,
                "occupancy": self.occupancy, "params": self.params, "timings": self.timings}
         if self.per_table is not None:
             out["per_table"] = self.per_table

@@ -19,15 +19,21 @@ engine owns residency (which vector sits in which slot) and calls:
 A **prefetcher** module in ``prefetchers/`` defines ``PREFETCHER = Prefetcher(...)`` with
 ``make_state(ctx, params)`` and hooks:
 
-* ``on_access(state, vid, table, hit, t, slot_of, out) -> n``: observe access ``t`` and
-  write ``n`` candidate vids into ``out`` (at most ``len(out)`` = ``QUEUE_SIZE``);
-  ``slot_of[v] >= 0`` tells whether ``v`` is resident;
+* ``on_access(state, vid, table, outcome, t, slot_of, out) -> n``: observe access ``t``
+  (``outcome``: MISS, HIT, PREFETCH_HIT or LATE_PREFETCH, below) and write ``n`` candidate
+  vids into ``out`` (at most ``len(out)`` = ``QUEUE_SIZE``); ``slot_of[v] >= 0`` tells
+  whether ``v`` is resident;
 * ``on_evict(state, vid, t)``: ``vid`` left the buffer.
 
 A miss is compulsory when its vector has never missed before and has never been in the
 buffer (a prefetch that brought it in earlier counts as having been there). A prefetch
 issued at access ``t`` (by a prefetcher, after serving ``t``; by advice, before serving
 ``t``) is usable from access ``t + prefetch_latency`` on; a first use before that is late.
+Likewise a demand miss at ``t`` is usable from ``t + fetch_latency`` on: an access to it
+before then is a *merged miss* (it waits for the fetch in flight and issues none). With
+``max_outstanding`` set, a prefetch is dropped while that many are in flight.
+Make-state functions read both latencies from the context (``ctx.fetch_latency``,
+``ctx.prefetch_latency``): a timeliness-aware prefetcher such as Berti trains on them.
 
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
@@ -44,23 +50,37 @@ from numba import njit
 QUEUE_SIZE = 1024
 
 # The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
-# was prefetched and not yet used); else ``-(2 * set + 1)`` if it was never in the buffer
-# nor missed, or ``-(2 * set + 2)`` if it was evicted or bypassed (ABSENT and EVICTED are
-# those values in set 0). ``vid_of[slot]`` carries the same PREFETCHED flag. So the one
-# load of ``slot_of[vid]`` tells a hit, a first use of a prefetch and a compulsory miss
-# apart and gives the vector's set (a resident vector's is ``slot // ways``): a separate
-# per-vector set array would cost a second random load, on the miss path, that tripled
-# the time of a set-associative FIFO replay. An eviction never loads ``slot_of`` of the
-# evicted vector. Residency is ``slot_of[vid] >= 0``.
+# was prefetched and not yet used); else ``-(3 * set + 1 + k)`` with k = 0 if it was never
+# in the buffer nor missed, 1 if it was evicted (or bypassed) and 2 if a prefetch fill
+# evicted it (a demand miss on it is then a pollution miss). ABSENT and EVICTED are the
+# first two values in set 0. ``vid_of[slot]`` carries the same PREFETCHED flag. So the one
+# load of ``slot_of[vid]`` tells a hit, a first use of a prefetch, a compulsory and a
+# pollution miss apart and gives the vector's set (a resident vector's is
+# ``slot // ways``): a separate per-vector set array would cost a second random load, on
+# the miss path, that tripled the time of a set-associative FIFO replay. An eviction never
+# loads ``slot_of`` of the evicted vector. Residency is ``slot_of[vid] >= 0``.
 ABSENT = -1
 EVICTED = -2
 PREFETCHED = 1 << 62
 
 
 @njit(cache=True, inline="always")
-def evicted_in(set_):
-    """``slot_of`` of a vector of ``set_`` that was evicted or bypassed."""
-    return -2 * set_ - 2
+def not_resident(set_, k):
+    """``slot_of`` of a vector of ``set_`` that is not resident, in state ``k``."""
+    return -3 * set_ - 1 - k
+
+
+# What a demand access was, as a prefetcher's on_access hook is told.
+MISS = 0  # not resident (or resident but still being fetched on demand)
+HIT = 1  # resident and usable, not a first use of a prefetch
+PREFETCH_HIT = 2  # first use of a prefetched vector that had arrived
+LATE_PREFETCH = 3  # first use of a prefetched vector still in flight (a miss)
+
+
+@njit(cache=True, inline="always")
+def is_hit(outcome):
+    """Whether the access was served from the buffer (a cache or a prefetch hit)."""
+    return outcome == HIT or outcome == PREFETCH_HIT
 
 
 @njit(cache=True, inline="always")
@@ -84,7 +104,7 @@ def noop_evict(state, set_, slot, vid, t):
 
 
 @njit(cache=True, inline="always")
-def no_prefetch(state, vid, table, hit, t, slot_of, out):
+def no_prefetch(state, vid, table, outcome, t, slot_of, out):
     return 0
 
 

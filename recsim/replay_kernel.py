@@ -14,12 +14,14 @@ without prefetching in a plain set-associative loop, so the module also imports 
 
 from numba import njit
 
-from recsim.plugin import PREFETCHED, evicted_in
+from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, PREFETCHED,
+                           not_resident)
 from recsim.preload import preload
 from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, EVICTIONS,
-                            LATE_PREFETCHES, ON_DEMAND_FETCHES, PREFETCH_HITS,
-                            PREFETCHES_DROPPED, PREFETCHES_ISSUED, PREFETCHES_REDUNDANT,
-                            PREFETCHES_UNUSED, PREFETCHES_USEFUL)
+                            LATE_PREFETCHES, MERGED_MISSES, ON_DEMAND_FETCHES,
+                            POLLUTION_MISSES, PREFETCH_HITS, PREFETCHES_DROPPED,
+                            PREFETCHES_ISSUED, PREFETCHES_REDUNDANT, PREFETCHES_UNUSED,
+                            PREFETCHES_USEFUL)
 
 # >>> hooks
 from recsim.policies.lru import POLICY as _policy
@@ -28,7 +30,7 @@ from recsim.prefetchers.none import PREFETCHER as _prefetcher
 
 # >>> features
 ONE_SET = False  # plain, fully associative: every vector is in set 0
-GENERAL = False  # priority and prefetch advice, hit log and budget, checked at run time
+GENERAL = False  # advice, hit log, budget, fetch latency, bound on prefetches in flight
 # <<< features
 
 LOOKAHEAD = 16  # accesses ahead whose slot_of entry is preloaded
@@ -60,7 +62,7 @@ def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
     if old >= PREFETCHED:
         old -= PREFETCHED
         counts[PREFETCHES_UNUSED] += 1
-    slot_of[old] = evicted_in(set_)
+    slot_of[old] = not_resident(set_, 2 if prefetch else 1)
     counts[EVICTIONS] += 1
     policy_on_evict(pstate, set_, slot, old, t)
     prefetcher_on_evict(fstate, old, t)
@@ -75,7 +77,7 @@ def _prefetch(pstate, fstate, buf, counts, ways, vid, t, latency):
     if code >= 0:
         counts[PREFETCHES_REDUNDANT] += 1
         return 0
-    s = 0 if ONE_SET else (-code - 1) >> 1
+    s = 0 if ONE_SET else (-code - 1) // 3
     slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True)
     if slot < 0:
         return 0
@@ -88,28 +90,46 @@ def _prefetch(pstate, fstate, buf, counts, ways, vid, t, latency):
 
 
 @njit(cache=True, _nrt=False)
-def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issued):
-    """Issue candidates ``cands[:n]`` within the batch budget; returns the new issued count.
+def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issued, inflight):
+    """Issue candidates ``cands[:n]`` within the batch budget and the bound on prefetches
+    in flight; returns the new issued count. ``inflight`` (length 0: no bound) is
+    ``[head, count, ring of the arrival times of the prefetches in flight...]``.
     Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
+    bound = inflight.shape[0] - 2
     for j in range(n):
         if GENERAL and budget >= 0 and issued >= budget:
             counts[PREFETCHES_DROPPED] += n - j
             break
-        issued += _prefetch(pstate, fstate, buf, counts, ways, cands[j], t, latency)
+        if GENERAL and bound > 0:
+            while inflight[1] > 0 and inflight[2 + inflight[0]] <= t:  # arrived
+                inflight[0] = inflight[0] + 1 if inflight[0] + 1 < bound else 0
+                inflight[1] -= 1
+            if inflight[1] >= bound:
+                counts[PREFETCHES_DROPPED] += n - j
+                break
+        done = _prefetch(pstate, fstate, buf, counts, ways, cands[j], t, latency)
+        if GENERAL and bound > 0 and done:
+            end = inflight[0] + inflight[1]
+            inflight[2 + (end if end < bound else end - bound)] = t + latency
+            inflight[1] += 1
+        issued += done
     return issued
 
 
 @njit(cache=True, _nrt=False)
-def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag,
-           ways, latency, budget, pstate, fstate, buf, counts, queue, hit_log):
+def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
+           latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
+           hit_log):
     """Replay ``vids`` (accesses ``t = 0 .. n-1``) and add the outcome to ``counts``.
 
     ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set); ``prio`` is per-access advice;
-    ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of ``adv_chunk``
-    accesses, issued at the start of chunk ``k + adv_lag``; ``budget`` caps prefetches
-    issued per batch (-1: no cap); ``hit_log`` (length n, or 0) receives 1 for each access
-    that hit. A plain loop ignores all four.
+    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set);
+    ``prio`` is per-access advice; ``adv_ptr``/``adv_vids`` list the vids to prefetch for
+    each chunk of ``adv_chunk`` accesses, issued at the start of chunk ``k + adv_lag``;
+    ``latency``/``fetch_latency``: accesses until a prefetch / a demand fetch arrives;
+    ``budget`` caps prefetches issued per batch (-1: no cap); ``inflight`` bounds the
+    prefetches in flight (see ``_issue``); ``hit_log`` (length n, or 0) receives 1 for
+    each access that hit. A plain loop ignores advice, fetch latency, budget, bound and log.
     """
     slot_of, vid_of, n_used, ready_at = buf
     n = vids.shape[0]
@@ -117,6 +137,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     has_prio = GENERAL and prio.shape[0] == n
     log_hits = GENERAL and hit_log.shape[0] == n
     has_budget = GENERAL and budget >= 0
+    demand_wait = GENERAL and fetch_latency > 0
     batch = 0
     batch_end = batch_offsets[1]
     issued = 0
@@ -133,7 +154,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
             if k < adv_ptr.shape[0] - 1:
                 lo = adv_ptr[k]
                 issued = _issue(pstate, fstate, buf, counts, ways, adv_vids[lo:],
-                                adv_ptr[k + 1] - lo, t, latency, budget, issued)
+                                adv_ptr[k + 1] - lo, t, latency, budget, issued, inflight)
             chunk += 1
             next_advice += adv_chunk
         if t + LOOKAHEAD < n:
@@ -142,9 +163,9 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
         p = prio[t] if has_prio else 0.0
         policy_on_access(pstate, v, t)
         slot = slot_of[v]
-        hit = slot >= 0
-        if hit:
+        if slot >= 0:
             s = 0 if one_set else (slot & (PREFETCHED - 1)) // ways
+            outcome = HIT
             if slot >= PREFETCHED:
                 slot -= PREFETCHED
                 slot_of[v] = slot
@@ -152,28 +173,39 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                 counts[PREFETCHES_USEFUL] += 1
                 if ready_at[slot] > t:
                     counts[LATE_PREFETCHES] += 1
-                    hit = False
+                    outcome = LATE_PREFETCH
                 else:
                     counts[PREFETCH_HITS] += 1
+                    outcome = PREFETCH_HIT
+            elif demand_wait and ready_at[slot] > t:
+                counts[MERGED_MISSES] += 1
+                outcome = MISS
             else:
                 counts[CACHE_HITS] += 1
             policy_on_hit(pstate, s, slot, v, t, p)
         else:
-            s = 0 if one_set else (-slot - 1) >> 1
+            state = -slot - 1
+            s = 0 if one_set else state // 3
+            state -= 3 * s
+            outcome = MISS
             counts[ON_DEMAND_FETCHES] += 1
-            if (-slot - 1) & 1 == 0:
+            if state == 0:
                 counts[COMPULSORY_MISSES] += 1
+            elif state == 2:
+                counts[POLLUTION_MISSES] += 1
             slot = _make_room(pstate, fstate, buf, counts, s, ways, v, t, False)
             if slot >= 0:
                 slot_of[v] = slot
                 vid_of[slot] = v
+                if demand_wait:
+                    ready_at[slot] = t + fetch_latency
                 policy_on_fill(pstate, s, slot, v, t, p, False)
             else:
-                slot_of[v] = evicted_in(s)  # bypassed: its next miss is not compulsory
+                slot_of[v] = not_resident(s, 1)  # bypassed: its next miss is not compulsory
         if log_hits:
-            hit_log[t] = hit
-        m = prefetcher_on_access(fstate, v, tables[t], hit, t, slot_of, queue)
+            hit_log[t] = outcome == HIT or outcome == PREFETCH_HIT
+        m = prefetcher_on_access(fstate, v, tables[t], outcome, t, slot_of, queue)
         if m > 0:
-            issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency,
-                            budget, issued)
+            issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency, budget,
+                            issued, inflight)
     counts[ACCESSES] += n

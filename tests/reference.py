@@ -14,7 +14,12 @@ Semantics reproduced (see ``recsim/replay_kernel.py`` and ``recsim/metrics.py``)
   *on-demand fetch* (not resident). A late prefetch is still resident: the policy sees
   a hit (LRU moves it to MRU, LFU counts it) but the prefetcher sees a miss.
 * A prefetch issued while handling access ``t`` is usable from access ``t + latency`` on:
-  its first use at ``t' < t + latency`` is late.
+  its first use at ``t' < t + latency`` is late. Likewise a demand miss at ``t`` is usable
+  from ``t + fetch_latency`` on: an access before then is a *merged miss*. With
+  ``max_outstanding``, a candidate is dropped (with the rest of its list) while that many
+  issued prefetches have not arrived.
+* A *pollution miss* is an on-demand fetch of a vector whose last eviction was caused by a
+  prefetch fill.
 * Compulsory miss (``recsim/plugin.py``): a vector's first miss, when it has never been
   in the buffer. A prefetch that brought it in earlier, even one evicted unused, counts
   as having been there; a demand miss that was bypassed (Belady) is still its first miss,
@@ -230,7 +235,8 @@ class RefResult:
 def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                      prefetcher_params=None, prefetch_latency=0, prefetch_budget=None,
                      bypass=False, window=0, seed=0, belady_ties="first_touched",
-                     advice=None, policy_params=None) -> RefResult:
+                     advice=None, policy_params=None, fetch_latency=0,
+                     max_outstanding=None) -> RefResult:
     """Replay ``trace`` one access at a time; see the module docstring.
 
     ``advice``: a :class:`recsim.engine.Advice` whose prefetch lists are replayed (its
@@ -314,6 +320,9 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
 
     c = dict.fromkeys(COUNTER_NAMES, 0)
     pending = {}  # vid -> time its prefetch is usable, while prefetched and unused
+    arriving = {}  # vid -> time its demand fetch is usable, while resident
+    in_flight = []  # arrival times of the issued prefetches, oldest first
+    polluted = set()  # vectors whose last eviction was caused by a prefetch fill
     known = set()  # vectors that have missed or been in the buffer (not compulsory)
     table_acc = [0] * trace.n_tables
     table_hits = [0] * trace.n_tables
@@ -341,6 +350,11 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                 return False
             st.evict(old)
             c["evictions"] += 1
+            arriving.pop(old, None)
+            if prefetch:
+                polluted.add(old)
+            else:
+                polluted.discard(old)
             if old in pending:
                 del pending[old]
                 c["prefetches_unused"] += 1
@@ -353,12 +367,18 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
             if prefetch_budget is not None and issued >= prefetch_budget:
                 c["prefetches_dropped"] += len(cands) - j
                 break
+            while in_flight and in_flight[0] <= t:
+                in_flight.pop(0)
+            if max_outstanding is not None and len(in_flight) >= max_outstanding:
+                c["prefetches_dropped"] += len(cands) - j
+                break
             if w in cache[set_of[w]]:
                 c["prefetches_redundant"] += 1
                 continue
             if place(w, when, t, prefetch=True):
                 known.add(w)
                 pending[w] = t + prefetch_latency
+                in_flight.append(t + prefetch_latency)
                 c["prefetches_issued"] += 1
                 issued += 1
         return issued
@@ -381,6 +401,9 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                     else:
                         c["prefetch_hits"] += 1
                         hit = True
+                elif arriving.get(v, t) > t:
+                    c["merged_misses"] += 1
+                    hit = False
                 else:
                     c["cache_hits"] += 1
                     hit = True
@@ -391,7 +414,11 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                 if v not in known:
                     known.add(v)
                     c["compulsory_misses"] += 1
-                place(v, t)
+                if v in polluted:
+                    polluted.discard(v)
+                    c["pollution_misses"] += 1
+                if place(v, t) and fetch_latency:
+                    arriving[v] = t + fetch_latency
             table_acc[tables[t]] += 1
             if hit:
                 table_hits[tables[t]] += 1
@@ -407,9 +434,11 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
 
 def reference_simulate(trace, policy, capacity, ways, prefetcher="none",
                        prefetcher_params=None, prefetch_latency=0, prefetch_budget=None,
-                       bypass=False, seed=0, policy_params=None) -> dict:
+                       bypass=False, seed=0, policy_params=None, fetch_latency=0,
+                       max_outstanding=None) -> dict:
     """The counts dict (:data:`recsim.metrics.COUNTER_NAMES` and ``prefetches_pending``)
     of a reference replay."""
     return reference_replay(trace, policy, capacity, ways, prefetcher, prefetcher_params,
                             prefetch_latency, prefetch_budget, bypass, seed=seed,
-                            policy_params=policy_params).counts
+                            policy_params=policy_params, fetch_latency=fetch_latency,
+                            max_outstanding=max_outstanding).counts

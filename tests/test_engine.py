@@ -96,6 +96,39 @@ def test_late_prefetches_with_latency():
     assert slow.on_demand_fetches == 1 and slow.prefetches_useful == 99
 
 
+def test_merged_misses_wait_for_the_demand_fetch():
+    # A misses at 0 and arrives at 2: the access at 1 is a merged miss, the one at 2 a hit.
+    t = seq([5, 5, 5, 7, 7])
+    r = recsim.simulate(t, "lru", 4, ways=0, fetch_latency=2)
+    assert (r.on_demand_fetches, r.merged_misses, r.cache_hits, r.misses) == (2, 2, 1, 4)
+    assert recsim.simulate(t, "lru", 4, ways=0).merged_misses == 0
+
+
+def test_pollution_miss_is_a_refetch_of_a_vector_a_prefetch_evicted():
+    # LRU, 2 slots, next_n n=1 on misses. t2: row 0 misses; prefetching row 1 evicts row 5
+    # (a prefetch fill), so row 5's miss at t3 is a pollution miss. Row 0's miss at t2 is
+    # not: a demand fill evicted it at t1.
+    t = seq([0, 5, 0, 5, 1])
+    r = recsim.simulate(t, "lru", 2, ways=0, prefetcher="next_n", prefetcher_params={"n": 1})
+    assert r.pollution_misses == 1
+    assert r.on_demand_fetches - r.compulsory_misses == 2
+
+
+def test_max_outstanding_drops_prefetches_in_flight_over_the_bound():
+    # At most 2 prefetches in flight (latency 10). t0: row 0 misses, next_n names rows 1-4:
+    # 2 issued, 2 dropped. Rows 51-54 and 61-64 are not in the trace. t3, t4: rows 1 and 2
+    # are late prefetches (misses) naming rows 2-4 and 3-4, all dropped while the first two
+    # are in flight; t5: row 3 misses and names row 4, dropped.
+    t = seq([0, 50, 60, 1, 2, 3, 4])
+    r = recsim.simulate(t, "lru", 20, ways=0, prefetcher="next_n",
+                        prefetcher_params={"n": 4}, prefetch_latency=10, max_outstanding=2)
+    assert (r.prefetches_issued, r.prefetches_dropped) == (2, 2 + 3 + 2 + 1)
+    assert (r.late_prefetches, r.on_demand_fetches) == (2, 5)
+    free = recsim.simulate(t, "lru", 20, ways=0, prefetcher="next_n",
+                           prefetcher_params={"n": 4}, prefetch_latency=10)
+    assert (free.prefetches_issued, free.prefetches_dropped) == (4, 0)
+
+
 def test_prefetch_budget_per_batch():
     t = seq(np.arange(100), batch_offsets=np.arange(0, 101, 10))
     capped = recsim.simulate(t, "lru", 50, ways=0, prefetcher="next_n",

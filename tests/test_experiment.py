@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,29 @@ def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     with pytest.raises(ConfigError) as info:
         load_experiment(spec)
     assert str(spec) in str(info.value) and where in str(info.value)
+
+
+def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
+    spec = tmp_path / "pf.yaml"
+    spec.write_text(SMALL.replace("plots: [hit_rate_vs_capacity]", "")
+                    + "prefetchers: [none, {name: next_n, params: {n: 2}}]\n"
+                    + "prefetch_latency: 3\nfetch_latency: 2\ntables: [prefetch]\n")
+    rows = run_experiment(spec, tmp_path / "out", progress=False)
+    assert len(rows) == 2 * 2 * 2 * 2
+    for r in rows:
+        assert r["params"]["fetch_latency"] == 2
+        base = next(b for b in rows if b["prefetcher"] == "none" and all(
+            b[k] == r[k] for k in ("requested_capacity", "requested_ways", "policy")))
+        if r["prefetcher"] == "none":
+            assert r["coverage"] == 0
+        else:
+            assert r["coverage"] == (base["misses"] - r["misses"]) / base["misses"]
+    table = (tmp_path / "out" / "prefetch_table.md").read_text().splitlines()
+    assert len(table) == 2 + 8 and "| lru + next_n |" in table[2]
+    assert "coverage" in table[0] and "pollution misses" in table[0]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
+    "*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiments_load(path):
+    assert load_experiment(path).name == path.stem

@@ -61,7 +61,9 @@ def prefetch_configs(draw):
         params = {}
     return dict(prefetcher=prefetcher, prefetcher_params=params,
                 prefetch_latency=draw(st.integers(0, 5)),
-                prefetch_budget=draw(st.one_of(st.none(), st.integers(0, 4))))
+                prefetch_budget=draw(st.one_of(st.none(), st.integers(0, 4))),
+                fetch_latency=draw(st.integers(0, 3)),
+                max_outstanding=draw(st.one_of(st.none(), st.integers(1, 4))))
 
 
 # -- accounting identities --------------------------------------------------------------------
@@ -78,11 +80,15 @@ def test_accounting_identities(trace, geometry, pf, pol, seed, window):
     n = trace.n_accesses
     distinct = int(np.unique(trace.dense().vid).shape[0])
 
-    # every access is exactly one of four outcomes
+    # every access is exactly one of five outcomes
     assert c["accesses"] == n
     assert res.hits + res.misses == n
     assert c["cache_hits"] + c["prefetch_hits"] + c["late_prefetches"] + \
-        c["on_demand_fetches"] == n
+        c["on_demand_fetches"] + c["merged_misses"] == n
+    if pf["fetch_latency"] <= 1:
+        assert c["merged_misses"] == 0  # a demand fetch at t has arrived by t + 1
+    # a pollution miss re-fetches a vector that was in the buffer
+    assert c["pollution_misses"] <= c["on_demand_fetches"] - c["compulsory_misses"]
     assert all(v >= 0 for v in c.values())
 
     # geometry and residency
@@ -107,12 +113,13 @@ def test_accounting_identities(trace, geometry, pf, pol, seed, window):
     assert 0 <= c["prefetches_pending"] <= res.occupancy
     if pf["prefetch_latency"] <= 1:
         assert c["late_prefetches"] == 0  # a prefetch issued at t is ready by t + 1
-    if pf["prefetch_budget"] is None:
+    if pf["prefetch_budget"] is None and (pf["max_outstanding"] is None
+                                          or pf["prefetch_latency"] == 0):
         assert c["prefetches_dropped"] == 0
     if pf["prefetcher"] == "oracle":
         assert c["prefetches_redundant"] == 0  # it names only non-resident vectors
     if pf["prefetcher"] == "none":
-        assert all(c[k] == 0 for k in PREFETCH_COUNTERS)
+        assert all(c[k] == 0 for k in PREFETCH_COUNTERS + ("pollution_misses",))
         assert c["compulsory_misses"] == distinct
 
     # fills = evictions + final occupancy; a bypass is a refused fill

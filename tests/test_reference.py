@@ -219,7 +219,8 @@ def tiny_case(draw):
     budget = draw(st.one_of(st.none(), st.integers(0, 3)))
     return trace, dict(capacity=capacity, ways=ways, prefetcher=prefetcher,
                        prefetcher_params=params, prefetch_latency=latency,
-                       prefetch_budget=budget)
+                       prefetch_budget=budget, fetch_latency=draw(st.integers(0, 3)),
+                       max_outstanding=draw(st.one_of(st.none(), st.integers(1, 3))))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
