@@ -20,13 +20,12 @@ import os
 import platform
 import tempfile
 import time
-from pathlib import Path
 
 import libcachesim as lcs
 
 import recsim
-from recsim.traces import oracle_general, zipf
-from recsim.traces.native import is_native
+from bench_trace import add_trace_args, bench_trace
+from recsim.traces import oracle_general
 from recsim.traces.trace import compute_dense
 
 LIBCACHESIM = {"lru": lcs.LRU, "fifo": lcs.FIFO, "lfu": lcs.LFU, "belady": lcs.Belady}
@@ -34,34 +33,26 @@ LIBCACHESIM = {"lru": lcs.LRU, "fifo": lcs.FIFO, "lfu": lcs.LFU, "belady": lcs.B
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--accesses", type=int, default=10_000_000)
-    ap.add_argument("--keys", type=int, default=1_000_000)
-    ap.add_argument("--alpha", type=float, default=1.0)
+    add_trace_args(ap, alpha=1.0, tables=1)
     ap.add_argument("--buffer", type=float, default=0.1)
     ap.add_argument("--policies", nargs="+", default=["lru", "belady"],
                     choices=sorted(LIBCACHESIM))
-    ap.add_argument("--workdir", type=Path, default=Path("results/bench"))
     ap.add_argument("--cold", action="store_true", help="compile into an empty kernel cache")
     args = ap.parse_args()
     if args.cold:
         os.environ["RECSIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="recsim-cold-")
 
-    name = f"zipf{args.alpha}_{args.accesses}_{args.keys}"
-    trace_dir = args.workdir / f"{name}.trace"
-    if not is_native(trace_dir):
-        zipf.generate(args.accesses, rows=args.keys, alpha=args.alpha, path=trace_dir)
-    trace = recsim.load_trace(trace_dir)
+    trace = bench_trace(args)
     start = time.perf_counter()
     compute_dense(trace)
     remap_s = time.perf_counter() - start
-    oracle = args.workdir / f"{name}.oracleGeneral"
+    oracle = args.workdir / f"{trace.name}.oracleGeneral"
     if not oracle.exists():
         oracle_general.write(trace, oracle)
     reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)
     capacity = max(1, round(args.buffer * trace.n_unique))
 
-    print(f"trace: {trace.n_accesses:,} accesses, {trace.n_unique:,} unique vectors, "
-          f"Zipf({args.alpha}); buffer {capacity:,} vectors, fully associative")
+    print(f"buffer {capacity:,} vectors, fully associative")
     print(f"machine: {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}; dense-id remap (once per trace, then cached on disk): "
           f"{remap_s:.2f} s")
