@@ -3,6 +3,7 @@
     recsim trace import SRC -o OUT.trace [--format F] [--batch-size N] [--tables 0 3 ...]
     recsim trace export TRACE -o OUT [--format F]
     recsim trace info TRACE [--json]
+    recsim trace stats TRACE [--json] [--plot OUT.png]
     recsim trace gen zipf -o OUT.trace --accesses N [--tables T] [--rows R] [--alpha A] [--seed S]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
     recsim run FILE.yaml [--output DIR]
@@ -69,6 +70,58 @@ def cmd_trace_info(args) -> None:
         return
     for key, value in info.items():
         print(f"{key:>16}: {value}")
+
+
+def _print_items(title: str, items) -> None:
+    """``title: item  item ...`` on lines of at most 100 columns, items never split."""
+    line = f"  {title}:"
+    for item in items:
+        if len(line) + 2 + len(item) > 100:
+            print(line)
+            line = "     "
+        line += f"  {item}"
+    print(line)
+
+
+def cmd_trace_stats(args) -> None:
+    from recsim.traces import load_trace
+    from recsim.traces.stats import plot_stats, trace_stats
+
+    stats = trace_stats(load_trace(args.trace, args.format))
+    if args.plot:
+        plot_stats(stats, args.plot)
+    if args.json:
+        print(json.dumps(stats, indent=1))
+        return
+    n = stats["num_indices"]
+    alpha = stats["zipf_alpha"]
+    print(f"{stats['name']}: {n:,} accesses, {stats['num_unique']:,} unique vectors "
+          f"({100 * stats['unique_fraction']:.2f}%), {stats['tables']} tables, "
+          f"{stats['batches']:,} batches")
+    print(f"  accesses per unique vector {stats['avg_reuse_per_unique']:.2f}; Zipf alpha "
+          f"{'-' if alpha is None else f'{alpha:.3f}'} (least squares, top 10,000 ranks)")
+    _print_items("lookups per (batch, table)", (
+        f"{k} {v:.1f}" if k == "mean" else f"{k} {v:,}"
+        for k, v in stats["lookups_per_batch_table"].items()))
+    rd = stats["reuse_distance"]
+    _print_items("reuse distance, % of accesses", [
+        f"first {100 * rd['first_accesses'] / n:.1f}",
+        *(f"[{k}) {100 * c / n:.1f}" for k, c in rd["counts"].items()),
+        f"> 2^20 {100 * rd['frac_distance_above_2^20']:.2f}"])
+    _print_items("reuse count, % of unique / % of accesses", (
+        f"{k if '+' in k else f'[{k})'} {100 * u:.1f}/{100 * a:.1f}" for (k, u), a in zip(
+            stats["frac_of_unique_by_reuse_count"].items(),
+            stats["frac_of_accesses_by_reuse_count"].values())))
+    mrc = stats["lru_mrc"]
+    _print_items("LRU miss ratio, fully associative, by buffer % of unique vectors", (
+        f"{round(100 * f)}% {m:.4f}" for f, m in zip(mrc["fraction"], mrc["miss_ratio"])
+        if round(100 * f) in (1, 2, 5, 10, 20, 50, 100)))
+    top = sorted(stats["per_table"], key=lambda t: -t["access_share"])[:5]
+    _print_items("top tables by access share", (
+        f"table {t['table']} {100 * t['access_share']:.1f}% ({t['unique']:,} of "
+        f"{t['cardinality']:,} rows)" for t in top))
+    if args.plot:
+        print(f"  plot: {args.plot}")
 
 
 def cmd_trace_gen(args) -> None:
@@ -160,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMAT_MODULES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_trace_info)
+    p = tsub.add_parser("stats", help="reuse distances, reuse counts, skew, LRU miss ratios")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--format", choices=FORMAT_MODULES)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw the statistics")
+    p.set_defaults(func=cmd_trace_stats)
     p = tsub.add_parser("gen", help="generate a synthetic trace")
     p.add_argument("preset", choices=["zipf"])
     p.add_argument("-o", "--output", type=Path, required=True)
