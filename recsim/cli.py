@@ -1,6 +1,7 @@
 """The ``recsim`` command line.
 
     recsim trace import SRC -o OUT.trace [--format F] [--batch-size N] [--tables 0 3 ...]
+                        [--order O] [--columns C1 C2 ...] [--rows-per-table R]
     recsim trace export TRACE -o OUT [--format F]
     recsim trace info TRACE [--json]
     recsim trace stats TRACE [--json] [--plot OUT.png]
@@ -34,14 +35,10 @@ def _kv(text: str) -> tuple[str, object]:
 
 
 def _trace_options(args) -> dict:
-    options = {}
-    if getattr(args, "batch_size", None) is not None:
-        options["batch_size"] = args.batch_size
-    if getattr(args, "tables", None):
-        options["tables"] = args.tables
-    if getattr(args, "order", None):
-        options["order"] = args.order
-    return options
+    """The format options given on the command line (the format module checks them)."""
+    names = ("batch_size", "tables", "order", "columns", "rows_per_table")
+    return {name: getattr(args, name) for name in names
+            if getattr(args, name, None) is not None}
 
 
 def cmd_trace_import(args) -> None:
@@ -201,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="samples (or lines) per inference batch")
     p.add_argument("--tables", type=int, nargs="+", help="dlrm_datasets: tables to keep")
     p.add_argument("--order", choices=["table-major", "sample-major"],
-                   help="dlrm_datasets: access order within a batch")
+                   help="dlrm_datasets, click_log, movielens: access order within a batch")
+    p.add_argument("--columns", nargs="+", help="click_log: categorical columns, a table each")
+    p.add_argument("--rows-per-table", type=int, help="click_log: hash space per table")
     p.set_defaults(func=cmd_trace_import)
     p = tsub.add_parser("export", help="write a trace in another format")
     p.add_argument("trace", type=Path)

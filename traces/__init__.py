@@ -14,7 +14,7 @@ from recsim.errors import TraceFormatError
 from recsim.traces.trace import DenseIds, Trace
 
 FORMAT_MODULES = ("native", "dlrm_datasets", "recmg_text", "csv_table", "parquet_table",
-                  "oracle_general", "user_item")
+                  "oracle_general", "user_item", "click_log", "movielens")
 
 
 def format_module(name: str):
