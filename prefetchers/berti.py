@@ -83,7 +83,8 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Prefetcher
+from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Prefetcher, readonly,
+                           vid_of_key)
 from recsim.preload import preload
 
 HISTORY_SETS = 8
@@ -136,9 +137,7 @@ def make_state(ctx, params):
                                                     issue_lower)
     queue = ctx.fetch_latency + 1  # at most one demand miss per access is pending
     tracked = ctx.n_vids if ctx.fetch_latency or ctx.prefetch_latency else 0
-    rows = np.ascontiguousarray(ctx.trace.row).view()  # read-only: one compiled loop for
-    rows.flags.writeable = False  # memory-mapped and in-memory traces
-    return (ctx.keys, ctx.vids, rows, ips, history, entries,
+    return (ctx.keys, ctx.vids, readonly(ctx.trace.row), ips, history, entries,
             np.zeros((IPS, DELTAS, 3), np.int64),  # delta slots
             np.zeros((IPS, DELTAS), np.int64),  # deltas to issue, in issue order
             np.zeros(tracked, np.int64),  # fetch record: 2t+2 demand, 2t+1 prefetch
@@ -324,17 +323,13 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
     if e < 0 or entries[e, N_ISSUE] == 0:
         return 0
     m = 0
-    n_vids = keys.shape[0]
     for k in range(entries[e, N_ISSUE]):
         d = issue[e, k]
         target = addr + d
         if target < ips[table, LO] or target >= ips[table, HI]:
             continue
-        # keys are distinct and ascending: the target's vid is within |d| of vid
-        lo = max(vid - abs(d), 0)
-        hi = min(vid + abs(d) + 1, n_vids)
-        w = lo + np.searchsorted(keys[lo:hi], target)
-        if w < hi and keys[w] == target:
+        w = vid_of_key(keys, vid, target)
+        if w >= 0:
             out[m] = w
             m += 1
             if track and slot_of[w] < 0:

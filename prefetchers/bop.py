@@ -68,7 +68,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, Prefetcher
+from recsim.plugin import HIT, Prefetcher, readonly, vid_of_key
 
 OFFSETS = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9, 10, -10, 11, -11,
            12, -12, 13, -13, 14, -14, 15, -15, 16, -16, 18, -18, 20, -20, 24, -24, 30, -30,
@@ -93,13 +93,6 @@ DELAY = 6  # accesses from a learning access to its RR insertion: max(prefetch l
 MASK = 7  # the insertion queue's size (a power of two >= DELAY) - 1
 N_VARS = 8
 NEVER = -(1 << 62)  # time of an empty queue slot
-
-
-def readonly(array):
-    """A read-only view (one compiled loop for memory-mapped and in-memory traces)."""
-    view = np.ascontiguousarray(array).view()
-    view.flags.writeable = False
-    return view
 
 
 def make_state(ctx, params):
@@ -177,15 +170,6 @@ def learn(offsets, scores, rr, var, x):
 
 
 @njit(cache=True, inline="always")
-def vid_in_page(keys, vid, key):
-    """The vid of ``key`` (a key in the page of ``keys[vid]``), or -1 if not in the trace."""
-    lo = max(vid - (1 << PAGE_BITS) + 1, 0)
-    hi = min(vid + (1 << PAGE_BITS), keys.shape[0])
-    i = lo + np.searchsorted(keys[lo:hi], key)
-    return i if i < hi and keys[i] == key else -1
-
-
-@njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, rows, table_base, offsets, scores, rr, queued_key, queued_at, var = state
     due = t - var[DELAY]  # the learning access (if any) of that time enters the RR table
@@ -207,7 +191,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
         c = x + i * d
         if not same_page(x, c):
             break
-        w = vid_in_page(keys, vid, c)
+        w = vid_of_key(keys, vid, c)
         if w >= 0:
             out[m] = w
             m += 1

@@ -41,17 +41,10 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import QUEUE_SIZE, Prefetcher
+from recsim.plugin import QUEUE_SIZE, Prefetcher, readonly, vid_of_key
 
 PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
-
-
-def readonly(array):
-    """A read-only view (one compiled loop for memory-mapped and in-memory traces)."""
-    view = np.ascontiguousarray(array).view()
-    view.flags.writeable = False
-    return view
 
 
 def _int_param(params, name, low, high=None):
@@ -79,13 +72,6 @@ def make_state(ctx, params):
 
 
 @njit(cache=True, inline="always")
-def vid_of_key(keys, key):
-    """The vid of ``key``, or -1 if it is not a vector of the trace."""
-    i = np.searchsorted(keys, key)
-    return i if i < keys.shape[0] and keys[i] == key else -1
-
-
-@njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, rows, table_base, table_end, last_key, last_stride, repeats, conf = state
     x = table_base[table] + rows[t]  # keys[vid], read in trace order (no cache miss)
@@ -107,7 +93,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
                 conf[2] == 0 and (nxt >> PAGE_BITS) != (c >> PAGE_BITS)):
             break
         c = nxt
-        w = vid_of_key(keys, c)
+        w = vid_of_key(keys, vid, c)
         if w >= 0:
             out[m] = w
             m += 1

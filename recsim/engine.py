@@ -5,7 +5,9 @@ Geometry: the buffer holds ``capacity`` vectors in ``sets x ways`` slots. ``ways
 and the usable capacity is ``sets * ways`` (reported as ``capacity``); a vector's set is a
 64-bit mix (splitmix64's finaliser) of its global key modulo ``sets``, as FBGEMM hashes
 rows into its 32-way cache sets. ``capacity`` is a vector count (int) or a fraction of the
-trace's unique vectors (float in (0, 1], or a string such as ``"10%"``).
+trace's unique vectors (float in (0, 1], or a string such as ``"10%"``). A prefetcher whose
+metadata is charged against the buffer (``Prefetcher.metadata_vectors``) takes that many
+vectors off the capacity before the geometry is formed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from recsim import metrics
 from recsim.errors import ConfigError
 from recsim.kernels import load_kernel
 from recsim.nextuse import next_use
-from recsim.plugin import PREFETCHED, QUEUE_SIZE
+from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 
@@ -68,13 +70,6 @@ def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
     return (z % np.uint64(sets)).astype(np.int64)
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """A read-only view, so the loop is compiled once for memory-mapped and in-memory input."""
-    view = np.ascontiguousarray(array).view()
-    view.flags.writeable = False
-    return view
 
 
 @dataclass
@@ -178,8 +173,15 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     start = time.perf_counter()
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
-    cap, sets, ways = resolve_geometry(resolve_capacity(capacity, dense.n_unique), ways)
-    ctx = ReplayContext(trace, _readonly(dense.vid), _readonly(dense.keys), cap, sets, ways, seed,
+    cap = resolve_capacity(capacity, dense.n_unique)
+    if pf.metadata_vectors is not None:
+        charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
+        if charged >= cap:
+            raise ConfigError(f"prefetcher {pf.name}: its metadata ({charged:,} vectors) "
+                              f"does not fit in the buffer of {cap:,} vectors")
+        cap -= charged
+    cap, sets, ways = resolve_geometry(cap, ways)
+    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways, seed,
                         prefetching=pf.name != "none" or (advice is not None
                                                           and advice.prefetch_ptr is not None),
                         prefetch_latency=int(prefetch_latency), fetch_latency=int(fetch_latency))
@@ -227,8 +229,8 @@ def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits)
     slot_of = -3 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
     buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
            np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
-    args = (ctx.vids, _readonly(ctx.trace.table), _readonly(ctx.trace.batch_offsets),
-            _readonly(prio), _readonly(adv_ptr), _readonly(adv_vids), adv_chunk, adv_lag,
+    args = (ctx.vids, readonly(ctx.trace.table), readonly(ctx.trace.batch_offsets),
+            readonly(prio), readonly(adv_ptr), readonly(adv_vids), adv_chunk, adv_lag,
             ctx.ways, ctx.prefetch_latency, ctx.fetch_latency, budget,
             np.zeros(max_outstanding + 2 if max_outstanding else 0, np.int64), pstate, fstate,
             buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),

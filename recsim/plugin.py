@@ -45,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 from numba import njit
 
 QUEUE_SIZE = 1024
@@ -81,6 +82,27 @@ LATE_PREFETCH = 3  # first use of a prefetched vector still in flight (a miss)
 def is_hit(outcome):
     """Whether the access was served from the buffer (a cache or a prefetch hit)."""
     return outcome == HIT or outcome == PREFETCH_HIT
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only contiguous view, for state arrays a hook only reads: memory-mapped and
+    in-memory traces then give the same array type, hence one compiled loop."""
+    view = np.ascontiguousarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
+@njit(cache=True, inline="always")
+def vid_of_key(keys, vid, key):
+    """The vid whose key is ``key``, or -1 if it is no vector of the trace (a prefetcher's
+    candidate address). Keys are distinct and ascend with vid, so it lies within
+    ``|key - keys[vid]|`` vids of ``vid``: a short binary search near a known vector."""
+    d = key - keys[vid]
+    span = d if d >= 0 else -d
+    lo = max(vid - span, 0)
+    hi = min(vid + span + 1, keys.shape[0])
+    i = lo + np.searchsorted(keys[lo:hi], key)
+    return i if i < hi and keys[i] == key else -1
 
 
 @njit(cache=True, inline="always")
@@ -144,3 +166,6 @@ class Prefetcher(_Plugin):
     on_access: Callable = no_prefetch
     on_evict: Callable = noop_prefetcher_evict
     params: dict = field(default_factory=dict)
+    # (n_unique, params) -> buffer slots its metadata takes from the buffer (e.g. Domino's
+    # history when charged against capacity); the engine shrinks the capacity by that.
+    metadata_vectors: Callable = None
