@@ -96,8 +96,12 @@ def readonly(array: np.ndarray) -> np.ndarray:
 def vid_of_key(keys, vid, key):
     """The vid whose key is ``key``, or -1 if it is no vector of the trace (a prefetcher's
     candidate address). Keys are distinct and ascend with vid, so it lies within
-    ``|key - keys[vid]|`` vids of ``vid``: a short binary search near a known vector."""
+    ``|key - keys[vid]|`` vids of ``vid``, exactly that far when every key in between is a
+    vector too (tried first); else a short binary search near ``vid``."""
     d = key - keys[vid]
+    guess = vid + d
+    if 0 <= guess < keys.shape[0] and keys[guess] == key:
+        return guess
     span = d if d >= 0 else -d
     lo = max(vid - span, 0)
     hi = min(vid + span + 1, keys.shape[0])

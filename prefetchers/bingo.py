@@ -1,0 +1,381 @@
+"""Bingo: a spatial prefetcher that recalls a region's footprint from its trigger access.
+
+M. Bakhshalipour, M. Shakerinava, P. Lotfi-Kamran and H. Sarbazi-Azad, "Bingo Spatial
+Data Prefetcher", HPCA 2019 (the DPC-3 submission). Reference implementation: ChampSim
+(github.com/ChampSim/ChampSim) commit 081eb12c, ``prefetcher/bingo_dpc3_l1d/
+bingo_dpc3_l1d.cc``; the defaults below are that file's settings.
+
+Adaptation to embedding vectors: a cache block is one vector and its address is the
+vector's key (``table_base[table] + row``; table bases are 64-aligned, so a region never
+spans two tables); a region is an aligned block of ``region`` consecutive keys; the PC of
+an access is its table id. Bingo trains on every demand access (the reference hooks every
+L1-D load, hit or miss) and learns of evictions through ``on_evict``.
+
+Rules (as in the reference):
+
+* **Trigger**: an access to a region found in neither the accumulation table nor the
+  filter table. It is recorded in the filter table with its PC and offset, and the pattern
+  history table (PHT) is looked up with (PC, address).
+* **Accumulation**: a later access to the region at another offset moves the entry to the
+  accumulation table, whose footprint (a bit per offset) then ORs in every access to the
+  region. An access at the trigger offset leaves the filter entry as it is.
+* **End of a generation**: when a vector of the region leaves the buffer both entries are
+  dropped, and the accumulation entry (if any) is written to the PHT; an accumulation entry
+  evicted from its (LRU) set is written to the PHT too. A filter-table entry that is
+  dropped or evicted writes nothing (one access is no footprint). The PHT stores the
+  footprint rotated so that the trigger offset is bit 0, keyed by (PC, address); an entry
+  with the same (PC, address) is overwritten.
+* **Lookup**: a PHT entry of the same PC and address (the low ``address_bits`` bits of
+  the key, as the reference keeps 16) is a PC+Address match: prefetch its whole footprint.
+  Otherwise every entry of the same PC and offset votes (they share a set), and an offset
+  is prefetched when at least ``vote_threshold`` of them hold it. The footprint is rotated
+  back to the trigger's offset, the trigger's own vector is dropped, and the rest are
+  issued nearest first, ``+d`` before ``-d``.
+* Tables: filter ``filter_entries`` (64) and accumulation ``accumulation_entries`` (128)
+  entries, 16-way, LRU, set = the reference's XOR-folding hash of the region number; PHT
+  ``pht_entries`` (8192) entries, ``pht_ways`` (16) ways, LRU, set = the hash of (PC,
+  offset), so that PC+Offset matches share a set; a PC+Offset match does not refresh its
+  entry's LRU position, a PC+Address match does. PC = the low 16 bits of the table id.
+  ``region`` (32) is a power of two up to 32 (a footprint is a 32-bit mask).
+
+Simplifications, each with its reason:
+
+* The reference's vote has two levels: >= 0.75 fills the L1-D, >= 0.25 only the L2. The
+  buffer is the only level modelled here, so only the first is issued (``vote_threshold``
+  = 0.75); L2-only blocks are not prefetched.
+* The reference parks a region's prefetches in a 128-entry streamer and issues them while
+  the L1-D's prefetch queue and MSHRs have room, finishing on later accesses to the
+  region. The engine has no queue limit (``max_outstanding`` aside), so they are all
+  issued at the trigger, in the streamer's order, and no streamer is kept.
+* The engine evicts a demand miss's victim before this prefetcher sees the access; in
+  ChampSim the eviction comes later, with the fill.
+* A footprint offset whose key is not a vector of the trace has no vector id and cannot be
+  simulated: it is dropped, so this prefetcher's pollution is a lower bound.
+
+For speed (no result depends on them): a counting filter of the regions in the filter or
+accumulation table spares most accesses the probes of both; each entry's span of vids
+spares most evictions the load of the evicted vector's key; the key of the access
+``LOOKAHEAD`` ahead is preloaded; the vote counts all offsets at once in bit slices.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.errors import ConfigError
+from recsim.plugin import Prefetcher, vid_of_key
+from recsim.preload import preload
+
+TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
+PC_MASK = (1 << 16) - 1  # the reference keeps 16 PC bits in the PHT
+TRACKED = 4096  # counting filter over the regions in the filter or accumulation table
+LOOKAHEAD = 16  # accesses ahead whose key is preloaded (a cache hint; changes no result)
+# BIT_INDEX[(b * 0x077CB531 mod 2**32) >> 27] = log2(b) for b = 2**0 .. 2**31 (de Bruijn)
+BIT_INDEX = np.zeros(32, dtype=np.int64)
+BIT_INDEX[[((1 << i) * 0x077CB531 & 0xFFFFFFFF) >> 27 for i in range(32)]] = np.arange(32)
+
+# conf: the geometry and masks the hooks read
+REGION_BITS, FT_SETS, AT_SETS, PHT_SETS, PHT_WAYS, ADDRESS_MASK, FT_INDEX_BITS, \
+    AT_INDEX_BITS, PHT_INDEX_BITS = range(9)
+
+
+def _log2(n):
+    return n.bit_length() - 1
+
+
+def _power_of_two(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not lo <= value <= hi or value & (value - 1):
+        raise ConfigError(f"prefetcher bingo: parameter '{name}': expected a power of two "
+                          f"in [{lo}, {hi}], got {value!r}")
+    return int(value)
+
+
+def make_state(ctx, params):
+    region = _power_of_two("region", params["region"], 2, 32)
+    ft = _power_of_two("filter_entries", params["filter_entries"], TABLE_WAYS, 1 << 20)
+    at = _power_of_two("accumulation_entries", params["accumulation_entries"], TABLE_WAYS,
+                       1 << 20)
+    pht_ways = _power_of_two("pht_ways", params["pht_ways"], 1, 64)
+    pht = _power_of_two("pht_entries", params["pht_entries"], pht_ways, 1 << 24)
+    bits = params["address_bits"]
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) \
+            or not _log2(region) <= bits <= 46:
+        raise ConfigError("prefetcher bingo: parameter 'address_bits': expected an integer in "
+                          f"[log2(region) = {_log2(region)}, 46], got {bits!r}")
+    thr = params["vote_threshold"]
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not 0 < thr <= 1:
+        raise ConfigError("prefetcher bingo: parameter 'vote_threshold': expected a number in "
+                          f"(0, 1], got {thr!r}")
+    ft_sets, at_sets, pht_sets = ft // TABLE_WAYS, at // TABLE_WAYS, pht // pht_ways
+    conf = np.array([_log2(region), ft_sets, at_sets, pht_sets, pht_ways, (1 << int(bits)) - 1,
+                     _log2(ft_sets), _log2(at_sets), _log2(pht_sets)], dtype=np.int64)
+
+    def table(n, fields):  # one row per field; row 0: region / tag (-1: invalid), row 1: LRU
+        arr = np.zeros((fields, n), dtype=np.int64)
+        arr[0] = -1
+        return arr
+
+    return (ctx.keys, ctx.vids, conf, votes_needed(thr, pht_ways),
+            table(ft, 4),  # filter: region, lru stamp, pc, offset
+            table(at, 5),  # accumulation: region, lru stamp, pc, offset, footprint
+            table(pht, 3),  # PHT: pc | address << 16, lru stamp, footprint
+            np.zeros(TRACKED, dtype=np.int32),  # regions in either table, by region % TRACKED
+            np.array([[1], [0]], dtype=np.int64).repeat(ft + at, axis=1),  # their vid spans
+            np.zeros(1, dtype=np.int64))  # LRU clock
+
+
+def votes_needed(threshold, ways):
+    """``[n]``: the fewest of ``n`` voters whose share ``count / n`` (the reference's float
+    division) reaches ``threshold``, for n = 0 .. ways (n = 0 is never looked up)."""
+    need = np.zeros(ways + 1, dtype=np.int64)
+    for n in range(1, ways + 1):
+        need[n] = next(c for c in range(1, n + 1) if c / n >= threshold)
+    return need
+
+
+@njit(cache=True, inline="always")
+def hash_index(key, index_bits):
+    """The reference's set hash: XOR every ``index_bits``-bit block of ``key`` into its
+    lowest block (an involution; the set is the low ``index_bits`` bits)."""
+    if index_bits == 0:
+        return key
+    mask = (1 << index_bits) - 1
+    tag = key >> index_bits
+    while tag > 0:
+        key ^= tag & mask
+        tag >>= index_bits
+    return key
+
+
+@njit(cache=True, inline="always")
+def rotate(pattern, n, width):
+    """Rotate a ``width``-bit footprint by ``n`` places towards higher offsets."""
+    n %= width
+    return ((pattern << n) | (pattern >> (width - n))) & ((1 << width) - 1)
+
+
+@njit(cache=True, inline="always")
+def add_vote(p, pattern):
+    """Add 1 to the count of every offset in ``pattern``. ``p[k]`` holds bit k of all the
+    counts (a bit-sliced counter: one ripple-carry add for all offsets at once); seven
+    planes count up to 127 voters, more than a PHT set can hold (``pht_ways`` <= 64)."""
+    c = pattern
+    p0, c = p[0] ^ c, p[0] & c
+    p1, c = p[1] ^ c, p[1] & c
+    p2, c = p[2] ^ c, p[2] & c
+    p3, c = p[3] ^ c, p[3] & c
+    p4, c = p[4] ^ c, p[4] & c
+    p5, c = p[5] ^ c, p[5] & c
+    return (p0, p1, p2, p3, p4, p5, p[6] ^ c)
+
+
+@njit(cache=True, inline="always")
+def counts_at_least(p, need):
+    """The offsets whose count in the planes ``p`` is >= ``need`` (compared from the top
+    bit down)."""
+    above = 0
+    equal = -1
+    for k in range(6, -1, -1):
+        c = p[k]
+        if (need >> k) & 1:
+            equal &= c
+        else:
+            above |= equal & c
+            equal &= ~c
+    return above | equal
+
+
+@njit(cache=True, inline="always")
+def _find(tab, base, ways, region):
+    for w in range(base, base + ways):
+        if tab[0, w] == region:
+            return w
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _victim(tab, base, ways):
+    """The first invalid way, else the least recently used: the first way of least LRU
+    stamp (row 1), as an invalid entry's stamp is 0 and a valid one's is >= 1."""
+    best = base
+    least = tab[1, base]
+    for w in range(base + 1, base + ways):
+        stamp = tab[1, w]
+        better = stamp < least
+        best = w if better else best
+        least = stamp if better else least
+    return best
+
+
+@njit(cache=True, inline="always")
+def _tick(clock):
+    clock[0] += 1
+    return clock[0]
+
+
+@njit(cache=True, inline="always")
+def _pht_set(conf, pc, offset):
+    index = hash_index(((pc & PC_MASK) << conf[REGION_BITS]) | offset, conf[PHT_INDEX_BITS])
+    return (index & (conf[PHT_SETS] - 1)) * conf[PHT_WAYS]
+
+
+@njit(cache=True, inline="always")
+def pht_insert(state, pc, address, footprint):
+    """Store a generation's footprint, rotated so that the trigger offset is bit 0."""
+    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    width = 1 << conf[REGION_BITS]
+    offset = address & (width - 1)
+    tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
+    base = _pht_set(conf, pc, offset)
+    w = _find(pht, base, conf[PHT_WAYS], tag)
+    if w < 0:
+        w = _victim(pht, base, conf[PHT_WAYS])
+        pht[0, w] = tag
+    pht[1, w] = _tick(clock)
+    pht[2, w] = rotate(footprint, width - offset, width)
+
+
+@njit(cache=True, inline="always")
+def pht_lookup(state, pc, address):
+    """The footprint to prefetch for a trigger access (absolute offsets; 0: none)."""
+    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    width = 1 << conf[REGION_BITS]
+    offset = address & (width - 1)
+    tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
+    same_pc_offset = PC_MASK | ((width - 1) << 16)
+    base = _pht_set(conf, pc, offset)
+    planes = (0, 0, 0, 0, 0, 0, 0)
+    voters = 0
+    for w in range(base, base + conf[PHT_WAYS]):
+        other = pht[0, w]
+        if other == tag:  # PC+Address
+            pht[1, w] = _tick(clock)
+            return rotate(pht[2, w], offset, width)
+        if other >= 0 and (other ^ tag) & same_pc_offset == 0:  # PC+Offset
+            voters += 1
+            planes = add_vote(planes, pht[2, w])
+    if voters == 0:
+        return 0
+    return rotate(counts_at_least(planes, need[voters]), offset, width)
+
+
+@njit(cache=True, inline="always")
+def _lowest_bit(x):
+    """The index of the lowest set bit of ``x`` (0 < x < 2**32), by a de Bruijn product."""
+    return BIT_INDEX[(((x & -x) * 0x077CB531) & 0xFFFFFFFF) >> 27]
+
+
+@njit(cache=True, inline="always")
+def _reverse32(x):
+    x = ((x >> 1) & 0x55555555) | ((x & 0x55555555) << 1)
+    x = ((x >> 2) & 0x33333333) | ((x & 0x33333333) << 2)
+    x = ((x >> 4) & 0x0F0F0F0F) | ((x & 0x0F0F0F0F) << 4)
+    x = ((x >> 8) & 0x00FF00FF) | ((x & 0x00FF00FF) << 8)
+    return ((x >> 16) & 0xFFFF) | ((x & 0xFFFF) << 16)
+
+
+@njit(cache=True, inline="always")
+def emit(keys, vid, footprint, width, out):
+    """Write the vids of ``footprint`` (offsets of ``vid``'s region, ``vid``'s own excluded)
+    into ``out``, nearest offset first, + before -; offsets that are no vector of the
+    trace are dropped."""
+    key = keys[vid]
+    offset = key & (width - 1)
+    up = footprint >> (offset + 1)  # bit i: offset + 1 + i
+    down = _reverse32(footprint) >> (32 - offset)  # bit i: offset - 1 - i
+    n = 0
+    while (up | down) != 0 and n < out.shape[0]:
+        du = _lowest_bit(up) if up != 0 else 32
+        dd = _lowest_bit(down) if down != 0 else 32
+        if du <= dd:
+            up &= up - 1
+            w = vid_of_key(keys, vid, key + 1 + du)
+        else:
+            down &= down - 1
+            w = vid_of_key(keys, vid, key - 1 - dd)
+        if w >= 0:
+            out[n] = w
+            n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def on_access(state, vid, table, outcome, t, slot_of, out):
+    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    if t + LOOKAHEAD < vids.shape[0]:
+        preload(keys, vids[t + LOOKAHEAD])
+    bits = conf[REGION_BITS]
+    key = keys[vid]
+    region = key >> bits
+    offset = key & ((1 << bits) - 1)
+    at_base = (hash_index(region, conf[AT_INDEX_BITS]) & (conf[AT_SETS] - 1)) * TABLE_WAYS
+    ft_base = (hash_index(region, conf[FT_INDEX_BITS]) & (conf[FT_SETS] - 1)) * TABLE_WAYS
+    if tracked[region & (TRACKED - 1)] > 0:
+        w = _find(at, at_base, TABLE_WAYS, region)
+        if w >= 0:
+            at[1, w] = _tick(clock)
+            at[4, w] |= 1 << offset
+            return 0
+        f = _find(ft, ft_base, TABLE_WAYS, region)
+        if f >= 0:
+            ft[1, f] = _tick(clock)
+            if ft[3, f] != offset:  # second offset: filter -> accumulation
+                w = _victim(at, at_base, TABLE_WAYS)
+                if at[0, w] >= 0:  # the accumulation victim's generation ends
+                    tracked[at[0, w] & (TRACKED - 1)] -= 1
+                    pht_insert(state, at[2, w], (at[0, w] << bits) | at[3, w], at[4, w])
+                at[0, w], at[1, w], at[2, w], at[3, w] = region, _tick(clock), ft[2, f], ft[3, f]
+                at[4, w] = (1 << ft[3, f]) | (1 << offset)
+                spans[0, ft.shape[1] + w], spans[1, ft.shape[1] + w] = spans[0, f], spans[1, f]
+                ft[0, f], ft[1, f] = -1, 0
+            return 0
+    # trigger access: record it, then look its footprint up
+    f = _victim(ft, ft_base, TABLE_WAYS)
+    if ft[0, f] >= 0:
+        tracked[ft[0, f] & (TRACKED - 1)] -= 1
+    ft[0, f], ft[1, f], ft[2, f], ft[3, f] = region, _tick(clock), table, offset
+    tracked[region & (TRACKED - 1)] += 1
+    spans[0, f], spans[1, f] = vid - offset, vid + (1 << bits) - 1 - offset
+    footprint = pht_lookup(state, table, key) & ~(1 << offset)
+    return emit(keys, vid, footprint, 1 << bits, out) if footprint else 0
+
+
+@njit(cache=True, inline="always")
+def may_be_tracked(spans, vid):
+    """Whether ``vid`` lies in the vid span of a region that is (or was) in the filter or
+    accumulation table: a filter that spares most evictions a cache miss on ``keys``. A
+    region's vids lie within ``region`` vids of one another, as keys rise by >= 1 a vid."""
+    hit = 0
+    for i in range(spans.shape[1]):
+        hit |= (spans[0, i] <= vid) & (vid <= spans[1, i])
+    return hit != 0
+
+
+@njit(cache=True, inline="always")
+def on_evict(state, vid, t):
+    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    if not may_be_tracked(spans, vid):
+        return
+    bits = conf[REGION_BITS]
+    region = keys[vid] >> bits
+    if tracked[region & (TRACKED - 1)] == 0:
+        return
+    f = _find(ft, (hash_index(region, conf[FT_INDEX_BITS]) & (conf[FT_SETS] - 1)) * TABLE_WAYS,
+              TABLE_WAYS, region)
+    if f >= 0:  # end of a generation of one access: nothing to learn
+        ft[0, f], ft[1, f] = -1, 0
+        tracked[region & (TRACKED - 1)] -= 1
+        return
+    w = _find(at, (hash_index(region, conf[AT_INDEX_BITS]) & (conf[AT_SETS] - 1)) * TABLE_WAYS,
+              TABLE_WAYS, region)
+    if w >= 0:
+        at[0, w], at[1, w] = -1, 0
+        tracked[region & (TRACKED - 1)] -= 1
+        pht_insert(state, at[2, w], (region << bits) | at[3, w], at[4, w])
+
+
+PREFETCHER = Prefetcher(
+    "bingo", "spatial: recall a region's footprint from its trigger (PC, address / offset)",
+    make_state, on_access=on_access, on_evict=on_evict,
+    params={"region": 32, "filter_entries": 64, "accumulation_entries": 128,
+            "pht_entries": 8192, "pht_ways": 16, "vote_threshold": 0.75, "address_bits": 16})

@@ -1,0 +1,233 @@
+"""Domino: a temporal prefetcher that replays the history after the last two accesses.
+
+M. Bakhshalipour, P. Lotfi-Kamran and H. Sarbazi-Azad, "Domino Temporal Data Prefetcher",
+HPCA 2018. Reference implementation: the TransFetch repository
+(github.com/pengmiao-usc/TransFetch) ``ChampSim/prefetcher/domino.llc_pref`` as of commit
+88d2719 (the file's only version, from commit 78fd652e). Defaults: ``degree`` 1 (its
+``DEGREE``); 3 pairs per index row (the limit of its ``EIT_ENTRY_LIMIT`` code path, which
+its build leaves off, so that its rows grow without bound).
+
+Rules (as in the reference):
+
+* A global history buffer (GHB) records the trigger accesses in order. The enhanced index
+  table (EIT) has one row per address ``a``, holding pairs ``(b, p)``: the last time ``b``
+  followed ``a``, it was written at GHB position ``p``.
+* On a trigger access ``cur`` whose vector differs from the previous trigger's ``last``
+  (a repeat is ignored altogether), Domino first predicts: if the EIT has a row for
+  ``last``, the pointer is that row's pair for ``cur`` or, if there is none, the row's most
+  recently written pair; it prefetches ``GHB[p + 1 .. p + degree]`` (as far as the GHB
+  goes). Then it trains: it appends ``cur`` to the GHB at position ``q`` and writes
+  ``(cur, q)`` into the row of ``last``, making it the row's most recent pair (a full row
+  drops its least recently written pair).
+* Triggers: every demand access (``trigger='access'``, the default): the reference runs
+  at the LLC on every load, its hit filter commented out. ``trigger='miss'`` fires on
+  misses (merged ones included) and first uses of prefetches, timely or late: the miss
+  stream, prefetch hits included, that the paper's Domino records.
+
+Metadata budget (the reference's GHB and index table grow without bound). ``B =
+max(1, round(metadata_fraction * unique vectors))``, 10% by default as the RecMG paper
+gives Domino:
+
+* the GHB is a circular buffer of ``B`` entries; a pointer whose GHB entry has been
+  overwritten is forgotten (no prediction from it);
+* the EIT has ``B`` rows at most (one per address the GHB can hold): ``min(16, B)``-way
+  set-associative with LRU replacement, ``B // ways`` sets, set = vid mod sets; each row
+  keeps ``pairs`` (3) pairs, dropping the least recently written.
+
+``charge_metadata``: when True, the metadata takes buffer space: ``metadata_vectors``
+gives the engine the number of vectors it occupies, ``ceil(8 * (B + rows * (1 + 2 *
+pairs)) / vector_bytes)`` (8-byte addresses and pointers; a row is a tag and its pairs; LRU
+bits not counted), and the engine withholds that many slots from the buffer. Default False:
+the metadata is then stored outside the buffer. ``vector_bytes`` (256: a 64-dimension fp32
+embedding, an assumption: traces do not record the dimension) only serves that conversion.
+
+Adaptation to embedding vectors: an address is a vector (the GHB stores vids; every vid is
+a vector of the trace, so no candidate is dropped). Simplifications: the reference's first
+trigger trains the row of address 0 (its initial "last address"); here the first trigger
+only enters the GHB. The reference's index table is a map (fully associative); the bounded
+EIT is set-associative, keyed by the exact vector.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from recsim.errors import ConfigError
+from recsim.plugin import HIT, QUEUE_SIZE, Prefetcher
+
+EIT_WAYS = 16
+WORD_BYTES = 8
+
+# conf: the sizes and switches the hooks read
+DEGREE, GHB_SIZE, EIT_SETS, EIT_ROW_WAYS, PAIRS, ON_ALL = range(6)
+# var: the hooks' running state
+HEAD, LAST = range(2)
+# the fields of a pair
+NEXT, POS, WHEN = range(3)
+
+
+def _fail(name, expected, got):
+    raise ConfigError(f"prefetcher domino: parameter '{name}': expected {expected}, "
+                      f"got {got!r}")
+
+
+def _int(params, name, lo, hi=None):
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo \
+            or (hi is not None and value > hi):
+        _fail(name, f"an integer >= {lo}" + ("" if hi is None else f" and <= {hi}"), value)
+    return int(value)
+
+
+def geometry(n_vids, params):
+    """``(GHB entries, EIT sets, EIT ways, pairs per row)`` for a trace of ``n_vids``
+    unique vectors; checks the parameters."""
+    p = {**PREFETCHER.params, **params}
+    frac = p["metadata_fraction"]
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not frac > 0:
+        _fail("metadata_fraction", "a number > 0", frac)
+    pairs = _int(p, "pairs", 1)
+    budget = max(1, round(frac * n_vids))
+    ways = min(EIT_WAYS, budget)
+    return budget, budget // ways, ways, pairs
+
+
+def metadata_vectors(n_vids, params):
+    """How many buffer vectors the metadata occupies when ``charge_metadata`` is True (the
+    engine takes them off the capacity); 0 when it is False."""
+    p = {**PREFETCHER.params, **params}
+    if not isinstance(p["charge_metadata"], bool):
+        _fail("charge_metadata", "True or False", p["charge_metadata"])
+    vector_bytes = _int(p, "vector_bytes", 1)
+    if not p["charge_metadata"]:
+        return 0
+    ghb, sets, ways, pairs = geometry(n_vids, p)
+    words = ghb + sets * ways * (1 + 2 * pairs)
+    return math.ceil(WORD_BYTES * words / vector_bytes)
+
+
+def make_state(ctx, params):
+    metadata_vectors(ctx.n_vids, params)  # checks charge_metadata and vector_bytes
+    degree = _int(params, "degree", 1, QUEUE_SIZE)
+    if params["trigger"] not in ("access", "miss"):
+        _fail("trigger", "'access' or 'miss'", params["trigger"])
+    ghb, sets, ways, pairs = geometry(ctx.n_vids, params)
+    rows = sets * ways
+    conf = np.array([degree, ghb, sets, ways, pairs, params["trigger"] == "access"],
+                    dtype=np.int64)
+    pair = np.zeros((rows, pairs, 3), dtype=np.int64)  # (next vid, GHB position, t + 1)
+    pair[:, :, NEXT] = -1  # empty
+    return (conf, np.array([0, -1], dtype=np.int64),  # GHB head (entries written), last vid
+            np.zeros(ghb, dtype=np.int64),  # GHB: vids, position q in slot q % ghb
+            np.full(rows, -1, dtype=np.int64),  # EIT row tag: the vid "last" (-1: invalid)
+            np.zeros(rows, dtype=np.int64),  # EIT row LRU stamp (0: invalid)
+            pair)
+
+
+@njit(cache=True, inline="always")
+def eit_set(conf, vid):
+    """The first row of ``vid``'s EIT set (set = vid mod sets)."""
+    return (vid % conf[EIT_SETS]) * conf[EIT_ROW_WAYS]
+
+
+@njit(cache=True, inline="always")
+def _row_of(conf, tag, vid):
+    """The EIT row of ``vid`` or -1."""
+    base = eit_set(conf, vid)
+    for r in range(base, base + conf[EIT_ROW_WAYS]):
+        if tag[r] == vid:
+            return r
+    return -1
+
+
+@njit(cache=True, inline="always")
+def pointer(pair, r, cur, pairs):
+    """The GHB position of the pair of ``cur`` in EIT row ``r``, else of the row's most
+    recently written pair; -1 if the row is empty."""
+    pos = -1
+    newest = 0
+    for k in range(pairs):
+        if pair[r, k, NEXT] == cur:
+            return pair[r, k, POS]
+        if pair[r, k, NEXT] >= 0 and pair[r, k, WHEN] > newest:
+            newest = pair[r, k, WHEN]
+            pos = pair[r, k, POS]
+    return pos
+
+
+@njit(cache=True, inline="always")
+def predict(state, r, cur, out):
+    """Write ``GHB[p + 1 ..]`` (at most ``degree``) into ``out`` for the pointer ``p`` of
+    ``cur`` in EIT row ``r``; returns how many."""
+    conf, var, ghb, tag, stamp, pair = state
+    pos = pointer(pair, r, cur, conf[PAIRS])
+    head = var[HEAD]
+    if pos < 0 or pos < head - conf[GHB_SIZE]:  # none, or overwritten: forgotten
+        return 0
+    n = 0
+    while n < conf[DEGREE] and pos + 1 + n < head:
+        out[n] = ghb[(pos + 1 + n) % conf[GHB_SIZE]]
+        n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def train(state, r, cur, last, t):
+    """Append ``cur`` to the GHB and write (cur, its position) into the row of ``last``
+    (``r``; -1: none yet, install one; no ``last`` (-1) on the first trigger)."""
+    conf, var, ghb, tag, stamp, pair = state
+    pos = var[HEAD]
+    ghb[pos % conf[GHB_SIZE]] = cur
+    var[HEAD] = pos + 1
+    if last < 0:
+        return
+    if r < 0:  # a new row, over the set's first invalid row (stamp 0) or its LRU one
+        base = eit_set(conf, last)
+        r = base
+        least = stamp[base]
+        for w in range(base + 1, base + conf[EIT_ROW_WAYS]):
+            older = stamp[w] < least
+            r = w if older else r
+            least = stamp[w] if older else least
+        tag[r] = last
+        for j in range(1, conf[PAIRS]):  # written, not read: no wait for the old row
+            pair[r, j, NEXT] = -1
+            pair[r, j, WHEN] = 0
+        k = 0
+    else:  # the pair of cur, else the first empty one (WHEN 0), else the least recent
+        k = 0
+        least = pair[r, 0, WHEN]
+        for j in range(conf[PAIRS]):
+            if pair[r, j, NEXT] == cur:
+                k = j
+                break
+            older = pair[r, j, WHEN] < least
+            k = j if older else k
+            least = pair[r, j, WHEN] if older else least
+    stamp[r] = t + 1
+    pair[r, k, NEXT] = cur
+    pair[r, k, POS] = pos
+    pair[r, k, WHEN] = t + 1
+
+
+@njit(cache=True, inline="always")
+def on_access(state, vid, table, outcome, t, slot_of, out):
+    conf, var, tag = state[0], state[1], state[3]
+    if outcome == HIT and conf[ON_ALL] == 0:
+        return 0
+    last = var[LAST]
+    if vid == last:
+        return 0
+    var[LAST] = vid
+    r = _row_of(conf, tag, last) if last >= 0 else -1
+    n = predict(state, r, vid, out) if r >= 0 else 0
+    train(state, r, vid, last, t)
+    return n
+
+
+PREFETCHER = Prefetcher(
+    "domino", "temporal: replay the history that followed the last two accesses",
+    make_state, on_access=on_access, metadata_vectors=metadata_vectors,
+    params={"metadata_fraction": 0.10, "degree": 1, "pairs": 3, "trigger": "access",
+            "charge_metadata": False, "vector_bytes": 256})
