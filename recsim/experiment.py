@@ -193,15 +193,17 @@ def add_coverage(rows: list[dict]) -> None:
 def prefetch_table(rows: list[dict]) -> str:
     """The RecMG paper's Table IV and Fig. 14 columns, one Markdown row per cell with a
     prefetcher: prefetches issued, useful, unused, late, utilization (useful / issued),
-    pollution misses, coverage, and the access breakdown in percent."""
+    pollution misses, coverage, and the access breakdown in percent (hit by caching, hit
+    by prefetch, late prefetch, on-demand fetch including merged misses: 100 in all)."""
     lines = ["| trace | buffer | policy + prefetcher | issued | useful | unused | late | "
              "utilization | pollution misses | coverage | hit by caching % | "
-             "hit by prefetch % | on-demand fetch % |", "|---" * 13 + "|"]
+             "hit by prefetch % | late prefetch % | on-demand fetch % |", "|---" * 14 + "|"]
     for r in rows:
         if r["prefetcher"] == "none":
             continue
-        pct = [100 * r[k] / r["accesses"] for k in ("cache_hits", "prefetch_hits",
-                                                   "on_demand_fetches")]
+        pct = [100 * x / r["accesses"] for x in (
+            r["cache_hits"], r["prefetch_hits"], r["late_prefetches"],
+            r["on_demand_fetches"] + r["merged_misses"])]
         cells = [r["trace"], f"{100 * r['buffer_fraction']:.1f}%",
                  f"{r['policy']} + {r['prefetcher']}", f"{r['prefetches_issued']:,}",
                  f"{r['prefetches_useful']:,}", f"{r['prefetches_unused']:,}",

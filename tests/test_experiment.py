@@ -74,6 +74,8 @@ def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
     table = (tmp_path / "out" / "prefetch_table.md").read_text().splitlines()
     assert len(table) == 2 + 8 and "| lru + next_n |" in table[2]
     assert "coverage" in table[0] and "pollution misses" in table[0]
+    for line in table[2:]:  # the access breakdown covers every access
+        assert abs(sum(float(x) for x in line.strip("| ").split(" | ")[-4:]) - 100) < 0.05
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
