@@ -3,9 +3,9 @@
 Every access is exactly one of: a *cache hit* (resident and usable, and not a first use
 of a prefetched vector), a *prefetch hit* (first use of a prefetched vector that had
 arrived), a *late prefetch* (first use of a prefetched vector still in flight: it waits,
-so it is a miss), a *merged miss* (resident but its demand fetch is still in flight, with
-``fetch_latency > 0``: it waits and fetches nothing), or an *on-demand fetch* (not
-resident). Hence::
+so it is a miss), a *merged miss* (resident but still in flight, by its demand fetch or
+by a prefetch whose first use was late: it waits and fetches nothing), or an *on-demand
+fetch* (not resident). Hence::
 
     hits   = cache_hits + prefetch_hits
     misses = on_demand_fetches + late_prefetches + merged_misses

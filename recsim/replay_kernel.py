@@ -126,7 +126,9 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set);
     ``prio`` is per-access advice; ``adv_ptr``/``adv_vids`` list the vids to prefetch for
     each chunk of ``adv_chunk`` accesses, issued at the start of chunk ``k + adv_lag``;
-    ``latency``/``fetch_latency``: accesses until a prefetch / a demand fetch arrives;
+    ``latency``/``fetch_latency``: accesses until a prefetch / a demand fetch arrives (an
+    access before then is a late prefetch if it is the first use of a prefetch, else a
+    merged miss);
     ``budget`` caps prefetches issued per batch (-1: no cap); ``inflight`` bounds the
     prefetches in flight (see ``_issue``); ``hit_log`` (length n, or 0) receives 1 for
     each access that hit. A plain loop ignores advice, fetch latency, budget, bound and log.
@@ -137,7 +139,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     has_prio = GENERAL and prio.shape[0] == n
     log_hits = GENERAL and hit_log.shape[0] == n
     has_budget = GENERAL and budget >= 0
-    demand_wait = GENERAL and fetch_latency > 0
+    wait = latency > 0 or (GENERAL and fetch_latency > 0)  # a fill can be in flight
     batch = 0
     batch_end = batch_offsets[1]
     issued = 0
@@ -177,7 +179,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                 else:
                     counts[PREFETCH_HITS] += 1
                     outcome = PREFETCH_HIT
-            elif demand_wait and ready_at[slot] > t:
+            elif wait and ready_at[slot] > t:  # its fetch (or late prefetch) in flight
                 counts[MERGED_MISSES] += 1
                 outcome = MISS
             else:
@@ -197,7 +199,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
             if slot >= 0:
                 slot_of[v] = slot
                 vid_of[slot] = v
-                if demand_wait:
+                if wait:
                     ready_at[slot] = t + fetch_latency
                 policy_on_fill(pstate, s, slot, v, t, p, False)
             else:

@@ -15,7 +15,8 @@ Semantics reproduced (see ``recsim/replay_kernel.py`` and ``recsim/metrics.py``)
   a hit (LRU moves it to MRU, LFU counts it) but the prefetcher sees a miss.
 * A prefetch issued while handling access ``t`` is usable from access ``t + latency`` on:
   its first use at ``t' < t + latency`` is late. Likewise a demand miss at ``t`` is usable
-  from ``t + fetch_latency`` on: an access before then is a *merged miss*. With
+  from ``t + fetch_latency`` on. Any other access to a vector before it is usable (after a
+  late first use, or after a demand miss) is a *merged miss*. With
   ``max_outstanding``, a candidate is dropped (with the rest of its list) while that many
   issued prefetches have not arrived.
 * A *pollution miss* is an on-demand fetch of a vector whose last eviction was caused by a
@@ -320,7 +321,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
 
     c = dict.fromkeys(COUNTER_NAMES, 0)
     pending = {}  # vid -> time its prefetch is usable, while prefetched and unused
-    arriving = {}  # vid -> time its demand fetch is usable, while resident
+    arriving = {}  # vid -> time it is usable, while resident
     in_flight = []  # arrival times of the issued prefetches, oldest first
     polluted = set()  # vectors whose last eviction was caused by a prefetch fill
     known = set()  # vectors that have missed or been in the buffer (not compulsory)
@@ -377,7 +378,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                 continue
             if place(w, when, t, prefetch=True):
                 known.add(w)
-                pending[w] = t + prefetch_latency
+                pending[w] = arriving[w] = t + prefetch_latency
                 in_flight.append(t + prefetch_latency)
                 c["prefetches_issued"] += 1
                 issued += 1
@@ -417,7 +418,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                 if v in polluted:
                     polluted.discard(v)
                     c["pollution_misses"] += 1
-                if place(v, t) and fetch_latency:
+                if place(v, t):
                     arriving[v] = t + fetch_latency
             table_acc[tables[t]] += 1
             if hit:
