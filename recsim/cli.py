@@ -149,13 +149,11 @@ def cmd_simulate(args) -> None:
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
           f"late {c['late_prefetches']:,}  merged {c['merged_misses']:,}  "
           f"compulsory {c['compulsory_misses']:,}  evictions {c['evictions']:,}")
-    if c["prefetches_issued"]:
+    if result.prefetcher != "none":
+        util = "-" if result.utilization is None else f"{result.utilization:.4f}"
         print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
               f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}  utilization "
-              f"{result.utilization:.4f}  pollution misses {c['pollution_misses']:,}")
-    if result.prefetcher != "none":
-        print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
-              f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}")
+              f"{util}  pollution misses {c['pollution_misses']:,}")
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
           f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")

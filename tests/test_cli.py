@@ -38,7 +38,8 @@ def test_gen_info_simulate(small_trace, capsys):
     code, out, _ = run(capsys, "simulate", "--trace", small_trace, "--policy", "belady",
                        "--param", "bypass=true", "--prefetcher", "next_n", "--pf-param", "n=2",
                        "--capacity", "500")
-    assert code == 0 and "belady + next_n" in out and "prefetches issued" in out
+    assert code == 0 and "belady + next_n" in out and out.count("prefetches issued") == 1
+    assert "utilization" in out and "pollution misses" in out
 
 
 def test_import_export_round_trip(small_trace, tmp_path, capsys):
