@@ -83,7 +83,8 @@ def crc_hash(value: int) -> int:
 
 
 def signature(pc: int, hit: bool, prefetch: bool, bits: int) -> int:
-    return crc_hash((int(pc) << 2) | (int(bool(hit)) << 1) | int(bool(prefetch))) & ((1 << bits) - 1)
+    key = (int(pc) << 2) | (int(bool(hit)) << 1) | int(bool(prefetch))
+    return crc_hash(key) & ((1 << bits) - 1)
 
 
 def _int_param(params, name, lo, hi=None):
