@@ -23,14 +23,15 @@ Parameters: ``n_bit_counter`` (default 1), ``init_freq`` (default 0).
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Policy
-from recsim.policies.srrip import _int_param
+from recsim.plugin import Policy, int_param
+
+PLUGIN = "policy clock"  # how parameter errors name it
 
 
 def make_state(ctx, params):
-    bits = _int_param("clock", params, "n_bit_counter", 1, 7)
+    bits = int_param(PLUGIN, params, "n_bit_counter", 1, 7)
     max_freq = (1 << bits) - 1
-    init = _int_param("clock", params, "init_freq", 0, max_freq)
+    init = int_param(PLUGIN, params, "init_freq", 0, max_freq)
     freq = np.zeros(ctx.capacity, dtype=np.uint8)
     hand = np.zeros(ctx.sets, dtype=np.int64)
     return freq, hand, np.array([max_freq, init], dtype=np.int64)

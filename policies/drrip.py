@@ -40,8 +40,10 @@ associative.
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Policy
-from recsim.policies.srrip import _int_param, rrip_victim, rrpv_arrays
+from recsim.plugin import Policy, int_param
+from recsim.policies.srrip import rrip_victim, rrpv_arrays
+
+PLUGIN = "policy drrip"  # how parameter errors name it
 
 # conf layout (one int64 array; PSEL and the BIP counter are mutable)
 _MAX, _PSEL, _BIP, _PSEL_MAX, _THRESHOLD, _BIP_MAX = range(6)
@@ -67,10 +69,10 @@ def leader_sets_lcg(sets: int, n: int) -> list[int]:
 
 
 def make_state(ctx, params):
-    bits = _int_param("drrip", params, "rrpv_bits", 1, 7)
-    k = _int_param("drrip", params, "leader_sets", 0, 1 << 20)
-    psel_bits = _int_param("drrip", params, "psel_bits", 1, 30)
-    bip_max = _int_param("drrip", params, "bip_max", 1, 1 << 30)
+    bits = int_param(PLUGIN, params, "rrpv_bits", 1, 7)
+    k = int_param(PLUGIN, params, "leader_sets", 0, 1 << 20)
+    psel_bits = int_param(PLUGIN, params, "psel_bits", 1, 30)
+    bip_max = int_param(PLUGIN, params, "bip_max", 1, 1 << 30)
     max_rrpv = (1 << bits) - 1
     k = leader_count(ctx.sets, k)
     leader = np.full(ctx.sets, -1, dtype=np.int8)  # -1 follower, 0 BIP, 1 SRRIP leader

@@ -60,7 +60,9 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import Policy
+from recsim.plugin import Policy, int_param
+
+PLUGIN = "policy hawkeye"  # how parameter errors name it
 
 MAX_RRPV = 7
 CHAMPSIM_SAMPLER = 2800  # entries for 64 sampled sets x 16 ways
@@ -77,34 +79,24 @@ def crc(value: int) -> int:
     return x
 
 
-def _int_param(params, name, lo, hi=None):
-    value = params[name]
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo
-            or (hi is not None and value > hi)):
-        bound = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ConfigError(f"policy hawkeye: parameter '{name}': expected an integer "
-                          f"{bound}, got {value!r}")
-    return int(value)
-
-
 def geometry(sets: int, ways: int, params: dict) -> dict:
     """The sizes of the sampled structures for a ``sets x ways`` buffer (see the rule in
     the module docstring); zeros in ``params`` are derived, other values validated."""
-    n_sampled = _int_param(params, "sampled_sets", 0, sets)
+    n_sampled = int_param(PLUGIN, params, "sampled_sets", 0, sets)
     if n_sampled == 0:
         n_sampled = sets if sets <= 64 else max(64, sets // 32)
-    vec = _int_param(params, "optgen_size", 0) or 8 * ways
-    cap = _int_param(params, "optgen_capacity", 0) or max(1, ways - 2)
-    timer = _int_param(params, "timer_size", 0) or vec * -(-1024 // vec)
+    vec = int_param(PLUGIN, params, "optgen_size", 0) or 8 * ways
+    cap = int_param(PLUGIN, params, "optgen_capacity", 0) or max(1, ways - 2)
+    timer = int_param(PLUGIN, params, "timer_size", 0) or vec * -(-1024 // vec)
     if timer % vec:
         raise ConfigError(f"policy hawkeye: parameter 'timer_size': expected a multiple of "
                           f"optgen_size ({vec}), got {timer}")
-    entries = _int_param(params, "sampler_entries", 0)
+    entries = int_param(PLUGIN, params, "sampler_entries", 0)
     if entries == 0:
         entries = -(-CHAMPSIM_SAMPLER * n_sampled * ways // 1024)
     entries = -(-entries // SAMPLER_WAYS) * SAMPLER_WAYS
-    pred = _int_param(params, "predictor_size", 1)
-    bits = _int_param(params, "counter_bits", 1, 15)
+    pred = int_param(PLUGIN, params, "predictor_size", 1)
+    bits = int_param(PLUGIN, params, "counter_bits", 1, 15)
     return dict(sampled_sets=n_sampled, optgen_size=vec, optgen_capacity=cap,
                 timer_size=timer, sampler_sets=entries // SAMPLER_WAYS,
                 sampler_ways=SAMPLER_WAYS, predictor_size=pred,

@@ -27,16 +27,12 @@ its own LRU-K (per-set FIFO and event list).
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
 from recsim.lists import push_back, unlink
-from recsim.plugin import Policy
+from recsim.plugin import Policy, int_param
 
 
 def make_state(ctx, params):
-    k = params["k"]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"policy lruk: parameter 'k': expected an integer >= 1, got {k!r}")
-    k = int(k)
+    k = int_param("policy lruk", params, "k", 1)
     cap, sets = ctx.capacity, ctx.sets
     kk = np.array([k], dtype=np.int64)
     count = np.zeros(cap, dtype=np.int64)  # events held (<= K)

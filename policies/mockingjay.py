@@ -65,7 +65,9 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import Policy
+from recsim.plugin import Policy, int_param
+
+PLUGIN = "policy mockingjay"  # how parameter errors name it
 
 GRANULARITY = 8
 HISTORY = 8
@@ -87,31 +89,21 @@ def signature(pc: int, hit: bool, prefetch: bool, bits: int) -> int:
     return crc_hash(key) & ((1 << bits) - 1)
 
 
-def _int_param(params, name, lo, hi=None):
-    value = params[name]
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo
-            or (hi is not None and value > hi)):
-        bound = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ConfigError(f"policy mockingjay: parameter '{name}': expected an integer "
-                          f"{bound}, got {value!r}")
-    return int(value)
-
-
 def geometry(sets: int, ways: int, params: dict) -> dict:
     """Sizes and constants for a ``sets x ways`` buffer (the rule of the docstring)."""
-    n = _int_param(params, "sampled_sets", 0, sets)
+    n = int_param(PLUGIN, params, "sampled_sets", 0, sets)
     if n == 0:
         n = sets if sets <= 32 else max(32, sets * ways // 1024)
-    inf_rd = _int_param(params, "inf_rd", 0) or HISTORY * ways - 1
-    inf_etr = _int_param(params, "inf_etr", 0) or max(1, (inf_rd + 1) // GRANULARITY - 1)
+    inf_rd = int_param(PLUGIN, params, "inf_rd", 0) or HISTORY * ways - 1
+    inf_etr = int_param(PLUGIN, params, "inf_etr", 0) or max(1, (inf_rd + 1) // GRANULARITY - 1)
     max_rd = params["max_rd"]
-    max_rd = max(0, inf_rd - 22) if max_rd == -1 else _int_param(params, "max_rd", 0)
-    ts = _int_param(params, "timestamp_size", 0) or 2 * (inf_rd + 1)
+    max_rd = max(0, inf_rd - 22) if max_rd == -1 else int_param(PLUGIN, params, "max_rd", 0)
+    ts = int_param(PLUGIN, params, "timestamp_size", 0) or 2 * (inf_rd + 1)
     if ts <= inf_rd:
         raise ConfigError(f"policy mockingjay: parameter 'timestamp_size': expected more "
                           f"than inf_rd ({inf_rd}), got {ts}")
-    sc_sets = _int_param(params, "sampled_cache_sets", 0) or ways
-    bits = _int_param(params, "signature_bits", 1, 24)
+    sc_sets = int_param(PLUGIN, params, "sampled_cache_sets", 0) or ways
+    bits = int_param(PLUGIN, params, "signature_bits", 1, 24)
     return dict(sampled_sets=n, inf_rd=inf_rd, inf_etr=inf_etr, max_rd=max_rd,
                 timestamp_size=ts, sampled_cache_sets=sc_sets,
                 sampled_cache_ways=SAMPLED_CACHE_WAYS, signature_bits=bits)

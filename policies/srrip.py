@@ -27,16 +27,9 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from recsim.errors import ConfigError
-from recsim.plugin import Policy
+from recsim.plugin import Policy, int_param
 
-
-def _int_param(policy, params, name, lo, hi):
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise ConfigError(f"policy {policy}: parameter '{name}': expected an integer in "
-                          f"[{lo}, {hi}], got {value!r}")
-    return int(value)
+PLUGIN = "policy srrip"  # how parameter errors name it
 
 
 def rrpv_arrays(capacity, max_rrpv):
@@ -46,7 +39,7 @@ def rrpv_arrays(capacity, max_rrpv):
 
 
 def make_state(ctx, params):
-    bits = _int_param("srrip", params, "rrpv_bits", 1, 7)
+    bits = int_param(PLUGIN, params, "rrpv_bits", 1, 7)
     max_rrpv = (1 << bits) - 1
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)
     return rrpv, words, np.array([max_rrpv], dtype=np.int64)

@@ -67,8 +67,7 @@ it at SCORE_MAX and prefetches at any non-zero offset, as here).
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import HIT, Prefetcher, readonly, vid_of_key
+from recsim.plugin import HIT, Prefetcher, int_param, readonly, vid_of_key
 
 OFFSETS = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9, 10, -10, 11, -11,
            12, -12, 13, -13, 14, -14, 15, -15, 16, -16, 18, -18, 20, -20, 24, -24, 30, -30,
@@ -96,10 +95,7 @@ NEVER = -(1 << 62)  # time of an empty queue slot
 
 
 def make_state(ctx, params):
-    degree = params["degree"]
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ConfigError(f"prefetcher bop: parameter 'degree': expected an integer >= 1, "
-                          f"got {degree!r}")
+    degree = int_param("prefetcher bop", params, "degree", 1)
     delay = max(int(ctx.prefetch_latency), 1)
     size = 1 << (delay - 1).bit_length()
     var = np.zeros(N_VARS, np.int64)

@@ -41,25 +41,17 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import QUEUE_SIZE, Prefetcher, readonly, vid_of_key
+from recsim.plugin import QUEUE_SIZE, Prefetcher, int_param, readonly, vid_of_key
+
+PLUGIN = "prefetcher stride"  # how parameter errors name it
 
 PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
 
 
-def _int_param(params, name, low, high=None):
-    value = params[name]
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low
-            or (high is not None and value > high)):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(f"prefetcher stride: parameter '{name}': expected an integer "
-                          f"{bounds}, got {value!r}")
-    return int(value)
-
-
 def make_state(ctx, params):
-    degree = _int_param(params, "degree", 1, QUEUE_SIZE)
-    confirm = _int_param(params, "confirm", 1)
+    degree = int_param(PLUGIN, params, "degree", 1, QUEUE_SIZE)
+    confirm = int_param(PLUGIN, params, "confirm", 1)
     if not isinstance(params["cross_pages"], bool):
         raise ConfigError("prefetcher stride: parameter 'cross_pages': expected true or false, "
                           f"got {params['cross_pages']!r}")

@@ -48,6 +48,8 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
+from recsim.errors import ConfigError
+
 QUEUE_SIZE = 1024
 
 # The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
@@ -82,6 +84,18 @@ LATE_PREFETCH = 3  # first use of a prefetched vector still in flight (a miss)
 def is_hit(outcome):
     """Whether the access was served from the buffer (a cache or a prefetch hit)."""
     return outcome == HIT or outcome == PREFETCH_HIT
+
+
+def int_param(plugin: str, params: dict, name: str, lo: int, hi: int | None = None) -> int:
+    """``params[name]`` checked to be an integer in ``[lo, hi]`` (no upper bound if
+    ``hi`` is None); otherwise a ConfigError naming ``plugin`` (e.g. ``"policy srrip"``)."""
+    value = params[name]
+    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo
+            or (hi is not None and value > hi)):
+        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ConfigError(f"{plugin}: parameter '{name}': expected an integer {bound}, "
+                          f"got {value!r}")
+    return int(value)
 
 
 def readonly(array: np.ndarray) -> np.ndarray:
