@@ -5,7 +5,9 @@
     recsim trace export TRACE -o OUT [--format F]
     recsim trace info TRACE [--json]
     recsim trace stats TRACE [--json] [--plot OUT.png]
-    recsim trace gen zipf -o OUT.trace --accesses N [--tables T] [--rows R] [--alpha A] [--seed S]
+    recsim trace gen zipf|meta-like|hitrate -o OUT.trace --accesses N [--seed S]
+                     [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
+                     [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
     recsim run FILE.yaml [--output DIR]
     recsim policies | prefetchers
@@ -23,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from recsim.errors import RecsimError
-from recsim.traces import FORMAT_MODULES
+from recsim.traces import FORMAT_MODULES, GENERATORS
 
 
 def _kv(text: str) -> tuple[str, object]:
@@ -97,6 +99,9 @@ def cmd_trace_stats(args) -> None:
           f"{stats['batches']:,} batches")
     print(f"  accesses per unique vector {stats['avg_reuse_per_unique']:.2f}; Zipf alpha "
           f"{'-' if alpha is None else f'{alpha:.3f}'} (least squares, top 10,000 ranks)")
+    succ = stats["successor_accuracy"]
+    print(f"  next lookup of a table predicted by its most frequent successor (fitted on the "
+          f"first half): {'-' if succ is None else f'{100 * succ:.1f}%'}")
     _print_items("lookups per (batch, table)", (
         f"{k} {v:.1f}" if k == "mean" else f"{k} {v:,}"
         for k, v in stats["lookups_per_batch_table"].items()))
@@ -122,11 +127,15 @@ def cmd_trace_stats(args) -> None:
 
 
 def cmd_trace_gen(args) -> None:
-    from recsim.traces import zipf
+    from recsim.traces import generate_trace
 
-    trace = zipf.generate(args.accesses, args.tables, args.rows, args.alpha, args.seed,
-                          args.batch_size, path=args.output)
+    flags = ("accesses", "seed", "batch_size", "tables", "rows", "alpha", "hit_rate",
+             "capacity", "unique")
+    params = {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
+    trace = generate_trace(args.preset, path=args.output, **params, **dict(args.param))
     print(f"{args.output}: {trace.n_accesses:,} accesses, {trace.n_unique:,} unique vectors")
+    if "lru_hit_rate" in trace.meta["provenance"]:
+        print(f"  fully associative LRU hit rate {trace.meta['provenance']['lru_hit_rate']:.4f}")
 
 
 def cmd_simulate(args) -> None:
@@ -217,14 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw the statistics")
     p.set_defaults(func=cmd_trace_stats)
     p = tsub.add_parser("gen", help="generate a synthetic trace")
-    p.add_argument("preset", choices=["zipf"])
+    p.add_argument("preset", choices=list(GENERATORS))
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--accesses", type=int, required=True)
-    p.add_argument("--tables", type=int, default=1)
-    p.add_argument("--rows", type=int, default=1_000_000, help="rows per table")
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=1024, help="accesses per batch")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch-size", type=int, help="accesses per batch")
+    p.add_argument("--tables", type=int, help="zipf, meta-like")
+    p.add_argument("--rows", type=int, help="zipf: rows per table; hitrate: table rows")
+    p.add_argument("--alpha", type=float, help="zipf: skew")
+    p.add_argument("--hit-rate", type=float, help="hitrate: requested LRU hit rate")
+    p.add_argument("--capacity", type=int, help="hitrate: buffer vectors")
+    p.add_argument("--unique", type=int, help="hitrate: unique vectors (10000)")
+    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                   help="any other generator parameter (repeatable), e.g. visits=16")
     p.set_defaults(func=cmd_trace_gen)
 
     p = sub.add_parser("simulate", help="replay one trace against one buffer")

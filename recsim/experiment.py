@@ -37,7 +37,8 @@ from tqdm import tqdm
 from recsim.engine import simulate
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, get_prefetcher, resolve_params
-from recsim.traces import load_trace
+from recsim.traces import (GENERATORS, check_generator, generate_trace, load_trace,
+                           save_trace)
 from recsim.traces.common import atomic_output
 from recsim.traces.native import is_native
 
@@ -46,14 +47,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Generate(_Strict):
-    preset: Literal["zipf"] = "zipf"
+class Generate(BaseModel):
+    """A generated trace: ``preset`` and ``accesses``; every other key goes to the
+    generator, which checks it."""
+    model_config = ConfigDict(extra="allow")
+    preset: Literal[tuple(GENERATORS)]
     accesses: int = Field(gt=0)
-    tables: int = Field(1, gt=0)
-    rows: int = Field(1_000_000, gt=0)
-    alpha: float = Field(1.0, ge=0)
-    seed: int = Field(0, ge=0)
-    batch_size: int = Field(1024, gt=0)
+
+    @model_validator(mode="after")
+    def _generator_accepts(self):
+        params = self.model_dump()
+        try:
+            check_generator(params.pop("preset"), params)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class TraceSpec(_Strict):
@@ -111,7 +119,8 @@ def load_experiment(path) -> Experiment:
         err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]
                         if p not in ("str", "Plugin", "function-after[_one_source()]"))
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = ("unknown key" if err["type"] == "extra_forbidden"
+               else err["msg"].removeprefix("Value error, "))
         raise ConfigError(f"{path}: {where.lstrip('.') or '(top level)'}: {msg}") from None
     for key, getter, kind in (("policies", get_policy, "policy"),
                               ("prefetchers", get_prefetcher, "prefetcher")):
@@ -132,14 +141,14 @@ def _open_trace(spec: TraceSpec, base: Path, out: Path):
     if spec.path is not None:
         path = Path(spec.path)
         return load_trace(path if path.is_absolute() else base / path, spec.format, **spec.options)
-    from recsim.traces import zipf
-
-    gen = spec.generate
+    request = spec.generate.model_dump()
     path = out / "traces" / f"{spec.name}.trace"
-    if is_native(path):
+    if is_native(path) and load_trace(path).meta["provenance"].get("request") == request:
         return load_trace(path)
-    return zipf.generate(gen.accesses, gen.tables, gen.rows, gen.alpha, gen.seed,
-                         gen.batch_size, path=path)
+    trace = generate_trace(**request)
+    trace.meta["provenance"]["request"] = request  # reused only for the same request
+    save_trace(trace, path)
+    return load_trace(path)
 
 
 def run_experiment(path, output=None, progress: bool = True) -> list[dict]:

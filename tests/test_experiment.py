@@ -41,7 +41,10 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
 @pytest.mark.parametrize("yaml_text, where", [
     (SMALL.replace("capacities:", "capacity:"), "capacity: unknown key"),
     (SMALL.replace("ways: [0, 8]", "ways: [zero]"), "ways[0]"),
-    (SMALL.replace("rows: 800", "rows: -1"), "traces[0].generate.rows"),
+    (SMALL.replace("rows: 800", "rows: -1"),
+     "traces[0].generate: zipf: parameter 'rows': expected a positive integer, got -1"),
+    (SMALL.replace("rows: 800", "rowz: 800"), "traces[0].generate: zipf: got an unexpected"),
+    (SMALL.replace("preset: zipf", "preset: zipv"), "traces[0].generate.preset"),
     (SMALL.replace("bypass: true", "bypas: true"), "policies[1]: policy 'belady': unknown "
                                                    "parameter 'bypas'"),
     (SMALL.replace("[lru,", "[lruu,"), "policies[0]: unknown policy 'lruu'"),

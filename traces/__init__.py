@@ -8,11 +8,13 @@ One module per on-disk format; each defines ``NAME``, ``EXTENSIONS``, ``read(pat
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
-from recsim.errors import TraceFormatError
+from recsim.errors import ConfigError, TraceFormatError
 from recsim.traces.trace import DenseIds, Trace
 
+GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "hitrate": "hitrate"}
 FORMAT_MODULES = ("native", "dlrm_datasets", "recmg_text", "csv_table", "parquet_table",
                   "oracle_general", "user_item", "click_log", "movielens")
 
@@ -56,5 +58,28 @@ def save_trace(trace: Trace, path, format: str | None = None) -> Path:
     return module.write(trace, path)
 
 
+def check_generator(preset: str, params: dict) -> dict:
+    """``params`` checked by generator ``preset`` (``zipf``, ``meta-like``, ``hitrate``):
+    one ConfigError naming the first unknown, missing or bad parameter."""
+    if preset not in GENERATORS:
+        raise ConfigError(f"generator: preset: expected one of {', '.join(GENERATORS)}, "
+                          f"got {preset!r}")
+    check = importlib.import_module(f"recsim.traces.{GENERATORS[preset]}").check
+    try:
+        inspect.signature(check).bind(**params)
+    except TypeError as exc:
+        names = [n for n in inspect.signature(check).parameters if n != "knobs"]
+        raise ConfigError(f"{preset}: {exc}; its parameters are {', '.join(names)}") from None
+    return check(**params)
+
+
+def generate_trace(preset: str, path=None, **params) -> Trace:
+    """A synthetic trace from generator ``preset`` with ``params``; written to the native
+    directory ``path`` when given."""
+    check_generator(preset, params)
+    module = importlib.import_module(f"recsim.traces.{GENERATORS[preset]}")
+    return module.generate(path=path, **params)
+
+
 __all__ = ["Trace", "DenseIds", "load_trace", "save_trace", "detect_format", "format_module",
-           "FORMAT_MODULES"]
+           "FORMAT_MODULES", "GENERATORS", "check_generator", "generate_trace"]

@@ -113,3 +113,26 @@ def _load_array(path: Path, dtype) -> np.ndarray:
         raise TraceFormatError(path, path.stem, f"a 1-D {np.dtype(dtype).name} array",
                                f"{arr.ndim}-D {arr.dtype}")
     return arr
+
+
+def generated(fill, accesses: int, batch_offsets, cardinalities, meta: dict, path=None) -> Trace:
+    """A generator's trace: ``fill(table, row)`` writes ``accesses`` lookups into the two
+    arrays it is given: in memory when ``path`` is None, else into memory-mapped ``.npy``
+    files of a native directory written atomically at ``path`` and opened from there."""
+    if path is None:
+        table = np.empty(accesses, dtype=np.int32)
+        row = np.empty(accesses, dtype=np.int64)
+        fill(table, row)
+        return Trace.from_arrays(table, row, batch_offsets, cardinalities, meta)
+    path = Path(path)
+    with atomic_directory(path) as tmp:
+        table = np.lib.format.open_memmap(tmp / "table.npy", "w+", np.int32, (accesses,))
+        row = np.lib.format.open_memmap(tmp / "row.npy", "w+", np.int64, (accesses,))
+        fill(table, row)
+        table.flush()
+        row.flush()
+        np.save(tmp / "batch_offsets.npy", batch_offsets)
+        write_meta(Trace(table, row, batch_offsets, cardinalities, meta), tmp,
+                   path.name.removesuffix(".trace"))
+        del table, row
+    return read(path)

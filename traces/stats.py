@@ -206,6 +206,28 @@ def lru_miss_ratio_curve(distances: np.ndarray, n_unique: int) -> dict:
             "miss_ratio": (misses / max(distances.shape[0], 1)).tolist()}
 
 
+def successor_accuracy(vids, table, n_vids: int) -> float | None:
+    """Learnable order: a most-frequent-successor table is fitted on the first half of the
+    trace (for each vector, the vector most often accessed next *in the same table*; ties
+    go to the smaller id) and used to predict the exact next vector of the same table for
+    each access of the second half; the share predicted right, over the second-half
+    accesses that have a successor. None when none has."""
+    vids, table = np.asarray(vids), np.asarray(table)
+    order = np.argsort(table, kind="stable")
+    same = table[order[1:]] == table[order[:-1]]
+    src, dst, pos = vids[order[:-1]][same], vids[order[1:]][same], order[:-1][same]
+    half = vids.shape[0] // 2
+    test = pos >= half
+    if not test.any():
+        return None
+    pairs, freq = np.unique(src[~test] * np.int64(n_vids) + dst[~test], return_counts=True)
+    ranked = pairs[np.lexsort((pairs, -freq, pairs // n_vids))]  # most frequent first
+    best = ranked[np.diff(ranked // n_vids, prepend=-1) != 0]
+    predict = np.full(n_vids, -1, np.int64)
+    predict[best // n_vids] = best % n_vids
+    return float(np.mean(predict[src[test]] == dst[test]))
+
+
 def per_table(trace) -> list[dict]:
     """Per table: declared cardinality, unique vectors touched and share of accesses."""
     dense = trace.dense()
@@ -227,6 +249,7 @@ def trace_stats(trace) -> dict:
         "tables": trace.n_tables,
         **reuse_count_histograms(vid, n_unique),
         "zipf_alpha": zipf_alpha(vid, n_unique),
+        "successor_accuracy": successor_accuracy(vid, trace.table, n_unique),
         "lookups_per_batch_table": lookups_per_batch_table(trace.table, trace.batch_offsets,
                                                            trace.n_tables),
         "reuse_distance": reuse_distance_histogram(distances),

@@ -14,57 +14,33 @@ row) and the permutations (4 or 8 bytes per row and table).
 
 from __future__ import annotations
 
-from numbers import Real
-from pathlib import Path
-
 import numpy as np
 
-from recsim.errors import ConfigError
 from recsim.traces import native
-from recsim.traces.common import atomic_directory, fixed_batches
-from recsim.traces.trace import Trace
+from recsim.traces.common import fixed_batches, generator_int, generator_number
 
 NAME = "zipf"
 CHUNK = 1 << 22
 
 
-def generate(accesses: int, tables: int = 1, rows: int = 1_000_000, alpha: float = 1.0,
-             seed: int = 0, batch_size: int = 1024, path=None) -> Trace:
-    """A Zipf trace; written to the native directory ``path`` and opened from there
-    when ``path`` is given, else returned in memory."""
-    params = {"accesses": accesses, "tables": tables, "rows": rows, "batch_size": batch_size}
-    for name, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ConfigError(f"zipf: parameter '{name}': expected a positive integer, "
-                              f"got {value!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= alpha < np.inf:
-        raise ConfigError(f"zipf: parameter 'alpha': expected a finite number >= 0, "
-                          f"got {alpha!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"zipf: parameter 'seed': expected a non-negative integer, "
-                          f"got {seed!r}")
-    params = {**{k: int(v) for k, v in params.items()}, "alpha": float(alpha), "seed": int(seed)}
-    meta = {"provenance": {"generator": NAME, **params}}
-    batch_offsets = fixed_batches(accesses, batch_size)
-    cardinalities = np.full(tables, rows, dtype=np.int64)
-    if path is None:
-        table = np.empty(accesses, dtype=np.int32)
-        row = np.empty(accesses, dtype=np.int64)
-        _fill(table, row, tables, rows, float(alpha), int(seed))
-        return Trace.from_arrays(table, row, batch_offsets, cardinalities,
-                                 {"name": NAME, **meta})
-    path = Path(path)
-    with atomic_directory(path) as tmp:
-        table = np.lib.format.open_memmap(tmp / "table.npy", "w+", np.int32, (accesses,))
-        row = np.lib.format.open_memmap(tmp / "row.npy", "w+", np.int64, (accesses,))
-        _fill(table, row, tables, rows, float(alpha), int(seed))
-        table.flush()
-        row.flush()
-        np.save(tmp / "batch_offsets.npy", batch_offsets)
-        native.write_meta(Trace(table, row, batch_offsets, cardinalities, meta), tmp,
-                          path.name.removesuffix(".trace"))
-        del table, row
-    return native.read(path)
+def check(accesses: int, tables: int = 1, rows: int = 1_000_000, alpha: float = 1.0,
+          seed: int = 0, batch_size: int = 1024) -> dict:
+    """The parameters, checked (one ConfigError naming the first bad one)."""
+    params = {name: generator_int(NAME, name, value) for name, value in (
+        ("accesses", accesses), ("tables", tables), ("rows", rows), ("batch_size", batch_size))}
+    return {**params, "alpha": generator_number(NAME, "alpha", alpha),
+            "seed": generator_int(NAME, "seed", seed, 0)}
+
+
+def generate(accesses: int, path=None, **params):
+    """A Zipf trace (parameters: :func:`check`); written to the native directory ``path``
+    and opened from there when ``path`` is given, else returned in memory."""
+    p = check(accesses, **params)
+    return native.generated(
+        lambda table, row: _fill(table, row, p["tables"], p["rows"], p["alpha"], p["seed"]),
+        p["accesses"], fixed_batches(p["accesses"], p["batch_size"]),
+        np.full(p["tables"], p["rows"], dtype=np.int64),
+        {"name": NAME, "provenance": {"generator": NAME, **p}}, path)
 
 
 def _fill(table, row, tables: int, rows: int, alpha: float, seed: int) -> None:
