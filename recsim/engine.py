@@ -144,7 +144,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher_params: dict | None = None, prefetch_latency: int = 0,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
-             max_outstanding: int | None = None) -> metrics.SimResult:
+             max_outstanding: int | None = None, log_hits: bool = False) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
 
     ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
@@ -152,7 +152,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     merged misses). ``prefetch_budget``: prefetches issued per inference batch at most
     (None: no cap). ``max_outstanding``: prefetches in flight at most (None: no bound).
     ``per_table``: also count accesses and hits per table. ``window``: also report the
-    hit rate of every window of that many accesses.
+    hit rate of every window of that many accesses. ``log_hits``: also return ``hit_log``, a
+    uint8 array with 1 for every access that hit (from caching or a prefetch).
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -189,7 +190,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     start = time.perf_counter()
     features, args = _loop_inputs(ctx, pol.make_state(ctx, pol_params),
                                   pf.make_state(ctx, pf_params), advice or Advice(), budget,
-                                  max_outstanding or 0, per_table or window > 0)
+                                  max_outstanding or 0, per_table or window > 0 or log_hits)
     setup_s = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -214,7 +215,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
         per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
         window=window,
         window_hit_rate=metrics.window_rates(hit_log, window) if window else None,
-        resident=np.flatnonzero(buf[0] >= 0))
+        resident=np.flatnonzero(buf[0] >= 0), hit_log=hit_log if log_hits else None)
 
 
 def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits):

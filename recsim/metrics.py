@@ -69,6 +69,7 @@ class SimResult:
     window: int = 0
     window_hit_rate: list | None = None
     resident: np.ndarray | None = field(default=None, repr=False)  # vids resident at the end
+    hit_log: np.ndarray | None = field(default=None, repr=False)  # per access, with log_hits
 
     def __getattr__(self, name):
         counts = self.__dict__.get("counts", {})
