@@ -143,8 +143,10 @@ def _open_trace(spec: TraceSpec, base: Path, out: Path):
         return load_trace(path if path.is_absolute() else base / path, spec.format, **spec.options)
     request = spec.generate.model_dump()
     path = out / "traces" / f"{spec.name}.trace"
-    if is_native(path) and load_trace(path).meta["provenance"].get("request") == request:
-        return load_trace(path)
+    if is_native(path):
+        cached = load_trace(path)
+        if cached.meta["provenance"].get("request") == request:
+            return cached
     trace = generate_trace(**request)
     trace.meta["provenance"]["request"] = request  # reused only for the same request
     save_trace(trace, path)

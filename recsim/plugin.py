@@ -43,6 +43,7 @@ is one new module; the engine generates and caches a replay loop specialised to 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Callable
 
 import numpy as np
@@ -88,14 +89,30 @@ def is_hit(outcome):
 
 def int_param(plugin: str, params: dict, name: str, lo: int, hi: int | None = None) -> int:
     """``params[name]`` checked to be an integer in ``[lo, hi]`` (no upper bound if
-    ``hi`` is None); otherwise a ConfigError naming ``plugin`` (e.g. ``"policy srrip"``)."""
+    ``hi`` is None); otherwise a ConfigError naming ``plugin`` (e.g. ``"policy srrip"``,
+    or a trace generator)."""
     value = params[name]
     if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo
             or (hi is not None and value > hi)):
-        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ConfigError(f"{plugin}: parameter '{name}': expected an integer {bound}, "
-                          f"got {value!r}")
+        what = ("a positive integer" if (lo, hi) == (1, None) else
+                f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]")
+        raise ConfigError(f"{plugin}: parameter '{name}': expected {what}, got {value!r}")
     return int(value)
+
+
+def number_param(plugin: str, params: dict, name: str, lo: float = 0.0, hi: float = np.inf,
+                 open_lo: bool = False) -> float:
+    """``params[name]`` checked to be a finite real number in ``[lo, hi]`` (``(lo, hi]`` if
+    ``open_lo``); otherwise a ConfigError naming ``plugin``."""
+    value = params[name]
+    ok = (not isinstance(value, bool) and isinstance(value, Real) and np.isfinite(value)
+          and (lo < value if open_lo else lo <= value) and value <= hi)
+    if not ok:
+        bounds = (f"{'(' if open_lo else '['}{lo:g}, {hi:g}]" if hi < np.inf
+                  else f"{'>' if open_lo else '>='} {lo:g}")
+        what = f"a number in {bounds}" if hi < np.inf else f"a finite number {bounds}"
+        raise ConfigError(f"{plugin}: parameter '{name}': expected {what}, got {value!r}")
+    return float(value)
 
 
 def readonly(array: np.ndarray) -> np.ndarray:

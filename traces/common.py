@@ -2,9 +2,8 @@
 
 - atomic writes (:func:`atomic_output` for one file, :func:`atomic_directory` for a
   directory): write beside the final name, then ``os.replace`` it into place;
-- input checks (:func:`require_file`), option checks (:func:`positive_int`,
-  :func:`no_other_options`) and generator parameter checks (:func:`generator_int`,
-  :func:`generator_number`);
+- input checks (:func:`require_file`) and option checks (:func:`positive_int`,
+  :func:`no_other_options`);
 - a fast parser for text files of whitespace-separated non-negative integers
   (:func:`parse_int_lines`, Numba, one pass over the memory-mapped bytes) whose errors
   name the offending line (:func:`line_error`), and the matching writer
@@ -19,7 +18,6 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from numbers import Real
 from pathlib import Path
 
 import numba
@@ -89,28 +87,6 @@ def positive_int(value, option: str, source, allow_none: bool = False):
         raise ConfigError(f"{source}: option '{option}': expected a positive integer, "
                           f"got {value!r}")
     return int(value)
-
-
-def generator_int(generator: str, name: str, value, minimum: int = 1) -> int:
-    """Check an integer generator parameter ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"{generator}: parameter '{name}': expected {what}, got {value!r}")
-    return int(value)
-
-
-def generator_number(generator: str, name: str, value, lo: float = 0.0, hi: float = np.inf,
-                     open_lo: bool = False) -> float:
-    """Check a finite real generator parameter in ``[lo, hi]`` (``(lo, hi]`` if
-    ``open_lo``)."""
-    ok = (not isinstance(value, bool) and isinstance(value, Real) and np.isfinite(value)
-          and (lo < value if open_lo else lo <= value) and value <= hi)
-    if not ok:
-        bounds = (f"{'(' if open_lo else '['}{lo:g}, {hi:g}]" if hi < np.inf
-                  else f"{'>' if open_lo else '>='} {lo:g}")
-        what = f"a number in {bounds}" if hi < np.inf else f"a finite number {bounds}"
-        raise ConfigError(f"{generator}: parameter '{name}': expected {what}, got {value!r}")
-    return float(value)
 
 
 def no_other_options(options: dict, source, fmt: str) -> None:

@@ -29,8 +29,10 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
+from recsim.plugin import int_param, number_param
 from recsim.traces import native
-from recsim.traces.common import fixed_batches, generator_int, generator_number
+from recsim.traces.common import fixed_batches
+from recsim.traces.stats import lru_misses, reuse_distances
 
 NAME = "hitrate"
 
@@ -53,12 +55,12 @@ def check(accesses: int, hit_rate: float, capacity: int, unique: int = 10_000,
           rows: int = 1_000_000, slack: float = 0.5, seed: int = 0,
           batch_size: int = 1024) -> dict:
     """The parameters, checked (one ConfigError naming the first bad one)."""
-    p = {name: generator_int(NAME, name, value) for name, value in (
-        ("accesses", accesses), ("capacity", capacity), ("unique", unique), ("rows", rows),
-        ("batch_size", batch_size))}
-    p.update(hit_rate=generator_number(NAME, "hit_rate", hit_rate, 0.0, 1.0),
-             slack=generator_number(NAME, "slack", slack, 0.0, 1.0, open_lo=True),
-             seed=generator_int(NAME, "seed", seed, 0))
+    given = locals()  # the arguments by name
+    p = {name: int_param(NAME, given, name, 1)
+         for name in ("accesses", "capacity", "unique", "rows", "batch_size")}
+    p.update(hit_rate=number_param(NAME, given, "hit_rate", 0.0, 1.0),
+             slack=number_param(NAME, given, "slack", 0.0, 1.0, open_lo=True),
+             seed=int_param(NAME, given, "seed", 0))
     if not p["capacity"] < p["unique"] <= p["rows"]:
         raise ConfigError(f"{NAME}: expected capacity < unique <= rows (cold lookups must "
                           f"miss), got capacity {capacity}, unique {unique}, rows {rows}")
@@ -83,8 +85,6 @@ def generate(accesses: int, path=None, **params):
     meta = {"name": NAME, "provenance": {"generator": NAME, **p, "hot_vectors": hot}}
     trace = native.generated(fill, accesses, fixed_batches(accesses, p["batch_size"]),
                              np.array([p["rows"]], np.int64), meta, None)
-    from recsim.traces.stats import lru_misses, reuse_distances
-
     misses = int(lru_misses(reuse_distances(trace.vid, trace.n_unique), [capacity])[0])
     trace.meta["provenance"]["lru_hit_rate"] = (accesses - misses) / accesses
     if path is None:

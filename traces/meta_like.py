@@ -70,8 +70,8 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
+from recsim.plugin import int_param, number_param
 from recsim.traces import native
-from recsim.traces.common import generator_int, generator_number
 
 NAME = "meta-like"
 FULL_SCALE = 468_084_223  # lookups in fbgemm_t856_bs65536_0.pt, the first 2021 _N file
@@ -196,11 +196,11 @@ def check(accesses: int, seed: int = 0, **knobs) -> dict:
         raise ConfigError(f"{NAME}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
                           f"expected some of accesses, seed, {', '.join(DEFAULTS)}")
     params = {"accesses": accesses, "seed": seed, **DEFAULTS, **knobs}
-    return {name: (generator_int(NAME, name, value, 0 if name == "seed" else 1)
+    return {name: (int_param(NAME, params, name, 0 if name == "seed" else 1)
                    if name in INTEGERS or name == "seed" else
-                   generator_number(NAME, name, value, 0.0,
-                                    1.0 if name in AT_MOST_ONE else np.inf, open_lo=True))
-            for name, value in params.items()}
+                   number_param(NAME, params, name, 0.0, 1.0 if name in AT_MOST_ONE else np.inf,
+                                open_lo=True))
+            for name in params}
 
 
 def generate(accesses: int, path=None, **params):

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsim.plugin import int_param, number_param
 from recsim.traces import native
-from recsim.traces.common import fixed_batches, generator_int, generator_number
+from recsim.traces.common import fixed_batches
 
 NAME = "zipf"
 CHUNK = 1 << 22
@@ -26,10 +27,11 @@ CHUNK = 1 << 22
 def check(accesses: int, tables: int = 1, rows: int = 1_000_000, alpha: float = 1.0,
           seed: int = 0, batch_size: int = 1024) -> dict:
     """The parameters, checked (one ConfigError naming the first bad one)."""
-    params = {name: generator_int(NAME, name, value) for name, value in (
-        ("accesses", accesses), ("tables", tables), ("rows", rows), ("batch_size", batch_size))}
-    return {**params, "alpha": generator_number(NAME, "alpha", alpha),
-            "seed": generator_int(NAME, "seed", seed, 0)}
+    given = locals()  # the arguments by name
+    params = {name: int_param(NAME, given, name, 1)
+              for name in ("accesses", "tables", "rows", "batch_size")}
+    return {**params, "alpha": number_param(NAME, given, "alpha"),
+            "seed": int_param(NAME, given, "seed", 0)}
 
 
 def generate(accesses: int, path=None, **params):
