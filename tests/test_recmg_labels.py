@@ -53,7 +53,7 @@ def test_label_capacity_is_80_percent_of_the_buffer_and_set_associative_works():
     assert assigned.ways == 32 and assigned.opt_hit_rate <= full.opt_hit_rate
 
 
-@pytest.mark.parametrize("fraction", [0, 1.5, True])
+@pytest.mark.parametrize("fraction", [0, 1.5, True, "x", float("nan")])
 def test_bad_label_fraction(fraction):
     trace = Trace.from_arrays(np.zeros(3, np.int32), np.arange(3))
     with pytest.raises(ConfigError, match="label_fraction: expected a number in"):

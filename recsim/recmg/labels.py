@@ -18,6 +18,7 @@ OPTgen. ``ways=0`` (the default) labels with a fully associative optimum; a posi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 from numba import njit
@@ -57,7 +58,8 @@ def opt_labels(trace, buffer_capacity, label_fraction: float = LABEL_FRACTION,
     """Caching labels and prefetch targets of ``trace`` for a buffer of ``buffer_capacity``
     vectors (a count or a fraction of unique vectors, as :func:`recsim.simulate` takes
     it), labelled by Belady at ``label_fraction`` of that buffer."""
-    if isinstance(label_fraction, bool) or not 0 < label_fraction <= 1:
+    if (isinstance(label_fraction, bool) or not isinstance(label_fraction, Real)
+            or not 0 < label_fraction <= 1):
         raise ConfigError(f"label_fraction: expected a number in (0, 1], "
                           f"got {label_fraction!r}")
     buffer = resolve_capacity(buffer_capacity, trace.n_unique)
