@@ -9,7 +9,12 @@
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
+                    [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR]
+    recsim train recmg-cache|recmg-prefetch|transfetch --trace T -o MODEL.pt
+                 [--train-accesses N] [--capacity C] [--ways W] [--label-fraction F]
+                 [--epochs E] [--batch-size B] [--lr LR] [--patience P] [--seed S]
+                 [--threads N] [--param KEY=VALUE ...] [--resume]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
@@ -138,14 +143,28 @@ def cmd_trace_gen(args) -> None:
         print(f"  fully associative LRU hit rate {trace.meta['provenance']['lru_hit_rate']:.4f}")
 
 
+def _model_advice(args, trace):
+    """Advice from ``--cache-model``/``--prefetch-model`` checkpoints, or None."""
+    if not (args.cache_model or args.prefetch_model):
+        return None
+    from recsim.recmg import deploy
+    from recsim.recmg.train import load_model
+
+    pred = [deploy.predict(load_model(m), trace, args.advice_start) if m else None
+            for m in (args.cache_model, args.prefetch_model)]
+    return deploy.advice(trace, *pred, lag=args.advice_lag)
+
+
 def cmd_simulate(args) -> None:
     from recsim.engine import simulate
+    from recsim.traces import load_trace
 
-    result = simulate(args.trace, args.policy, args.capacity, args.ways, args.prefetcher,
+    trace = load_trace(args.trace)
+    result = simulate(trace, args.policy, args.capacity, args.ways, args.prefetcher,
                       dict(args.param), dict(args.pf_param), args.prefetch_latency,
-                      args.prefetch_budget, seed=args.seed, per_table=args.per_table,
-                      window=args.window, fetch_latency=args.fetch_latency,
-                      max_outstanding=args.max_outstanding)
+                      args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
+                      per_table=args.per_table, window=args.window,
+                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -169,8 +188,14 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import load_experiment, prefetch_table, run_experiment
+    from recsim.experiment import load_experiment, prefetch_table, read_yaml, run_experiment
 
+    raw = read_yaml(args.file)
+    if isinstance(raw, dict) and raw.get("kind") == "recmg-evaluation":
+        from recsim.recmg.evaluation import markdown, run_evaluation
+
+        print(markdown(run_evaluation(args.file, raw, args.output)), end="")
+        return
     exp = load_experiment(args.file)
     rows = run_experiment(args.file, args.output)
     width = max(len(r["trace"]) for r in rows)
@@ -180,6 +205,21 @@ def cmd_run(args) -> None:
               f"hit rate {r['hit_rate']:.4f}")
     if "prefetch" in exp.tables:
         print("\n" + prefetch_table(rows), end="")
+
+
+def cmd_train(args) -> None:
+    from recsim.recmg.train import TrainConfig, train
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         patience=args.patience, val_fraction=args.val_fraction,
+                         seed=args.seed, threads=args.threads)
+    ck = train(args.kind, args.trace, args.output, train_accesses=args.train_accesses,
+               capacity=args.capacity, ways=args.ways, label_fraction=args.label_fraction,
+               params=dict(args.param), config=config, resume=args.resume)
+    best = min(ck["history"], key=lambda h: h["val_loss"])
+    print(f"{args.output}: {ck['kind']}, {len(ck['history'])} epochs, best validation loss "
+          f"{best['val_loss']:.4f} (epoch {best['epoch']}), "
+          f"{sum(h['seconds'] for h in ck['history']):.0f} s")
 
 
 def cmd_list(kind: str):
@@ -257,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch-latency", type=int, default=0,
                    help="accesses until a demand miss arrives (default 0)")
     p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
+    p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
+    p.add_argument("--prefetch-model", type=Path,
+                   help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")
+    p.add_argument("--advice-start", type=int, default=0,
+                   help="first access the models advise (a multiple of 15; default 0)")
+    p.add_argument("--advice-lag", type=int, default=1, help="prefetch lag in chunks (1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-table", action="store_true")
     p.add_argument("--window", type=int, default=0, help="hit rate per window of N accesses")
@@ -267,6 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--output", type=Path, help="default: the YAML's output, or results/NAME")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train a RecMG or TransFetch model on a trace")
+    p.add_argument("kind", choices=["recmg-cache", "recmg-prefetch", "transfetch"])
+    p.add_argument("--trace", type=Path, required=True)
+    p.add_argument("-o", "--output", type=Path, required=True, help="checkpoint (.pt)")
+    p.add_argument("--train-accesses", type=int, help="train on the first N accesses only")
+    p.add_argument("--capacity", default="0.15",
+                   help="buffer the labels are for: vectors, fraction or percent (0.15)")
+    p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
+    p.add_argument("--label-fraction", type=float, default=0.8,
+                   help="Belady labels at this share of the buffer (0.8)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, help="default 256")
+    p.add_argument("--lr", type=float, help="default 1e-3 (RecMG), 2e-4 (TransFetch)")
+    p.add_argument("--patience", type=int, default=2, help="early stopping (epochs)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="last share of the samples, in time order, for validation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                   help="model parameter (repeatable), e.g. hidden=64")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.set_defaults(func=cmd_train)
 
     sub.add_parser("policies", help="list replacement policies").set_defaults(
         func=cmd_list("policies"))

@@ -103,8 +103,8 @@ class Experiment(_Strict):
     tables: list[Literal["prefetch"]] = Field(default_factory=list)
 
 
-def load_experiment(path) -> Experiment:
-    """Parse and check an experiment YAML; every problem names the file and the YAML path."""
+def read_yaml(path) -> dict:
+    """The mapping in a YAML file; a missing file or bad YAML is one ConfigError."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -112,8 +112,14 @@ def load_experiment(path) -> Experiment:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return raw
+
+
+def validate(schema: type[BaseModel], raw, path: Path):
+    """``schema`` filled from ``raw``; the first problem is a ConfigError naming the file
+    and the YAML path."""
     try:
-        exp = Experiment.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         # A misspelt key also makes the intended key "missing": report the unknown one.
         err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -122,6 +128,12 @@ def load_experiment(path) -> Experiment:
         msg = ("unknown key" if err["type"] == "extra_forbidden"
                else err["msg"].removeprefix("Value error, "))
         raise ConfigError(f"{path}: {where.lstrip('.') or '(top level)'}: {msg}") from None
+
+
+def load_experiment(path) -> Experiment:
+    """Parse and check an experiment YAML; every problem names the file and the YAML path."""
+    path = Path(path)
+    exp = validate(Experiment, read_yaml(path), path)
     for key, getter, kind in (("policies", get_policy, "policy"),
                               ("prefetchers", get_prefetcher, "prefetcher")):
         for i, spec in enumerate(getattr(exp, key)):
@@ -137,7 +149,7 @@ def _plugin(spec: PluginSpec) -> Plugin:
     return Plugin(name=spec) if isinstance(spec, str) else spec
 
 
-def _open_trace(spec: TraceSpec, base: Path, out: Path):
+def open_trace(spec: TraceSpec, base: Path, out: Path):
     if spec.path is not None:
         path = Path(spec.path)
         return load_trace(path if path.is_absolute() else base / path, spec.format, **spec.options)
@@ -165,7 +177,7 @@ def run_experiment(path, output=None, progress: bool = True) -> list[dict]:
                                             unit="cell"):
         spec = exp.traces[ti]
         if ti not in traces:
-            traces[ti] = _open_trace(spec, path.parent, out)
+            traces[ti] = open_trace(spec, path.parent, out)
         result = simulate(traces[ti], pol.name, capacity, ways, pf.name, pol.params, pf.params,
                           prefetch_latency=exp.prefetch_latency, seed=exp.seed,
                           fetch_latency=exp.fetch_latency, prefetch_budget=exp.prefetch_budget,

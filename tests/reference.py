@@ -240,10 +240,11 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
                      max_outstanding=None) -> RefResult:
     """Replay ``trace`` one access at a time; see the module docstring.
 
-    ``advice``: a :class:`recsim.engine.Advice` whose prefetch lists are replayed (its
-    ``priority`` is ignored: none of the modelled policies reads it). The list of chunk
-    ``k`` is issued at the start of chunk ``k + lag``, before that chunk's first access,
-    under the same per-batch budget; such a prefetch is usable at once with latency 0.
+    ``advice``: a :class:`recsim.engine.Advice` whose prefetch lists are replayed; its
+    ``priority`` is in ``ctx.shared["priority"]`` for the models that read it (RecMG). The
+    list of chunk ``k`` is issued at the start of chunk ``k + lag``, before that chunk's
+    first access, under the same per-batch budget; such a prefetch is usable at once with
+    latency 0.
 
     ``belady_ties``: which never-reused resident Belady evicts: ``"first_touched"`` (the
     engine's documented rule), ``"max_vid"`` or ``"min_vid"``.
@@ -274,7 +275,8 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
     params = {"bypass": bypass} if policy == "belady" else {}
     params = resolve_params("policy", get_policy(policy), {**params, **(policy_params or {})})
     ctx = ModelContext(sets, ways, params, next_after, [0] * dense.n_unique, seed,
-                       {"belady_ties": belady_ties})
+                       {"belady_ties": belady_ties,
+                        "priority": getattr(advice, "priority", None)})
     for tb, v in zip(tables, vids):
         ctx.table_of[v] = tb
     cache = [SET_MODELS[policy](ctx, s) for s in range(sets)]

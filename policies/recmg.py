@@ -1,0 +1,89 @@
+"""RecMG: buffer management driven by the RecMG caching model (the paper's Algorithm 2).
+
+Paper: Ren, Ma, Yang, Francis, Ardestani, Si and Li, "Machine Learning-Guided Memory
+Optimization for DLRM Inference on Tiered Memory" (RecMG), arXiv 2511.08568, Algorithm 2;
+the authors' simulator github.com/jren73/RecMG ``RecMG_models/simulator/simulate_cache.py``
+(which evicts vectors the model would not keep before those it would).
+
+Every resident vector has a priority. A demand access (a hit, or the fill after a miss)
+sets it to ``eviction_speed + C[i]``, where ``C[i] = round(prio * keep)`` is the caching
+model's decision for that access (``prio`` = 1.0 when the model says keep the vector until
+its next use, 0.0 when not; :mod:`recsim.recmg.deploy` builds the advice) expressed in
+evictions: a vector the model keeps outlives ``keep`` more evictions of its set than one
+it does not. A prefetch fill sets ``eviction_speed``. The victim is the vector of the set
+with the lowest priority, ties going to the least recently touched (accessed or filled,
+counted in touches, so prefetches filled at one access time are ordered too);
+an eviction ages every other vector of the set by one (priorities stop at 0).
+
+Parameters: ``eviction_speed`` (default 4, the paper's) and ``keep`` (default 128, four
+turnovers of a 32-way set: our choice, as the paper gives ``C[i]`` no unit; on a meta-like
+trace at a 15% buffer, perfect advice (the OPT labels) gains 0.75 -> 0.77 in hit rate and
+a trained caching model 0.682 -> 0.691 from keep 32 to 128, and larger values change
+nothing).
+
+Ageing is lazy and O(1) per eviction: a per-set eviction counter ``age[set]``; setting a
+priority ``p`` stores ``stamp = age[set] + p``, and the priority now is
+``max(0, stamp - age[set])``. The victim scan is O(ways), so the policy is meant for
+set-associative buffers. Without advice (``prio`` = 0 everywhere) every priority decays
+to 0 after ``eviction_speed`` evictions and the policy is LRU among the decayed vectors.
+The policy never bypasses.
+"""
+
+import numpy as np
+from numba import njit
+
+from recsim.plugin import Policy, int_param
+
+PLUGIN = "policy recmg"
+
+
+def make_state(ctx, params):
+    speed = int_param(PLUGIN, params, "eviction_speed", 0)
+    keep = int_param(PLUGIN, params, "keep", 0)
+    stamp = np.zeros(ctx.capacity, np.int64)
+    touched = np.zeros(ctx.capacity, np.int64)
+    age = np.zeros(ctx.sets, np.int64)
+    return stamp, touched, age, np.array([speed, keep, 0], np.int64)
+
+
+@njit(cache=True, inline="always")
+def _set_priority(state, set_, slot, t, priority):
+    stamp, touched, age, scalars = state
+    stamp[slot] = age[set_] + priority
+    scalars[2] += 1  # a touch counter: several prefetch fills can share one access time
+    touched[slot] = scalars[2]
+
+
+@njit(cache=True, inline="always")
+def on_hit(state, set_, slot, vid, t, prio):
+    speed, keep = state[3][0], state[3][1]
+    _set_priority(state, set_, slot, t, speed + np.int64(round(prio * keep)))
+
+
+@njit(cache=True, inline="always")
+def on_fill(state, set_, slot, vid, t, prio, prefetch):
+    speed, keep = state[3][0], state[3][1]
+    bonus = 0 if prefetch else np.int64(round(prio * keep))
+    _set_priority(state, set_, slot, t, speed + bonus)
+
+
+@njit(cache=True, inline="always")
+def victim(state, set_, base, ways, vid, t, prefetch):
+    stamp, touched, age, _ = state
+    now = age[set_]
+    best, best_p, best_t = base, np.int64(1 << 62), np.int64(1 << 62)
+    for slot in range(base, base + ways):
+        p = max(stamp[slot] - now, 0)
+        if p < best_p or (p == best_p and touched[slot] < best_t):
+            best, best_p, best_t = slot, p, touched[slot]
+    return best
+
+
+@njit(cache=True, inline="always")
+def on_evict(state, set_, slot, vid, t):
+    state[2][set_] += 1  # ages every other vector of the set by one
+
+
+POLICY = Policy("recmg", "RecMG Algorithm 2: caching-model priorities, aged per eviction",
+                make_state, victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict,
+                params={"eviction_speed": 4, "keep": 128})

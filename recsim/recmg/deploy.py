@@ -1,0 +1,198 @@
+"""Deployment of trained models in the replay engine, and their evaluation.
+
+The models run in PyTorch outside the replay loop (DESIGN.md "Engine"): batched CPU
+inference over the chunks of ``chunk`` accesses (default 15, the models' input length)
+of the part ``[start, stop)`` of a trace gives an :class:`recsim.engine.Advice`:
+
+- ``priority``: the caching model's decision per access (1.0 keep, 0.0 not; logit > 0),
+  which the ``recmg`` policy turns into Algorithm 2's priorities. The decision for an
+  access comes from the chunk that contains it: the indices of an inference batch are
+  known before it runs, so the model can classify them in time.
+- prefetch lists: the prefetch model's ``output_len`` points for chunk ``k`` snapped to
+  vectors (:meth:`recsim.recmg.encoding.Vocabulary.snap`), or TransFetch's predictions at
+  the last access of chunk ``k``, issued at the start of chunk ``k + lag`` (default 1:
+  inference for the next chunk overlaps the replay of this one, as RecMG's pipeline).
+  Predicted vectors that the replayed trace never accesses are dropped (they could only
+  pollute the buffer, so a wrong guess of such a vector is not charged; correctness
+  counts it as wrong).
+
+Accesses before ``start`` get no advice: replaying the whole trace warms the buffer on the
+training accesses, and metrics are read on ``[start, stop)`` from the hit log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recsim.engine import Advice
+from recsim.errors import ConfigError
+from recsim.recmg import transfetch
+from recsim.recmg.encoding import Vocabulary
+
+INFERENCE_BATCH = 4096  # sequences per forward pass
+
+
+@dataclass
+class Predictions:
+    """What a model predicted for ``[start, stop)`` and what the inference cost."""
+
+    kind: str
+    start: int
+    chunk: int
+    keep: np.ndarray | None = None  # uint8 per access of [start, stop) (caching model)
+    ptr: np.ndarray | None = None  # CSR per chunk of predicted vids (prefetch models)
+    vids: np.ndarray | None = None
+    predicted: int = 0  # predictions made, including those that snapped to no vector
+    seconds: float = 0.0
+
+    @property
+    def us_per_access(self) -> float:
+        """Inference time per access of the span (what the paper's Table II reports as
+        the cost per prediction, batched here)."""
+        n = self.keep.shape[0] if self.keep is not None else (self.ptr.shape[0] - 1) * self.chunk
+        return 1e6 * self.seconds / max(n, 1)
+
+
+def vocabulary(payload: dict) -> Vocabulary:
+    v = payload["vocab"]
+    return Vocabulary.from_counts(int(v["n_tables"]), v["keys"].numpy(), v["counts"].numpy())
+
+
+def _batched(model, *inputs):
+    out = []
+    with torch.inference_mode():
+        for lo in range(0, inputs[0].shape[0], INFERENCE_BATCH):
+            out.append(model(*(x[lo:lo + INFERENCE_BATCH] for x in inputs)))
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def _sequences(vocab, trace, start, stop, chunk):
+    """Whole chunks of ``[start, stop)`` as model inputs, and the trailing partial one."""
+    table, row = trace.table[start:stop], trace.row[start:stop]
+    feats = vocab.features(table, row)
+    n = (stop - start) // chunk * chunk
+    whole = (torch.from_numpy(table[:n].astype(np.int64).reshape(-1, chunk)),
+             torch.from_numpy(feats[:n].reshape(-1, chunk, feats.shape[1])))
+    tail = (torch.from_numpy(table[n:].astype(np.int64)[None]),
+            torch.from_numpy(feats[n:][None])) if n < stop - start else None
+    return whole, tail
+
+
+def predict(loaded, trace, start: int = 0, stop: int | None = None,
+            chunk: int = 15) -> Predictions:
+    """Batched inference of a loaded model (:func:`recsim.recmg.train.load_model`) over
+    ``[start, stop)`` of ``trace``."""
+    kind, model, payload = loaded.kind, loaded.model, loaded.payload
+    stop = trace.n_accesses if stop is None else stop
+    began = time.perf_counter()
+    if kind == "transfetch":
+        pred = _transfetch(model, loaded.params, payload, trace, start, stop, chunk)
+    else:
+        vocab = vocabulary(payload)
+        whole, tail = _sequences(vocab, trace, start, stop, chunk)
+        if kind == "recmg-cache":
+            logits = [_batched(model, *whole).reshape(-1)]
+            if tail is not None:
+                logits.append(_batched(model, *tail).reshape(-1))
+            pred = Predictions(kind, start, chunk, keep=(torch.cat(logits) > 0).numpy()
+                               .astype(np.uint8))
+            pred.predicted = pred.keep.shape[0]
+        else:
+            points = _batched(model, *whole)
+            if tail is not None:
+                points = torch.cat([points, _batched(model, *tail)])
+            pred = _snapped(kind, vocab, trace, points.numpy(), start, chunk)
+    pred.seconds = time.perf_counter() - began
+    return pred
+
+
+def _to_vids(trace, keys, ptr):
+    """Keep the keys the trace accesses, as vids; ``ptr`` recounted (CSR)."""
+    dense = trace.dense()
+    pos = np.minimum(np.searchsorted(dense.keys, keys), dense.keys.shape[0] - 1)
+    ok = dense.keys[pos] == keys
+    kept = np.concatenate([[0], np.cumsum(ok)])[ptr]  # CSR of the kept keys
+    return kept.astype(np.int64), pos[ok].astype(np.int64)
+
+
+def _snapped(kind, vocab, trace, points, start, chunk) -> Predictions:
+    n_chunks, per = points.shape[0], points.shape[1]
+    table, row, ok = vocab.snap(points.reshape(-1, 2))
+    keys = trace.table_base[table] + row
+    ptr = np.concatenate([[0], np.cumsum(ok.reshape(n_chunks, per).sum(1))])
+    ptr, vids = _to_vids(trace, keys, ptr)
+    return Predictions(kind, start, chunk, ptr=ptr, vids=vids, predicted=n_chunks * per)
+
+
+def _transfetch(model, p, payload, trace, start, stop, chunk) -> Predictions:
+    pos = np.minimum(np.arange(start + chunk - 1, stop + chunk - 1, chunk), stop - 1)
+    ptr, keys = transfetch.predict_keys(model, trace.keys(), pos, payload["threshold"],
+                                        p["degree"], p["history"], p["segments"],
+                                        p["max_delta"])
+    ptr, vids = _to_vids(trace, keys, ptr)
+    return Predictions("transfetch", start, chunk, ptr=ptr, vids=vids,
+                       predicted=int(keys.shape[0]))
+
+
+def advice(trace, caching: Predictions | None = None, prefetch: Predictions | None = None,
+           lag: int = 1) -> Advice:
+    """The engine's advice for the whole trace from the predictions of one or two models
+    (accesses before a prediction's ``start`` get none)."""
+    if ((caching is not None and caching.keep is None)
+            or (prefetch is not None and prefetch.ptr is None)):
+        raise ConfigError("advice: expected a recmg-cache model for caching and a "
+                          "recmg-prefetch or transfetch model for prefetching")
+    priority = None
+    if caching is not None:
+        priority = np.zeros(trace.n_accesses)
+        priority[caching.start:caching.start + caching.keep.shape[0]] = caching.keep
+    if prefetch is None:
+        return Advice(priority=priority)
+    chunk, first = prefetch.chunk, prefetch.start // prefetch.chunk
+    if prefetch.start % chunk:
+        raise ConfigError(f"advice start {prefetch.start}: expected a multiple of the "
+                          f"chunk ({chunk} accesses)")
+    ptr = np.concatenate([np.zeros(first, np.int64), prefetch.ptr])
+    return Advice(priority=priority, prefetch_ptr=ptr, prefetch_vids=prefetch.vids,
+                  chunk=chunk, lag=lag)
+
+
+# -- evaluation ---------------------------------------------------------------------------
+
+def caching_accuracy(pred: Predictions, labels: np.ndarray) -> float:
+    """Share of the accesses of the span whose decision equals the OPT caching label
+    (``labels`` for the whole trace)."""
+    truth = labels[pred.start:pred.start + pred.keep.shape[0]]
+    return float((pred.keep == truth).mean())
+
+
+def correctness(pred: Predictions, vids: np.ndarray, miss_index: np.ndarray,
+                window: int) -> float:
+    """Share of all predictions (including those that matched no vector of the trace) whose
+    vector is accessed before the end of the evaluation window: the next ``window`` OPT
+    misses after the chunk the prediction was made from, as the loss sees them."""
+    n_chunks = pred.ptr.shape[0] - 1
+    ends = pred.start + (np.arange(n_chunks) + 1) * pred.chunk
+    last = np.searchsorted(miss_index, ends) + window - 1
+    horizon = np.where(last < miss_index.shape[0],
+                       miss_index[np.minimum(last, miss_index.shape[0] - 1)] + 1, vids.shape[0])
+    owner = np.repeat(np.arange(n_chunks), np.diff(pred.ptr))
+    used = _used_between(vids, pred.vids, np.minimum(ends[owner], vids.shape[0]),
+                         horizon[owner])
+    return float(used.sum() / max(pred.predicted, 1))
+
+
+def _used_between(vids: np.ndarray, query: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Whether vector ``query[i]`` is accessed at a position in ``[lo[i], hi[i])``."""
+    n = np.int64(vids.shape[0])
+    order = np.argsort(vids, kind="stable")
+    occurrences = vids[order].astype(np.int64) * n + order  # sorted: by vid, then position
+    q = query.astype(np.int64) * n
+    lo, hi = np.minimum(lo, n), np.minimum(hi, n)  # stay inside the query's own vector
+    at = np.searchsorted(occurrences, q + lo)
+    found = np.minimum(at, occurrences.shape[0] - 1)
+    return (at < occurrences.shape[0]) & (occurrences[found] < q + hi)

@@ -1,0 +1,164 @@
+"""End-to-end evaluation of RecMG against its baselines: ``recsim run`` of a YAML with
+``kind: recmg-evaluation`` (``experiments/recmg_quick.yaml``)::
+
+    name: recmg_quick
+    kind: recmg-evaluation
+    trace: {name: meta_like, generate: {preset: meta-like, accesses: 3000000, seed: 0}}
+    train_accesses: 2000000     # the models learn from these accesses...
+    eval_accesses: 1000000      # ...and are judged on the ones that follow
+    capacity: 0.15              # buffer: fraction of the trace's unique vectors, or a count
+    ways: 32
+    label_fraction: 0.8         # Belady labels at this share of the buffer
+    epochs: 8                   # at most (early stopping, patience 2)
+    lag: 1                      # prefetch advice pipeline lag, in chunks of 15 accesses
+    threads: null               # torch threads (default: torch's)
+    params: {}                  # model parameters by kind, e.g. {transfetch: {dim: 64}}
+    seed: 0
+    output: results/recmg_quick
+
+Steps: train (or resume) the three models on the training accesses, checkpoints under
+``OUTPUT/models/``; OPT labels of the whole trace for the buffer; batched inference over
+the evaluation accesses; then replays of the whole trace, so the buffer is warm when the
+evaluation starts, reading hit rates on the evaluation accesses from the hit log:
+LRU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with the
+RecMG prefetch model), RecMG (both), LRU+TransFetch and Belady. Coverage (the paper's
+Eq. 2) of a prefetch model is the share of LRU's misses on the evaluation accesses that
+LRU with the model's prefetches no longer has.
+
+Writes ``results.json`` and ``results.md`` (the table with the paper's numbers beside ours)
+atomically under the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Literal, Union
+
+import numpy as np
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from recsim.engine import resolve_capacity, simulate
+from recsim.errors import ConfigError
+from recsim.experiment import TraceSpec, _Strict, open_trace, validate
+from recsim.recmg import deploy
+from recsim.recmg.chamfer import WINDOW_FACTOR
+from recsim.recmg.labels import opt_labels
+from recsim.recmg.train import KINDS, TrainConfig, load_model, resolve_params, train
+from recsim.traces.common import atomic_output
+
+# The RecMG paper's numbers on Meta's traces (Sections V-VI, Table II).
+PAPER = {"caching accuracy": "80-83%", "recmg correctness": "37%",
+         "recmg us/prediction": "92", "transfetch us/prediction": "1052"}
+
+
+class RecmgEvaluation(_Strict):
+    name: str
+    kind: Literal["recmg-evaluation"]
+    trace: TraceSpec
+    train_accesses: int = Field(gt=0)
+    eval_accesses: int = Field(gt=0)
+    capacity: Union[int, float, str] = 0.15
+    ways: int = Field(32, ge=0)
+    label_fraction: float = Field(0.8, gt=0, le=1)
+    epochs: int = Field(8, ge=1)
+    lag: int = Field(1, ge=0)
+    threads: int | None = Field(None, ge=1)
+    params: dict[Literal[KINDS], dict] = Field(default_factory=dict)
+    seed: int = 0
+    output: str | None = None
+
+
+def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
+    """Run the evaluation described by ``raw`` (the YAML at ``path``); see module."""
+    path = Path(path)
+    cfg = validate(RecmgEvaluation, raw, path)
+    out = Path(output or cfg.output or Path("results") / cfg.name)
+    trace = open_trace(cfg.trace, path.parent, out)
+    start, stop = cfg.train_accesses, cfg.train_accesses + cfg.eval_accesses
+    if stop > trace.n_accesses:
+        raise ConfigError(f"{path}: train_accesses + eval_accesses = {stop:,} exceeds the "
+                         f"trace's {trace.n_accesses:,} accesses")
+    capacity = resolve_capacity(cfg.capacity, trace.n_unique)
+    for kind, params in cfg.params.items():
+        try:
+            resolve_params(kind, params, trace)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: params.{kind}: {exc}") from None
+    config = TrainConfig(epochs=cfg.epochs, seed=cfg.seed, threads=cfg.threads)
+    models, timings = {}, {}
+    for kind in KINDS:
+        began = time.perf_counter()
+        ck = train(kind, trace, out / "models" / f"{kind}.pt", train_accesses=start,
+                   capacity=capacity, ways=cfg.ways, label_fraction=cfg.label_fraction,
+                   params=cfg.params.get(kind), config=config, resume=True,
+                   progress=progress)
+        timings[f"train {kind} s"] = time.perf_counter() - began
+        models[kind] = {"epochs": len(ck["history"]), "params": ck["params"]}
+    labels = opt_labels(trace, capacity, cfg.label_fraction, ways=cfg.ways)
+    pred = {kind: deploy.predict(load_model(out / "models" / f"{kind}.pt"), trace, start, stop)
+            for kind in KINDS}
+    window = WINDOW_FACTOR * models["recmg-prefetch"]["params"]["output_len"]
+    quality = {
+        "caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels.cache),
+        "label keep share": float(labels.cache[start:stop].mean()),
+        "recmg correctness": deploy.correctness(pred["recmg-prefetch"], trace.vid,
+                                                labels.miss_index, window),
+        "transfetch correctness": deploy.correctness(pred["transfetch"], trace.vid,
+                                                     labels.miss_index, window),
+        **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
+    }
+    cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
+    runs = {"LRU": ("lru", None), "SRRIP": ("srrip", None),
+            "CM": ("recmg", deploy.advice(trace, cm)),
+            "LRU+PF": ("lru", deploy.advice(trace, None, pf, cfg.lag)),
+            "RecMG": ("recmg", deploy.advice(trace, cm, pf, cfg.lag)),
+            "LRU+TransFetch": ("lru", deploy.advice(trace, None, tf, cfg.lag)),
+            "Belady": ("belady", None)}
+    hit_rates, misses = {}, {}
+    for name, (policy, adv) in tqdm(runs.items(), desc="replays", disable=not progress):
+        result = simulate(trace, policy, capacity, cfg.ways, advice=adv, log_hits=True)
+        hits = result.hit_log[start:stop]
+        hit_rates[name] = float(hits.mean())
+        misses[name] = int(hits.shape[0] - hits.sum())
+    quality["recmg coverage"] = 1 - misses["LRU+PF"] / misses["LRU"]
+    quality["transfetch coverage"] = 1 - misses["LRU+TransFetch"] / misses["LRU"]
+    report = {"name": cfg.name, "trace": trace.name, "accesses": trace.n_accesses,
+              "unique": trace.n_unique, "train_accesses": start, "eval_accesses": stop - start,
+              "capacity": capacity, "ways": cfg.ways, "opt_label_hit_rate": labels.opt_hit_rate,
+              "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
+    with atomic_output(out / "results.md") as tmp:
+        tmp.write_text(markdown(report))
+    return report
+
+
+def _jsonable(value):
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def markdown(report: dict) -> str:
+    """The evaluation's two tables, with the paper's numbers beside ours."""
+    q, h = report["quality"], report["hit_rate"]
+    lines = [f"Trace {report['trace']}: train on {report['train_accesses']:,} accesses, "
+             f"evaluate on the next {report['eval_accesses']:,}; buffer "
+             f"{report['capacity']:,} vectors ({report['ways'] or 'fully associative'} ways).",
+             "", "| model metric | recsim | paper |", "|---|---|---|"]
+    rows = [("caching accuracy (RecMG CM)", q["caching accuracy"], PAPER["caching accuracy"]),
+            ("caching labels that say keep", q["label keep share"], "-"),
+            ("prefetch correctness, RecMG", q["recmg correctness"], PAPER["recmg correctness"]),
+            ("prefetch correctness, TransFetch", q["transfetch correctness"], "-"),
+            ("coverage, RecMG (LRU+PF vs LRU)", q["recmg coverage"], "-"),
+            ("coverage, TransFetch", q["transfetch coverage"], "-")]
+    lines += [f"| {name} | {value:.1%} | {paper} |" for name, value, paper in rows]
+    lines += [f"| cost per access, {m} model (us, batched CPU) | {q[f'{m} us/access']:.2f} | "
+              f"{PAPER[f'{paper} us/prediction']} per prediction |"
+              for m, paper in (("cache", "recmg"), ("prefetch", "recmg"),
+                               ("transfetch", "transfetch"))]
+    lines += ["", "| replay | hit rate on the evaluation accesses |", "|---|---|"]
+    lines += [f"| {name} | {rate:.4f} |" for name, rate in h.items()]
+    return "\n".join(lines) + "\n"

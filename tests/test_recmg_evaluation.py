@@ -1,0 +1,87 @@
+"""``recsim train`` and the RecMG evaluation (``kind: recmg-evaluation`` YAML) end to end on
+a small meta-like trace."""
+
+import json
+
+import pytest
+import torch
+
+from recsim.cli import main
+from recsim.recmg.train import load_checkpoint
+
+YAML = """\
+name: tiny
+kind: recmg-evaluation
+trace: {name: ml, generate: {preset: meta-like, accesses: 30000, seed: 3, tables: 40}}
+train_accesses: 22500
+eval_accesses: 7500
+epochs: 1
+params: {transfetch: {dim: 16, depth: 1, heads: 2}, recmg-cache: {hidden: 16}}
+"""
+
+
+def test_recsim_train_writes_a_checkpoint_and_resumes(tmp_path, capsys):
+    assert main(["trace", "gen", "meta-like", "-o", str(tmp_path / "m.trace"), "--accesses",
+                 "30000", "--tables", "20", "--seed", "1"]) == 0
+    args = ["train", "recmg-cache", "--trace", str(tmp_path / "m.trace"), "-o",
+            str(tmp_path / "c.pt"), "--epochs", "1", "--param", "hidden=16"]
+    assert main(args) == 0
+    assert "c.pt: recmg-cache, 1 epochs" in capsys.readouterr().out
+    ck = load_checkpoint(tmp_path / "c.pt")
+    assert ck["params"]["hidden"] == 16 and ck["data"]["train_accesses"] == 30000
+    assert main(args[:-4] + ["--epochs", "2", "--param", "hidden=16", "--resume"]) == 0
+    assert [h["epoch"] for h in load_checkpoint(tmp_path / "c.pt")["history"]] == [1, 2]
+    assert main(args[:-2] + ["--param", "hidden=8", "--resume"]) == 2
+    assert "resuming a different model" in capsys.readouterr().err
+
+
+def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
+    (tmp_path / "e.yaml").write_text(YAML)
+    assert main(["run", str(tmp_path / "e.yaml"), "--output", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "| caching accuracy (RecMG CM) |" in printed and "| Belady |" in printed
+    report = json.loads((tmp_path / "out" / "results.json").read_text())
+    rates = report["hit_rate"]
+    assert set(rates) == {"LRU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch", "Belady"}
+    assert all(0 <= r <= 1 for r in rates.values()) and rates["Belady"] > rates["LRU"]
+    assert 0.5 < report["quality"]["caching accuracy"] <= 1
+    for kind in ("recmg-cache", "recmg-prefetch", "transfetch"):
+        assert (tmp_path / "out" / "models" / f"{kind}.pt").exists()
+    assert isinstance(load_checkpoint(tmp_path / "out" / "models" / "transfetch.pt")
+                      ["payload"]["threshold"], float)
+    # a re-run resumes the finished checkpoints and gives the same report
+    before = {k: torch.load(tmp_path / "out" / "models" / f"{k}.pt", weights_only=True)
+              ["best_state"] for k in ("recmg-cache",)}
+    assert main(["run", str(tmp_path / "e.yaml"), "--output", str(tmp_path / "out")]) == 0
+    again = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert again["hit_rate"] == rates
+    after = torch.load(tmp_path / "out" / "models" / "recmg-cache.pt", weights_only=True)
+    assert all(torch.equal(v, after["best_state"][n]) for n, v in before["recmg-cache"].items())
+    # the same models as advice from the command line
+    models = tmp_path / "out" / "models"
+    args = ["simulate", "--trace", str(tmp_path / "out" / "traces" / "ml.trace"), "--policy",
+            "recmg", "--capacity", str(report["capacity"]), "--cache-model",
+            str(models / "recmg-cache.pt"), "--prefetch-model", str(models / "transfetch.pt"),
+            "--json"]
+    capsys.readouterr()
+    assert main(args + ["--advice-start", "22500"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["accesses"] == 30000 and counts["prefetches_issued"] > 0
+    assert main(args + ["--advice-start", "22501"]) == 2
+    assert "expected a multiple of the chunk" in capsys.readouterr().err
+    swapped = [str(models / "recmg-cache.pt") if a.endswith("transfetch.pt") else a for a in args]
+    assert main(swapped + ["--advice-start", "22500"]) == 2
+    assert "recmg-prefetch or transfetch model for prefetching" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit, match", [
+    ("eval_accesses: 7500", "eval_accesses: 99000"),
+    ("hidden: 16", "hiden: 16"),
+    ("epochs: 1", "epochs: 0"),
+    ("epochs: 1", "epoch: 1"),
+])
+def test_evaluation_yaml_errors_name_the_field(tmp_path, capsys, edit, match):
+    (tmp_path / "e.yaml").write_text(YAML.replace(edit, match))
+    assert main(["run", str(tmp_path / "e.yaml"), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "e.yaml" in err and match.split(":")[0] in err

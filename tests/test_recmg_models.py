@@ -1,0 +1,175 @@
+"""RecMG input encoding, models, training loop, checkpoints and deployment helpers."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import recsim
+from recsim.errors import ConfigError
+from recsim.recmg import deploy
+from recsim.recmg.chamfer import chamfer_loss
+from recsim.recmg.encoding import Vocabulary
+from recsim.recmg.labels import opt_labels
+from recsim.recmg.models import CachingModel, PrefetchModel, n_parameters
+from recsim.recmg.train import TrainConfig, load_model, train
+
+accesses = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6)), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(accesses)
+def test_vocabulary_ranks_and_snap_round_trip(pairs):
+    table, row = (np.array(c) for c in zip(*pairs))
+    vocab = Vocabulary.fit(table, row, 4)
+    for t in range(4):  # brute-force ranks: count descending, then row
+        seen = sorted({r for tt, r in pairs if tt == t},
+                      key=lambda r: (-pairs.count((t, r)), r))
+        for rank, r in enumerate(seen):
+            coords = vocab.coordinates(np.array([t]), np.array([r]))[0]
+            assert coords[1] == pytest.approx((rank + 0.5) / len(seen))
+    snapped_t, snapped_r, ok = vocab.snap(vocab.coordinates(table, row))
+    assert ok.all() and (snapped_t == table).all() and (snapped_r == row).all()
+    feats = vocab.features(table, row)
+    assert feats.shape == (len(pairs), 3) and (feats >= 0).all() and (feats <= 1).all()
+
+
+def test_vocabulary_unseen_vectors_and_empty_tables():
+    vocab = Vocabulary.fit(np.array([0, 0, 2]), np.array([5, 5, 1]), 3)
+    feats = vocab.features(np.array([0, 1]), np.array([9, 0]))
+    assert feats[:, 1].tolist() == [1.0, 1.0] and feats[:, 2].tolist() == [0.0, 0.0]
+    t, r, ok = vocab.snap(np.array([[0.5, 0.2], [0.9, 0.99]]))  # table 1 was never seen
+    assert ok.tolist() == [False, True] and t.tolist() == [2] and r.tolist() == [1]
+    restored = Vocabulary.from_counts(**vocab.to_dict())
+    assert (restored.rank == vocab.rank).all() and (restored.by_rank == vocab.by_rank).all()
+
+
+def test_models_have_the_papers_size_and_shapes():
+    cache, pf = CachingModel(), PrefetchModel()
+    assert 30_000 < n_parameters(cache) < 40_000  # the paper: about 37K parameters
+    tables, feats = torch.randint(0, 5000, (3, 15)), torch.rand(3, 15, 3)
+    assert cache(tables, feats).shape == (3, 15)
+    out = pf(tables, feats)
+    assert out.shape == (3, 5, 2) and ((out > 0) & (out < 1)).all()
+
+
+def test_chamfer_gradients_reach_every_prefetch_parameter():
+    torch.manual_seed(0)
+    model = PrefetchModel()
+    tables, feats = torch.randint(0, 100, (8, 15)), torch.rand(8, 15, 3)
+    chamfer_loss(model(tables, feats), torch.rand(8, 15, 2)).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def repeating_trace(periods=210):
+    """Periods of 30 accesses: 10 hot vectors twice, and 10 of a pool of 300 vectors that
+    cycle (each one back every 900 accesses). With 12 slots Belady (no bypass) keeps the
+    hot ones and cycles the pool through the last slot
+    (the newest pool vector always has the furthest next use), so the caching label is 1
+    for the hot vectors and 0 for the pool vectors but about one in 300."""
+    pool = iter(np.tile(np.arange(10, 310), periods))
+    rows = []
+    for _ in range(periods):
+        for _ in range(2):
+            rows += list(range(10)) + [next(pool) for _ in range(5)]
+    rows = np.array(rows)
+    return recsim.Trace.from_arrays(np.zeros(rows.shape[0], np.int32), rows,
+                                    np.append(np.arange(0, rows.shape[0], 300), rows.shape[0]))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("models")
+    trace = repeating_trace()
+    config = TrainConfig(epochs=30, patience=30, seed=1)
+    ck = train("recmg-cache", trace, tmp / "cache.pt", capacity=12, ways=0, label_fraction=1.0,
+               config=config, progress=False)
+    return trace, tmp, ck
+
+
+def test_caching_model_overfits_a_repeating_trace(trained):
+    trace, tmp, ck = trained
+    labels = opt_labels(trace, 12, label_fraction=1.0, ways=0)
+    early = np.arange(trace.n_accesses) < trace.n_accesses - 900  # before the end effects
+    hot = trace.row < 10
+    assert labels.cache[hot & early].all()  # as the docstring proves
+    assert labels.cache[~hot & early].mean() < 0.01
+    pred = deploy.predict(load_model(tmp / "cache.pt"), trace)
+    assert deploy.caching_accuracy(pred, labels.cache) >= 0.95
+    assert pred.keep.shape == (trace.n_accesses,)
+
+
+def test_checkpoint_round_trip_and_resume_match_one_run(trained, tmp_path):
+    trace, tmp, ck = trained
+    loaded = load_model(tmp / "cache.pt")
+    again = load_model(tmp / "cache.pt")
+    x = (torch.randint(0, 2, (4, 15)), torch.rand(4, 15, 3))
+    assert torch.equal(loaded.model(*x), again.model(*x))
+    for name, value in ck["best_state"].items():
+        assert torch.equal(value, loaded.model.state_dict()[name])
+    config = TrainConfig(epochs=3, patience=5, seed=2)
+    straight = train("recmg-prefetch", trace, tmp_path / "a.pt", capacity=10, ways=0,
+                     config=config, progress=False)
+    train("recmg-prefetch", trace, tmp_path / "b.pt", capacity=10, ways=0,
+          config=TrainConfig(epochs=1, patience=5, seed=2), progress=False)
+    resumed = train("recmg-prefetch", trace, tmp_path / "b.pt", capacity=10, ways=0,
+                    config=config, resume=True, progress=False)
+    assert len(resumed["history"]) == 3
+    for name, value in straight["state"].items():
+        assert torch.equal(value, resumed["state"][name]), name
+
+
+def test_bad_checkpoints_and_settings_are_one_clear_error(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="junk.pt: not a recsim model checkpoint"):
+        load_model(tmp_path / "junk.pt")
+    torch.save({"kind": "recmg-cache"}, tmp_path / "partial.pt")
+    with pytest.raises(ConfigError, match="partial.pt: field 'params' missing"):
+        load_model(tmp_path / "partial.pt")
+    with pytest.raises(ConfigError, match="no such model checkpoint"):
+        load_model(tmp_path / "absent.pt")
+    trace = repeating_trace(5)
+    with pytest.raises(ConfigError, match="model kind 'lstm'"):
+        train("lstm", trace, tmp_path / "x.pt")
+    with pytest.raises(ConfigError, match="unknown parameter 'hiden'; valid: .*hidden"):
+        train("recmg-cache", trace, tmp_path / "x.pt", params={"hiden": 3})
+    with pytest.raises(ConfigError, match="'epochs': expected a positive integer"):
+        train("recmg-cache", trace, tmp_path / "x.pt", config=TrainConfig(epochs=0))
+
+
+def test_advice_places_each_chunks_prefetches_and_decisions():
+    trace = recsim.Trace.from_arrays(np.zeros(60, np.int32), np.arange(60) % 7)
+    keep = deploy.Predictions("recmg-cache", 30, 15, keep=np.ones(30, np.uint8))
+    pf = deploy.Predictions("recmg-prefetch", 30, 15, ptr=np.array([0, 2, 3]),
+                            vids=np.array([4, 5, 6]))
+    adv = deploy.advice(trace, keep, pf, lag=1)
+    assert adv.priority[:30].sum() == 0 and adv.priority[30:].sum() == 30
+    assert adv.prefetch_ptr.tolist() == [0, 0, 0, 2, 3] and adv.chunk == 15
+    prio, ptr, vids, chunk, lag = adv.arrays(trace.n_accesses, trace.n_unique)
+    assert ptr.tolist() == [0, 0, 0, 2, 3] and lag == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=40), st.data())
+def test_used_between_matches_brute_force(vids, data):
+    vids = np.array(vids)
+    k = data.draw(st.integers(1, 10))
+    query = np.array(data.draw(st.lists(st.integers(0, 6), min_size=k, max_size=k)))
+    lo = np.array(data.draw(st.lists(st.integers(0, len(vids)), min_size=k, max_size=k)))
+    hi = lo + np.array(data.draw(st.lists(st.integers(0, 10), min_size=k, max_size=k)))
+    expect = [bool((vids[a:b] == q).any()) for q, a, b in zip(query, lo, hi)]
+    assert deploy._used_between(vids, query, lo, hi).tolist() == expect
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), max_size=3), min_size=1, max_size=8))
+def test_predicted_keys_become_vids_of_the_trace(lists):
+    trace = recsim.Trace.from_arrays(np.zeros(5, np.int32), np.array([1, 3, 5, 7, 9]))
+    keys = np.array([k for x in lists for k in x], np.int64)
+    ptr = np.concatenate([[0], np.cumsum([len(x) for x in lists])])
+    got_ptr, got = deploy._to_vids(trace, keys, ptr)
+    expect = [[int(np.searchsorted(trace.dense().keys, k)) for k in x if k in (1, 3, 5, 7, 9)]
+              for x in lists]
+    assert [got[a:b].tolist() for a, b in zip(got_ptr[:-1], got_ptr[1:])] == expect
