@@ -34,6 +34,7 @@ from recsim.recmg import transfetch
 from recsim.recmg.encoding import Vocabulary
 
 INFERENCE_BATCH = 4096  # sequences per forward pass
+CHUNK = 15  # accesses per chunk: the models' input length
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _sequences(vocab, trace, start, stop, chunk):
 
 
 def predict(loaded, trace, start: int = 0, stop: int | None = None,
-            chunk: int = 15) -> Predictions:
+            chunk: int = CHUNK) -> Predictions:
     """Batched inference of a loaded model (:func:`recsim.recmg.train.load_model`) over
     ``[start, stop)`` of ``trace``."""
     kind, model, payload = loaded.kind, loaded.model, loaded.payload

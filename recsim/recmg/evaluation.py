@@ -18,7 +18,8 @@
 
 Steps: train (or resume) the three models on the training accesses, checkpoints under
 ``OUTPUT/models/``; OPT labels of the whole trace for the buffer; batched inference over
-the evaluation accesses; then replays of the whole trace, so the buffer is warm when the
+the evaluation accesses (from the first whole 15-access chunk after the training
+accesses); then replays of the whole trace, so the buffer is warm when the
 evaluation starts, reading hit rates on the evaluation accesses from the hit log:
 LRU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with the
 RecMG prefetch model), RecMG (both), LRU+TransFetch and Belady. Coverage (the paper's
@@ -77,7 +78,8 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
     cfg = validate(RecmgEvaluation, raw, path)
     out = Path(output or cfg.output or Path("results") / cfg.name)
     trace = open_trace(cfg.trace, path.parent, out)
-    start, stop = cfg.train_accesses, cfg.train_accesses + cfg.eval_accesses
+    stop = cfg.train_accesses + cfg.eval_accesses
+    start = -(-cfg.train_accesses // deploy.CHUNK) * deploy.CHUNK  # advice by whole chunks
     if stop > trace.n_accesses:
         raise ConfigError(f"{path}: train_accesses + eval_accesses = {stop:,} exceeds the "
                          f"trace's {trace.n_accesses:,} accesses")
@@ -91,7 +93,7 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
     models, timings = {}, {}
     for kind in KINDS:
         began = time.perf_counter()
-        ck = train(kind, trace, out / "models" / f"{kind}.pt", train_accesses=start,
+        ck = train(kind, trace, out / "models" / f"{kind}.pt", train_accesses=cfg.train_accesses,
                    capacity=capacity, ways=cfg.ways, label_fraction=cfg.label_fraction,
                    params=cfg.params.get(kind), config=config, resume=True,
                    progress=progress)
@@ -126,7 +128,8 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
     quality["recmg coverage"] = 1 - misses["LRU+PF"] / misses["LRU"]
     quality["transfetch coverage"] = 1 - misses["LRU+TransFetch"] / misses["LRU"]
     report = {"name": cfg.name, "trace": trace.name, "accesses": trace.n_accesses,
-              "unique": trace.n_unique, "train_accesses": start, "eval_accesses": stop - start,
+              "unique": trace.n_unique, "train_accesses": cfg.train_accesses,
+              "eval_start": start, "eval_accesses": stop - start,
               "capacity": capacity, "ways": cfg.ways, "opt_label_hit_rate": labels.opt_hit_rate,
               "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
     out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +148,8 @@ def markdown(report: dict) -> str:
     """The evaluation's two tables, with the paper's numbers beside ours."""
     q, h = report["quality"], report["hit_rate"]
     lines = [f"Trace {report['trace']}: train on {report['train_accesses']:,} accesses, "
-             f"evaluate on the next {report['eval_accesses']:,}; buffer "
+             f"evaluate on the {report['eval_accesses']:,} from access "
+             f"{report['eval_start']:,}; buffer "
              f"{report['capacity']:,} vectors ({report['ways'] or 'fully associative'} ways).",
              "", "| model metric | recsim | paper |", "|---|---|---|"]
     rows = [("caching accuracy (RecMG CM)", q["caching accuracy"], PAPER["caching accuracy"]),
