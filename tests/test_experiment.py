@@ -84,4 +84,11 @@ def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
     "*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiments_load(path):
-    assert load_experiment(path).name == path.stem
+    from recsim.experiment import read_yaml, validate
+    from recsim.recmg.evaluation import RecmgEvaluation
+
+    raw = read_yaml(path)
+    if raw.get("kind") == "recmg-evaluation":
+        assert validate(RecmgEvaluation, raw, path).name == path.stem
+    else:
+        assert load_experiment(path).name == path.stem
