@@ -10,7 +10,9 @@
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
                     [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
-    recsim run FILE.yaml [--output DIR]
+    recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
+                         [--address RAY_ADDRESS] [--force]
+    recsim report RESULTS_DIR
     recsim train recmg-cache|recmg-prefetch|transfetch --trace T -o MODEL.pt
                  [--train-accesses N] [--capacity C] [--ways W] [--label-fraction F]
                  [--epochs E] [--batch-size B] [--lr LR] [--patience P] [--seed S]
@@ -188,23 +190,30 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import load_experiment, prefetch_table, read_yaml, run_experiment
+    from recsim.experiment import (apply_scale, default_output, load_experiment, read_yaml,
+                                   run_experiment)
+    from recsim.report import summary_table
 
-    raw = read_yaml(args.file)
+    raw, scale = apply_scale(read_yaml(args.file), args.file, args.scale)
     if isinstance(raw, dict) and raw.get("kind") == "recmg-evaluation":
         from recsim.recmg.evaluation import markdown, run_evaluation
 
-        print(markdown(run_evaluation(args.file, raw, args.output)), end="")
+        print(markdown(run_evaluation(args.file, raw, args.output, scale=scale)), end="")
         return
-    exp = load_experiment(args.file)
-    rows = run_experiment(args.file, args.output)
-    width = max(len(r["trace"]) for r in rows)
-    for r in rows:
-        print(f"{r['trace']:<{width}}  {r['policy']:>8} + {r['prefetcher']:<8} "
-              f"buffer {100 * r['buffer_fraction']:5.1f}%  ways {r['requested_ways']:>3}  "
-              f"hit rate {r['hit_rate']:.4f}")
-    if "prefetch" in exp.tables:
-        print("\n" + prefetch_table(rows), end="")
+    exp = load_experiment(args.file, scale)
+    rows = run_experiment(args.file, args.output, scale=scale, workers=args.workers,
+                          executor=args.executor, address=args.address, force=args.force)
+    if rows:
+        print(summary_table(rows, exp.metrics), end="")
+    out = args.output or exp.output or default_output(exp.name, scale)
+    print(f"report: {Path(out) / 'report.html'}")
+
+
+def cmd_report(args) -> None:
+    from recsim.report import write_report
+
+    for path in write_report(args.dir):
+        print(path)
 
 
 def cmd_train(args) -> None:
@@ -312,7 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run an experiment YAML")
     p.add_argument("file", type=Path)
     p.add_argument("--output", type=Path, help="default: the YAML's output, or results/NAME")
+    p.add_argument("--scale", help="one of the YAML's scales (default: quick, when it has one)")
+    p.add_argument("--workers", type=int, help="parallel cells (default: the machine's cores)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local processes (default) or Ray tasks")
+    p.add_argument("--address", help="Ray cluster to join (default: start a local one)")
+    p.add_argument("--force", action="store_true", help="recompute cells already stored")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="rebuild report.md and report.html of a results folder")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train", help="train a RecMG or TransFetch model on a trace")
     p.add_argument("kind", choices=["recmg-cache", "recmg-prefetch", "transfetch"])

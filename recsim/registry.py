@@ -47,12 +47,14 @@ def get_prefetcher(name: str) -> Prefetcher:
     return _get("prefetcher", prefetchers(), name)
 
 
-def resolve_params(kind: str, plugin, params: dict | None) -> dict:
-    """The plug-in's defaults overridden by ``params``; unknown names are an error."""
+def resolve_params(kind: str, plugin, params: dict | None, where: str | None = None) -> dict:
+    """The plug-in's defaults overridden by ``params``; an unknown name is an error, which
+    starts with ``where`` (a YAML path such as ``policies[2]``) when given."""
     params = dict(params or {})
     unknown = sorted(set(params) - set(plugin.params))
     if unknown:
         valid = ", ".join(f"{k} (default {v!r})" for k, v in plugin.params.items()) or "none"
-        raise ConfigError(f"{kind} '{plugin.name}': unknown parameter '{unknown[0]}'; "
-                          f"valid: {valid}")
+        what = (f"{where}.params.{unknown[0]}: unknown parameter of {kind} '{plugin.name}'"
+                if where else f"{kind} '{plugin.name}': unknown parameter '{unknown[0]}'")
+        raise ConfigError(f"{what}; valid: {valid}")
     return {**plugin.params, **params}

@@ -45,11 +45,27 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "traces[0].generate: zipf: parameter 'rows': expected a positive integer, got -1"),
     (SMALL.replace("rows: 800", "rowz: 800"), "traces[0].generate: zipf: got an unexpected"),
     (SMALL.replace("preset: zipf", "preset: zipv"), "traces[0].generate.preset"),
-    (SMALL.replace("bypass: true", "bypas: true"), "policies[1]: policy 'belady': unknown "
-                                                   "parameter 'bypas'"),
+    (SMALL.replace("bypass: true", "bypas: true"),
+     "policies[1].params.bypas: unknown parameter of policy 'belady'; valid: bypass"),
+    (SMALL + "prefetchers: [none, {name: next_n, params: {m: 1}}]\n",
+     "prefetchers[1].params.m: unknown parameter of prefetcher 'next_n'; valid: n"),
     (SMALL.replace("[lru,", "[lruu,"), "policies[0]: unknown policy 'lruu'"),
     (SMALL.replace("generate: {", "path: x, generate: {"), "traces[0]"),
     ("name: [unclosed", "not valid YAML"),
+    (SMALL + "zip: [[capacities, seeds]]\nseeds: [1, 2, 3]\n", "zip[0]: zipped axes "
+     "need equal lengths"),
+    (SMALL + "zip: [[capacities, sizes]]\n", "zip[0][1]: Input should be 'traces'"),
+    (SMALL + "zip: [[capacities, ways], [ways, policies]]\n", "zip[1]: expected two or more"),
+    (SMALL + "metrics: [hit_rate, hitrate]\n", "metrics[1]: Input should be"),
+    (SMALL.replace("plots: [hit_rate_vs_capacity]", "plots: [hit_rate_vs_size]"), "plots[0]"),
+    (SMALL.replace("plots: [hit_rate_vs_capacity]", "plots: [latency]"),
+     "plots: 'latency' needs a latency calibration"),
+    (SMALL + "latency: {calibration: none.json}\n",
+     "latency.calibration: needs a latency calibration"),
+    (SMALL + "paper: [{source: Fig. 8, metric: hit_rate, value: 0.5, where: {polcy: lru}}]\n",
+     "paper[0].where.polcy"),
+    (SMALL + "paper: [{source: Fig. 8, metric: hit, value: 0.5}]\n", "paper[0].metric"),
+    (SMALL + "seed: 3\n", "seed: unknown key"),
 ])
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"
@@ -83,12 +99,17 @@ def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
     "*.yaml")), ids=lambda p: p.name)
-def test_shipped_experiments_load(path):
-    from recsim.experiment import read_yaml, validate
+def test_shipped_experiments_load_at_every_scale(path):
+    from recsim.experiment import apply_scale, read_yaml, validate
     from recsim.recmg.evaluation import RecmgEvaluation
 
     raw = read_yaml(path)
-    if raw.get("kind") == "recmg-evaluation":
-        assert validate(RecmgEvaluation, raw, path).name == path.stem
-    else:
-        assert load_experiment(path).name == path.stem
+    for scale in raw.get("scales", {None: {}}):
+        if raw.get("kind") == "recmg-evaluation":
+            cfg = validate(RecmgEvaluation, apply_scale(raw, path, scale)[0], path)
+            assert cfg.name == path.stem
+        elif "latency" in raw and not (path.parent / raw["latency"]["calibration"]).exists():
+            with pytest.raises(ConfigError, match="needs a latency calibration"):
+                load_experiment(path, scale)  # until the TorchRec harness has made one
+        else:
+            assert load_experiment(path, scale).name == path.stem

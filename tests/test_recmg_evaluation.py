@@ -42,7 +42,14 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     assert "| caching accuracy (RecMG CM) |" in printed and "| Belady |" in printed
     report = json.loads((tmp_path / "out" / "results.json").read_text())
     rates = report["hit_rate"]
-    assert set(rates) == {"LRU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch", "Belady"}
+    assert set(rates) == {"LRU", "LFU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch",
+                          "LRU+Bingo", "LRU+Domino", "Belady"}
+    for name in ("TransFetch", "Bingo", "Domino"):  # coverage against LRU's misses
+        assert report["quality"][f"{name.lower()} coverage"] == pytest.approx(
+            1 - (1 - rates[f"LRU+{name}"]) / (1 - rates["LRU"]))
+    assert "| coverage, Bingo |" in printed
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>caching accuracy (RecMG CM)</td>" in html
     assert all(0 <= r <= 1 for r in rates.values()) and rates["Belady"] > rates["LRU"]
     assert 0.5 < report["quality"]["caching accuracy"] <= 1
     for kind in ("recmg-cache", "recmg-prefetch", "transfetch"):

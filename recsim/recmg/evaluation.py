@@ -21,10 +21,10 @@ Steps: train (or resume) the three models on the training accesses, checkpoints 
 the evaluation accesses (from the first whole 15-access chunk after the training
 accesses); then replays of the whole trace, so the buffer is warm when the
 evaluation starts, reading hit rates on the evaluation accesses from the hit log:
-LRU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with the
-RecMG prefetch model), RecMG (both), LRU+TransFetch and Belady. Coverage (the paper's
-Eq. 2) of a prefetch model is the share of LRU's misses on the evaluation accesses that
-LRU with the model's prefetches no longer has.
+LRU, LFU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with
+the RecMG prefetch model), RecMG (both), LRU+TransFetch, LRU+Bingo, LRU+Domino and
+Belady. Coverage (the paper's Eq. 2) of a prefetcher is the share of LRU's misses on the
+evaluation accesses that LRU with its prefetches no longer has.
 
 Writes ``results.json`` and ``results.md`` (the table with the paper's numbers beside ours)
 atomically under the output folder.
@@ -43,11 +43,13 @@ from tqdm.auto import tqdm
 
 from recsim.engine import resolve_capacity, simulate
 from recsim.errors import ConfigError
-from recsim.experiment import TraceSpec, _Strict, open_trace, validate
+from recsim.experiment import TraceSpec, _Strict, default_output, open_trace, validate
 from recsim.recmg import deploy
 from recsim.recmg.chamfer import WINDOW_FACTOR
 from recsim.recmg.labels import opt_labels
 from recsim.recmg.train import KINDS, TrainConfig, load_model, resolve_params, train
+from recsim.report import write_report
+from recsim.store import code_version, git_commit
 from recsim.traces.common import atomic_output
 
 # The RecMG paper's numbers on Meta's traces (Sections V-VI, Table II).
@@ -57,6 +59,7 @@ PAPER = {"caching accuracy": "80-83%", "recmg correctness": "37%",
 
 class RecmgEvaluation(_Strict):
     name: str
+    description: str = ""
     kind: Literal["recmg-evaluation"]
     trace: TraceSpec
     train_accesses: int = Field(gt=0)
@@ -72,11 +75,13 @@ class RecmgEvaluation(_Strict):
     output: str | None = None
 
 
-def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
-    """Run the evaluation described by ``raw`` (the YAML at ``path``); see module."""
+def run_evaluation(path, raw: dict, output=None, progress: bool = True,
+                   scale: str | None = None) -> dict:
+    """Run the evaluation described by ``raw`` (the YAML at ``path``, at ``scale``, already
+    applied to ``raw``); see module."""
     path = Path(path)
     cfg = validate(RecmgEvaluation, raw, path)
-    out = Path(output or cfg.output or Path("results") / cfg.name)
+    out = Path(output or cfg.output or default_output(cfg.name, scale))
     trace = open_trace(cfg.trace, path.parent, out)
     stop = cfg.train_accesses + cfg.eval_accesses
     start = -(-cfg.train_accesses // deploy.CHUNK) * deploy.CHUNK  # advice by whole chunks
@@ -113,20 +118,25 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
         **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
     }
     cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
-    runs = {"LRU": ("lru", None), "SRRIP": ("srrip", None),
-            "CM": ("recmg", deploy.advice(trace, cm)),
-            "LRU+PF": ("lru", deploy.advice(trace, None, pf, cfg.lag)),
-            "RecMG": ("recmg", deploy.advice(trace, cm, pf, cfg.lag)),
-            "LRU+TransFetch": ("lru", deploy.advice(trace, None, tf, cfg.lag)),
-            "Belady": ("belady", None)}
+    runs = {"LRU": ("lru", "none", None), "LFU": ("lfu", "none", None),
+            "SRRIP": ("srrip", "none", None),
+            "CM": ("recmg", "none", deploy.advice(trace, cm)),
+            "LRU+PF": ("lru", "none", deploy.advice(trace, None, pf, cfg.lag)),
+            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag)),
+            "LRU+TransFetch": ("lru", "none", deploy.advice(trace, None, tf, cfg.lag)),
+            "LRU+Bingo": ("lru", "bingo", None), "LRU+Domino": ("lru", "domino", None),
+            "Belady": ("belady", "none", None)}
     hit_rates, misses = {}, {}
-    for name, (policy, adv) in tqdm(runs.items(), desc="replays", disable=not progress):
-        result = simulate(trace, policy, capacity, cfg.ways, advice=adv, log_hits=True)
+    for name, (policy, prefetcher, adv) in tqdm(runs.items(), desc="replays",
+                                                disable=not progress):
+        result = simulate(trace, policy, capacity, cfg.ways, prefetcher, advice=adv,
+                          log_hits=True)
         hits = result.hit_log[start:stop]
         hit_rates[name] = float(hits.mean())
         misses[name] = int(hits.shape[0] - hits.sum())
     quality["recmg coverage"] = 1 - misses["LRU+PF"] / misses["LRU"]
-    quality["transfetch coverage"] = 1 - misses["LRU+TransFetch"] / misses["LRU"]
+    for model in ("TransFetch", "Bingo", "Domino"):
+        quality[f"{model.lower()} coverage"] = 1 - misses[f"LRU+{model}"] / misses["LRU"]
     report = {"name": cfg.name, "trace": trace.name, "accesses": trace.n_accesses,
               "unique": trace.n_unique, "train_accesses": cfg.train_accesses,
               "eval_start": start, "eval_accesses": stop - start,
@@ -137,6 +147,12 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True) -> dict:
         tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
     with atomic_output(out / "results.md") as tmp:
         tmp.write_text(markdown(report))
+    info = {"name": cfg.name, "description": cfg.description, "file": str(path),
+            "scale": scale, "version": code_version(), "git_commit": git_commit(),
+            "tables": ["results.md"]}
+    with atomic_output(out / "experiment.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
+    write_report(out)
     return report
 
 
@@ -157,7 +173,8 @@ def markdown(report: dict) -> str:
             ("prefetch correctness, RecMG", q["recmg correctness"], PAPER["recmg correctness"]),
             ("prefetch correctness, TransFetch", q["transfetch correctness"], "-"),
             ("coverage, RecMG (LRU+PF vs LRU)", q["recmg coverage"], "-"),
-            ("coverage, TransFetch", q["transfetch coverage"], "-")]
+            *((f"coverage, {m}", q[f"{m.lower()} coverage"], "-")
+              for m in ("TransFetch", "Bingo", "Domino"))]
     lines += [f"| {name} | {value:.1%} | {paper} |" for name, value, paper in rows]
     lines += [f"| cost per access, {m} model (us, batched CPU) | {q[f'{m} us/access']:.2f} | "
               f"{PAPER[f'{paper} us/prediction']} per prediction |"

@@ -246,8 +246,9 @@ def fit(model: nn.Module, loss_fn: Callable, tensors: tuple, cfg: TrainConfig,
              "best_state": copy.deepcopy(model.state_dict())}
     if resume and checkpoint.exists():
         ck = load_checkpoint(checkpoint)
-        if ck["kind"] != header["kind"] or ck["params"] != header["params"]:
-            raise ConfigError(f"{checkpoint}: resuming a different model (kind or params); "
+        if any(ck.get(k) != header[k] for k in ("kind", "params", "data")):
+            raise ConfigError(f"{checkpoint}: resuming a different model (kind, params or "
+                              f"training data); "
                               f"use a new output path or drop --resume")
         model.load_state_dict(ck["state"])
         optimizer.load_state_dict(ck["optimizer"])

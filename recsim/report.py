@@ -1,0 +1,157 @@
+"""The outputs of a finished run beside its table: the tables and figures its experiment
+asks for, ``experiment.json`` (what was run, and the file names of every table and
+figure), and the report, ``report.md`` and ``report.html`` (the same content; the HTML is
+rendered from the Markdown with Python-Markdown).
+
+``recsim report RESULTS_DIR`` rebuilds the report from ``experiment.json`` and
+``results.json``, for example after editing a figure by hand. The report holds: what was
+run (file, scale, code version, cells computed and reused), the summary table (one row
+per cell, the experiment's ``metrics`` as columns), a paper-vs-recsim table where the
+experiment declares ``paper`` values (the recsim value is the mean over the rows whose
+``where`` fields match), the further tables, and every figure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import markdown
+
+from recsim.errors import ConfigError
+from recsim.traces import load_trace
+from recsim.traces.common import atomic_output
+from recsim.traces.stats import reuse_distance_histogram, reuse_distances
+
+
+def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], meta: dict,
+                  base: Path) -> None:
+    """Tables, figures, ``experiment.json`` and the report of a sweep (see module)."""
+    from recsim.experiment import prefetch_table
+
+    tables = []
+    if "prefetch" in exp.tables:
+        with atomic_output(out / "prefetch_table.md") as tmp:
+            tmp.write_text(prefetch_table(rows))
+        tables.append("prefetch_table.md")
+    figures = []
+    if exp.plots:
+        from recsim import plots  # matplotlib: imported only when a figure is asked for
+    for plot in exp.plots:
+        if plot == "reuse_distance":
+            figures += plots.reuse_distance({name: _reuse_histogram(path)
+                                             for name, path in traces.items()}, out)
+        elif plot == "latency":
+            figures += plots.latency(rows, out, _calibration(base / exp.latency.calibration))
+        else:
+            figures += getattr(plots, plot)(rows, out)
+    info = {"name": exp.name, "description": exp.description, **meta,
+            "metrics": exp.metrics, "tables": tables, "figures": figures,
+            "paper": paper_comparison([p.model_dump() for p in exp.paper], rows)}
+    with atomic_output(out / "experiment.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
+    write_report(out)
+
+
+def _reuse_histogram(path: Path) -> dict:
+    dense = load_trace(path).dense()
+    return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
+
+
+def _calibration(path: Path) -> dict:
+    """A latency calibration: JSON with ``a`` and ``b`` (seconds per batch) at least."""
+    try:
+        cal = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable latency calibration: {exc}") from None
+    for key in ("a", "b"):
+        if not isinstance(cal.get(key), (int, float)):
+            raise ConfigError(f"{path}: field '{key}': expected a number (seconds), "
+                              f"got {cal.get(key)!r}")
+    return cal
+
+
+def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
+    """Each paper value with recsim's: the mean of its metric over the matching rows."""
+    out = []
+    for ref in paper:
+        match = [r for r in rows if all(r.get(k) == v for k, v in ref["where"].items())]
+        values = [r[ref["metric"]] for r in match if r.get(ref["metric"]) is not None]
+        out.append({**ref, "rows": len(values),
+                    "recsim": sum(values) / len(values) if values else None})
+    return out
+
+
+def _table(header: list[str], body: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def _number(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+
+
+def summary_table(rows: list[dict], metrics: list[str]) -> str:
+    seeds = len({r["seed"] for r in rows}) > 1
+    header = ["trace", "buffer", "ways", "policy", "prefetcher", *(["seed"] if seeds else []),
+              *metrics]
+    body = [[r["trace"], f"{100 * r['buffer_fraction']:.1f}% ({r['capacity']:,})",
+             r["requested_ways"] or "full", r["policy"], r["prefetcher"],
+             *([r["seed"]] if seeds else []), *(_number(r.get(m)) for m in metrics)]
+            for r in rows]
+    return _table(header, body)
+
+
+def report_markdown(out: Path) -> str:
+    """The report of the run in ``out`` as Markdown."""
+    try:
+        info = json.loads((out / "experiment.json").read_text())
+    except (OSError, ValueError):
+        raise ConfigError(f"{out}: not a results folder of recsim run "
+                          "(no readable experiment.json)") from None
+    parts = [f"# {info['name']}\n"]
+    if info.get("description"):
+        parts.append(info["description"].strip() + "\n")
+    parts.append(f"Run of `{info['file']}` (scale {info.get('scale') or 'default'}) with "
+                 f"recsim {info['version']} (git {info.get('git_commit') or 'unknown'})"
+                 + (f"; {info['cells']} cells, {info['computed']} computed in this run, the "
+                    "rest reused from the results store" if "cells" in info else "") + ".\n")
+    rows_path = out / "results.json"
+    rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
+    if info.get("metrics") and rows:
+        parts += ["## Results\n", summary_table(rows, info["metrics"])]
+    if info.get("paper"):
+        body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
+                 p["metric"], _number(p["value"]), _number(p["recsim"]),
+                 "-" if p["recsim"] is None else f"{p['recsim'] - p['value']:+.4f}"]
+                for p in info["paper"]]
+        parts += ["## Paper vs recsim\n",
+                  _table(["source", "where", "metric", "paper", "recsim", "difference"], body)]
+    for name in info.get("tables", []):
+        parts += [f"## {name}\n", (out / name).read_text()]
+    if info.get("figures"):
+        parts.append("## Figures\n")
+        parts += [f"![{Path(f).stem}]({f})\n" for f in info["figures"]]
+    return "\n".join(parts)
+
+
+def write_report(out: Path) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` in ``out``; return their paths."""
+    out = Path(out)
+    text = report_markdown(out)
+    body = markdown.markdown(text, extensions=["tables"])
+    title = html.escape(text.splitlines()[0].lstrip("# "))
+    page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title>\n"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+            "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;"
+            "padding:2px 6px;text-align:right}img{max-width:100%}</style></head>\n"
+            f"<body>\n{body}\n</body></html>\n")
+    with atomic_output(out / "report.md") as tmp:
+        tmp.write_text(text)
+    with atomic_output(out / "report.html") as tmp:
+        tmp.write_text(page)
+    return out / "report.md", out / "report.html"
