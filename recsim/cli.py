@@ -17,6 +17,10 @@
                  [--train-accesses N] [--capacity C] [--ways W] [--label-fraction F]
                  [--epochs E] [--batch-size B] [--lr LR] [--patience P] [--seed S]
                  [--threads N] [--param KEY=VALUE ...] [--resume]
+    recsim calibrate [--backend tiered|fbgemm] [-o calibrations/NAME.json] [--tables T]
+                     [--rows R] [--dim D] [--samples B] [--pooling L] [--unique U]
+                     [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
+                     [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
@@ -32,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from recsim.errors import RecsimError
+from recsim.harness import SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
 
@@ -231,6 +236,23 @@ def cmd_train(args) -> None:
           f"{sum(h['seconds'] for h in ck['history']):.0f} s")
 
 
+def cmd_calibrate(args) -> None:
+    from recsim.harness.calibrate import calibrate, write_calibration
+
+    sizes = {name: getattr(args, name) for name in SIZES}
+    cal = calibrate(args.backend, hit_rates=args.hit_rates, batches=args.batches,
+                    warmup=args.warmup, threads=args.threads or None, dense=args.dense,
+                    seed=args.seed, device=args.device, **sizes)
+    for p in cal["points"]:
+        print(f"miss rate {p['miss_rate']:.4f}: median {1e3 * p['median_s']:.3f} ms per batch "
+              f"(p10 {1e3 * p['p10_s']:.3f}, p90 {1e3 * p['p90_s']:.3f})")
+    print(f"latency = {1e3 * cal['a']:.4f} + {1e3 * cal['b']:.4f} x miss rate (ms per batch); "
+          f"R^2 {cal['r2']:.4f}, RMSE {1e3 * cal['rmse_s']:.4f} ms, max relative error "
+          f"{100 * cal['max_rel_error']:.1f}% ({cal['device']}, {cal['backend']})")
+    for path in write_calibration(cal, args.output):
+        print(path)
+
+
 def cmd_list(kind: str):
     def run(args) -> None:
         from recsim import registry
@@ -355,6 +377,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model parameter (repeatable), e.g. hidden=64")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
+                       "fit latency = a + b * miss rate")
+    p.add_argument("--backend", choices=["tiered", "fbgemm"], default="tiered",
+                   help="tiered: PyTorch host tables + buffer (CPU); fbgemm: FBGEMM's GPU "
+                        "cache (needs CUDA)")
+    p.add_argument("-o", "--output", type=Path, default=Path("calibrations/cpu.json"),
+                   help="calibration JSON; its Fig. 18 plot is written beside it")
+    for name, (default, text) in SIZES.items():
+        p.add_argument(f"--{name}", type=int, default=default, help=text)
+    p.add_argument("--hit-rates", type=float, nargs="+",
+                   default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    p.add_argument("--batches", type=int, default=20, help="timed batches per point (20)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed batches per point (5)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads on the CPU (1; 0 leaves torch's default)")
+    p.add_argument("--no-dense", dest="dense", action="store_false",
+                   help="embedding lookups only, without the DLRM MLPs")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_calibrate)
 
     sub.add_parser("policies", help="list replacement policies").set_defaults(
         func=cmd_list("policies"))

@@ -20,10 +20,11 @@ Schema (unknown keys are errors that name the YAML path)::
     max_outstanding: null          # prefetches in flight at most
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
-    tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md
+    tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
+                                   # latency: est. latency per strategy and size (Fig. 19)
     paper:                         # reference values: a paper-vs-recsim table in the report
       - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
-    latency: {calibration: calibrations/cpu.json}   # needed by the latency plot
+    latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
     output: results/quickstart     # default results/<name> (results/<name>_<scale>)
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
@@ -52,6 +53,7 @@ from recsim.engine import simulate
 from recsim.errors import ConfigError
 from recsim.executors import run_cells
 from recsim.metrics import COUNTER_NAMES
+from recsim.latency import estimate_ms, load_calibration
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.store import ResultsStore, cell_key, code_version, git_commit
 from recsim.traces import (GENERATORS, check_generator, generate_trace, load_trace,
@@ -62,7 +64,8 @@ AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds")
 PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
          "prefetch_quality", "latency")
 METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilization",
-           "coverage", "occupancy")
+           "coverage", "occupancy", "est_latency_ms")
+TABLES = ("prefetch", "latency")
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
 
 
@@ -137,7 +140,7 @@ class Experiment(_Strict):
     max_outstanding: int | None = Field(None, ge=1)
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
-    tables: list[Literal["prefetch"]] = Field(default_factory=list)
+    tables: list[Literal[TABLES]] = Field(default_factory=list)
     paper: list[PaperValue] = Field(default_factory=list)
     latency: Latency | None = None
     output: str | None = None
@@ -152,9 +155,11 @@ class Experiment(_Strict):
             if len(set(lengths.values())) > 1:
                 raise ValueError(f"zip[{i}]: zipped axes need equal lengths, got {lengths}")
             seen |= set(group)
-        if "latency" in self.plots and self.latency is None:
-            raise ValueError("plots: 'latency' needs a latency calibration: add "
-                             "latency: {calibration: FILE.json} (made by the TorchRec harness)")
+        for key, needs in (("plots", "latency"), ("tables", "latency"),
+                           ("metrics", "est_latency_ms")):
+            if needs in getattr(self, key) and self.latency is None:
+                raise ValueError(f"{key}: '{needs}' needs a latency calibration: add latency: "
+                                 "{calibration: FILE.json} (made by recsim calibrate)")
         return self
 
 
@@ -243,8 +248,12 @@ def _load(path, scale):
         calibration = Path(exp.latency.calibration)
         if not (path.parent / calibration).is_file():
             raise ConfigError(f"{path}: latency.calibration: needs a latency calibration, "
-                              f"{path.parent / calibration} does not exist; make it with the "
-                              "TorchRec latency harness first")
+                              f"{path.parent / calibration} does not exist; make it with "
+                              "recsim calibrate first")
+        try:
+            load_calibration(path.parent / calibration)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: latency.calibration: {exc}") from None
     return exp, scale
 
 
@@ -364,6 +373,8 @@ def run_experiment(path, output=None, progress: bool = True, scale: str | None =
         store.put(row["cell"], row)
         rows[todo[j]] = row
     add_coverage(rows)
+    if exp.latency is not None:
+        add_latency(rows, load_calibration(path.parent / exp.latency.calibration))
     store.write_table(rows)
     from recsim.report import write_outputs
 
@@ -388,6 +399,42 @@ def add_coverage(rows: list[dict]) -> None:
     for r in rows:
         misses = base.get(_cell(r))
         r["coverage"] = (misses - r["misses"]) / misses if misses else None
+
+
+def add_latency(rows: list[dict], cal: dict) -> None:
+    """Set each row's ``est_latency_ms`` from its miss ratio (:mod:`recsim.latency`)."""
+    for r in rows:
+        r["est_latency_ms"] = estimate_ms(cal, r["miss_ratio"])
+
+
+def latency_table(rows: list[dict]) -> str:
+    """The RecMG paper's Fig. 19 as a table: estimated latency per batch (ms) of each
+    strategy (rows) at each buffer size (columns), per trace and geometry, seeds
+    averaged."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        name = r["policy"] if r["prefetcher"] == "none" else f"{r['policy']} + {r['prefetcher']}"
+        cell = groups.setdefault((r["trace"], r["requested_ways"]), {}).setdefault(name, {})
+        cell.setdefault(r["requested_capacity"], []).append(r)
+    lines = []
+    for (trace, ways), strategies in groups.items():
+        sizes = list(dict.fromkeys(c for cells in strategies.values() for c in cells))
+        lines += [f"{trace}, {'fully associative' if ways == 0 else f'{ways}-way'}: estimated "
+                  "latency per batch (ms)", "",
+                  "| strategy | " + " | ".join(
+                      _size_label(strategies, c) for c in sizes) + " |",
+                  "|---" * (len(sizes) + 1) + "|"]
+        for name, cells in strategies.items():
+            values = [f"{sum(r['est_latency_ms'] for r in cells[c]) / len(cells[c]):.3f}"
+                      if c in cells else "-" for c in sizes]
+            lines.append(f"| {name} | " + " | ".join(values) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _size_label(strategies: dict, capacity) -> str:
+    row = next(cells[capacity][0] for cells in strategies.values() if capacity in cells)
+    return f"{100 * row['buffer_fraction']:.1f}%"
 
 
 def prefetch_table(rows: list[dict]) -> str:

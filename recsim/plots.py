@@ -16,6 +16,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from recsim.latency import estimate_ms  # noqa: E402
 from recsim.traces.common import atomic_output  # noqa: E402
 
 BREAKDOWN = (("hit by caching", "#4C72B0"), ("hit by prefetch", "#55A868"),
@@ -182,13 +183,12 @@ def reuse_distance(histograms: dict[str, dict], out: Path) -> list[str]:
 def latency(rows: list[dict], out: Path, calibration: dict) -> list[str]:
     """The paper's Fig. 19: estimated inference latency per batch, ``a + b * miss_rate`` from
     a calibration of the TorchRec harness, against buffer size, a line per series."""
-    a, b = calibration["a"], calibration["b"]
     written = []
     for (trace, ways), group in _by(rows, "trace", "requested_ways").items():
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         for _, lines in _by(group, "policy", "prefetcher").items():
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
-                             _mean(cell, lambda r: 1e3 * (a + b * r["miss_ratio"])))
+                             _mean(cell, lambda r: estimate_ms(calibration, r["miss_ratio"])))
                             for cell in _by(lines, "requested_capacity").values())
             ax.plot(*zip(*points), marker="o", label=_label(lines[0]))
         geometry, tag = _geometry(ways)
@@ -199,3 +199,28 @@ def latency(rows: list[dict], out: Path, calibration: dict) -> list[str]:
         ax.legend(fontsize="small")
         written.append(_save(fig, out, f"latency_{trace}_{tag}"))
     return written
+
+
+def calibration(cal: dict, out: Path, stem: str) -> str:
+    """The RecMG paper's Fig. 18: measured median latency per batch (bars: 10th to 90th
+    percentile) against the miss rate, and the fitted line ``a + b * miss_rate``."""
+    points = sorted(cal["points"], key=lambda p: p["miss_rate"])
+    x = np.array([100 * p["miss_rate"] for p in points])
+    y = np.array([1e3 * p["median_s"] for p in points])
+    err = np.array([[1e3 * (p["median_s"] - p["p10_s"]) for p in points],
+                    [1e3 * (p["p90_s"] - p["median_s"]) for p in points]])
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, label="measured (median, p10-p90)")
+    ends = np.array([0.0, 1.0])
+    ax.plot(100 * ends, 1e3 * (cal["a"] + cal["b"] * ends), "--",
+            label=f"fit: {1e3 * cal['a']:.3f} + {1e3 * cal['b']:.3f} x miss rate ms "
+                  f"(R² {cal['r2']:.3f})")
+    sizes = cal["sizes"]
+    ax.set(xlabel="buffer miss rate (%)", ylabel="latency per batch (ms)",
+           title=f"{cal['backend']} on {cal['device']}\n{sizes['tables']} tables x "
+                 f"{sizes['rows']:,} rows x dim {sizes['dim']}, {sizes['samples']} samples, "
+                 f"{sizes['lookups_per_batch']:,} lookups per batch")
+    ax.title.set_fontsize("small")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, out, stem)

@@ -20,6 +20,7 @@ from pathlib import Path
 import markdown
 
 from recsim.errors import ConfigError
+from recsim.latency import load_calibration
 from recsim.traces import load_trace
 from recsim.traces.common import atomic_output
 from recsim.traces.stats import reuse_distance_histogram, reuse_distances
@@ -28,13 +29,14 @@ from recsim.traces.stats import reuse_distance_histogram, reuse_distances
 def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], meta: dict,
                   base: Path) -> None:
     """Tables, figures, ``experiment.json`` and the report of a sweep (see module)."""
-    from recsim.experiment import prefetch_table
+    from recsim.experiment import latency_table, prefetch_table
 
     tables = []
-    if "prefetch" in exp.tables:
-        with atomic_output(out / "prefetch_table.md") as tmp:
-            tmp.write_text(prefetch_table(rows))
-        tables.append("prefetch_table.md")
+    for kind, make in (("prefetch", prefetch_table), ("latency", latency_table)):
+        if kind in exp.tables:
+            with atomic_output(out / f"{kind}_table.md") as tmp:
+                tmp.write_text(make(rows))
+            tables.append(f"{kind}_table.md")
     figures = []
     if exp.plots:
         from recsim import plots  # matplotlib: imported only when a figure is asked for
@@ -43,7 +45,8 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
             figures += plots.reuse_distance({name: _reuse_histogram(path)
                                              for name, path in traces.items()}, out)
         elif plot == "latency":
-            figures += plots.latency(rows, out, _calibration(base / exp.latency.calibration))
+            figures += plots.latency(rows, out,
+                                     load_calibration(base / exp.latency.calibration))
         else:
             figures += getattr(plots, plot)(rows, out)
     info = {"name": exp.name, "description": exp.description, **meta,
@@ -57,19 +60,6 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
 def _reuse_histogram(path: Path) -> dict:
     dense = load_trace(path).dense()
     return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
-
-
-def _calibration(path: Path) -> dict:
-    """A latency calibration: JSON with ``a`` and ``b`` (seconds per batch) at least."""
-    try:
-        cal = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable latency calibration: {exc}") from None
-    for key in ("a", "b"):
-        if not isinstance(cal.get(key), (int, float)):
-            raise ConfigError(f"{path}: field '{key}': expected a number (seconds), "
-                              f"got {cal.get(key)!r}")
-    return cal
 
 
 def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:

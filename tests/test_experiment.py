@@ -62,6 +62,10 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "plots: 'latency' needs a latency calibration"),
     (SMALL + "latency: {calibration: none.json}\n",
      "latency.calibration: needs a latency calibration"),
+    (SMALL + "tables: [latency]\n", "tables: 'latency' needs a latency calibration"),
+    (SMALL + "metrics: [est_latency_ms]\n",
+     "metrics: 'est_latency_ms' needs a latency calibration"),
+    (SMALL + "latency: {calibration: bad.json}\n", "bad.json: field 'b': expected a number"),
     (SMALL + "paper: [{source: Fig. 8, metric: hit_rate, value: 0.5, where: {polcy: lru}}]\n",
      "paper[0].where.polcy"),
     (SMALL + "paper: [{source: Fig. 8, metric: hit, value: 0.5}]\n", "paper[0].metric"),
@@ -70,6 +74,7 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"
     spec.write_text(yaml_text)
+    (tmp_path / "bad.json").write_text('{"a": 0.001}')
     with pytest.raises(ConfigError) as info:
         load_experiment(spec)
     assert str(spec) in str(info.value) and where in str(info.value)

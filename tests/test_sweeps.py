@@ -146,10 +146,10 @@ ways: [8]
 policies: [lru, belady]
 prefetchers: [none, next_n]
 prefetch_latency: 2
-metrics: [hit_rate, misses, coverage]
+metrics: [hit_rate, misses, coverage, est_latency_ms]
 plots: [hit_rate_vs_capacity, hit_rate_bars, breakdown, reuse_distance, prefetch_quality,
         latency]
-tables: [prefetch]
+tables: [prefetch, latency]
 latency: {calibration: cal.json}
 paper:
   - {source: Fig. X, metric: hit_rate, value: 0.5, where: {policy: lru, prefetcher: none,
@@ -179,6 +179,14 @@ def test_figures_and_report(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "## Paper vs recsim" in report and f"| {lru['hit_rate']:.4f} |" in report
     assert "## prefetch_table.md" in report and "Every figure of a sweep." in report
+    for r in rows:  # the calibration's a + b * miss ratio, in ms
+        assert r["est_latency_ms"] == pytest.approx(1e3 * (0.002 + 0.01 * r["miss_ratio"]))
+    table = (out / "latency_table.md").read_text().splitlines()
+    assert table[0] == "z, 8-way: estimated latency per batch (ms)"
+    assert "## latency_table.md" in report
+    assert table[2] == "| strategy | 4.8% | 19.8% |" and len(table) == 4 + 4
+    lru_row = next(line for line in table if line.startswith("| lru |"))
+    assert f"{lru['est_latency_ms']:.3f} |" in lru_row
     assert all(f"]({name})" in report for name in info["figures"])
     (out / "report.md").unlink()
     (out / "report.html").unlink()
