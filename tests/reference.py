@@ -289,8 +289,8 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
         vid_of_row = {(tb, r): v for tb, r, v in zip(tables, rows, vids)}
         card = [int(c) for c in trace.cardinalities]
     elif prefetcher == "oracle":
-        pf_n = int(params.get("n", 4))
-        pf_window = int(params.get("window", 1024))
+        pf_n = int(params.get("n", 1))
+        pf_window = int(params.get("window", 1))
     elif prefetcher != "none":
         raise ValueError(f"reference: no model of prefetcher {prefetcher!r}")
 

@@ -241,6 +241,38 @@ def test_zero_budget_is_no_prefetching(trace, geometry, pol, prefetcher, seed, l
     assert dropped <= 4 * none.misses
 
 
+@settings(max_examples=60, **SETTINGS)
+@given(trace=traces(), geometry=geometries, latency=st.integers(0, 4))
+def test_oracle_never_lowers_lru_hit_rate(trace, geometry, latency):
+    """The default oracle (the next access's vector, on a miss) takes the slot that miss
+    would take: LRU's state, and so its final contents, are those without prefetching.
+    With a latency, a demand fetch takes as long as a prefetch (the timing model's
+    premise), so the prefetched vector is ready one access earlier than it would be."""
+    capacity, ways = geometry
+    kw = dict(capacity=capacity, ways=ways, fetch_latency=latency)
+    none = run(trace, "lru", **kw)
+    oracle = run(trace, "lru", prefetcher="oracle", prefetch_latency=latency, **kw)
+    assert oracle.hit_rate >= none.hit_rate
+    assert oracle.resident.tolist() == none.resident.tolist()
+    # every prefetch is used by the next access, which would have missed
+    assert oracle.prefetches_useful == oracle.prefetches_issued
+    assert oracle.on_demand_fetches + oracle.prefetches_useful == none.on_demand_fetches
+    if latency == 0:  # nothing else changes
+        assert oracle.cache_hits == none.cache_hits
+        assert oracle.prefetch_hits == oracle.prefetches_issued
+
+
+def test_oracle_can_lower_lru_hit_rate_when_it_reads_further_ahead():
+    """Cap 1, rows 0 0 0 1: reading 3 ahead on the first miss prefetches 1, which evicts
+    0 before its two hits; the default reads one ahead and prefetches nothing here."""
+    trace = Trace.from_arrays(np.zeros(4, np.int32), [0, 0, 0, 1])
+    none = run(trace, "lru", capacity=1, ways=0)
+    ahead = run(trace, "lru", capacity=1, ways=0, prefetcher="oracle",
+                prefetcher_params={"n": 1, "window": 3})
+    default = run(trace, "lru", capacity=1, ways=0, prefetcher="oracle")
+    assert (none.hit_rate, ahead.hit_rate, default.hit_rate) == (0.5, 0.25, 0.5)
+
+
 def test_zero_budget_drops_something():
     trace = Trace.from_arrays(np.zeros(100, np.int32), np.arange(100) % 37)
     res = run(trace, "lru", capacity=10, ways=0, prefetcher="next_n", prefetch_budget=0)
