@@ -53,9 +53,12 @@ Simplifications, each with its reason:
   simulated: it is dropped, so this prefetcher's pollution is a lower bound.
 
 For speed (no result depends on them): a counting filter of the regions in the filter or
-accumulation table spares most accesses the probes of both; each entry's span of vids
-spares most evictions the load of the evicted vector's key; the key of the access
-``LOOKAHEAD`` ahead is preloaded; the vote counts all offsets at once in bit slices.
+accumulation table spares most accesses the probes of both; a count per block of 32 vids
+of the table entries whose span of vids touches it (a region's vids lie within ``region``
+vids of one another, as keys rise by >= 1 a vid) spares most evictions the load of the
+evicted vector's key; the key of the access ``LOOKAHEAD`` ahead is preloaded; the vote
+counts all offsets at once in bit slices, and each PHT set remembers its last vote until
+an insertion changes the set.
 """
 
 import numpy as np
@@ -68,6 +71,7 @@ from recsim.preload import preload
 TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
 PC_MASK = (1 << 16) - 1  # the reference keeps 16 PC bits in the PHT
 TRACKED = 4096  # counting filter over the regions in the filter or accumulation table
+BLOCK_BITS = 5  # the eviction filter counts table entries per block of 32 vids
 LOOKAHEAD = 16  # accesses ahead whose key is preloaded (a cache hint; changes no result)
 # BIT_INDEX[(b * 0x077CB531 mod 2**32) >> 27] = log2(b) for b = 2**0 .. 2**31 (de Bruijn)
 BIT_INDEX = np.zeros(32, dtype=np.int64)
@@ -120,7 +124,11 @@ def make_state(ctx, params):
             table(at, 5),  # accumulation: region, lru stamp, pc, offset, footprint
             table(pht, 3),  # PHT: pc | address << 16, lru stamp, footprint
             np.zeros(TRACKED, dtype=np.int32),  # regions in either table, by region % TRACKED
-            np.array([[1], [0]], dtype=np.int64).repeat(ft + at, axis=1),  # their vid spans
+            np.zeros((2, ft + at), dtype=np.int64),  # each entry's vid span (first, last)
+            np.zeros((ctx.n_vids >> BLOCK_BITS) + 3, dtype=np.int16),  # per block of vids:
+            # the entry spans touching it
+            np.full((2, pht_sets), -1, dtype=np.int64),  # per PHT set: last vote's (pc,
+            # offset) tag and its outcome (-1: none since the set last changed)
             np.zeros(1, dtype=np.int64))  # LRU clock
 
 
@@ -149,8 +157,9 @@ def hash_index(key, index_bits):
 
 @njit(cache=True, inline="always")
 def rotate(pattern, n, width):
-    """Rotate a ``width``-bit footprint by ``n`` places towards higher offsets."""
-    n %= width
+    """Rotate a ``width``-bit footprint (``width`` a power of two) by ``n >= 0`` places
+    towards higher offsets."""
+    n &= width - 1
     return ((pattern << n) | (pattern >> (width - n))) & ((1 << width) - 1)
 
 
@@ -216,17 +225,19 @@ def _tick(clock):
 @njit(cache=True, inline="always")
 def _pht_set(conf, pc, offset):
     index = hash_index(((pc & PC_MASK) << conf[REGION_BITS]) | offset, conf[PHT_INDEX_BITS])
-    return (index & (conf[PHT_SETS] - 1)) * conf[PHT_WAYS]
+    return index & (conf[PHT_SETS] - 1)
 
 
 @njit(cache=True, inline="always")
 def pht_insert(state, pc, address, footprint):
     """Store a generation's footprint, rotated so that the trigger offset is bit 0."""
-    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
     width = 1 << conf[REGION_BITS]
     offset = address & (width - 1)
     tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
-    base = _pht_set(conf, pc, offset)
+    s = _pht_set(conf, pc, offset)
+    memo[0, s] = -1
+    base = s * conf[PHT_WAYS]
     w = _find(pht, base, conf[PHT_WAYS], tag)
     if w < 0:
         w = _victim(pht, base, conf[PHT_WAYS])
@@ -238,25 +249,39 @@ def pht_insert(state, pc, address, footprint):
 @njit(cache=True, inline="always")
 def pht_lookup(state, pc, address):
     """The footprint to prefetch for a trigger access (absolute offsets; 0: none)."""
-    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
     width = 1 << conf[REGION_BITS]
     offset = address & (width - 1)
     tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
     same_pc_offset = PC_MASK | ((width - 1) << 16)
-    base = _pht_set(conf, pc, offset)
-    planes = (0, 0, 0, 0, 0, 0, 0)
-    voters = 0
-    for w in range(base, base + conf[PHT_WAYS]):
-        other = pht[0, w]
-        if other == tag:  # PC+Address
-            pht[1, w] = _tick(clock)
-            return rotate(pht[2, w], offset, width)
-        if other >= 0 and (other ^ tag) & same_pc_offset == 0:  # PC+Offset
-            voters += 1
-            planes = add_vote(planes, pht[2, w])
-    if voters == 0:
-        return 0
-    return rotate(counts_at_least(planes, need[voters]), offset, width)
+    s = _pht_set(conf, pc, offset)
+    base = s * conf[PHT_WAYS]
+    w = _find(pht, base, conf[PHT_WAYS], tag)
+    if w >= 0:  # PC+Address
+        pht[1, w] = _tick(clock)
+        return rotate(pht[2, w], offset, width)
+    if memo[0, s] != tag & same_pc_offset:
+        planes = (0, 0, 0, 0, 0, 0, 0)
+        voters = 0
+        for w in range(base, base + conf[PHT_WAYS]):
+            other = pht[0, w]
+            if other >= 0 and (other ^ tag) & same_pc_offset == 0:  # PC+Offset
+                voters += 1
+                planes = add_vote(planes, pht[2, w])
+        memo[0, s] = tag & same_pc_offset
+        memo[1, s] = counts_at_least(planes, need[voters]) if voters else 0
+    return rotate(memo[1, s], offset, width)
+
+
+@njit(cache=True, inline="always")
+def _cover(marks, spans, e, step):
+    """Add ``step`` to the count of the (one or two) blocks of 32 vids that entry ``e``'s
+    span (``region`` <= 32 vids) touches."""
+    lo = max(spans[0, e], 0) >> BLOCK_BITS
+    hi = max(spans[1, e], 0) >> BLOCK_BITS
+    marks[lo] += step
+    if hi != lo:
+        marks[hi] += step
 
 
 @njit(cache=True, inline="always")
@@ -301,7 +326,7 @@ def emit(keys, vid, footprint, width, out):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
+    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
     if t + LOOKAHEAD < vids.shape[0]:
         preload(keys, vids[t + LOOKAHEAD])
     bits = conf[REGION_BITS]
@@ -323,6 +348,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
                 w = _victim(at, at_base, TABLE_WAYS)
                 if at[0, w] >= 0:  # the accumulation victim's generation ends
                     tracked[at[0, w] & (TRACKED - 1)] -= 1
+                    _cover(marks, spans, ft.shape[1] + w, -1)
                     pht_insert(state, at[2, w], (at[0, w] << bits) | at[3, w], at[4, w])
                 at[0, w], at[1, w], at[2, w], at[3, w] = region, _tick(clock), ft[2, f], ft[3, f]
                 at[4, w] = (1 << ft[3, f]) | (1 << offset)
@@ -333,28 +359,19 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
     f = _victim(ft, ft_base, TABLE_WAYS)
     if ft[0, f] >= 0:
         tracked[ft[0, f] & (TRACKED - 1)] -= 1
+        _cover(marks, spans, f, -1)
     ft[0, f], ft[1, f], ft[2, f], ft[3, f] = region, _tick(clock), table, offset
     tracked[region & (TRACKED - 1)] += 1
     spans[0, f], spans[1, f] = vid - offset, vid + (1 << bits) - 1 - offset
+    _cover(marks, spans, f, 1)
     footprint = pht_lookup(state, table, key) & ~(1 << offset)
     return emit(keys, vid, footprint, 1 << bits, out) if footprint else 0
 
 
 @njit(cache=True, inline="always")
-def may_be_tracked(spans, vid):
-    """Whether ``vid`` lies in the vid span of a region that is (or was) in the filter or
-    accumulation table: a filter that spares most evictions a cache miss on ``keys``. A
-    region's vids lie within ``region`` vids of one another, as keys rise by >= 1 a vid."""
-    hit = 0
-    for i in range(spans.shape[1]):
-        hit |= (spans[0, i] <= vid) & (vid <= spans[1, i])
-    return hit != 0
-
-
-@njit(cache=True, inline="always")
 def on_evict(state, vid, t):
-    keys, vids, conf, need, ft, at, pht, tracked, spans, clock = state
-    if not may_be_tracked(spans, vid):
+    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
+    if marks[vid >> BLOCK_BITS] == 0:  # in no table entry's span: not tracked
         return
     bits = conf[REGION_BITS]
     region = keys[vid] >> bits
@@ -365,12 +382,14 @@ def on_evict(state, vid, t):
     if f >= 0:  # end of a generation of one access: nothing to learn
         ft[0, f], ft[1, f] = -1, 0
         tracked[region & (TRACKED - 1)] -= 1
+        _cover(marks, spans, f, -1)
         return
     w = _find(at, (hash_index(region, conf[AT_INDEX_BITS]) & (conf[AT_SETS] - 1)) * TABLE_WAYS,
               TABLE_WAYS, region)
     if w >= 0:
         at[0, w], at[1, w] = -1, 0
         tracked[region & (TRACKED - 1)] -= 1
+        _cover(marks, spans, ft.shape[1] + w, -1)
         pht_insert(state, at[2, w], (region << bits) | at[3, w], at[4, w])
 
 
