@@ -18,7 +18,7 @@ def add_trace_args(ap: argparse.ArgumentParser, alpha: float = 0.9, tables: int 
     ap.add_argument("--workdir", type=Path, default=Path("results/bench"))
 
 
-def bench_trace(args) -> recsim.Trace:
+def bench_trace(args, quiet: bool = False) -> recsim.Trace:
     """The Zipf(alpha) trace of ``args``, kept as ``WORKDIR/zipfA_N_TxR.trace``."""
     rows = args.keys // args.tables
     path = args.workdir / f"zipf{args.alpha}_{args.accesses}_{args.tables}x{rows}.trace"
@@ -26,6 +26,7 @@ def bench_trace(args) -> recsim.Trace:
         zipf.generate(args.accesses, tables=args.tables, rows=rows, alpha=args.alpha,
                       path=path)
     trace = recsim.load_trace(path)
-    print(f"trace: {trace.n_accesses:,} accesses, {trace.n_tables} tables, "
-          f"{trace.n_unique:,} unique vectors, Zipf({args.alpha})")
+    if not quiet:
+        print(f"trace: {trace.n_accesses:,} accesses, {trace.n_tables} tables, "
+              f"{trace.n_unique:,} unique vectors, Zipf({args.alpha})")
     return trace

@@ -21,6 +21,8 @@
                      [--rows R] [--dim D] [--samples B] [--pooling L] [--unique U]
                      [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
+    recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
+               [--plot OUT.png]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from recsim.errors import RecsimError
+from recsim.errors import ConfigError, RecsimError
 from recsim.harness import SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
@@ -236,6 +238,33 @@ def cmd_train(args) -> None:
           f"{sum(h['seconds'] for h in ck['history']):.0f} s")
 
 
+def cmd_mrc(args) -> None:
+    from recsim.mrc import lru_mrc
+    from recsim.traces import load_trace
+
+    if args.policy != "lru":
+        raise ConfigError(f"mrc: one-pass curves exist for policy 'lru' only, got "
+                          f"{args.policy!r}; replay other policies with recsim simulate")
+    curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
+    if args.plot:
+        from recsim import plots
+
+        plots.miss_ratio_curve(curve, args.plot.parent, args.plot.stem)
+    if args.json:
+        print(json.dumps(curve, indent=1))
+        return
+    how = "exact" if curve["rate"] == 1 else (
+        f"SHARDS at {curve['rate']:g}: {curve['kept_accesses']:,} accesses of "
+        f"{curve['kept_vectors']:,} vectors kept, unique vectors estimated")
+    print(f"{args.trace}: fully associative LRU, {curve['unique']:,} unique vectors ({how})")
+    print("| buffer (% of unique) | vectors | miss ratio |\n|---|---|---|")
+    for f, c, m in zip(curve["fraction"], curve["capacity"], curve["miss_ratio"]):
+        if round(100 * f) in (1, 2, 5) or round(100 * f) % 10 == 0:
+            print(f"| {100 * f:.0f}% | {c:,} | {m:.4f} |")
+    if args.plot:
+        print(f"plot: {args.plot.with_suffix('.png')}")
+
+
 def cmd_calibrate(args) -> None:
     from recsim.harness.calibrate import calibrate, write_calibration
 
@@ -377,6 +406,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model parameter (repeatable), e.g. hidden=64")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("mrc", help="one-pass LRU miss-ratio curve at every buffer size "
+                       "(exact, or SHARDS-sampled)")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--format", choices=FORMAT_MODULES)
+    p.add_argument("--policy", default="lru", help="lru (the only one with a one-pass curve)")
+    p.add_argument("--sample", type=float, default=1.0, metavar="R",
+                   help="SHARDS sampling rate in (0, 1] (1: exact; 0.01 for huge traces)")
+    p.add_argument("--seed", type=int, default=0, help="sampling hash seed")
+    p.add_argument("--force", action="store_true",
+                   help="accept a sample too small for the documented error bound")
+    p.add_argument("--json", action="store_true", help="the whole curve (100 sizes) as JSON")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw it (PNG and SVG)")
+    p.set_defaults(func=cmd_mrc)
 
     p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
                        "fit latency = a + b * miss rate")

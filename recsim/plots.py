@@ -224,3 +224,15 @@ def calibration(cal: dict, out: Path, stem: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, out, stem)
+
+
+def miss_ratio_curve(curve: dict, out: Path, stem: str) -> str:
+    """A fully associative LRU miss-ratio curve (:mod:`recsim.mrc`) against buffer size."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.plot([100 * f for f in curve["fraction"]], curve["miss_ratio"], marker=".")
+    how = "exact" if curve["rate"] == 1 else f"SHARDS, rate {curve['rate']:g}"
+    ax.set(xlabel=f"buffer size (% of {curve['unique']:,} unique vectors)",
+           ylabel="miss ratio", ylim=(0, 1.02),
+           title=f"fully associative LRU miss-ratio curve ({how})")
+    ax.grid(alpha=0.3)
+    return _save(fig, out, stem)

@@ -1,0 +1,102 @@
+"""One-pass LRU miss-ratio curves: the miss ratio of a fully associative LRU buffer at
+every size from a single pass over the trace (``recsim mrc``), exact or sampled.
+
+- **Exact**: every access's reuse (LRU stack) distance (:func:`traces.stats.reuse_distances`,
+  O(N log N)); an access hits a buffer of C vectors iff its distance is < C, so one
+  histogram gives the misses at every C, equal to a replay of ``lru`` at that size
+  (tested).
+- **Sampled** (``rate`` < 1): fixed-rate SHARDS (Waldspurger, Park, Garthwaite and Ahmad,
+  "Efficient MRC Construction with SHARDS", FAST 2015). An access is kept iff a hash of
+  its vector's key (splitmix64's finaliser of ``key + seed``) falls below ``rate`` of the
+  hash range, so a kept vector keeps all its accesses; distances over the kept accesses are
+  scaled by ``1 / rate`` (a kept access hits C iff its sampled distance is < C x rate),
+  and the SHARDS-adj correction moves the difference between the expected (``N x rate``)
+  and the actual number of kept accesses into the distance-0 bucket. The buffer sizes are
+  fractions of the estimated unique vectors (kept vectors / ``rate``).
+
+  Error bound (measured, not proven): with at least :data:`MIN_SAMPLED_VECTORS` (2,000)
+  distinct vectors kept, the absolute miss-ratio error against the exact curve (compared
+  at the same buffer sizes) averages at most :data:`MEAN_ERROR_BOUND` (0.01) over the 100
+  sizes and stays below :data:`MAX_ERROR_BOUND` (0.05) at every size, on Zipf(0.9) traces
+  of 2M and 10M accesses at 1% over five seeds (tested; measured: means 0.0013-0.0073,
+  largest 0.045, always at the smallest sizes, where a few hot vectors carry many
+  accesses and are either kept or not). Smaller samples are refused unless ``force``.
+  SHARDS reports mean absolute errors near 0.002 at 1% on storage traces.
+
+Set-associative buffers and other policies need replays (``recsim simulate``); the
+curve of a set-associative LRU buffer is close to the fully associative one once sets
+hold 32 or more ways.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from recsim.errors import ConfigError
+from recsim.traces.stats import default_capacities, lru_misses, reuse_distances
+
+HASH_BITS = 24
+MEAN_ERROR_BOUND = 0.01
+MAX_ERROR_BOUND = 0.05
+MIN_SAMPLED_VECTORS = 2_000
+
+
+@njit(cache=True)
+def _kept(table, row, table_base, threshold, seed, out):
+    """Write the keys of the accesses whose key hash is below ``threshold`` into ``out``
+    (sized to hold them, or empty to only count); returns how many."""
+    n = 0
+    for i in range(table.shape[0]):
+        key = table_base[table[i]] + row[i]
+        z = np.uint64(key + seed)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        if (z & np.uint64((1 << HASH_BITS) - 1)) < threshold:
+            if out.shape[0]:
+                out[n] = key
+            n += 1
+    return n
+
+
+def sampled_keys(trace, rate: float, seed: int = 0) -> np.ndarray:
+    """The keys of the accesses SHARDS keeps at ``rate``, in trace order (two passes over
+    the memory-mapped trace, no per-access temporary)."""
+    threshold = np.uint64(round(rate * (1 << HASH_BITS)))
+    args = (trace.table, trace.row, trace.table_base, threshold, np.int64(seed))
+    out = np.empty(_kept(*args, np.empty(0, np.int64)), np.int64)
+    _kept(*args, out)
+    return out
+
+
+def lru_mrc(trace, rate: float = 1.0, seed: int = 0, force: bool = False) -> dict:
+    """The fully associative LRU miss-ratio curve at 1%, 2%, ..., 100% of the unique
+    vectors: ``fraction``, ``capacity``, ``miss_ratio`` (lists), ``unique`` (exact, or
+    estimated when sampled), ``rate``, ``kept_accesses``, ``kept_vectors``."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ConfigError(f"sample rate: expected a number in (0, 1], got {rate!r}")
+    n = trace.n_accesses
+    if rate == 1:
+        dense = trace.dense()
+        fractions, capacities = default_capacities(dense.n_unique)
+        misses = lru_misses(reuse_distances(dense.vid, dense.n_unique), capacities)
+        return {"fraction": fractions, "capacity": capacities,
+                "miss_ratio": (misses / max(n, 1)).tolist(), "unique": dense.n_unique,
+                "rate": 1.0, "kept_accesses": n, "kept_vectors": dense.n_unique}
+    keys = sampled_keys(trace, rate, seed)
+    uniq, vids = np.unique(keys, return_inverse=True)
+    if uniq.shape[0] < MIN_SAMPLED_VECTORS and not force:
+        raise ConfigError(f"sample rate {rate:g} keeps {uniq.shape[0]:,} distinct vectors, "
+                          f"fewer than the {MIN_SAMPLED_VECTORS:,} its error bound needs: "
+                          "raise the rate (or force)")
+    unique = max(1, round(uniq.shape[0] / rate))
+    fractions, capacities = default_capacities(unique)
+    distances = reuse_distances(vids, uniq.shape[0])
+    scaled = np.maximum(1, np.ceil(np.asarray(capacities) * rate)).astype(np.int64)
+    expected = max(n * rate, 1.0)  # SHARDS-adj: the shortfall (or excess) are distance-0 hits
+    misses = lru_misses(distances, scaled)
+    return {"fraction": fractions, "capacity": capacities,
+            "miss_ratio": np.minimum(misses / expected, 1.0).tolist(), "unique": unique,
+            "rate": float(rate), "kept_accesses": int(keys.shape[0]),
+            "kept_vectors": int(uniq.shape[0])}
