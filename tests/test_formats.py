@@ -391,3 +391,25 @@ def test_zipf_rejects_bad_parameters(bad):
 def test_oracle_general_reexports_next_access_vtime():
     assert oracle_general.next_access_vtime is next_access_vtime
     assert dlrm_datasets.EXTENSIONS == (".pt", ".pt.gz")
+
+
+@pytest.mark.parametrize("rows", [50, 10**12], ids=["bitmap", "sparse-sort"])
+def test_streaming_remap_equals_a_sort(monkeypatch, tmp_path, rows):
+    """Chunked two-pass remap (7 accesses a chunk here), in memory and written straight
+    into vid.npy of an on-disk trace, equals np.unique's ranks of the keys."""
+    from recsim.traces import trace as trace_module
+
+    monkeypatch.setattr(trace_module, "REMAP_CHUNK", 7)
+    rng = np.random.default_rng(4)
+    trace = Trace.from_arrays(rng.integers(0, 3, 500), rng.integers(0, rows, 500),
+                              cardinalities=[rows] * 3)
+    uniq, inverse = np.unique(trace.keys(), return_inverse=True)
+    dense = trace_module.compute_dense(trace)
+    np.testing.assert_array_equal(dense.vid, inverse)
+    np.testing.assert_array_equal(dense.keys, uniq)
+    native.write(trace, tmp_path / "t.trace")
+    on_disk = native.read(tmp_path / "t.trace")
+    np.testing.assert_array_equal(on_disk.dense().vid, inverse)
+    np.testing.assert_array_equal(np.load(tmp_path / "t.trace" / "vid.npy"), inverse)
+    np.testing.assert_array_equal(np.load(tmp_path / "t.trace" / "keys.npy"), uniq)
+    assert not list((tmp_path / "t.trace").glob(".*"))  # no temporary file left

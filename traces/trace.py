@@ -10,14 +10,23 @@ that spatial prefetchers' regions (Bingo: 32 rows, BOP pages: 64 rows) never str
 two tables. The replay engine works on a dense remap ``vid`` in ``[0, U)`` of the keys,
 in increasing key order, so that all per-vector state is a flat array. The remap is
 computed once, lazily, and cached beside an on-disk trace (``vid.npy``/``keys.npy``).
+
+The remap streams: where the key space is dense enough for a bitmap (see
+``_DIRECT_REMAP_FACTOR``), two compiled passes over chunks of ``REMAP_CHUNK`` accesses
+mark the keys present and then write each access's rank, straight into the ``vid.npy``
+being written for an on-disk trace; the pages of every memory-mapped array are released
+after each chunk, so its memory is the key-space bitmap and ranks (5 bytes per key) and
+one chunk, not the trace. Sparse key spaces fall back to an in-memory sort.
 """
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from recsim.errors import TraceFormatError
 
@@ -25,6 +34,7 @@ TABLE_ALIGN = 64
 # Direct-address remap (a bitmap over the key space) is used while the key space is at
 # most this many times the number of accesses; beyond that a sort (np.unique) is cheaper.
 _DIRECT_REMAP_FACTOR = 2
+REMAP_CHUNK = 1 << 24  # accesses per chunk of the streaming remap
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,7 @@ class Trace:
     def dense(self) -> DenseIds:
         """The dense remap, computed once and cached (in memory and beside the trace)."""
         if self._dense is None:
-            self._dense = _load_cached_dense(self) or compute_dense(self)
-            _save_cached_dense(self, self._dense)
+            self._dense = _load_cached_dense(self) or _compute_cached_dense(self)
         return self._dense
 
     @property
@@ -206,17 +215,76 @@ def _as_int_array(values, dtype, source, name) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def compute_dense(trace: Trace) -> DenseIds:
-    keys = trace.keys()
-    space = trace.key_space
-    if space <= _DIRECT_REMAP_FACTOR * max(keys.shape[0], 1 << 20):
-        present = np.zeros(space, dtype=np.bool_)
-        present[keys] = True
-        uniq = np.flatnonzero(present).astype(np.int64)
-        rank = np.cumsum(present, dtype=np.int32 if uniq.shape[0] < 2**31 else np.int64)
-        return DenseIds(rank[keys].astype(np.int64) - 1, uniq)
-    uniq, vid = np.unique(keys, return_inverse=True)
-    return DenseIds(vid.astype(np.int64).reshape(-1), uniq.astype(np.int64))
+@njit(cache=True)
+def _mark(table, row, table_base, present):
+    for i in range(table.shape[0]):
+        present[table_base[table[i]] + row[i]] = True
+
+
+@njit(cache=True)
+def _rank(table, row, table_base, rank, out):
+    for i in range(table.shape[0]):
+        out[i] = rank[table_base[table[i]] + row[i]] - 1
+
+
+def release(arr) -> None:
+    """Drop the pages of a memory-mapped array from this process (they stay in the page
+    cache; an access later maps them again): reading a trace larger than memory chunk by
+    chunk then keeps one chunk resident. No-op for an in-memory array."""
+    mapping = getattr(arr, "_mmap", None)
+    if mapping is not None:
+        if arr.flags.writeable:
+            arr.flush()
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+def compute_dense(trace: Trace, out: np.ndarray | None = None) -> DenseIds:
+    """The dense remap of ``trace`` (see the module docstring); ``vid`` is written into
+    ``out`` (an int64 array of one entry per access, e.g. a memory-mapped file) if given."""
+    n, space, base = trace.n_accesses, trace.key_space, trace.table_base
+    if space > _DIRECT_REMAP_FACTOR * max(n, 1 << 20):
+        uniq, vid = np.unique(trace.keys(), return_inverse=True)
+        if out is None:
+            out = np.empty(n, np.int64)
+        out[:] = vid.reshape(-1)
+        return DenseIds(out, uniq.astype(np.int64))
+    present = np.zeros(space, dtype=np.bool_)
+    chunks = [(lo, min(n, lo + REMAP_CHUNK)) for lo in range(0, n, REMAP_CHUNK)]
+    for lo, hi in chunks:
+        _mark(trace.table[lo:hi], trace.row[lo:hi], base, present)
+        release(trace.table)
+        release(trace.row)
+    uniq = np.flatnonzero(present).astype(np.int64)
+    rank = np.cumsum(present, dtype=np.int32 if uniq.shape[0] < 2**31 else np.int64)
+    del present
+    if out is None:
+        out = np.empty(n, np.int64)
+    for lo, hi in chunks:
+        _rank(trace.table[lo:hi], trace.row[lo:hi], base, rank, out[lo:hi])
+        for arr in (trace.table, trace.row, out):
+            release(arr)
+    return DenseIds(out, uniq)
+
+
+def _compute_cached_dense(trace: Trace) -> DenseIds:
+    """Compute the remap; for an on-disk trace, write ``vid.npy`` as it is computed and
+    ``keys.npy`` after, each atomically (a read-only directory: just compute it)."""
+    from recsim.traces.common import atomic_output
+    from recsim.traces.native import write_npy_atomic
+
+    paths = _dense_paths(trace)
+    if paths is None:
+        return compute_dense(trace)
+    try:
+        with atomic_output(paths[0]) as tmp:
+            out = np.lib.format.open_memmap(tmp, "w+", np.int64, (trace.n_accesses,))
+            dense = compute_dense(trace, out)
+            out.flush()
+            del out
+        write_npy_atomic(paths[1], dense.keys)
+    except OSError:
+        return compute_dense(trace)
+    return _load_cached_dense(trace) or dense
 
 
 def _dense_paths(trace: Trace):
@@ -236,14 +304,3 @@ def _load_cached_dense(trace: Trace) -> DenseIds | None:
     return DenseIds(vid, keys)
 
 
-def _save_cached_dense(trace: Trace, dense: DenseIds) -> None:
-    from recsim.traces.native import write_npy_atomic
-
-    paths = _dense_paths(trace)
-    if paths is None or all(p.exists() for p in paths):
-        return
-    try:
-        write_npy_atomic(paths[0], dense.vid)
-        write_npy_atomic(paths[1], dense.keys)
-    except OSError:
-        pass  # a read-only trace directory: the remap is simply recomputed next time
