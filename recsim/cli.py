@@ -9,6 +9,7 @@
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
+                    [--chunk N]
                     [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
@@ -173,7 +174,8 @@ def cmd_simulate(args) -> None:
                       dict(args.param), dict(args.pf_param), args.prefetch_latency,
                       args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
                       per_table=args.per_table, window=args.window,
-                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding)
+                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding,
+                      chunk=args.chunk)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -357,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fetch-latency", type=int, default=0,
                    help="accesses until a demand miss arrives (default 0)")
     p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
+    p.add_argument("--chunk", type=int, metavar="N",
+                   help="stream the trace N accesses at a time (traces larger than memory)")
     p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
     p.add_argument("--prefetch-model", type=Path,
                    help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")

@@ -26,6 +26,7 @@ from recsim.nextuse import next_use
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
+from recsim.traces.trace import release
 
 
 def resolve_capacity(capacity, n_unique: int) -> int:
@@ -144,7 +145,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher_params: dict | None = None, prefetch_latency: int = 0,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
-             max_outstanding: int | None = None, log_hits: bool = False) -> metrics.SimResult:
+             max_outstanding: int | None = None, log_hits: bool = False,
+             chunk: int | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
 
     ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
@@ -154,6 +156,10 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     ``per_table``: also count accesses and hits per table. ``window``: also report the
     hit rate of every window of that many accesses. ``log_hits``: also return ``hit_log``, a
     uint8 array with 1 for every access that hit (from caching or a prefetch).
+    ``chunk``: stream the trace through the loop ``chunk`` accesses at a time, releasing
+    the memory-mapped pages of each chunk after it (a trace larger than memory); the
+    counts equal a single-shot replay's. Only for plain replays (none of advice, hit log,
+    per-table or window statistics, budget, fetch latency, bound on prefetches in flight).
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -170,6 +176,9 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     if max_outstanding == 0:
         raise ConfigError("max_outstanding: expected an integer >= 1 (None: no bound), got 0")
     budget = -1 if prefetch_budget is None else int(prefetch_budget)
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
+                              or chunk < 1):
+        raise ConfigError(f"chunk: expected a positive number of accesses, got {chunk!r}")
 
     start = time.perf_counter()
     dense = trace.dense()
@@ -193,13 +202,23 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
                                   max_outstanding or 0, per_table or window > 0 or log_hits)
     setup_s = time.perf_counter() - start
 
+    if chunk and "GENERAL" in features:
+        raise ConfigError("chunk: chunked replay is for plain replays only (no advice, hit "
+                          "log, per-table or window statistics, prefetch budget, fetch "
+                          "latency or bound on prefetches in flight)")
     start = time.perf_counter()
     kernel = load_kernel(pol, pf, features)
     kernel.compile(tuple(numba.typeof(a) for a in args))  # or load from the disk cache
     timings["compile_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    kernel(*args)
+    n = trace.n_accesses
+    for lo in range(0, n, chunk or max(n, 1)):
+        hi = min(n, lo + (chunk or n))
+        kernel(args[0][lo:hi], args[1][lo:hi], *args[2:-1], np.int64(lo))
+        if chunk:
+            release(args[0])
+            release(args[1])
     timings["replay_s"] = setup_s + time.perf_counter() - start
     timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
     buf, counts, hit_log = args[15], args[16], args[18]
@@ -235,5 +254,5 @@ def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits)
             ctx.ways, ctx.prefetch_latency, ctx.fetch_latency, budget,
             np.zeros(max_outstanding + 2 if max_outstanding else 0, np.int64), pstate, fstate,
             buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
-            np.zeros(n if log_hits else 0, np.uint8))
+            np.zeros(n if log_hits else 0, np.uint8), np.int64(0))
     return frozenset(features), args

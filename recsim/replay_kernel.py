@@ -119,8 +119,11 @@ def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issu
 @njit(cache=True, _nrt=False)
 def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
            latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
-           hit_log):
-    """Replay ``vids`` (accesses ``t = 0 .. n-1``) and add the outcome to ``counts``.
+           hit_log, t0):
+    """Replay ``vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add the outcome
+    to ``counts``. A plain loop may be called chunk by chunk with the same state (``t0``
+    the time of the chunk's first access): the counts are those of one call. A general
+    loop replays the whole trace in one call (``t0 = 0``).
 
     ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
     encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set);
@@ -145,7 +148,8 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     issued = 0
     chunk = adv_lag  # the next chunk whose advice is due
     next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
-    for t in range(n):
+    for i in range(n):
+        t = t0 + i
         if has_budget:
             while t >= batch_end:
                 batch += 1
@@ -159,10 +163,10 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                                 adv_ptr[k + 1] - lo, t, latency, budget, issued, inflight)
             chunk += 1
             next_advice += adv_chunk
-        if t + LOOKAHEAD < n:
-            preload(slot_of, vids[t + LOOKAHEAD])
-        v = vids[t]
-        p = prio[t] if has_prio else 0.0
+        if i + LOOKAHEAD < n:
+            preload(slot_of, vids[i + LOOKAHEAD])
+        v = vids[i]
+        p = prio[i] if has_prio else 0.0
         policy_on_access(pstate, v, t)
         slot = slot_of[v]
         if slot >= 0:
@@ -205,8 +209,8 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
             else:
                 slot_of[v] = not_resident(s, 1)  # bypassed: its next miss is not compulsory
         if log_hits:
-            hit_log[t] = outcome == HIT or outcome == PREFETCH_HIT
-        m = prefetcher_on_access(fstate, v, tables[t], outcome, t, slot_of, queue)
+            hit_log[i] = outcome == HIT or outcome == PREFETCH_HIT
+        m = prefetcher_on_access(fstate, v, tables[i], outcome, t, slot_of, queue)
         if m > 0:
             issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency, budget,
                             issued, inflight)
