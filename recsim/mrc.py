@@ -35,6 +35,7 @@ from numba import njit
 
 from recsim.errors import ConfigError
 from recsim.traces.stats import default_capacities, lru_misses, reuse_distances
+from recsim.traces.trace import REMAP_CHUNK, release
 
 HASH_BITS = 24
 MEAN_ERROR_BOUND = 0.01
@@ -61,12 +62,26 @@ def _kept(table, row, table_base, threshold, seed, out):
 
 
 def sampled_keys(trace, rate: float, seed: int = 0) -> np.ndarray:
-    """The keys of the accesses SHARDS keeps at ``rate``, in trace order (two passes over
-    the memory-mapped trace, no per-access temporary)."""
+    """The keys of the accesses SHARDS keeps at ``rate``, in trace order: two compiled
+    passes (count, then fill) over chunks of the memory-mapped trace, whose pages are
+    released after each chunk; no per-access temporary."""
     threshold = np.uint64(round(rate * (1 << HASH_BITS)))
-    args = (trace.table, trace.row, trace.table_base, threshold, np.int64(seed))
-    out = np.empty(_kept(*args, np.empty(0, np.int64)), np.int64)
-    _kept(*args, out)
+    chunks = [(lo, min(trace.n_accesses, lo + REMAP_CHUNK))
+              for lo in range(0, trace.n_accesses, REMAP_CHUNK)]
+
+    def scan(lo, hi, out):
+        found = _kept(trace.table[lo:hi], trace.row[lo:hi], trace.table_base, threshold,
+                      np.int64(seed), out)
+        release(trace.table)
+        release(trace.row)
+        return found
+
+    counts = [scan(lo, hi, np.empty(0, np.int64)) for lo, hi in chunks]
+    out = np.empty(sum(counts), np.int64)
+    start = 0
+    for (lo, hi), count in zip(chunks, counts):
+        scan(lo, hi, out[start:start + count])
+        start += count
     return out
 
 

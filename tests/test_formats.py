@@ -413,3 +413,18 @@ def test_streaming_remap_equals_a_sort(monkeypatch, tmp_path, rows):
     np.testing.assert_array_equal(np.load(tmp_path / "t.trace" / "vid.npy"), inverse)
     np.testing.assert_array_equal(np.load(tmp_path / "t.trace" / "keys.npy"), uniq)
     assert not list((tmp_path / "t.trace").glob(".*"))  # no temporary file left
+
+
+@pytest.mark.parametrize("table, row, words", [
+    ([0, 1, 0, 2, 0], [1, 1, 1, 1, 1], "table ids in [0, 2), got range [0, 2]"),
+    ([0, 1, 0, 1, 0], [1, 1, -4, 1, 1], "non-negative row ids, got min -4"),
+    ([0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 1, 9, 5, 1],
+     "row 9 in table 0 of 5 rows (access 4)"),  # in the second chunk, first of two
+])
+def test_validation_scans_in_chunks(monkeypatch, table, row, words):
+    from recsim.traces import trace as trace_module
+
+    monkeypatch.setattr(trace_module, "REMAP_CHUNK", 3)
+    with pytest.raises(TraceFormatError) as info:
+        Trace.from_arrays(table, row, cardinalities=[5, 5])
+    assert words in str(info.value)

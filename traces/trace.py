@@ -146,16 +146,13 @@ class Trace:
         if self.cardinalities.min() <= 0:
             raise TraceFormatError(source, "cardinalities", "positive row counts",
                                    f"min {self.cardinalities.min()}")
-        tmin, tmax = int(self.table.min()), int(self.table.max())
+        tmin, tmax, rmin, i = _scan(self.table, self.row, self.cardinalities)
         if tmin < 0 or tmax >= self.n_tables:
             raise TraceFormatError(source, "table", f"table ids in [0, {self.n_tables})",
                                    f"range [{tmin}, {tmax}]")
-        rmin = int(self.row.min())
         if rmin < 0:
             raise TraceFormatError(source, "row", "non-negative row ids", f"min {rmin}")
-        over = self.row >= self.cardinalities[self.table]
-        if over.any():
-            i = int(np.argmax(over))
+        if i >= 0:
             raise TraceFormatError(
                 source, "row", "row ids below the table's cardinality",
                 f"row {self.row[i]} in table {self.table[i]} of "
@@ -225,6 +222,32 @@ def _mark(table, row, table_base, present):
 def _rank(table, row, table_base, rank, out):
     for i in range(table.shape[0]):
         out[i] = rank[table_base[table[i]] + row[i]] - 1
+
+
+@njit(cache=True)
+def _scan_chunk(table, row, cardinalities, lo, found):
+    """Fold one chunk into ``found = [min table, max table, min row, first access whose row
+    is not below its (valid) table's cardinality or -1]``."""
+    for i in range(table.shape[0]):
+        t = table[i]
+        r = row[i]
+        found[0] = min(found[0], t)
+        found[1] = max(found[1], t)
+        found[2] = min(found[2], r)
+        if found[3] < 0 and 0 <= t < cardinalities.shape[0] and r >= cardinalities[t]:
+            found[3] = lo + i
+
+
+def _scan(table, row, cardinalities) -> tuple[int, int, int, int]:
+    """The ranges :meth:`Trace.validate` checks, in one compiled pass over chunks of
+    ``REMAP_CHUNK`` accesses (memory-mapped pages released after each)."""
+    found = np.array([np.iinfo(np.int64).max, -1, np.iinfo(np.int64).max, -1], np.int64)
+    for lo in range(0, table.shape[0], REMAP_CHUNK):
+        _scan_chunk(table[lo:lo + REMAP_CHUNK], row[lo:lo + REMAP_CHUNK], cardinalities,
+                    lo, found)
+        release(table)
+        release(row)
+    return tuple(int(x) for x in found)
 
 
 def release(arr) -> None:
