@@ -33,7 +33,10 @@ The sweep is the cartesian product of the axes in the order traces, capacities, 
 policies, prefetchers, seeds (a ``zip`` group takes the place of its first axis).
 ``recsim run`` skips cells already in the store, runs the rest on the chosen executor
 (:mod:`recsim.executors`), then writes the table (``results.parquet``, ``.csv``,
-``.json``), the figures (PNG + SVG) and the report (:mod:`recsim.report`). Non-native
+``.json``), the figures (PNG + SVG) and the report (:mod:`recsim.report`). Fully
+associative LRU cells without prefetching or fetch latency, eight or more per trace, are
+computed in-process from one reuse-distance pass (:func:`recsim.mrc.lru_results`: the
+rows a replay gives, tested) instead of a replay each. Non-native
 trace files are imported once into ``OUTPUT/traces/`` (as generated traces are), so
 every worker memory-maps the same native trace and its cached dense ids.
 """
@@ -326,6 +329,7 @@ def cell_config(exp: Experiment, cell: dict, identities: list[dict]) -> dict:
             "seed": cell["seeds"]}
 
 
+ONE_PASS_MIN = 8  # fully associative LRU cells of one trace computed in one pass from this
 _OPEN_TRACES: dict[str, Any] = {}  # per worker process: each trace memory-mapped once
 
 
@@ -336,18 +340,55 @@ def run_cell(task: dict) -> dict:
         _OPEN_TRACES[path] = load_trace(path)
     trace = _OPEN_TRACES[path]
     start = time.perf_counter()
-    result = simulate(trace, cfg["policy"]["name"], cfg["capacity"], cfg["ways"],
+    return _row(cfg, trace, simulate(trace, cfg["policy"]["name"], cfg["capacity"], cfg["ways"],
                       cfg["prefetcher"]["name"], cfg["policy"]["params"],
                       cfg["prefetcher"]["params"], prefetch_latency=cfg["prefetch_latency"],
                       seed=cfg["seed"], fetch_latency=cfg["fetch_latency"],
                       prefetch_budget=cfg["prefetch_budget"],
-                      max_outstanding=cfg["max_outstanding"])
+                      max_outstanding=cfg["max_outstanding"]), start)
+
+
+def _row(cfg: dict, trace, result, start: float) -> dict:
+    """A cell's row: its configuration, the result's counts and rates, provenance."""
     row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
            "requested_ways": cfg["ways"], "seed": cfg["seed"], **result.to_dict()}
     row["buffer_fraction"] = result.capacity / trace.n_unique
     row.update(wall_s=time.perf_counter() - start, version=code_version(),
                git_commit=git_commit())
     return row
+
+
+def _one_pass(cfg: dict) -> bool:
+    """Whether a cell is fully associative LRU without prefetching or fetch latency."""
+    return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0)
+
+
+def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
+    """Rows of the cells to do that :func:`_one_pass` admits, from one reuse-distance
+    pass per trace (:func:`recsim.mrc.lru_results`, the counts a replay gives), where a
+    trace has at least ``ONE_PASS_MIN`` of them (fewer replay faster)."""
+    from recsim.mrc import lru_results
+
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        if _one_pass(tasks[i]["config"]):
+            groups.setdefault(tasks[i]["trace_path"], []).append(i)
+    rows = {}
+    for path, cells in groups.items():
+        if len(cells) < ONE_PASS_MIN:
+            continue
+        start = time.perf_counter()
+        trace = load_trace(path)
+        configs = [tasks[i]["config"] for i in cells]
+        for i, cfg, result in zip(cells, configs, lru_results(trace, [c["capacity"]
+                                                                     for c in configs])):
+            result.params = {"policy": {}, "prefetcher": {},
+                             **{k: cfg[k] for k in ("prefetch_latency", "prefetch_budget",
+                                                    "fetch_latency", "max_outstanding",
+                                                    "seed")}}
+            rows[i] = _row(cfg, trace, result, start)
+    return rows
 
 
 def run_experiment(path, output=None, progress: bool = True, scale: str | None = None,
@@ -367,6 +408,11 @@ def run_experiment(path, output=None, progress: bool = True, scale: str | None =
     keys = [cell_key(task["config"]) for task in tasks]
     rows = [None if force else store.get(key) for key in keys]
     todo = [i for i, row in enumerate(rows) if row is None]
+    for i, row in _run_one_pass(tasks, todo).items():
+        row["cell"] = keys[i]
+        store.put(row["cell"], row)
+        rows[i] = row
+    todo = [i for i in todo if rows[i] is None]
     for j, row in run_cells(run_cell, [tasks[i] for i in todo], executor, workers, address,
                             progress, desc=exp.name):
         row["cell"] = keys[todo[j]]

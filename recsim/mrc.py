@@ -25,14 +25,19 @@ every size from a single pass over the trace (``recsim mrc``), exact or sampled.
 
 Set-associative buffers and other policies need replays (``recsim simulate``); the
 curve of a set-associative LRU buffer is close to the fully associative one once sets
-hold 32 or more ways.
+hold 32 or more ways. :func:`lru_results` gives the whole counter set of fully
+associative LRU cells from one exact pass; experiments use it for LRU size sweeps.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numba import njit
 
+from recsim import metrics
+from recsim.engine import resolve_capacity
 from recsim.errors import ConfigError
 from recsim.traces.stats import default_capacities, lru_misses, reuse_distances
 from recsim.traces.trace import REMAP_CHUNK, release
@@ -115,3 +120,29 @@ def lru_mrc(trace, rate: float = 1.0, seed: int = 0, force: bool = False) -> dic
             "miss_ratio": np.minimum(misses / expected, 1.0).tolist(), "unique": unique,
             "rate": float(rate), "kept_accesses": int(keys.shape[0]),
             "kept_vectors": int(uniq.shape[0])}
+
+
+def lru_results(trace, capacities) -> list[metrics.SimResult]:
+    """What ``simulate(trace, "lru", c, 0)`` returns for each capacity ``c`` (a count, a
+    fraction or a percent), from one exact reuse-distance pass (equal counts, tested;
+    ``params`` left empty for the caller). Without prefetching, fully associative LRU
+    misses exactly the accesses whose distance is >= c; every miss fills, so the final
+    occupancy is min(c, unique), the evictions are misses - occupancy and the compulsory
+    misses are the first accesses."""
+    start = time.perf_counter()
+    dense = trace.dense()
+    n, unique = trace.n_accesses, dense.n_unique
+    caps = [resolve_capacity(c, unique) for c in capacities]
+    misses = lru_misses(reuse_distances(dense.vid, unique), caps).tolist()
+    elapsed = time.perf_counter() - start
+    results = []
+    for cap, miss in zip(caps, misses):
+        counts = np.zeros(metrics.N_COUNTERS, np.int64)
+        occupancy = min(cap, unique)
+        counts[metrics.ACCESSES], counts[metrics.CACHE_HITS] = n, n - miss
+        counts[metrics.ON_DEMAND_FETCHES], counts[metrics.COMPULSORY_MISSES] = miss, unique
+        counts[metrics.EVICTIONS] = miss - occupancy
+        results.append(metrics.SimResult(
+            "lru", "none", cap, cap, 1, metrics.counts_dict(counts, 0), occupancy,
+            timings={"one_pass_s": elapsed / len(caps)}))
+    return results

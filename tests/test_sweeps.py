@@ -195,3 +195,29 @@ def test_figures_and_report(tmp_path, capsys):
     assert html.count("<img") == len(info["figures"]) and "<table>" in html
     assert main(["report", str(tmp_path)]) == 2
     assert "no readable experiment.json" in capsys.readouterr().err
+
+
+ONE_PASS = """
+name: one_pass
+traces:
+  - {name: z, generate: {preset: zipf, accesses: 40000, rows: 5000, alpha: 0.9, seed: 4}}
+capacities: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 3, 100]
+ways: [0, 8]
+policies: [lru]
+prefetch_latency: 3
+seeds: [0]
+"""
+
+
+def test_lru_size_sweep_from_one_pass_equals_replays(tmp_path, monkeypatch):
+    """Ten fully associative LRU cells of one trace come from one reuse-distance pass;
+    their rows equal replays' (the 8-way cells are replayed either way)."""
+    from recsim import experiment
+
+    spec = _write(tmp_path, ONE_PASS)
+    fast = run_experiment(spec, tmp_path / "fast", progress=False, workers=1)
+    assert sum("one_pass_s" in r["timings"] for r in fast) == 10
+    monkeypatch.setattr(experiment, "ONE_PASS_MIN", 10**9)
+    replayed = run_experiment(spec, tmp_path / "slow", progress=False, workers=1)
+    assert not any("one_pass_s" in r["timings"] for r in replayed)
+    assert _stable(fast) == _stable(replayed)
