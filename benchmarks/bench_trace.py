@@ -1,4 +1,5 @@
-"""The Zipf trace the benchmark scripts replay, generated once under their work folder."""
+"""The Zipf trace the benchmark scripts replay, generated once under their work folder, and
+the peak-memory reading they share."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ def add_trace_args(ap: argparse.ArgumentParser, alpha: float = 0.9, tables: int 
     ap.add_argument("--tables", type=int, default=tables)
     ap.add_argument("--alpha", type=float, default=alpha)
     ap.add_argument("--workdir", type=Path, default=Path("results/bench"))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (``VmHWM``: unlike ``ru_maxrss``, not
+    inherited from the process that forked it)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def bench_trace(args, quiet: bool = False) -> recsim.Trace:

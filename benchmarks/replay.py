@@ -35,7 +35,7 @@ import tempfile
 import time
 
 import recsim
-from bench_trace import add_trace_args, bench_trace
+from bench_trace import add_trace_args, bench_trace, peak_rss_mb
 from recsim.traces import oracle_general
 from recsim.traces.trace import compute_dense
 
@@ -44,15 +44,6 @@ SHARED = {"lru": "LRU", "fifo": "FIFO", "lfu": "LFU", "arc": "ARC", "s3fifo": "S
 ROWS = ([f"shared:{p}" for p in SHARED]
         + [f"policy:{p}" for p in ("srrip", "drrip", "hawkeye", "mockingjay")]
         + [f"prefetcher:{p}" for p in ("stride", "bop", "berti", "mab", "bingo", "domino")])
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not inherited
-    from the parent that forked it)."""
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_row(args, row: str) -> dict:

@@ -19,14 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench_trace import peak_rss_mb
+
 STEPS = ("gen", "remap", "replay", "chunked", "mrc")
-
-
-def peak_rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_step(step: str, path: Path, args) -> dict:

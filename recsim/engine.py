@@ -62,15 +62,20 @@ def resolve_geometry(capacity: int, ways: int) -> tuple[int, int, int]:
     return sets * ways, sets, int(ways)
 
 
-def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
-    """Set of each vector: splitmix64's finaliser of its key, modulo ``sets``."""
-    if sets == 1:
-        return np.zeros(keys.shape[0], dtype=np.int64)
-    z = keys.astype(np.uint64)
+@numba.vectorize(["uint64(uint64)"], cache=True)
+def mix64(z):
+    """splitmix64's finaliser: a well-mixed 64-bit hash (a ufunc, also callable from
+    compiled code on one value)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(sets)).astype(np.int64)
+    return z ^ (z >> np.uint64(31))
+
+
+def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
+    """Set of each vector: :func:`mix64` of its key, modulo ``sets``."""
+    if sets == 1:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    return (mix64(keys.astype(np.uint64)) % np.uint64(sets)).astype(np.int64)
 
 
 @dataclass

@@ -447,6 +447,13 @@ def add_coverage(rows: list[dict]) -> None:
         r["coverage"] = (misses - r["misses"]) / misses if misses else None
 
 
+def strategy(row: dict) -> str:
+    """A row's strategy as tables and figures name it: ``policy`` or ``policy +
+    prefetcher``."""
+    return row["policy"] if row["prefetcher"] == "none" else (
+        f"{row['policy']} + {row['prefetcher']}")
+
+
 def add_latency(rows: list[dict], cal: dict) -> None:
     """Set each row's ``est_latency_ms`` from its miss ratio (:mod:`recsim.latency`)."""
     for r in rows:
@@ -459,8 +466,8 @@ def latency_table(rows: list[dict]) -> str:
     averaged."""
     groups: dict[tuple, dict] = {}
     for r in rows:
-        name = r["policy"] if r["prefetcher"] == "none" else f"{r['policy']} + {r['prefetcher']}"
-        cell = groups.setdefault((r["trace"], r["requested_ways"]), {}).setdefault(name, {})
+        cell = groups.setdefault((r["trace"], r["requested_ways"]), {}).setdefault(
+            strategy(r), {})
         cell.setdefault(r["requested_capacity"], []).append(r)
     lines = []
     for (trace, ways), strategies in groups.items():

@@ -7,7 +7,7 @@ every size from a single pass over the trace (``recsim mrc``), exact or sampled.
   (tested).
 - **Sampled** (``rate`` < 1): fixed-rate SHARDS (Waldspurger, Park, Garthwaite and Ahmad,
   "Efficient MRC Construction with SHARDS", FAST 2015). An access is kept iff a hash of
-  its vector's key (splitmix64's finaliser of ``key + seed``) falls below ``rate`` of the
+  its vector's key (:func:`recsim.engine.mix64` of ``key + seed``) falls below ``rate`` of the
   hash range, so a kept vector keeps all its accesses; distances over the kept accesses are
   scaled by ``1 / rate`` (a kept access hits C iff its sampled distance is < C x rate),
   and the SHARDS-adj correction moves the difference between the expected (``N x rate``)
@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from recsim import metrics
-from recsim.engine import resolve_capacity
+from recsim.engine import mix64, resolve_capacity
 from recsim.errors import ConfigError
 from recsim.traces.stats import default_capacities, lru_misses, reuse_distances
 from recsim.traces.trace import REMAP_CHUNK, release
@@ -55,11 +55,7 @@ def _kept(table, row, table_base, threshold, seed, out):
     n = 0
     for i in range(table.shape[0]):
         key = table_base[table[i]] + row[i]
-        z = np.uint64(key + seed)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-        if (z & np.uint64((1 << HASH_BITS) - 1)) < threshold:
+        if mix64(np.uint64(key + seed)) & np.uint64((1 << HASH_BITS) - 1) < threshold:
             if out.shape[0]:
                 out[n] = key
             n += 1

@@ -16,6 +16,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from recsim.experiment import strategy  # noqa: E402
 from recsim.latency import estimate_ms  # noqa: E402
 from recsim.traces.common import atomic_output  # noqa: E402
 
@@ -30,11 +31,6 @@ def _save(fig, out: Path, stem: str) -> str:
             fig.savefig(tmp, format=fmt)
     plt.close(fig)
     return f"{stem}.png"
-
-
-def _label(row: dict) -> str:
-    return row["policy"] if row["prefetcher"] == "none" else (
-        f"{row['policy']} + {row['prefetcher']}")
 
 
 def _geometry(ways: int) -> tuple[str, str]:
@@ -80,11 +76,11 @@ def _grouped_bars(rows: list[dict], out: Path, stem: str, ylabel: str, value) ->
     written = []
     for (trace, ways), group in _by(rows, "trace", "requested_ways").items():
         sizes = list(_by(group, "requested_capacity"))
-        series = list(dict.fromkeys(_label(r) for r in group))
+        series = list(dict.fromkeys(strategy(r) for r in group))
         fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(sizes) * len(series) / 3), 4), dpi=120)
         width = 0.8 / len(series)
         for k, name in enumerate(series):
-            cells = _by([r for r in group if _label(r) == name], "requested_capacity")
+            cells = _by([r for r in group if strategy(r) == name], "requested_capacity")
             heights = [_mean(cells.get(size, []), value) for size in sizes]
             ax.bar(np.arange(len(sizes)) + (k - (len(series) - 1) / 2) * width, heights,
                    width, label=name)
@@ -120,7 +116,7 @@ def breakdown(rows: list[dict], out: Path) -> list[str]:
     for (trace, ways, size), group in _by(rows, "trace", "requested_ways",
                                           "requested_capacity").items():
         series = _by(group, "policy", "prefetcher")
-        labels = [_label(cells[0]) for cells in series.values()]
+        labels = [strategy(cells[0]) for cells in series.values()]
         shares = np.array([np.mean([_shares(r) for r in cells], axis=0)
                            for cells in series.values()])
         fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(labels) + 2), 4), dpi=120)
@@ -146,7 +142,7 @@ def prefetch_quality(rows: list[dict], out: Path) -> list[str]:
     for (trace, ways, size), group in _by(with_pf, "trace", "requested_ways",
                                           "requested_capacity").items():
         series = _by(group, "policy", "prefetcher")
-        labels = [_label(cells[0]) for cells in series.values()]
+        labels = [strategy(cells[0]) for cells in series.values()]
         fig, axes = plt.subplots(1, 2, figsize=(max(7, 1.2 * len(labels) + 3), 4), dpi=120)
         for ax, key, title in ((axes[0], "utilization", "utilization (useful / issued)"),
                                (axes[1], "coverage", "coverage (misses removed)")):
@@ -190,7 +186,7 @@ def latency(rows: list[dict], out: Path, calibration: dict) -> list[str]:
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
                              _mean(cell, lambda r: estimate_ms(calibration, r["miss_ratio"])))
                             for cell in _by(lines, "requested_capacity").values())
-            ax.plot(*zip(*points), marker="o", label=_label(lines[0]))
+            ax.plot(*zip(*points), marker="o", label=strategy(lines[0]))
         geometry, tag = _geometry(ways)
         ax.set(xlabel="buffer size (% of unique vectors)",
                ylabel="estimated latency per batch (ms)",
