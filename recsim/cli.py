@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from recsim.errors import ConfigError, RecsimError
-from recsim.harness import SIZES
+from recsim.harness import HIT_RATES, SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
 
@@ -434,8 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration JSON; its Fig. 18 plot is written beside it")
     for name, (default, text) in SIZES.items():
         p.add_argument(f"--{name}", type=int, default=default, help=text)
-    p.add_argument("--hit-rates", type=float, nargs="+",
-                   default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    p.add_argument("--hit-rates", type=float, nargs="+", default=list(HIT_RATES))
     p.add_argument("--batches", type=int, default=20, help="timed batches per point (20)")
     p.add_argument("--warmup", type=int, default=5, help="untimed batches per point (5)")
     p.add_argument("--threads", type=int, default=1,

@@ -39,8 +39,9 @@ from numba import njit
 from recsim import metrics
 from recsim.engine import mix64, resolve_capacity
 from recsim.errors import ConfigError
-from recsim.traces.stats import default_capacities, lru_misses, reuse_distances
-from recsim.traces.trace import REMAP_CHUNK, release
+from recsim.traces.stats import (default_capacities, lru_miss_ratio_curve, lru_misses,
+                                 reuse_distances)
+from recsim.traces.trace import chunks
 
 HASH_BITS = 24
 MEAN_ERROR_BOUND = 0.01
@@ -66,23 +67,13 @@ def sampled_keys(trace, rate: float, seed: int = 0) -> np.ndarray:
     """The keys of the accesses SHARDS keeps at ``rate``, in trace order: two compiled
     passes (count, then fill) over chunks of the memory-mapped trace, whose pages are
     released after each chunk; no per-access temporary."""
-    threshold = np.uint64(round(rate * (1 << HASH_BITS)))
-    chunks = [(lo, min(trace.n_accesses, lo + REMAP_CHUNK))
-              for lo in range(0, trace.n_accesses, REMAP_CHUNK)]
-
-    def scan(lo, hi, out):
-        found = _kept(trace.table[lo:hi], trace.row[lo:hi], trace.table_base, threshold,
-                      np.int64(seed), out)
-        release(trace.table)
-        release(trace.row)
-        return found
-
-    counts = [scan(lo, hi, np.empty(0, np.int64)) for lo, hi in chunks]
+    args = (trace.table_base, np.uint64(round(rate * (1 << HASH_BITS))), np.int64(seed))
+    counts = [_kept(table, row, *args, np.empty(0, np.int64))
+              for _, table, row in chunks(trace.table, trace.row)]
     out = np.empty(sum(counts), np.int64)
-    start = 0
-    for (lo, hi), count in zip(chunks, counts):
-        scan(lo, hi, out[start:start + count])
-        start += count
+    ends = np.cumsum([0, *counts])
+    for k, (_, table, row) in enumerate(chunks(trace.table, trace.row)):
+        _kept(table, row, *args, out[ends[k]:ends[k + 1]])
     return out
 
 
@@ -95,11 +86,10 @@ def lru_mrc(trace, rate: float = 1.0, seed: int = 0, force: bool = False) -> dic
     n = trace.n_accesses
     if rate == 1:
         dense = trace.dense()
-        fractions, capacities = default_capacities(dense.n_unique)
-        misses = lru_misses(reuse_distances(dense.vid, dense.n_unique), capacities)
-        return {"fraction": fractions, "capacity": capacities,
-                "miss_ratio": (misses / max(n, 1)).tolist(), "unique": dense.n_unique,
-                "rate": 1.0, "kept_accesses": n, "kept_vectors": dense.n_unique}
+        curve = lru_miss_ratio_curve(reuse_distances(dense.vid, dense.n_unique),
+                                     dense.n_unique)
+        return {**curve, "unique": dense.n_unique, "rate": 1.0, "kept_accesses": n,
+                "kept_vectors": dense.n_unique}
     keys = sampled_keys(trace, rate, seed)
     uniq, vids = np.unique(keys, return_inverse=True)
     if uniq.shape[0] < MIN_SAMPLED_VECTORS and not force:

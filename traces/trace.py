@@ -239,15 +239,21 @@ def _scan_chunk(table, row, cardinalities, lo, found):
 
 
 def _scan(table, row, cardinalities) -> tuple[int, int, int, int]:
-    """The ranges :meth:`Trace.validate` checks, in one compiled pass over chunks of
-    ``REMAP_CHUNK`` accesses (memory-mapped pages released after each)."""
+    """The ranges :meth:`Trace.validate` checks, in one compiled pass over chunks."""
     found = np.array([np.iinfo(np.int64).max, -1, np.iinfo(np.int64).max, -1], np.int64)
-    for lo in range(0, table.shape[0], REMAP_CHUNK):
-        _scan_chunk(table[lo:lo + REMAP_CHUNK], row[lo:lo + REMAP_CHUNK], cardinalities,
-                    lo, found)
-        release(table)
-        release(row)
+    for lo, table_chunk, row_chunk in chunks(table, row):
+        _scan_chunk(table_chunk, row_chunk, cardinalities, lo, found)
     return tuple(int(x) for x in found)
+
+
+def chunks(table, row, *also):
+    """``(first access, table chunk, row chunk)`` over chunks of ``REMAP_CHUNK`` accesses;
+    after each chunk the pages of ``table``, ``row`` and the arrays ``also`` (e.g. an
+    output being written) are released (:func:`release`)."""
+    for lo in range(0, table.shape[0], REMAP_CHUNK):
+        yield lo, table[lo:lo + REMAP_CHUNK], row[lo:lo + REMAP_CHUNK]
+        for arr in (table, row, *also):
+            release(arr)
 
 
 def release(arr) -> None:
@@ -272,20 +278,15 @@ def compute_dense(trace: Trace, out: np.ndarray | None = None) -> DenseIds:
         out[:] = vid.reshape(-1)
         return DenseIds(out, uniq.astype(np.int64))
     present = np.zeros(space, dtype=np.bool_)
-    chunks = [(lo, min(n, lo + REMAP_CHUNK)) for lo in range(0, n, REMAP_CHUNK)]
-    for lo, hi in chunks:
-        _mark(trace.table[lo:hi], trace.row[lo:hi], base, present)
-        release(trace.table)
-        release(trace.row)
+    for _, table, row in chunks(trace.table, trace.row):
+        _mark(table, row, base, present)
     uniq = np.flatnonzero(present).astype(np.int64)
     rank = np.cumsum(present, dtype=np.int32 if uniq.shape[0] < 2**31 else np.int64)
     del present
     if out is None:
         out = np.empty(n, np.int64)
-    for lo, hi in chunks:
-        _rank(trace.table[lo:hi], trace.row[lo:hi], base, rank, out[lo:hi])
-        for arr in (trace.table, trace.row, out):
-            release(arr)
+    for lo, table, row in chunks(trace.table, trace.row, out):
+        _rank(table, row, base, rank, out[lo:lo + table.shape[0]])
     return DenseIds(out, uniq)
 
 

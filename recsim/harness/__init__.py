@@ -14,6 +14,8 @@ FBGEMM and TorchRec use; :mod:`.dlrm` adds a DLRM's dense part; :mod:`.calibrate
 the calibration behind ``recsim calibrate``.
 """
 
+# The hit rates a calibration measures by default (``recsim calibrate --hit-rates``).
+HIT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 # The calibration model's sizes: default and meaning (``recsim calibrate --NAME``).
 SIZES = {"tables": (4, "embedding tables (4)"),
          "rows": (100_000, "rows per table (100,000)"),

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from recsim.engine import simulate
 from recsim.errors import ConfigError
+from recsim.harness import HIT_RATES
 from recsim.harness import SIZES as HARNESS_SIZES
 from recsim.harness.requests import trace_requests
 from recsim.latency import fit
@@ -35,7 +36,6 @@ from recsim.traces import Trace
 from recsim.traces import hitrate
 from recsim.traces.common import atomic_output
 
-HIT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SIZES = {name: default for name, (default, _) in HARNESS_SIZES.items()}
 
 
