@@ -133,23 +133,25 @@ class TieredEmbeddingBags(nn.Module):
         self.lookups += n
         return index, self._copy_dst[:copies], self._copy_src[:copies]
 
+    def _pool(self, index: np.ndarray, weights: torch.Tensor, request: Request) -> torch.Tensor:
+        """(samples, tables, dim) sums of ``weights[index]`` over the request's bags."""
+        device = weights.device
+        out = F.embedding_bag(torch.from_numpy(index).to(device), weights,
+                              torch.from_numpy(request.offsets).to(device), mode="sum",
+                              include_last_offset=True)
+        return out.view(self.n_tables, self.samples, -1).transpose(0, 1)
+
     def pooled(self, request: Request) -> torch.Tensor:
         """(samples, tables, dim) sums of the request's bags, through the buffer."""
         index, dst, src = self.plan(request.keys)
         if dst.shape[0]:
             rows = self.host[torch.from_numpy(src)].to(self.device)
             self.buffer[torch.from_numpy(dst).to(self.device)] = rows
-        out = F.embedding_bag(torch.from_numpy(index).to(self.device), self.buffer,
-                              torch.from_numpy(request.offsets).to(self.device), mode="sum",
-                              include_last_offset=True)
-        return out.view(self.n_tables, self.samples, -1).transpose(0, 1)
+        return self._pool(index, self.buffer, request)
 
     def reference(self, request: Request) -> torch.Tensor:
         """The same sums straight from the full host table (no buffer)."""
-        out = F.embedding_bag(torch.from_numpy(request.keys), self.host,
-                              torch.from_numpy(request.offsets), mode="sum",
-                              include_last_offset=True)
-        return out.view(self.n_tables, self.samples, -1).transpose(0, 1)
+        return self._pool(request.keys, self.host, request)
 
     def forward(self, request: Request) -> torch.Tensor:
         pooled = self.pooled(request)
