@@ -279,7 +279,8 @@ def cmd_calibrate(args) -> None:
               f"(p10 {1e3 * p['p10_s']:.3f}, p90 {1e3 * p['p90_s']:.3f})")
     print(f"latency = {1e3 * cal['a']:.4f} + {1e3 * cal['b']:.4f} x miss rate (ms per batch); "
           f"R^2 {cal['r2']:.4f}, RMSE {1e3 * cal['rmse_s']:.4f} ms, max relative error "
-          f"{100 * cal['max_rel_error']:.1f}% ({cal['device']}, {cal['backend']})")
+          f"{100 * cal['max_rel_error']:.1f}% ({cal['device']}, {cal['backend']}, "
+          f"{cal['clock']} clock)")
     for path in write_calibration(cal, args.output):
         print(path)
 

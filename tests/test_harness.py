@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from recsim import simulate
 from recsim.cli import main
 from recsim.errors import ConfigError
-from recsim.harness.calibrate import calibrate, calibration_trace, make_model
+from recsim.harness.calibrate import (_time_one, calibrate, calibration_trace, make_model,
+                                      timing_clock)
 from recsim.harness.requests import (build_request, linearize, parse_miss_counter,
                                      parse_uvm_stats, trace_requests)
 from recsim.harness.tiered import TieredEmbeddingBags
@@ -206,6 +207,7 @@ def test_calibrate_cli_fits_the_default_model_quickly(tmp_path, capsys):
     cal = load_calibration(out)
     assert cal["r2"] >= 0.9 and cal["b"] > 0 and cal["backend"] == "tiered"
     assert cal["sizes"]["lookups_per_batch"] == 4 * 256 * 8 and cal["threads"] == 1
+    assert cal["clock"] == "thread_cpu"
     assert cal["per_miss_s"] == pytest.approx(cal["b"] / 8192)
     rates = [p["miss_rate"] for p in cal["points"]]
     assert rates == sorted(rates, reverse=True) and rates[0] == 1.0 and rates[-1] < 0.1
@@ -218,6 +220,25 @@ def test_calibrate_cli_fits_the_default_model_quickly(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "R^2" in text and str(out) in text
     assert json.loads(out.read_text())["points"] == cal["points"]
+
+
+def test_thread_clock_leaves_out_time_the_pass_does_not_run():
+    """On one torch thread a pass is timed by its thread's CPU time, so a spell in which a
+    busy machine runs something else (here: a sleep) is not counted; the wall clock counts
+    it. With more threads the wall clock is the one used."""
+    def pass_that_waits(request):
+        time.sleep(0.05)
+
+    assert _time_one(pass_that_waits, None, "thread_cpu") < 0.01
+    assert _time_one(pass_that_waits, None, "wall") >= 0.05
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert timing_clock("cpu") == "thread_cpu"
+        torch.set_num_threads(2)
+        assert timing_clock("cpu") == "wall"
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_calibrate_rejects_bad_sizes():

@@ -6,12 +6,21 @@ vectors reordered so that an LRU buffer of ``capacity`` rows hits at that rate) 
 over ``tables`` tables of ``rows`` rows (vector ``k`` is row ``k % rows`` of table
 ``k // rows``) and ordered table-major inside each batch of ``tables x samples x
 pooling`` lookups. A fresh model per point replays it batch by batch, the points' batches
-in turn: ``warmup`` batches untimed, then ``batches`` timed ones (wall clock on the CPU,
-CUDA events on a GPU). A point is the median time per batch against the miss rate
+in turn: ``warmup`` batches untimed, then ``batches`` timed ones. A point is the median time per batch against the miss rate
 measured over the timed batches (the
 backend's own: recsim's LRU for ``tiered``, FBGEMM's counter for ``fbgemm``); recsim's
 simulated LRU miss rate of the same batches is stored beside it. The fit is least squares
 over the points.
+
+Clocks (stored as ``clock`` in the calibration): CUDA events on a GPU (``cuda_events``);
+on the CPU with one torch thread, the CPU time of the thread that runs the forward pass
+(``thread_cpu``, :func:`time.thread_time`), which is where all of its work runs; with more
+threads, the wall clock (``wall``). On an idle machine the thread's CPU time equals the
+wall time of a pass, but unlike the wall time it does not count the spells when a busy
+machine's scheduler runs another process instead (on this 2-core machine with both cores
+loaded, wall-clock medians doubled for the passes longer than a scheduler slice and bent
+the line to R^2 0.85-0.90, while the CPU-time line stayed at R^2 0.985 with the quiet
+machine's slope).
 """
 
 from __future__ import annotations
@@ -69,18 +78,26 @@ def make_model(backend: str, trace: Trace, sizes: dict, dense: bool, seed: int, 
     raise ConfigError(f"backend: expected 'tiered' or 'fbgemm', got {backend!r}")
 
 
-def _time_one(model, request, cuda: bool) -> float:
-    """Seconds of one forward pass."""
-    if cuda:
+def timing_clock(device) -> str:
+    """The clock that times a forward pass on ``device`` (see the module docstring)."""
+    if torch.device(device).type == "cuda":
+        return "cuda_events"
+    return "thread_cpu" if torch.get_num_threads() == 1 else "wall"
+
+
+def _time_one(model, request, clock: str) -> float:
+    """Seconds of one forward pass on ``clock``."""
+    if clock == "cuda_events":
         start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
         start.record()
         model(request)
         end.record()
         torch.cuda.synchronize()
         return start.elapsed_time(end) / 1e3
-    start = time.perf_counter()
+    now = time.thread_time if clock == "thread_cpu" else time.perf_counter
+    start = now()
     model(request)
-    return time.perf_counter() - start
+    return now() - start
 
 
 def measure(backend: str, hit_rates, sizes: dict, batches: int, warmup: int, dense: bool,
@@ -91,7 +108,7 @@ def measure(backend: str, hit_rates, sizes: dict, batches: int, warmup: int, den
     traces = [calibration_trace(h, batches + warmup, seed=seed, **sizes) for h in hit_rates]
     requests = [trace_requests(trace, sizes["samples"]) for trace in traces]
     models = [make_model(backend, trace, sizes, dense, seed, device) for trace in traces]
-    cuda = torch.device(device).type == "cuda"
+    clock = timing_clock(device)
     times = np.zeros((len(models), batches))
     with torch.inference_mode():
         for b in tqdm(range(warmup + batches), desc=f"calibrate {backend}", unit="batch",
@@ -99,7 +116,7 @@ def measure(backend: str, hit_rates, sizes: dict, batches: int, warmup: int, den
             for i, model in enumerate(models):
                 if b == warmup:
                     model.reset_counters()
-                seconds = _time_one(model, requests[i][b], cuda)
+                seconds = _time_one(model, requests[i][b], clock)
                 if b >= warmup:
                     times[i, b - warmup] = seconds
     points = []
@@ -165,6 +182,7 @@ def calibrate(backend: str = "tiered", hit_rates=HIT_RATES, batches: int = 20,
     lookups = sizes["tables"] * sizes["samples"] * sizes["pooling"]
     return {**model, "per_miss_s": model["b"] / lookups, "backend": backend,
             "device": device_name(device), "threads": torch.get_num_threads(),
+            "clock": timing_clock(device),
             "dense": dense, "sizes": {**sizes, "lookups_per_batch": lookups},
             "batches": batches, "warmup": warmup, "seed": seed, "points": points,
             "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
