@@ -6,10 +6,10 @@ vectors reordered so that an LRU buffer of ``capacity`` rows hits at that rate) 
 over ``tables`` tables of ``rows`` rows (vector ``k`` is row ``k % rows`` of table
 ``k // rows``) and ordered table-major inside each batch of ``tables x samples x
 pooling`` lookups. A fresh model per point replays it batch by batch, the points' batches
-in turn: ``warmup`` batches untimed, then ``batches`` timed ones. A point is the median time per batch against the miss rate
-measured over the timed batches (the
-backend's own: recsim's LRU for ``tiered``, FBGEMM's counter for ``fbgemm``); recsim's
-simulated LRU miss rate of the same batches is stored beside it. The fit is least squares
+in turn: ``warmup`` batches untimed, then ``batches`` timed ones. A point is the median
+time per batch against the miss rate measured over the timed batches (the backend's own:
+recsim's LRU for ``tiered``, FBGEMM's counter for ``fbgemm``); recsim's simulated LRU miss
+rate of the same batches is stored beside it. The fit is least squares
 over the points.
 
 Clocks (stored as ``clock`` in the calibration): CUDA events on a GPU (``cuda_events``);
