@@ -16,8 +16,8 @@ from recsim.recmg.chamfer import chamfer_loss
 
 
 def reference(pred, target, alpha, mask=None):
-    """Eq. 5 with squared L2 by nested loops over plain floats; batch mean over samples
-    that have at least one valid target, 0.0 when none has."""
+    """Eq. 5 with d = log(1 + squared L2) by nested loops over plain floats; batch mean
+    over samples that have at least one valid target, 0.0 when none has."""
     losses = []
     for b, (ps, ws) in enumerate(zip(pred, target)):
         ws = [w for j, w in enumerate(ws) if mask is None or mask[b][j]]
@@ -25,7 +25,7 @@ def reference(pred, target, alpha, mask=None):
             continue
 
         def sq(u, v):
-            return sum((x - y) ** 2 for x, y in zip(u, v))
+            return math.log1p(sum((x - y) ** 2 for x, y in zip(u, v)))
 
         prec = sum(min(sq(p, w) for w in ws) for p in ps) / len(ps)
         rec = sum(min(sq(w, p) for p in ps) for w in ws) / len(ws)
@@ -51,13 +51,24 @@ def test_equals_brute_force(b, p, w, d, alpha, masked, seed):
 
 
 def test_hand_computed_value_is_asymmetric():
-    # One prediction at a target; a second target 5 away: precision 0, recall (0 + 25) / 2.
+    # One prediction at a target; a second target 5 away: precision 0, recall
+    # (log 1 + log 26) / 2.
     pred = torch.tensor([[[0.0, 0.0]]])
     target = torch.tensor([[[0.0, 0.0], [3.0, 4.0]]])
-    assert chamfer_loss(pred, target).item() == pytest.approx(0.3 * 12.5)
-    assert chamfer_loss(pred, target, alpha=0.2).item() == pytest.approx(0.8 * 12.5)
-    # The reverse roles: two predictions, one target: precision (0 + 25) / 2, recall 0.
-    assert chamfer_loss(target, pred).item() == pytest.approx(0.7 * 12.5)
+    half = math.log(26) / 2
+    assert chamfer_loss(pred, target).item() == pytest.approx(0.3 * half)
+    assert chamfer_loss(pred, target, alpha=0.2).item() == pytest.approx(0.8 * half)
+    # The reverse roles: two predictions, one target: precision (0 + log 26) / 2, recall 0.
+    assert chamfer_loss(target, pred).item() == pytest.approx(0.7 * half)
+
+
+def test_far_targets_pull_less_than_near_ones():
+    """Under log(1 + d^2) a target 1 unit away pulls a prediction 50 times harder than one
+    100 units away (the squared distance would pull it 100 times harder)."""
+    for offset, pull in ((1.0, 1.0), (100.0, 2 * 100 / (1 + 100**2))):
+        pred = torch.zeros(1, 1, 2, requires_grad=True)
+        chamfer_loss(pred, torch.tensor([[[offset, 0.0]]]), alpha=1.0).backward()
+        assert -pred.grad[0, 0, 0].item() == pytest.approx(pull)
 
 
 def test_float32_default_dtype_matches_reference():

@@ -52,6 +52,10 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     assert "<td>caching accuracy (RecMG CM)</td>" in html
     assert all(0 <= r <= 1 for r in rates.values()) and rates["Belady"] > rates["LRU"]
     assert 0.5 < report["quality"]["caching accuracy"] <= 1
+    for model in ("recmg", "transfetch"):  # an OPT miss of the window is accessed in it
+        q = report["quality"]
+        assert 0 <= q[f"{model} window precision"] <= q[f"{model} correctness"] <= 1
+    assert "| predictions among the window's OPT misses, RecMG |" in printed
     for kind in ("recmg-cache", "recmg-prefetch", "transfetch"):
         assert (tmp_path / "out" / "models" / f"{kind}.pt").exists()
     assert isinstance(load_checkpoint(tmp_path / "out" / "models" / "transfetch.pt")

@@ -20,47 +20,82 @@ accesses = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6)), min_size=1,
 
 @settings(max_examples=60, deadline=None)
 @given(accesses)
-def test_vocabulary_ranks_and_snap_round_trip(pairs):
+def test_vocabulary_ranks_orders_and_snap_round_trip(pairs):
     table, row = (np.array(c) for c in zip(*pairs))
     vocab = Vocabulary.fit(table, row, 4)
-    for t in range(4):  # brute-force ranks: count descending, then row
+    for t in range(4):  # brute force: ranks by count descending, then row; orders by first use
         seen = sorted({r for tt, r in pairs if tt == t},
                       key=lambda r: (-pairs.count((t, r)), r))
-        for rank, r in enumerate(seen):
-            coords = vocab.coordinates(np.array([t]), np.array([r]))[0]
-            assert coords[1] == pytest.approx((rank + 0.5) / len(seen))
-    snapped_t, snapped_r, ok = vocab.snap(vocab.coordinates(table, row))
+        first = sorted({r for tt, r in pairs if tt == t}, key=lambda r: pairs.index((t, r)))
+        for r in seen:
+            feats = vocab.features(np.array([t]), np.array([r]))[0]
+            assert feats[1] == pytest.approx((seen.index(r) + 0.5) / len(seen))
+            assert feats[3] == pytest.approx((first.index(r) + 0.5) / len(seen))
+            assert vocab.points(np.array([t]), np.array([r]))[0].tolist() == [t, first.index(r)]
+    points = vocab.points(table, row)
+    snapped_t, snapped_r, ok = vocab.snap(points + np.float32(0.4))  # rounds to the nearest
     assert ok.all() and (snapped_t == table).all() and (snapped_r == row).all()
     feats = vocab.features(table, row)
-    assert feats.shape == (len(pairs), 3) and (feats >= 0).all() and (feats <= 1).all()
+    assert feats.shape == (len(pairs), 4) and (feats >= 0).all() and (feats <= 1).all()
+    restored = Vocabulary.from_counts(**vocab.to_dict())
+    assert (restored.order == vocab.order).all() and (restored.rank == vocab.rank).all()
 
 
 def test_vocabulary_unseen_vectors_and_empty_tables():
-    vocab = Vocabulary.fit(np.array([0, 0, 2]), np.array([5, 5, 1]), 3)
+    vocab = Vocabulary.fit(np.array([0, 0, 2, 2]), np.array([5, 5, 3, 1]), 3)
     feats = vocab.features(np.array([0, 1]), np.array([9, 0]))
-    assert feats[:, 1].tolist() == [1.0, 1.0] and feats[:, 2].tolist() == [0.0, 0.0]
-    t, r, ok = vocab.snap(np.array([[0.5, 0.2], [0.9, 0.99]]))  # table 1 was never seen
-    assert ok.tolist() == [False, True] and t.tolist() == [2] and r.tolist() == [1]
-    restored = Vocabulary.from_counts(**vocab.to_dict())
-    assert (restored.rank == vocab.rank).all() and (restored.by_rank == vocab.by_rank).all()
+    assert feats[:, 1:].tolist() == [[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
+    # an unseen vector stands after its table's seen ones
+    assert vocab.points(np.array([0, 2]), np.array([9, 7])).tolist() == [[0, 1], [2, 2]]
+    # table 1 was never seen; the others clip to their tables and seen vectors
+    t, r, ok = vocab.snap(np.array([[1.2, 0.0], [2.4, -3.0], [9.0, 1.6], [-4.0, 0.0]]))
+    assert ok.tolist() == [False, True, True, True]
+    assert t.tolist() == [2, 2, 0] and r.tolist() == [3, 1, 5]
+    assert [a.shape for a in Vocabulary.fit(np.zeros(0, int), np.zeros(0, int), 2).snap(
+        np.zeros((3, 2)))] == [(0,), (0,), (3,)]
 
 
 def test_models_have_the_papers_size_and_shapes():
     cache, pf = CachingModel(), PrefetchModel()
     assert 30_000 < n_parameters(cache) < 40_000  # the paper: about 37K parameters
-    tables, feats = torch.randint(0, 5000, (3, 15)), torch.rand(3, 15, 3)
+    tables, feats = torch.randint(0, 5000, (3, 15)), torch.rand(3, 15, 4)
     assert cache(tables, feats).shape == (3, 15)
-    out = pf(tables, feats)
-    assert out.shape == (3, 5, 2) and ((out > 0) & (out < 1)).all()
+    anchor = torch.tensor([[7.0, 300.0], [0.0, 0.0], [855.0, 12.0]])
+    out = pf(tables, feats, anchor)
+    assert out.shape == (3, 5, 2)
+    # an untrained model's moves are small: its points stay near the anchor
+    assert ((out - anchor[:, None, :]).abs() < 5).all()
 
 
 def test_chamfer_gradients_reach_every_prefetch_parameter():
     torch.manual_seed(0)
     model = PrefetchModel()
-    tables, feats = torch.randint(0, 100, (8, 15)), torch.rand(8, 15, 3)
-    chamfer_loss(model(tables, feats), torch.rand(8, 15, 2)).backward()
+    tables, feats = torch.randint(0, 100, (8, 15)), torch.rand(8, 15, 4)
+    anchor = torch.rand(8, 2) * 10
+    chamfer_loss(model(tables, feats, anchor), anchor[:, None, :] + torch.rand(8, 15, 2) * 3
+                 ).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_prefetch_model_learns_the_next_vectors_of_a_table(tmp_path):
+    """One table cycles through 40 vectors in order; with 5 slots nearly every access is an
+    OPT miss, so the window after a sequence holds the vectors that follow it. The model
+    learns to move from the anchor to them (spread over the window, as the recall term of
+    the loss asks: +1, +3, +5, ...), and its snapped predictions are those OPT misses but
+    where the cycle wraps; a copy of the last inputs would be none of them."""
+    rows = np.tile(np.arange(40), 400)
+    trace = recsim.Trace.from_arrays(np.zeros(rows.shape[0], np.int32), rows)
+    train("recmg-prefetch", trace, tmp_path / "pf.pt", capacity=5, ways=0, label_fraction=1.0,
+          config=TrainConfig(epochs=20, patience=20, batch_size=32, seed=0), progress=False)
+    pred = deploy.predict(load_model(tmp_path / "pf.pt"), trace)
+    labels = opt_labels(trace, 5, label_fraction=1.0, ways=0)
+    assert deploy.window_precision(pred, trace.vid, labels.miss_index, 15) > 0.7
+    last = np.minimum(np.arange(pred.ptr.shape[0] - 1) * 15 + 14, trace.n_accesses - 1)
+    copy = deploy.Predictions("recmg-prefetch", 0, 15, ptr=pred.ptr,
+                              vids=trace.vid[np.repeat(last, np.diff(pred.ptr))])
+    copy.predicted = pred.predicted
+    assert deploy.window_precision(copy, trace.vid, labels.miss_index, 15) < 0.2
 
 
 def repeating_trace(periods=210):
@@ -105,7 +140,7 @@ def test_checkpoint_round_trip_and_resume_match_one_run(trained, tmp_path):
     trace, tmp, ck = trained
     loaded = load_model(tmp / "cache.pt")
     again = load_model(tmp / "cache.pt")
-    x = (torch.randint(0, 2, (4, 15)), torch.rand(4, 15, 3))
+    x = (torch.randint(0, 2, (4, 15)), torch.rand(4, 15, 4))
     assert torch.equal(loaded.model(*x), again.model(*x))
     for name, value in ck["best_state"].items():
         assert torch.equal(value, loaded.model.state_dict()[name])
@@ -173,3 +208,29 @@ def test_predicted_keys_become_vids_of_the_trace(lists):
     expect = [[int(np.searchsorted(trace.dense().keys, k)) for k in x if k in (1, 3, 5, 7, 9)]
               for x in lists]
     assert [got[a:b].tolist() for a, b in zip(got_ptr[:-1], got_ptr[1:])] == expect
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=50), st.integers(1, 7),
+       st.integers(1, 5), st.data())
+def test_correctness_and_window_precision_match_brute_force(vids, chunk, window, data):
+    vids = np.array(vids)
+    n = len(vids)
+    miss = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1)))), np.int64)
+    n_chunks = -(-n // chunk)
+    lists = [data.draw(st.lists(st.integers(0, 6), max_size=4)) for _ in range(n_chunks)]
+    pred = deploy.Predictions("recmg-prefetch", 0, chunk,
+                              ptr=np.concatenate([[0], np.cumsum([len(x) for x in lists])]),
+                              vids=np.array([v for x in lists for v in x], np.int64),
+                              predicted=sum(map(len, lists)) + data.draw(st.integers(0, 3)))
+    accessed = in_window = 0
+    for k, predicted in enumerate(lists):
+        end = (k + 1) * chunk
+        after = [m for m in miss if m >= end][:window]
+        horizon = after[-1] + 1 if len(after) == window else n
+        for v in predicted:
+            accessed += any(vids[i] == v for i in range(min(end, n), horizon))
+            in_window += any(vids[m] == v for m in after)
+    total = max(pred.predicted, 1)
+    assert deploy.correctness(pred, vids, miss, window) == pytest.approx(accessed / total)
+    assert deploy.window_precision(pred, vids, miss, window) == pytest.approx(in_window / total)

@@ -11,11 +11,16 @@ truth is the set ``W`` of the next ``|W| = 3 |PO|`` (15) accessed vectors' coord
 with ``alpha = 0.7`` by default. The first term pulls every prediction near some real future
 access (precision), the second makes every future access covered by a prediction (recall).
 
-Distance: Eq. 5 writes a generic ``d(., .)``; we use the *squared* Euclidean distance, as
-the standard Chamfer distance, which is smooth at 0 (the plain L2 norm has no gradient
-there). It is computed by explicit broadcasting, ``((p - w) ** 2).sum(-1)``, not
-``torch.cdist``, which takes a square root (and may use a matmul formula that loses
-precision) before we would square it again.
+Distance: Eq. 5 writes a generic ``d(., .)``; we use ``log(1 + |p - w|^2)``, the squared
+Euclidean distance (the standard Chamfer distance's, smooth at 0, where the plain L2 norm
+has no gradient) tempered far away. The prefetch model's points are in vector units (one
+table, one vector: :mod:`recsim.recmg.encoding`), where most of a window's targets lie in
+other tables, tens or hundreds of units off: under the plain squared distance their pull
+(proportional to the distance) drowns that of the near targets, and the predictions drift
+to the middle of nowhere; under ``log1p`` a target 1 unit off pulls hardest, and one 100
+units off 50 times less. It is computed by explicit broadcasting,
+``((p - w) ** 2).sum(-1)``, not ``torch.cdist``, which takes a square root (and may use a
+matmul formula that loses precision) before we would square it again.
 
 Masking: ``target_mask[b, j]`` is False for padding (windows truncated at the end of a trace
 hold fewer than ``|W|`` points). Padded targets are excluded from both terms: they are never
@@ -61,7 +66,7 @@ def chamfer_loss(
                          f"{list(target_mask.shape)}")
     # Zero the padding first so that NaN or inf there cannot reach pred's gradient.
     target = torch.where(target_mask[..., None], target.to(pred.dtype), 0.0)
-    dist = ((pred[:, :, None, :] - target[:, None, :, :]) ** 2).sum(-1)  # [B, P, W]
+    dist = torch.log1p(((pred[:, :, None, :] - target[:, None, :, :]) ** 2).sum(-1))  # [B, P, W]
     count = target_mask.sum(1)  # valid targets per sample
     valid = count > 0
     # inf for a sample without valid targets; dropped by the final [valid] selection.

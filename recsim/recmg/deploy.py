@@ -32,6 +32,7 @@ from recsim.engine import Advice
 from recsim.errors import ConfigError
 from recsim.recmg import transfetch
 from recsim.recmg.encoding import Vocabulary
+from recsim.recmg.train import sequence_inputs
 
 INFERENCE_BATCH = 4096  # sequences per forward pass
 CHUNK = 15  # accesses per chunk: the models' input length
@@ -60,7 +61,8 @@ class Predictions:
 
 def vocabulary(payload: dict) -> Vocabulary:
     v = payload["vocab"]
-    return Vocabulary.from_counts(int(v["n_tables"]), v["keys"].numpy(), v["counts"].numpy())
+    return Vocabulary.from_counts(int(v["n_tables"]), v["keys"].numpy(), v["counts"].numpy(),
+                                  v["first"].numpy())
 
 
 def _batched(model, *inputs):
@@ -72,15 +74,13 @@ def _batched(model, *inputs):
 
 
 def _sequences(vocab, trace, start, stop, chunk):
-    """Whole chunks of ``[start, stop)`` as model inputs, and the trailing partial one."""
+    """Whole chunks of ``[start, stop)`` as model inputs (:func:`sequence_inputs`), and the
+    trailing partial one (None if there is none)."""
     table, row = trace.table[start:stop], trace.row[start:stop]
-    feats = vocab.features(table, row)
     n = (stop - start) // chunk * chunk
-    whole = (torch.from_numpy(table[:n].astype(np.int64).reshape(-1, chunk)),
-             torch.from_numpy(feats[:n].reshape(-1, chunk, feats.shape[1])))
-    tail = (torch.from_numpy(table[n:].astype(np.int64)[None]),
-            torch.from_numpy(feats[n:][None])) if n < stop - start else None
-    return whole, tail
+    tail = sequence_inputs(vocab, table[n:], row[n:], stop - start - n) if n < stop - start \
+        else None
+    return sequence_inputs(vocab, table, row, chunk), tail
 
 
 def predict(loaded, trace, start: int = 0, stop: int | None = None,
@@ -96,9 +96,9 @@ def predict(loaded, trace, start: int = 0, stop: int | None = None,
         vocab = vocabulary(payload)
         whole, tail = _sequences(vocab, trace, start, stop, chunk)
         if kind == "recmg-cache":
-            logits = [_batched(model, *whole).reshape(-1)]
+            logits = [_batched(model, *whole[:2]).reshape(-1)]
             if tail is not None:
-                logits.append(_batched(model, *tail).reshape(-1))
+                logits.append(_batched(model, *tail[:2]).reshape(-1))
             pred = Predictions(kind, start, chunk, keep=(torch.cat(logits) > 0).numpy()
                                .astype(np.uint8))
             pred.predicted = pred.keep.shape[0]
@@ -171,20 +171,44 @@ def caching_accuracy(pred: Predictions, labels: np.ndarray) -> float:
     return float((pred.keep == truth).mean())
 
 
+def _windows(pred: Predictions, miss_index: np.ndarray):
+    """Per chunk of ``pred``: its end, and the index into ``miss_index`` of the first OPT
+    miss after it; per prediction: its chunk."""
+    n_chunks = pred.ptr.shape[0] - 1
+    ends = pred.start + (np.arange(n_chunks) + 1) * pred.chunk
+    return ends, np.searchsorted(miss_index, ends), np.repeat(np.arange(n_chunks),
+                                                              np.diff(pred.ptr))
+
+
 def correctness(pred: Predictions, vids: np.ndarray, miss_index: np.ndarray,
                 window: int) -> float:
     """Share of all predictions (including those that matched no vector of the trace) whose
     vector is accessed before the end of the evaluation window: the next ``window`` OPT
     misses after the chunk the prediction was made from, as the loss sees them."""
-    n_chunks = pred.ptr.shape[0] - 1
-    ends = pred.start + (np.arange(n_chunks) + 1) * pred.chunk
-    last = np.searchsorted(miss_index, ends) + window - 1
-    horizon = np.where(last < miss_index.shape[0],
-                       miss_index[np.minimum(last, miss_index.shape[0] - 1)] + 1, vids.shape[0])
-    owner = np.repeat(np.arange(n_chunks), np.diff(pred.ptr))
+    ends, first, owner = _windows(pred, miss_index)
+    last = first + window - 1
+    full = last < miss_index.shape[0]  # else the window runs to the end of the trace
+    horizon = np.full(ends.shape[0], vids.shape[0], np.int64)
+    horizon[full] = miss_index[last[full]] + 1
     used = _used_between(vids, pred.vids, np.minimum(ends[owner], vids.shape[0]),
                          horizon[owner])
     return float(used.sum() / max(pred.predicted, 1))
+
+
+def window_precision(pred: Predictions, vids: np.ndarray, miss_index: np.ndarray,
+                     window: int) -> float:
+    """Share of all predictions whose vector is one of the evaluation window's OPT misses
+    (the next ``window`` after the chunk), the targets the model learns. Stricter than
+    :func:`correctness`, which also counts a predicted vector that is only accessed (a hit,
+    which needed no prefetch) before the window ends."""
+    ends, first, owner = _windows(pred, miss_index)
+    idx = first[:, None] + np.arange(window)[None, :]
+    inside = idx < miss_index.shape[0]
+    n_chunks = np.int64(ends.shape[0])
+    chunk = np.broadcast_to(np.arange(n_chunks)[:, None], idx.shape)[inside]
+    targets = vids[miss_index[idx[inside]]].astype(np.int64) * n_chunks + chunk
+    found = np.isin(pred.vids.astype(np.int64) * n_chunks + owner, targets)
+    return float(found.sum() / max(pred.predicted, 1))
 
 
 def _used_between(vids: np.ndarray, query: np.ndarray, lo: np.ndarray, hi: np.ndarray):

@@ -24,7 +24,11 @@ evaluation starts, reading hit rates on the evaluation accesses from the hit log
 LRU, LFU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with
 the RecMG prefetch model), RecMG (both), LRU+TransFetch, LRU+Bingo, LRU+Domino and
 Belady. Coverage (the paper's Eq. 2) of a prefetcher is the share of LRU's misses on the
-evaluation accesses that LRU with its prefetches no longer has.
+evaluation accesses that LRU with its prefetches no longer has. Two precisions of the
+learned prefetchers' predictions: *correctness* (:func:`recsim.recmg.deploy.correctness`,
+the vector is accessed before the evaluation window ends) and the share that are among the
+window's OPT misses (:func:`recsim.recmg.deploy.window_precision`), which a prediction of a
+vector that only hits cannot score.
 
 Writes ``results.json`` and ``results.md`` (the table with the paper's numbers beside ours)
 atomically under the output folder.
@@ -115,6 +119,10 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                                                 labels.miss_index, window),
         "transfetch correctness": deploy.correctness(pred["transfetch"], trace.vid,
                                                      labels.miss_index, window),
+        "recmg window precision": deploy.window_precision(pred["recmg-prefetch"], trace.vid,
+                                                          labels.miss_index, window),
+        "transfetch window precision": deploy.window_precision(pred["transfetch"], trace.vid,
+                                                               labels.miss_index, window),
         **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
     }
     cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
@@ -172,6 +180,10 @@ def markdown(report: dict) -> str:
             ("caching labels that say keep", q["label keep share"], "-"),
             ("prefetch correctness, RecMG", q["recmg correctness"], PAPER["recmg correctness"]),
             ("prefetch correctness, TransFetch", q["transfetch correctness"], "-"),
+            ("predictions among the window's OPT misses, RecMG", q["recmg window precision"],
+             "-"),
+            ("predictions among the window's OPT misses, TransFetch",
+             q["transfetch window precision"], "-"),
             ("coverage, RecMG (LRU+PF vs LRU)", q["recmg coverage"], "-"),
             *((f"coverage, {m}", q[f"{m.lower()} coverage"], "-")
               for m in ("TransFetch", "Bingo", "Domino"))]

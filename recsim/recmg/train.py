@@ -51,6 +51,9 @@ from recsim.recmg.labels import LABEL_FRACTION, opt_labels
 from recsim.recmg.models import CACHING_DEFAULTS, PREFETCH_DEFAULTS, CachingModel, PrefetchModel
 
 KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")
+# Checkpoint format: 2 since the first-appearance order joined the vocabulary and the
+# prefetch model's points moved to vector units.
+FORMAT = 2
 
 
 @dataclass
@@ -115,24 +118,27 @@ def resolve_params(kind: str, params: dict | None, trace=None) -> dict:
 # -- data ---------------------------------------------------------------------------------
 
 def sequence_inputs(vocab: Vocabulary, table: np.ndarray, row: np.ndarray, input_len: int):
-    """``(tables [S, L] int64, features [S, L, F] float32)`` of the ``S = n // L`` whole
-    sequences of ``input_len`` accesses (a trailing partial sequence is left out)."""
+    """``(tables [S, L] int64, features [S, L, F] float32, anchors [S, 2] float32)`` of the
+    ``S = n // L`` whole sequences of ``input_len`` accesses (a trailing partial sequence is
+    left out); a sequence's anchor is the point of its last access (vector units)."""
     n = table.shape[0] // input_len * input_len
     feats = vocab.features(table[:n], row[:n])
+    last = np.arange(input_len - 1, n, input_len)
     return (torch.from_numpy(table[:n].astype(np.int64).reshape(-1, input_len)),
-            torch.from_numpy(feats.reshape(-1, input_len, feats.shape[1])))
+            torch.from_numpy(feats.reshape(-1, input_len, feats.shape[1])),
+            torch.from_numpy(vocab.points(table[last], row[last])))
 
 
 def prefetch_targets(vocab: Vocabulary, table, row, miss_index, n_seq, input_len, window):
-    """Points ``[S, window, 2]`` of the next ``window`` OPT misses after each sequence, and
-    the mask of those that exist."""
+    """Points ``[S, window, 2]`` (vector units) of the next ``window`` OPT misses after each
+    sequence, and the mask of those that exist."""
     ends = (np.arange(n_seq) + 1) * input_len
     first = np.searchsorted(miss_index, ends)
     idx = first[:, None] + np.arange(window)[None, :]
     mask = idx < miss_index.shape[0]
     at = miss_index[np.minimum(idx, max(miss_index.shape[0] - 1, 0))] if miss_index.size \
         else np.zeros(idx.shape, np.int64)
-    points = vocab.coordinates(table[at.ravel()], row[at.ravel()]).reshape(n_seq, window, 2)
+    points = vocab.points(table[at.ravel()], row[at.ravel()]).reshape(n_seq, window, 2)
     return torch.from_numpy(points), torch.from_numpy(mask)
 
 
@@ -156,7 +162,7 @@ def training_data(kind: str, trace, params: dict, capacity, ways: int,
         return (x, y), transfetch.loss, {}
     vocab = Vocabulary.fit(trace.table, trace.row, trace.n_tables)
     labels = opt_labels(trace, capacity, label_fraction, ways=ways)
-    tables, feats = sequence_inputs(vocab, trace.table, trace.row, params["input_len"])
+    tables, feats, anchors = sequence_inputs(vocab, trace.table, trace.row, params["input_len"])
     payload = {"vocab": {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
                          for k, v in vocab.to_dict().items()},
                "label_capacity": labels.label_capacity, "opt_hit_rate": labels.opt_hit_rate}
@@ -166,7 +172,7 @@ def training_data(kind: str, trace, params: dict, capacity, ways: int,
     points, mask = prefetch_targets(vocab, trace.table, trace.row, labels.miss_index,
                                     tables.shape[0], params["input_len"],
                                     WINDOW_FACTOR * params["output_len"])
-    return (tables, feats, points, mask), prefetch_loss, payload
+    return (tables, feats, anchors, points, mask), prefetch_loss, payload
 
 
 def caching_loss(model, batch) -> Tensor:
@@ -175,8 +181,8 @@ def caching_loss(model, batch) -> Tensor:
 
 
 def prefetch_loss(model, batch) -> Tensor:
-    tables, feats, points, mask = batch
-    return chamfer_loss(model(tables, feats), points, target_mask=mask)
+    tables, feats, anchors, points, mask = batch
+    return chamfer_loss(model(tables, feats, anchors), points, target_mask=mask)
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -200,6 +206,9 @@ def load_checkpoint(path) -> dict:
         if not isinstance(ck, dict) or field not in ck:
             raise ConfigError(f"{path}: field {field!r} missing; expected a checkpoint "
                               f"written by `recsim train`")
+    if ck.get("format") != FORMAT:
+        raise ConfigError(f"{path}: field 'format' is {ck.get('format')!r}; expected {FORMAT} "
+                          f"(a checkpoint of an earlier recsim: train the model again)")
     if ck["kind"] not in KINDS:
         raise ConfigError(f"{path}: field 'kind' is {ck['kind']!r}; expected one of "
                           f"{', '.join(KINDS)}")
@@ -314,7 +323,7 @@ def train(kind: str, trace, output, *, train_accesses: int | None = None, capaci
     model = build_model(kind, params)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    header = {"format": 1, "recsim_version": recsim.__version__, "kind": kind,
+    header = {"format": FORMAT, "recsim_version": recsim.__version__, "kind": kind,
               "params": params, "payload": payload,
               "train_config": {**asdict(config), "lr": lr, "batch_size": batch_size},
               "data": {"trace": head.name, "train_accesses": head.n_accesses,
