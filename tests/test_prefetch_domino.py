@@ -203,3 +203,14 @@ def test_bad_parameters_are_clear_errors(params, name):
     with pytest.raises(ConfigError, match=f"prefetcher domino: parameter '{name}'"):
         recsim.simulate(_trace([1, 2]), "lru", 1, 32, prefetcher="domino",
                         prefetcher_params=params)
+
+
+def test_tables_are_int32_unless_a_value_could_not_fit(monkeypatch):
+    assert domino.metadata_dtype(2**31 - 2, 10) == np.int32
+    assert domino.metadata_dtype(2**31 - 1, 10) == np.int64 == domino.metadata_dtype(5, 2**31)
+    seq = [A, B, C, D, E, F, A, B, C, G, A, B, D, A, C]
+    narrow = Hooks(degree=3)
+    monkeypatch.setattr(domino, "metadata_dtype", lambda *_: np.int64)
+    wide = Hooks(degree=3)
+    assert narrow.state[2].dtype == np.int32 and wide.state[2].dtype == np.int64
+    assert [narrow.access(v) for v in seq] == [wide.access(v) for v in seq]
