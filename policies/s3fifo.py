@@ -27,8 +27,9 @@ ever cached. Here the engine owns residency and always fills free ways, so S is 
 ``max(1, floor(c * small_size_ratio))`` and every missing vector enters.
 
 A prefetch fill is handled as a demand miss (ghost check included). O(1) amortised per
-access: intrusive lists over slots (small and main queues) and over vids (the ghost);
-each CLOCK reinsertion consumes frequency that a hit added. Fully associative by design;
+access: intrusive lists over slots (small and main queues, int32 links) and the per-set
+FIFO rings of :mod:`recsim.ghosts` for the ghost; each CLOCK reinsertion consumes
+frequency that a hit added. Fully associative by design;
 with ``sets > 1`` every set runs its own S3-FIFO with c = ways.
 """
 
@@ -36,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
+from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 from recsim.lists import push_back, unlink
 from recsim.plugin import Policy
 
@@ -59,20 +61,16 @@ def make_state(ctx, params):
     small = max(1, int(ways * float(r)))
     conf = np.array([small, ways - small, int(ways * float(g)), int(thr)], dtype=np.int64)
     count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + i]: small, main, ghost sizes
-    q_of = np.zeros(cap, dtype=np.int64)  # 0: small, 1: main
-    freq = np.zeros(cap, dtype=np.int64)
-    r_prev = np.full(cap, -1, dtype=np.int64)
-    r_next = np.full(cap, -1, dtype=np.int64)
+    q_of = np.zeros(cap, dtype=np.int8)  # 0: small, 1: main
+    freq = np.zeros(cap, dtype=np.int32)
+    r_prev = np.full(cap, -1, dtype=np.int32)
+    r_next = np.full(cap, -1, dtype=np.int32)
     r_head = np.full(2 * sets, -1, dtype=np.int64)  # oldest of [2*s + q]
     r_tail = np.full(2 * sets, -1, dtype=np.int64)
-    g_prev = np.full(n, -1, dtype=np.int64)
-    g_next = np.full(n, -1, dtype=np.int64)
-    g_head = np.full(sets, -1, dtype=np.int64)
-    g_tail = np.full(sets, -1, dtype=np.int64)
-    in_ghost = np.zeros(n, dtype=np.int8)
+    ring, ends, code, mask = make_rings(sets, int(conf[2]), n)  # the ghost of each set
     flags = np.zeros(3 * sets, dtype=np.int8)  # [3*s]: has evicted, +1: to main, +2: to ghost
-    return (conf, count, q_of, freq, r_prev, r_next, r_head, r_tail, g_prev, g_next, g_head,
-            g_tail, in_ghost, flags)
+    return (conf, count, q_of, freq, r_prev, r_next, r_head, r_tail, ring, ends, code, mask,
+            flags)
 
 
 @njit(cache=True, inline="always")
@@ -83,7 +81,7 @@ def on_hit(state, set_, slot, vid, t, prio):
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    flags = state[13]
+    flags = state[12]
     if flags[3 * set_ + 1]:
         q = 1
         flags[3 * set_ + 1] = 0
@@ -100,11 +98,10 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
     conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    g_prev, g_next, g_head, g_tail, in_ghost, flags = state[8:14]
+    ring, code, mask, flags = state[8], state[10], state[11], state[12]
     flags[3 * set_] = 1
-    if in_ghost[vid]:
-        unlink(g_prev, g_next, g_head, g_tail, set_, vid)
-        in_ghost[vid] = 0
+    if ghost_tag(code, vid) >= 0:
+        remove(ring, code, mask, set_, vid)
         count[3 * set_ + 2] -= 1
         flags[3 * set_ + 1] = 1
     sm, mn = 2 * set_, 2 * set_ + 1
@@ -135,18 +132,15 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
     conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    g_prev, g_next, g_head, g_tail, in_ghost, flags = state[8:14]
+    ring, ends, code, mask, flags = state[8:13]
     q = q_of[slot]
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
     if flags[3 * set_ + 2] and conf[2] > 0:
         if count[3 * set_ + 2] >= conf[2]:
-            old = g_head[set_]
-            unlink(g_prev, g_next, g_head, g_tail, set_, old)
-            in_ghost[old] = 0
+            pop_oldest(ring, ends, code, mask, set_)
             count[3 * set_ + 2] -= 1
-        push_back(g_prev, g_next, g_head, g_tail, set_, vid)
-        in_ghost[vid] = 1
+        push(ring, ends, code, mask, set_, 0, vid)
         count[3 * set_ + 2] += 1
 
 
