@@ -1,5 +1,6 @@
 """Shared pytest fixtures."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,16 @@ def real_data_dir() -> Path:
     if not REAL_DATA_DIR.is_dir():
         pytest.skip(f"real data folder {REAL_DATA_DIR} is absent")
     return REAL_DATA_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The README's test command runs two workers on a 2-core machine; torch's default of a
+    thread per core then oversubscribes the cores (a small training test took 134 s instead
+    of 8). Test modules have imported torch, if any uses it, before fixtures run."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 # -- libCacheSim cross-checks: the same traces as oracleGeneral files, made once a session --

@@ -87,7 +87,8 @@ def test_prefetch_model_learns_the_next_vectors_of_a_table(tmp_path):
     rows = np.tile(np.arange(40), 400)
     trace = recsim.Trace.from_arrays(np.zeros(rows.shape[0], np.int32), rows)
     train("recmg-prefetch", trace, tmp_path / "pf.pt", capacity=5, ways=0, label_fraction=1.0,
-          config=TrainConfig(epochs=20, patience=20, batch_size=32, seed=0), progress=False)
+          config=TrainConfig(epochs=20, patience=20, batch_size=32, seed=0),
+          progress=False)
     pred = deploy.predict(load_model(tmp_path / "pf.pt"), trace)
     labels = opt_labels(trace, 5, label_fraction=1.0, ways=0)
     assert deploy.window_precision(pred, trace.vid, labels.miss_index, 15) > 0.7
