@@ -58,6 +58,9 @@ table of its 10 indices, 40) and preloaded 16 accesses ahead; each index's ``mod
 counters`` from a floating-point reciprocal and one correction (exact below 2**52) instead
 of a 64-bit division; int32 list links (4.4 -> 6.3 M accesses/s in all). A faster sketch
 (a blocked Bloom filter, 8- or 16-bit counters) would change libCacheSim's counts.
+``_estimate``, ``_add`` and ``_move`` are compiled as functions of their own instead of
+being inlined at each of their many call sites: the general replay loop then compiles in
+9 s instead of 36 (the plain one in 3 instead of 7.5), at the same speed within noise.
 """
 
 import math
@@ -162,7 +165,7 @@ def _counter(state, vid, i):
     return r + n if r < 0 else (r - n if r >= n else r)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _estimate(state, set_, vid):
     conf, cbf = state[0], state[2]
     base = set_ * conf[4]
@@ -174,7 +177,7 @@ def _estimate(state, set_, vid):
     return best
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _add(state, set_, vid):
     conf, cbf = state[0], state[2]
     base = set_ * conf[4]
@@ -182,7 +185,7 @@ def _add(state, set_, vid):
         cbf[base + _counter(state, vid, i)] += np.uint32(1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _move(state, set_, slot, to, front):
     """Take ``slot`` out of its list and put it at the MRU end (or the back) of ``to``."""
     lst_of, prev, nxt, head, tail, count = state[4:10]
