@@ -62,7 +62,7 @@ def push(ring, ends, code, mask, lst, tag, vid):
 @njit(cache=True, inline="always")
 def remove(ring, code, mask, lst, vid):
     """Take the ghost ``vid`` out of its list ``lst``, leaving a hole."""
-    ring[lst * (mask[0] + 1) + ((code[vid] - 1) >> 1)] = -1
+    ring[_at(mask, lst, (code[vid] - 1) >> 1)] = -1
     code[vid] = 0
 
 
