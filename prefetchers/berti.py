@@ -124,7 +124,7 @@ def make_state(ctx, params):
     n_tables = ctx.trace.n_tables
     ips = np.empty((n_tables, 4), np.int64)
     ips[:, LO] = ctx.trace.table_base
-    ips[:, HI] = ctx.trace.table_base + ctx.trace.cardinalities
+    ips[:, HI] = ctx.trace.table_base + ctx.trace.table_rows
     ips[:, SET] = ip_set(np.arange(n_tables))
     ips[:, ENTRY] = -1
     history = np.zeros((HISTORY_SETS, HISTORY_WAYS, 3), np.int64)
@@ -137,7 +137,7 @@ def make_state(ctx, params):
                                                     issue_lower)
     queue = ctx.fetch_latency + 1  # at most one demand miss per access is pending
     tracked = ctx.n_vids if ctx.fetch_latency or ctx.prefetch_latency else 0
-    return (ctx.keys, ctx.vids, readonly(ctx.trace.row), ips, history, entries,
+    return (ctx.keys, ctx.vids, readonly(ctx.trace.key_rows()), ips, history, entries,
             np.zeros((IPS, DELTAS, 3), np.int64),  # delta slots
             np.zeros((IPS, DELTAS), np.int64),  # deltas to issue, in issue order
             np.zeros(tracked, np.int64),  # fetch record: 2t+2 demand, 2t+1 prefetch

@@ -100,7 +100,7 @@ def make_state(ctx, params):
     size = 1 << (delay - 1).bit_length()
     var = np.zeros(N_VARS, np.int64)
     var[OFFSET], var[DEGREE], var[DELAY], var[MASK] = DEFAULT_OFFSET, degree, delay, size - 1
-    return (ctx.keys, readonly(ctx.trace.row), ctx.trace.table_base,
+    return (ctx.keys, readonly(ctx.trace.key_rows()), ctx.trace.table_base,
             np.array(OFFSETS, np.int64), np.zeros(len(OFFSETS), np.int64),
             np.full(2 << RR_INDEX_BITS, EMPTY, np.int64),
             np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var)

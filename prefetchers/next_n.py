@@ -23,7 +23,7 @@ def make_state(ctx, params):
     if params["trigger"] not in ("miss", "access"):
         raise ConfigError("prefetcher next_n: parameter 'trigger': expected 'miss' or "
                           f"'access', got {params['trigger']!r}")
-    table_end = ctx.trace.table_base + ctx.trace.cardinalities
+    table_end = ctx.trace.table_base + ctx.trace.table_rows
     return ctx.keys, table_end, np.array([n, params["trigger"] == "access"], dtype=np.int64)
 
 

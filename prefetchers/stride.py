@@ -58,7 +58,7 @@ def make_state(ctx, params):
     base = ctx.trace.table_base
     n_tables = base.shape[0]
     conf = np.array([degree, confirm, params["cross_pages"]], np.int64)
-    return (ctx.keys, readonly(ctx.trace.row), base, base + ctx.trace.cardinalities,
+    return (ctx.keys, readonly(ctx.trace.key_rows()), base, base + ctx.trace.table_rows,
             np.full(n_tables, NO_KEY, np.int64), np.zeros(n_tables, np.int64),
             np.zeros(n_tables, np.int64), conf)
 

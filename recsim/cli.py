@@ -62,6 +62,8 @@ def cmd_trace_import(args) -> None:
     from recsim.traces import load_trace, save_trace
 
     trace = load_trace(args.src, args.format, **_trace_options(args))
+    if args.cardinality:
+        trace = trace.with_cardinalities(args.cardinality, "--cardinality")
     path = save_trace(trace, args.output, "native")
     print(f"{path}: {trace.n_accesses:,} accesses in {trace.n_batches:,} batches, "
           f"{trace.n_tables} tables")
@@ -311,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dlrm_datasets, click_log, movielens: access order within a batch")
     p.add_argument("--columns", nargs="+", help="click_log: categorical columns, a table each")
     p.add_argument("--rows-per-table", type=int, help="click_log: hash space per table")
+    p.add_argument("--cardinality", type=int, nargs="+", metavar="N",
+                   help="rows per table, one for all tables or one each (0: unknown, e.g. "
+                        "hashed ids); default: the format's, else max(row) + 1")
     p.set_defaults(func=cmd_trace_import)
     p = tsub.add_parser("export", help="write a trace in another format")
     p.add_argument("trace", type=Path)

@@ -68,11 +68,12 @@ def sampled_keys(trace, rate: float, seed: int = 0) -> np.ndarray:
     passes (count, then fill) over chunks of the memory-mapped trace, whose pages are
     released after each chunk; no per-access temporary."""
     args = (trace.table_base, np.uint64(round(rate * (1 << HASH_BITS))), np.int64(seed))
+    rows = trace.key_rows()
     counts = [_kept(table, row, *args, np.empty(0, np.int64))
-              for _, table, row in chunks(trace.table, trace.row)]
+              for _, table, row in chunks(trace.table, rows)]
     out = np.empty(sum(counts), np.int64)
     ends = np.cumsum([0, *counts])
-    for k, (_, table, row) in enumerate(chunks(trace.table, trace.row)):
+    for k, (_, table, row) in enumerate(chunks(trace.table, rows)):
         _kept(table, row, *args, out[ends[k]:ends[k + 1]])
     return out
 

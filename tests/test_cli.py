@@ -85,7 +85,7 @@ def _corrupt(kind, path):
     ("meta", ["meta.json", "valid JSON"]),
     ("truncated", ["row.npy", "truncated"]),
     ("dtype", ["row.npy", "int64"]),
-    ("negative", ["row", "non-negative"]),
+    ("negative", ["row", "row -2 in table 0 of 3 rows"]),
     ("missing", ["table.npy", "missing"]),
     ("empty", ["at least one access"]),
 ])

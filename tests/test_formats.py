@@ -303,14 +303,18 @@ TEXT_ERRORS = [
     ("cols.recmg.txt", "0 1000 5\n", "line", ("line 1",)),
     ("neg.recmg.txt", "0 1000\n0 -1000\n", "line", ("line 2",)),
     ("key.recmg.txt", "0 1000\n\n1 2002\n", "key", ("line 3", "'1 2002'")),
-    ("neg.useritem.txt", "1 2\n3 -4\n", "line", ("line 2", "user item")),
+    ("huge.useritem.txt", "1 2\n3 18446744073709551616\n", "line", ("line 2", "uint64")),
+    ("mixed.useritem.txt", "-1 2\n3 18446744073709551615\n", "user/item",
+     ("int64 or uint64 alike",)),
     ("short.useritem.txt", "1 2\n3\n5 6", "line", ("line 2",)),
     ("blank.useritem.txt", "\n \n", "line", ("only blank lines",)),
     ("nocol.csv", "table,col\n0,1\n", "row", ("columns",)),
     ("text.csv", "table,row\n0,1\n1,x\n", "line", ("line 3", "1,x")),
     ("batch.csv", "table,row,batch\n0,1,1\n0,2,0\n", "batch", ("non-decreasing",)),
     ("header.csv", "table,row\n", "table", ("at least one access",)),
-    ("negative.csv", "table,row\n0,-1\n", "row", ("non-negative",)),
+    ("huge.csv", "table,row\n0,1\n0,99999999999999999999999\n", "row",
+     ("fit int64 or uint64",)),
+    ("hexbad.csv", "table,row\n0,0x1g\n", "line", ("line 2", "0,0x1g")),
     ("junk.parquet", "this is not parquet", "file", ("Parquet",)),
 ]
 
@@ -417,7 +421,7 @@ def test_streaming_remap_equals_a_sort(monkeypatch, tmp_path, rows):
 
 @pytest.mark.parametrize("table, row, words", [
     ([0, 1, 0, 2, 0], [1, 1, 1, 1, 1], "table ids in [0, 2), got range [0, 2]"),
-    ([0, 1, 0, 1, 0], [1, 1, -4, 1, 1], "non-negative row ids, got min -4"),
+    ([0, 1, 0, 1, 0], [1, 1, -4, 1, 1], "row -4 in table 0 of 5 rows (access 2)"),
     ([0, 1, 0, 1, 0, 1, 0], [1, 1, 1, 1, 9, 5, 1],
      "row 9 in table 0 of 5 rows (access 4)"),  # in the second chunk, first of two
 ])

@@ -113,10 +113,67 @@ def _is_space(c):
     return c == 32 or c == 9 or c == 13
 
 
+_U64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
+_HIGH_BIT = np.uint64(1 << 63)
+
+
 @numba.njit(cache=True)
-def _parse_ints(buf, out):
-    """Parse lines of ``out.shape[1]`` non-negative integers into ``out``; blank lines
-    are skipped. Returns (records, error line or -1, start of that line)."""
+def _hex_digit(c):
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+@numba.njit(cache=True)
+def _parse_id(buf, i, size, seen):
+    """Parse an id at ``buf[i]``: decimal (optional '-') or ``0x`` hex, any int64 or
+    uint64; returns (end, int64 bits, ok) and records in ``seen`` a negative (bit 0) and
+    a value of 2**63 or more (bit 1)."""
+    negative = buf[i] == 45
+    if negative:
+        i += 1
+    v = np.uint64(0)
+    digits = 0
+    if i + 1 < size and buf[i] == 48 and (buf[i + 1] == 120 or buf[i + 1] == 88) \
+            and not negative:
+        i += 2
+        while i < size and _hex_digit(buf[i]) >= 0:
+            if digits == 16:
+                return i, 0, False
+            v = v * np.uint64(16) + np.uint64(_hex_digit(buf[i]))
+            digits += 1
+            i += 1
+    else:
+        while i < size and 48 <= buf[i] <= 57:
+            d = np.uint64(buf[i] - 48)
+            if v > (_U64_MAX - d) // np.uint64(10):
+                return i, 0, False
+            v = v * np.uint64(10) + d
+            digits += 1
+            i += 1
+    if digits == 0:
+        return i, 0, False
+    if negative:
+        if v > _HIGH_BIT:
+            return i, 0, False
+        if v != 0:
+            seen[0] = True
+        return i, -np.int64(v - np.uint64(1)) - 1, True
+    if v >= _HIGH_BIT:
+        seen[1] = True
+    return i, np.int64(v), True
+
+
+@numba.njit(cache=True)
+def _parse_ints(buf, out, ids, seen):
+    """Parse lines of ``out.shape[1]`` integers into ``out``: non-negative decimal below
+    10**18, or any int64/uint64 id (:func:`_parse_id`) in the columns where ``ids`` is
+    True (``seen[col]``: which kinds of id were met); blank lines are skipped. Returns
+    (records, error line or -1, start of that line)."""
     ncols = out.shape[1]
     n, col, line, line_start, i, size = 0, 0, 1, 0, 0, buf.shape[0]
     while i < size:
@@ -132,6 +189,13 @@ def _parse_ints(buf, out):
             line_start = i
         elif _is_space(c):
             i += 1
+        elif col < ncols and ids[col] and (48 <= c <= 57 or c == 45):
+            i, v, ok = _parse_id(buf, i, size, seen[col])
+            if not ok or (seen[col, 0] and seen[col, 1]) or (
+                    i < size and buf[i] != 10 and not _is_space(buf[i])):
+                return n, line, line_start
+            out[n, col] = v
+            col += 1
         elif 48 <= c <= 57 and col < ncols:
             v = 0
             start = i
@@ -175,21 +239,32 @@ def _line_text(buf, start: int) -> str:
     return text.decode("utf-8", errors="replace")
 
 
-def parse_int_lines(path: Path, columns: tuple[str, ...]) -> np.ndarray:
-    """Read a text file with one record of ``len(columns)`` non-negative integers per
-    line (spaces or tabs between them; blank lines ignored) as an int64 array of shape
-    ``[records, len(columns)]``. A bad line raises TraceFormatError naming its number."""
+def parse_int_lines(path: Path, columns: tuple[str, ...], ids: tuple[str, ...] = ()
+                    ) -> tuple[np.ndarray, bool]:
+    """Read a text file with one record of ``len(columns)`` integers per line (spaces or
+    tabs between them; blank lines ignored) as an int64 array of shape ``[records,
+    len(columns)]``: non-negative, except the columns named in ``ids``, which take any
+    int64 or uint64 in decimal or ``0x`` hex; also whether the ids are uint64 (some of
+    2**63 or more, kept as their int64 bits; then none may be negative). A bad line
+    raises TraceFormatError naming its number."""
     buf = np.memmap(path, dtype=np.uint8, mode="r")
     out = np.empty((int(np.count_nonzero(buf == 10)) + 1, len(columns)), dtype=np.int64)
-    n, bad_line, start = _parse_ints(buf, out)
+    is_id = np.array([c in ids for c in columns], dtype=np.bool_)
+    seen = np.zeros((len(columns), 2), dtype=np.bool_)
+    n, bad_line, start = _parse_ints(buf, out, is_id, seen)
     if bad_line >= 0:
+        kinds = ("non-negative integers" if not ids else
+                 f"integers ({', '.join(ids)}: int64 or uint64 ids, decimal or 0x hex)")
         raise TraceFormatError(
-            path, "line", f"{len(columns)} non-negative integers per line "
-            f"({' '.join(columns)})", f"line {bad_line}: {_line_text(buf, start)!r}")
+            path, "line", f"{len(columns)} {kinds} per line ({' '.join(columns)})",
+            f"line {bad_line}: {_line_text(buf, start)!r}")
     if n == 0:
         raise TraceFormatError(path, "line", f"at least one line of {' '.join(columns)}",
                                "only blank lines")
-    return out[:n]
+    if seen[:, 0].any() and seen[:, 1].any():
+        raise TraceFormatError(path, "/".join(ids), "ids that fit int64 or uint64 alike",
+                               "negative ids and ids of 2**63 or more")
+    return out[:n], bool(seen[:, 1].any())
 
 
 def line_error(path: Path, bad: np.ndarray, field: str, expected: str) -> TraceFormatError:

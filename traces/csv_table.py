@@ -3,7 +3,7 @@
 Columns (any order; other columns are ignored)::
 
     table   int   table id of the access (>= 0)
-    row     int   row id within the table (>= 0)
+    row     int   row id within the table: any int64 or uint64, decimal or 0x hex
     batch   int   optional: inference-batch number, non-decreasing; a new batch starts
                   where it changes (without it the whole file is one batch)
 
@@ -32,7 +32,7 @@ import pyarrow.csv as pcsv
 from recsim.errors import TraceFormatError
 from recsim.traces.common import (atomic_output, batches_from_labels, no_other_options,
                                   require_file, trace_meta)
-from recsim.traces.trace import Trace
+from recsim.traces.trace import Trace, parse_id
 
 NAME = "csv_table"
 EXTENSIONS = (".csv",)
@@ -47,13 +47,24 @@ def read(path, **options) -> Trace:
         header = next(csv.reader(fh), [])
     columns = [c for c in REQUIRED + OPTIONAL if c in header]
     check_columns(path, columns, header)
-    convert = pcsv.ConvertOptions(include_columns=columns,
-                                  column_types={c: pa.int64() for c in columns})
+    types = {c: pa.int64() for c in columns}
+    expected = "integer table,row[,batch] values on every line"
     try:
-        table = pcsv.read_csv(path, convert_options=convert)
+        # row ids as uint64 first (Arrow reads 0x hex too, and as int64 would wrap it)
+        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+            include_columns=columns, column_types={**types, "row": pa.uint64()}))
+    except pa.ArrowInvalid:  # negative ids, or bad values: read as text, parsed by Trace
+        try:
+            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+                include_columns=columns, column_types={**types, "row": pa.string()}))
+            return trace_from_columns(table, path, NAME, EXTENSIONS)
+        except (pa.ArrowException, OSError, TraceFormatError) as exc:
+            bad = _first_bad_line(path, header, columns)
+            if bad is None and isinstance(exc, TraceFormatError):
+                raise
+            raise TraceFormatError(path, "line", expected, bad or str(exc)) from None
     except (pa.ArrowException, OSError) as exc:
-        raise TraceFormatError(path, "line", "integer table,row[,batch] values on every line",
-                               _first_bad_line(path, header, columns) or str(exc)) from None
+        raise TraceFormatError(path, "line", expected, str(exc)) from None
     return trace_from_columns(table, path, NAME, EXTENSIONS)
 
 
@@ -83,12 +94,12 @@ def trace_from_columns(table: pa.Table, path: Path, fmt: str, extensions,
     arrays = {}
     for name in table.column_names:
         col = table.column(name)
-        if not pa.types.is_integer(col.type):
+        if not (pa.types.is_integer(col.type) or (name == "row" and pa.types.is_string(col.type))):
             raise TraceFormatError(path, name, "an integer column", f"type {col.type}")
         if col.null_count:
             raise TraceFormatError(path, name, "a value on every row",
                                    f"{col.null_count} missing values")
-        arrays[name] = col.to_numpy()
+        arrays[name] = col.to_numpy(zero_copy_only=False)
     offsets = None
     if "batch" in arrays:
         batch = arrays["batch"]
@@ -104,8 +115,9 @@ def trace_from_columns(table: pa.Table, path: Path, fmt: str, extensions,
 
 
 def trace_to_columns(trace: Trace) -> pa.Table:
-    """The Arrow table (table int32, row int64, batch int64) that the writers store."""
-    return pa.table({"table": np.asarray(trace.table), "row": np.asarray(trace.row),
+    """The Arrow table (table int32, row int64 or uint64, batch int64) that the writers
+    store."""
+    return pa.table({"table": np.asarray(trace.table), "row": trace.row_values(),
                      "batch": trace.batch_of_access()})
 
 
@@ -121,8 +133,8 @@ def _first_bad_line(path: Path, header: list[str], columns: list[str]) -> str | 
             try:
                 if len(rec) != len(header):
                     raise ValueError
-                for i in wanted:
-                    int(rec[i])
+                for name, i in zip(columns, wanted):
+                    parse_id(rec[i]) if name == "row" else int(rec[i])
             except ValueError:
                 return f"line {reader.line_num}: {','.join(rec)[:200]!r}"
     return None

@@ -25,8 +25,9 @@ file order). A sample touches, in this order, tables
     5 occupation  and occupation (integer codes), code-point order for gender and zip
     6 zip
 
-Cardinalities: user and movie ``max(id) + 1`` over all files; the others the number of
-distinct values. Options: ``batch_size`` (samples per inference batch, default 512) and
+Cardinalities: user and movie ``max(id) + 1`` over all files (ids may be any int64;
+unknown where that overflows or an id is negative); the others the number of distinct
+values. Options: ``batch_size`` (samples per inference batch, default 512) and
 ``order`` (``'table-major'`` default or ``'sample-major'``, as in
 :mod:`recsim.traces.dlrm_datasets`: within a batch all accesses of table 0 in sample
 order, then table 1, ...; or each sample's accesses together). The files are parsed
@@ -47,7 +48,7 @@ from recsim.errors import ConfigError, TraceFormatError
 from recsim.traces.common import (fixed_batches, no_other_options, positive_int,
                                   require_file, trace_meta)
 from recsim.traces.dlrm_datasets import ORDERS
-from recsim.traces.trace import Trace
+from recsim.traces.trace import Trace, infer_cardinalities
 
 NAME = "movielens"
 EXTENSIONS = ("ratings.dat",)  # ratings.csv would be taken for csv_table: give the format
@@ -90,8 +91,8 @@ def read(path, batch_size: int = DEFAULT_BATCH_SIZE, order: str = "table-major",
                                    return_inverse=True)
     genre_starts = np.asarray(genre_lists.offsets)
     features = [user, movie]
-    card = [max(user.max(), users["user"].max() if users is not None else 0) + 1,
-            max(movie.max(), movies["movie"].max()) + 1, len(genres)]
+    listed_users = users["user"] if users is not None else user
+    card = [_cardinality(user, listed_users), _cardinality(movie, movies["movie"]), len(genres)]
     if users is not None:
         u = _lookup(users["user"], user, ratings_path, "user", "users.dat", time_order)
         for name in USER_FEATURES:
@@ -174,25 +175,27 @@ def _read(path: Path, kind: str) -> dict:
         raise TraceFormatError(path, field, want, str(exc).splitlines()[0][:300]) from None
     if table.num_rows == 0:
         raise TraceFormatError(path, "line", "at least one line", "none")
-    columns = {name: table.column(name).to_numpy() for name in types}
-    for name in ("user", "movie"):
-        if name in columns and columns[name].min() < 0:
-            raise TraceFormatError(path, name, f"non-negative {name} ids",
-                                   f"{columns[name].min()}")
-    return columns
+    return {name: table.column(name).to_numpy() for name in types}
+
+
+def _cardinality(*ids: np.ndarray) -> int:
+    """``max(id) + 1`` over the arrays, or unknown (any int64 id may occur: see
+    :func:`recsim.traces.trace.infer_cardinalities`)."""
+    values = np.concatenate(ids)
+    return int(infer_cardinalities(np.zeros(values.shape[0], np.int32), values)[0])
 
 
 def _lookup(ids: np.ndarray, wanted: np.ndarray, path: Path, field: str, listing: str,
             time_order: np.ndarray) -> np.ndarray:
-    """Position in ``ids`` of each of ``wanted``; an id missing from ``ids`` is an error
+    """Position in ``ids`` of each of ``wanted`` (the last if listed twice), by a sort:
+    memory does not grow with the id values. An id missing from ``ids`` is an error
     naming its line of ``path`` (``time_order`` maps back to file order)."""
-    size = int(max(ids.max(), wanted.max())) + 1
-    pos = np.full(size, -1, dtype=np.int64)
-    pos[ids] = np.arange(ids.shape[0])
-    found = pos[wanted]
-    if (found < 0).any():
-        i = int(time_order[np.argmax(found < 0)])
+    order = np.argsort(ids, kind="stable")
+    found = order[np.maximum(np.searchsorted(ids, wanted, side="right", sorter=order) - 1, 0)]
+    missing = ids[found] != wanted
+    if missing.any():
+        i = int(time_order[np.argmax(missing)])
         line = i + (2 if path.suffix == ".csv" else 1)
         raise TraceFormatError(path, field, f"{field} ids listed in {listing}",
-                               f"{field} {wanted[np.argmax(found < 0)]} on line {line}")
+                               f"{field} {wanted[np.argmax(missing)]} on line {line}")
     return found

@@ -7,9 +7,13 @@ Layout (format version 1)::
                            "batches": B, "tables": T, "cardinalities": [...],
                            "name": ..., "provenance": {...}}
       table.npy           int32 [N]
-      row.npy             int64 [N]
+      row.npy             int64 [N], or uint64 [N] for uint64 ids (hashed ids of 2**63
+                          and more; users may write either)
       batch_offsets.npy   int64 [B+1]
-      vid.npy, keys.npy   dense-id cache, written on first use (optional)
+      vid.npy, keys.npy   dense-id cache, written on first use (optional; with
+      table_rows.npy      table_rows.npy in the ranked key layout, recsim.traces.trace)
+
+A cardinality of 0 means unknown (see :mod:`recsim.traces.trace`).
 
 Arrays are opened memory-mapped, so a trace larger than RAM is paged in as the engine
 reads it. A trace is written to a temporary sibling directory and renamed into place, so
@@ -55,6 +59,10 @@ def read(path, **_) -> Trace:
     if meta.get("version") != VERSION:
         raise TraceFormatError(meta_path, "version", f"{VERSION}", repr(meta.get("version")))
     arrays = {name: _load_array(path / f"{name}.npy", dtype) for name, dtype in _ARRAYS.items()}
+    meta_in = {k: meta[k] for k in ("name", "provenance") if k in meta}
+    if arrays["row"].dtype == np.uint64:
+        arrays["row"] = arrays["row"].view(np.int64)
+        meta_in["row_ids"] = "uint64"
     try:
         card = np.asarray(meta["cardinalities"], dtype=np.int64)
     except (KeyError, TypeError, ValueError):
@@ -63,8 +71,7 @@ def read(path, **_) -> Trace:
         raise TraceFormatError(path / "table.npy", "table",
                                f"{meta.get('accesses')} accesses (meta.json)",
                                f"{arrays['table'].shape[0]} (truncated or mismatched file?)")
-    trace = Trace(arrays["table"], arrays["row"], arrays["batch_offsets"], card,
-                  {k: meta[k] for k in ("name", "provenance") if k in meta}, path)
+    trace = Trace(arrays["table"], arrays["row"], arrays["batch_offsets"], card, meta_in, path)
     trace.validate(path)
     return trace
 
@@ -74,7 +81,8 @@ def write(trace: Trace, path) -> Path:
     path = Path(path)
     with atomic_directory(path) as tmp:
         for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(trace, name)))
+            array = trace.row_values() if name == "row" else getattr(trace, name)
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
         write_meta(trace, tmp, path.name.removesuffix(".trace"))
     return path
 
@@ -109,8 +117,10 @@ def _load_array(path: Path, dtype) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise TraceFormatError(path, path.stem, f"a readable {np.dtype(dtype).name} .npy file",
                                f"unreadable ({exc}); truncated?") from None
-    if arr.dtype != dtype or arr.ndim != 1:
-        raise TraceFormatError(path, path.stem, f"a 1-D {np.dtype(dtype).name} array",
+    ok = arr.dtype == dtype or (path.stem == "row" and arr.dtype == np.uint64)
+    if not ok or arr.ndim != 1:
+        want = "int64 or uint64" if path.stem == "row" else np.dtype(dtype).name
+        raise TraceFormatError(path, path.stem, f"a 1-D {want} array",
                                f"{arr.ndim}-D {arr.dtype}")
     return arr
 

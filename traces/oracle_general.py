@@ -9,12 +9,12 @@ A headerless sequence of little-endian packed 24-byte records, one per request::
     int64   next_access_vtime   1-based position of the next request to the same object,
                                 -1 if there is none (libCacheSim's traceConv convention)
 
-Reading gives a one-table trace: table 0, ``row = obj_id``, a new batch wherever
-``clock_time`` changes, cardinality ``max(obj_id) + 1``. Object ids of 2**62 or more
-(hashed ids) are replaced by their rank among the distinct ids, noted in the provenance.
-Writing stores ``obj_id = trace.keys()``, so a write/read round trip keeps the key
-sequence and the batches (table structure is flattened into the key). A file whose
-size is not a multiple of 24 bytes is reported as truncated.
+Reading gives a one-table trace: table 0, ``row = obj_id`` (any uint64: hashed ids
+take the ranked key layout of :mod:`recsim.traces.trace`), a new batch wherever
+``clock_time`` changes, cardinality ``max(obj_id) + 1`` (unknown past int64).
+Writing stores ``obj_id = trace.keys()`` (below 2**62 in either layout), so a write/read
+round trip keeps the key sequence and the batches (table structure is flattened into
+the key). A file whose size is not a multiple of 24 bytes is reported as truncated.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ NAME = "oracle_general"
 EXTENSIONS = (".oraclegeneral", ".oracle_general", ".bin")
 RECORD = np.dtype([("clock_time", "<u4"), ("obj_id", "<u8"), ("obj_size", "<u4"),
                    ("next_access_vtime", "<i8")])
-_MAX_ROW = 1 << 62
 
 __all__ = ["NAME", "EXTENSIONS", "RECORD", "read", "write", "next_access_vtime"]
 
@@ -47,15 +46,9 @@ def read(path, **options) -> Trace:
                                "left over: truncated?)")
     records = np.memmap(path, dtype=RECORD, mode="r")
     obj = np.asarray(records["obj_id"])
-    remapped = bool(obj.max() >= _MAX_ROW)
-    if remapped:
-        row = np.unique(obj, return_inverse=True)[1].reshape(-1)
-    else:
-        row = obj.astype(np.int64)
-    meta = trace_meta(path, NAME, EXTENSIONS, obj_id_remapped=remapped)
-    return Trace.from_arrays(np.zeros(row.shape[0], dtype=np.int32), row,
+    return Trace.from_arrays(np.zeros(obj.shape[0], dtype=np.int32), obj,
                              batches_from_labels(records["clock_time"]),
-                             [int(row.max()) + 1], meta, source=path)
+                             meta=trace_meta(path, NAME, EXTENSIONS), source=path)
 
 
 def write(trace: Trace, path) -> Path:

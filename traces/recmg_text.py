@@ -36,7 +36,7 @@ def read(path, batch_size: int | None = None, **options) -> Trace:
     path = require_file(path, "RecMG text")
     no_other_options(options, path, NAME)
     batch_size = positive_int(batch_size, "batch_size", path, allow_none=True)
-    values = parse_int_lines(path, ("table", "key"))
+    values, _ = parse_int_lines(path, ("table", "key"))
     table, key = values[:, 0], values[:, 1]
     bad = key % KEY_FACTOR != table
     if bad.any():

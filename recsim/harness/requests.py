@@ -55,9 +55,9 @@ def trace_requests(trace, samples: int) -> list[Request]:
     if samples < 1:
         raise ConfigError(f"samples: expected a positive number of samples per batch, "
                           f"got {samples}")
-    base = trace.table_base
+    base, rows = trace.table_base, trace.key_rows()
     bo = trace.batch_offsets
-    return [build_request(np.asarray(trace.table[lo:hi]), np.asarray(trace.row[lo:hi]), base,
+    return [build_request(np.asarray(trace.table[lo:hi]), np.asarray(rows[lo:hi]), base,
                           samples) for lo, hi in zip(bo[:-1], bo[1:])]
 
 
