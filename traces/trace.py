@@ -19,9 +19,10 @@ rows) never straddle two tables. Two layouts, chosen per trace (:attr:`Trace.ran
 - *ranked* (otherwise, e.g. 64-bit hashed ids): ``key = table_base[table] + rank``, where
   ``rank`` is the row's rank among the table's distinct rows (in numeric order, unsigned
   for uint64 ids) and tables are sized by their distinct rows (at least one). Keys then
-  never overflow, and a replay equals that of the trace with each table's rows renumbered densely (the
-  same keys, hence the same sets and prefetch addresses); adjacent keys are adjacent
-  distinct ids, which is all the spatial meaning hashed ids have.
+  never overflow, and a replay equals that of the trace with each table's rows
+  renumbered densely (the same keys, hence the same sets and prefetch addresses);
+  adjacent keys are adjacent distinct ids, which is all the spatial meaning hashed ids
+  have.
 
 The replay engine works on a dense remap ``vid`` in ``[0, U)`` of the keys, in increasing
 key order (``(table, row)`` order in both layouts), so that all per-vector state is a flat
