@@ -80,6 +80,8 @@ def check_hashed_log(tmp_path, capsys, tables, rows, unsigned, hexadecimal):
     trace = load_trace(native)
     values = np.array(rows, dtype=np.uint64 if unsigned else np.int64)
     np.testing.assert_array_equal(trace.row_values(), values)
+    from_list = Trace.from_arrays(tables, rows)  # Python ints, past int64 too
+    np.testing.assert_array_equal(from_list.row_values().astype(values.dtype), values)
     dense = renumbered(tables, values)
     wide = bool(values.view(np.uint64).max() >= 1 << 62 or (not unsigned and values.min() < 0))
     assert trace.ranked or not wide
@@ -147,6 +149,16 @@ def test_unsigned_64_bit_hashes_import_in_every_format(tmp_path, fmt):
     np.testing.assert_array_equal(trace.row_values(), ids)
     assert simulate(trace, "lru", capacity=3, ways=0).hits == 2
     np.testing.assert_array_equal(trace.keys(), renumbered(table, ids).keys())
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([-5, 2**64 - 1], "fit int64 or uint64"), ([2**64, 1], "fit int64 or uint64"),
+    (["12", "x"], "'x' (row 1)"), ([1.5, 2], "integers"),
+])
+def test_bad_ids_from_python_are_one_line(rows, words):
+    with pytest.raises(TraceFormatError) as info:
+        Trace.from_arrays([0, 1], rows)
+    assert words in str(info.value) and "field 'row'" in str(info.value)
 
 
 @pytest.mark.parametrize("text, words", [

@@ -42,6 +42,7 @@ about 37 bytes per access at its peak, plus 16 per distinct vector; docs/traces.
 from __future__ import annotations
 
 import mmap
+import operator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,14 +51,12 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import TraceFormatError
-from recsim.preload import preload
 
 TABLE_ALIGN = 64
 # Direct-address remap (a bitmap over the key space) is used while the key space is at
 # most this many times the number of accesses; beyond that a sort (np.unique) is cheaper.
 _DIRECT_REMAP_FACTOR = 2
 REMAP_CHUNK = 1 << 24  # accesses per chunk of the streaming remap
-AHEAD = 16  # accesses between preloading a hash-table slot and probing it
 # The row-id layout is kept while its key space is below this: keys, and the prefetch
 # candidates a few pages around them, then stay far from int64 overflow.
 RAW_KEY_LIMIT = 1 << 62
@@ -289,11 +288,16 @@ def infer_cardinalities(table: np.ndarray, row: np.ndarray, unsigned: bool = Fal
 
 def row_ids(values, source) -> tuple[np.ndarray, bool]:
     """Row ids as int64 and whether they are uint64 ids kept as their int64 bits: any
-    integer array, or strings of decimal or ``0x`` hex integers; a value outside both
-    int64 and uint64, or a mix of negative and >= 2**63 values, is an error."""
+    integer array, strings of decimal or ``0x`` hex integers, or a list of Python ints;
+    a value outside both int64 and uint64, or a mix of negative and >= 2**63 values, is
+    an error."""
     arr = np.asarray(values)
-    if arr.dtype.kind in "USO" and arr.size:
-        arr = _parse_id_strings(arr.reshape(-1), source)
+    if arr.size and arr.dtype.kind == "f" and not isinstance(values, np.ndarray):
+        as_objects = np.asarray(values, dtype=object)
+        if all(isinstance(v, int) for v in as_objects.reshape(-1).tolist()):
+            arr = as_objects  # Python ints that numpy could only hold as floats
+    if arr.size and arr.dtype.kind in "USO":
+        arr = _parse_ids(arr.reshape(-1), source)
     if arr.dtype == np.uint64 and arr.size and int(arr.max()) >= 1 << 63:
         return np.ascontiguousarray(arr).view(np.int64), True
     return _as_int_array(arr, np.int64, source, "row"), False
@@ -301,19 +305,21 @@ def row_ids(values, source) -> tuple[np.ndarray, bool]:
 
 def parse_id(text) -> int:
     """One id string: decimal, or hex with a ``0x`` prefix (either with a leading '-')."""
-    text = str(text).strip()
+    text = (text.decode() if isinstance(text, bytes) else str(text)).strip()
     return int(text, 16 if text.lower().lstrip("-").startswith("0x") else 10)
 
 
-def _parse_id_strings(values: np.ndarray, source) -> np.ndarray:
-    """Decimal or ``0x`` hex id strings as int64 (or uint64 if one is >= 2**63)."""
+def _parse_ids(values: np.ndarray, source) -> np.ndarray:
+    """Ids given as text (decimal or ``0x`` hex) or Python integers, as int64 (or uint64
+    if one is >= 2**63)."""
     parsed = []
-    for i, text in enumerate(values.tolist()):
+    for i, value in enumerate(values.tolist()):
         try:
-            parsed.append(parse_id(text))
-        except ValueError:
-            raise TraceFormatError(source, "row", "decimal or 0x-hex integer ids",
-                                   f"{str(text)[:40]!r} (row {i})") from None
+            parsed.append(parse_id(value) if isinstance(value, (str, bytes)) else
+                          operator.index(value))
+        except (TypeError, ValueError):
+            raise TraceFormatError(source, "row", "integer ids (decimal or 0x hex text)",
+                                   f"{str(value)[:40]!r} (row {i})") from None
     lo, hi = min(parsed), max(parsed)
     if lo < -(1 << 63) or hi >= 1 << 64 or (lo < 0 and hi >= 1 << 63):
         raise TraceFormatError(source, "row", "ids that fit int64 or uint64",
@@ -438,17 +444,14 @@ def _slot(table, row, mask):
 def _intern(table, row, slots, n, out):
     """Write each access's first-appearance id into ``out``, adding new pairs to the
     open-addressing table ``slots`` (slot ``h`` is ``slots[2h:2h+2]`` = ``[row id,
-    table << 32 | id + 1]``, zero when empty: one cache line a probe, preloaded
-    ``AHEAD`` accesses early) that holds ``n`` ids. Stops before the table is half
-    full: returns (ids, accesses done)."""
+    table << 32 | id + 1]``, zero when empty: one cache line a probe) that holds ``n``
+    ids. Stops before the table is half full: returns (ids, accesses done)."""
     size = slots.shape[0] >> 1
     mask = size - 1
     m = table.shape[0]
     for i in range(m):
         if 2 * (n + 1) > size:
             return n, i
-        if i + AHEAD < m:
-            preload(slots, 2 * _slot(table[i + AHEAD], row[i + AHEAD], mask))
         r = row[i]
         tag = np.int64(table[i]) << 32
         h = _slot(table[i], r, mask)
