@@ -166,7 +166,7 @@ def _model_advice(args, trace):
 
 
 def cmd_simulate(args) -> None:
-    from recsim.engine import simulate
+    from recsim.engine.replay import simulate
     from recsim.traces import load_trace
 
     trace = load_trace(args.trace)
@@ -199,9 +199,14 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import (apply_scale, default_output, load_experiment, read_yaml,
-                                   run_experiment)
-    from recsim.report import summary_table
+    from recsim.experiments.schema import (
+        apply_scale,
+        default_output,
+        load_experiment,
+        read_yaml,
+    )
+    from recsim.experiments.sweep import run_experiment
+    from recsim.experiments.tables import summary_table
 
     raw, scale = apply_scale(read_yaml(args.file), args.file, args.scale)
     if isinstance(raw, dict) and raw.get("kind") == "recmg-evaluation":
@@ -219,7 +224,7 @@ def cmd_run(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from recsim.report import write_report
+    from recsim.experiments.report import write_report
 
     for path in write_report(args.dir):
         print(path)
@@ -241,7 +246,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_mrc(args) -> None:
-    from recsim.mrc import lru_mrc
+    from recsim.engine.mrc import lru_mrc
     from recsim.traces import load_trace
 
     if args.policy != "lru":
@@ -249,7 +254,7 @@ def cmd_mrc(args) -> None:
                           f"{args.policy!r}; replay other policies with recsim simulate")
     curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
     if args.plot:
-        from recsim import plots
+        from recsim.experiments import plots
 
         plots.miss_ratio_curve(curve, args.plot.parent, args.plot.stem)
     if args.json:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import recsim
-from recsim.engine import Advice, resolve_capacity, resolve_geometry
+from recsim.engine.kernels import cache_dir
+from recsim.engine.replay import Advice, resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError
-from recsim.kernels import cache_dir
 from recsim.traces import Trace
 
 
@@ -162,7 +162,7 @@ def test_simulate_accepts_a_path(tmp_path):
 
 
 def test_table_of_vid():
-    from recsim.engine import ReplayContext
+    from recsim.engine.replay import ReplayContext
 
     t = seq(np.array([5, 0, 2, 5]), tables=np.array([1, 0, 1, 0], np.int32))
     d = t.dense()

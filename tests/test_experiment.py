@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from recsim.errors import ConfigError
-from recsim.experiment import load_experiment, run_experiment
+from recsim.experiments.schema import load_experiment
+from recsim.experiments.sweep import run_experiment
 
 SMALL = """
 name: small
@@ -105,7 +106,7 @@ def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
     "*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiments_load_at_every_scale(path):
-    from recsim.experiment import apply_scale, read_yaml, validate
+    from recsim.experiments.schema import apply_scale, read_yaml, validate
     from recsim.recmg.evaluation import RecmgEvaluation
 
     raw = read_yaml(path)

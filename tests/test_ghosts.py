@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 
 N_VIDS, MAX_ENTRIES = 12, 3
 

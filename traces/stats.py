@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recsim.traces.common import atomic_output
+from recsim.files import atomic_output
 
 REUSE_COUNT_BINS = 17  # "0, 1", "1, 2", "2, 4", ..., "16384, 32768", "32768+"
 ZIPF_FIT_RANKS = 10_000
@@ -192,7 +192,7 @@ def lru_misses(distances: np.ndarray, capacities) -> np.ndarray:
 def default_capacities(n_unique: int) -> tuple[list[float], list[int]]:
     """Fractions 1%, 2%, ..., 100% of unique vectors and their capacities, resolved as
     ``recsim simulate`` resolves a fraction."""
-    from recsim.engine import resolve_capacity
+    from recsim.engine.replay import resolve_capacity
 
     fractions = [p / 100 for p in range(1, 101)]
     return fractions, [resolve_capacity(f, n_unique) for f in fractions]

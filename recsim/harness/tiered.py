@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from numba import njit
 from torch import nn
 
-from recsim.engine import resolve_geometry, set_index
+from recsim.engine.replay import resolve_geometry, set_index
 from recsim.harness.dlrm import DenseHead
 from recsim.harness.requests import Request
 

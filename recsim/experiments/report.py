@@ -20,17 +20,22 @@ from pathlib import Path
 import markdown
 
 from recsim.errors import ConfigError
-from recsim.latency import load_calibration
+from recsim.experiments.latency import load_calibration
+from recsim.experiments.tables import (
+    latency_table,
+    markdown_table,
+    number,
+    prefetch_table,
+    summary_table,
+)
+from recsim.files import atomic_output
 from recsim.traces import load_trace
-from recsim.traces.common import atomic_output
 from recsim.traces.stats import reuse_distance_histogram, reuse_distances
 
 
 def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], meta: dict,
                   base: Path) -> None:
     """Tables, figures, ``experiment.json`` and the report of a sweep (see module)."""
-    from recsim.experiment import latency_table, prefetch_table
-
     tables = []
     for kind, make in (("prefetch", prefetch_table), ("latency", latency_table)):
         if kind in exp.tables:
@@ -39,7 +44,9 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
             tables.append(f"{kind}_table.md")
     figures = []
     if exp.plots:
-        from recsim import plots  # matplotlib: imported only when a figure is asked for
+        from recsim.experiments import (
+            plots,  # matplotlib: imported only when a figure is asked for
+        )
     for plot in exp.plots:
         if plot == "reuse_distance":
             figures += plots.reuse_distance({name: _reuse_histogram(path)
@@ -73,29 +80,6 @@ def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
     return out
 
 
-def _table(header: list[str], body: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
-
-
-def _number(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
-
-
-def summary_table(rows: list[dict], metrics: list[str]) -> str:
-    seeds = len({r["seed"] for r in rows}) > 1
-    header = ["trace", "buffer", "ways", "policy", "prefetcher", *(["seed"] if seeds else []),
-              *metrics]
-    body = [[r["trace"], f"{100 * r['buffer_fraction']:.1f}% ({r['capacity']:,})",
-             r["requested_ways"] or "full", r["policy"], r["prefetcher"],
-             *([r["seed"]] if seeds else []), *(_number(r.get(m)) for m in metrics)]
-            for r in rows]
-    return _table(header, body)
-
-
 def report_markdown(out: Path) -> str:
     """The report of the run in ``out`` as Markdown."""
     try:
@@ -116,11 +100,12 @@ def report_markdown(out: Path) -> str:
         parts += ["## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
         body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
-                 p["metric"], _number(p["value"]), _number(p["recsim"]),
+                 p["metric"], number(p["value"]), number(p["recsim"]),
                  "-" if p["recsim"] is None else f"{p['recsim'] - p['value']:+.4f}"]
                 for p in info["paper"]]
         parts += ["## Paper vs recsim\n",
-                  _table(["source", "where", "metric", "paper", "recsim", "difference"], body)]
+                  markdown_table(["source", "where", "metric", "paper", "recsim", "difference"],
+                                 body)]
     for name in info.get("tables", []):
         parts += [f"## {name}\n", (out / name).read_text()]
     if info.get("figures"):

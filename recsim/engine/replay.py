@@ -19,13 +19,13 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from recsim import metrics
+from recsim.engine import metrics
+from recsim.engine.kernels import load_kernel
 from recsim.errors import ConfigError
-from recsim.kernels import load_kernel
-from recsim.nextuse import next_use
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
+from recsim.traces.nextuse import next_use
 from recsim.traces.trace import release
 
 
@@ -243,7 +243,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
 
 
 def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits):
-    """The kind of replay loop (see :mod:`recsim.kernels`) and its arguments."""
+    """The kind of replay loop (see :mod:`recsim.engine.kernels`) and its arguments."""
     n = ctx.trace.n_accesses
     prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
     if (prio.size or log_hits or adv_chunk or budget >= 0 or ctx.fetch_latency

@@ -36,11 +36,15 @@ import time
 import numpy as np
 from numba import njit
 
-from recsim import metrics
-from recsim.engine import mix64, resolve_capacity
+from recsim.engine import metrics
+from recsim.engine.replay import mix64, resolve_capacity
 from recsim.errors import ConfigError
-from recsim.traces.stats import (default_capacities, lru_miss_ratio_curve, lru_misses,
-                                 reuse_distances)
+from recsim.traces.stats import (
+    default_capacities,
+    lru_miss_ratio_curve,
+    lru_misses,
+    reuse_distances,
+)
 from recsim.traces.trace import chunks
 
 HASH_BITS = 24
