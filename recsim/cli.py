@@ -166,16 +166,17 @@ def _model_advice(args, trace):
 
 
 def cmd_simulate(args) -> None:
-    from recsim.engine.replay import simulate
+    from recsim.engine.replay import replay
+    from recsim.engine.settings import ReplaySettings
     from recsim.traces import load_trace
 
+    settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
+                              args.fetch_latency, args.prefetch_budget, args.max_outstanding,
+                              args.seed)
     trace = load_trace(args.trace)
-    result = simulate(trace, args.policy, args.capacity, args.ways, args.prefetcher,
-                      dict(args.param), dict(args.pf_param), args.prefetch_latency,
-                      args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
-                      per_table=args.per_table, window=args.window,
-                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding,
-                      chunk=args.chunk)
+    result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
+                    dict(args.pf_param), advice=_model_advice(args, trace),
+                    per_table=args.per_table, window=args.window, chunk=args.chunk)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -199,12 +200,7 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiments.schema import (
-        apply_scale,
-        default_output,
-        load_experiment,
-        read_yaml,
-    )
+    from recsim.experiments.schema import apply_scale, check_experiment, read_yaml
     from recsim.experiments.sweep import run_experiment
     from recsim.experiments.tables import summary_table
 
@@ -214,13 +210,13 @@ def cmd_run(args) -> None:
 
         print(markdown(run_evaluation(args.file, raw, args.output, scale=scale)), end="")
         return
-    exp = load_experiment(args.file, scale)
-    rows = run_experiment(args.file, args.output, scale=scale, workers=args.workers,
-                          executor=args.executor, address=args.address, force=args.force)
+    exp = check_experiment(raw, args.file, scale)
+    out = exp.output_dir(args.output)
+    rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
+                          address=args.address, force=args.force)
     if rows:
         print(summary_table(rows, exp.metrics), end="")
-    out = args.output or exp.output or default_output(exp.name, scale)
-    print(f"report: {Path(out) / 'report.html'}")
+    print(f"report: {out / 'report.html'}")
 
 
 def cmd_report(args) -> None:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import recsim
-from recsim.engine.kernels import cache_dir
-from recsim.engine.replay import Advice, resolve_capacity, resolve_geometry
+from recsim.engine.kernels import cache_dir, kernel_files
+from recsim.engine.replay import Advice
+from recsim.engine.settings import resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError
 from recsim.traces import Trace
 
@@ -152,6 +153,16 @@ def test_replay_loop_is_generated_and_cached(tmp_path, monkeypatch):
     assert list(cache_dir().glob("replay_fifo__none_*.py"))
     assert r.timings["compile_s"] >= 0 and r.timings["replay_s"] > 0
     assert recsim.simulate(t, "fifo", 2).timings["compile_s"] < 0.5
+
+
+def test_kernel_fingerprint_covers_the_files_a_loop_is_built_from():
+    names = {f"{p.parent.name}/{p.name}"
+             for p in kernel_files("recsim.policies.arc", "recsim.prefetchers.mab")}
+    assert {"engine/loop.py", "recsim/plugin.py", "engine/metrics.py", "engine/preload.py",
+            "policies/arc.py", "policies/_ghosts.py", "policies/_lists.py",
+            "prefetchers/mab.py", "prefetchers/next_n.py", "prefetchers/stride.py"} <= names
+    assert not names & {"engine/replay.py", "engine/kernels.py", "policies/lru.py",
+                        "prefetchers/none.py", "recsim/cli.py"}
 
 
 def test_simulate_accepts_a_path(tmp_path):

@@ -71,6 +71,10 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "paper[0].where.polcy"),
     (SMALL + "paper: [{source: Fig. 8, metric: hit, value: 0.5}]\n", "paper[0].metric"),
     (SMALL + "seed: 3\n", "seed: unknown key"),
+    (SMALL.replace("[0.05, 0.2]", "[0.05, 150%]"),
+     "capacities[1]: a fraction of unique vectors must be in (0, 1], got '150%'"),
+    (SMALL.replace("ways: [0, 8]", "ways: [0, -8]"), "ways[1]: expected an integer >= 0"),
+    (SMALL + "max_outstanding: 0\n", "max_outstanding: expected an integer >= 1"),
 ])
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"

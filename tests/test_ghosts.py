@@ -1,4 +1,4 @@
-"""Ghost rings (recsim/ghosts.py) against a list model: random pushes, ghost hits and pops
+"""Ghost rings (policies/_ghosts.py) against a list model: random pushes, ghost hits and pops
 on two lists, with rings small enough to be compacted often."""
 
 import numpy as np

@@ -20,7 +20,6 @@ from pathlib import Path
 import markdown
 
 from recsim.errors import ConfigError
-from recsim.experiments.latency import load_calibration
 from recsim.experiments.tables import (
     latency_table,
     markdown_table,
@@ -29,13 +28,13 @@ from recsim.experiments.tables import (
     summary_table,
 )
 from recsim.files import atomic_output
-from recsim.traces import load_trace
-from recsim.traces.stats import reuse_distance_histogram, reuse_distances
 
 
-def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], meta: dict,
-                  base: Path) -> None:
-    """Tables, figures, ``experiment.json`` and the report of a sweep (see module)."""
+def write_outputs(out: Path, exp, rows: list[dict], histograms: dict[str, dict],
+                  meta: dict) -> None:
+    """Tables, figures, ``experiment.json`` and the report of a sweep (see module):
+    ``exp`` is the checked experiment, ``histograms`` the reuse-distance histogram of each
+    trace by name (for the ``reuse_distance`` figure)."""
     tables = []
     for kind, make in (("prefetch", prefetch_table), ("latency", latency_table)):
         if kind in exp.tables:
@@ -49,11 +48,9 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
         )
     for plot in exp.plots:
         if plot == "reuse_distance":
-            figures += plots.reuse_distance({name: _reuse_histogram(path)
-                                             for name, path in traces.items()}, out)
+            figures += plots.reuse_distance(histograms, out)
         elif plot == "latency":
-            figures += plots.latency(rows, out,
-                                     load_calibration(base / exp.latency.calibration))
+            figures += plots.latency(rows, out, exp.calibration)
         else:
             figures += getattr(plots, plot)(rows, out)
     info = {"name": exp.name, "description": exp.description, **meta,
@@ -62,11 +59,6 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
     with atomic_output(out / "experiment.json") as tmp:
         tmp.write_text(json.dumps(info, indent=1))
     write_report(out)
-
-
-def _reuse_histogram(path: Path) -> dict:
-    dense = load_trace(path).dense()
-    return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
 
 
 def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:

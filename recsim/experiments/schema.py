@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
+                      model_validator)
 
 from recsim.engine.metrics import COUNTER_NAMES
+from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError
 from recsim.experiments.latency import load_calibration
 from recsim.registry import get_policy, get_prefetcher, resolve_params
@@ -52,6 +54,7 @@ PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
 METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilization",
            "coverage", "occupancy", "est_latency_ms")
 TABLES = ("prefetch", "latency")
+AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
 
 
@@ -120,16 +123,51 @@ class Experiment(_Strict):
     prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
     seeds: list[int] = Field([0], min_length=1)
     zip: list[list[Literal[AXES]]] = Field(default_factory=list)
-    prefetch_latency: int = Field(0, ge=0)
-    fetch_latency: int = Field(0, ge=0)
-    prefetch_budget: int | None = Field(None, ge=0)
-    max_outstanding: int | None = Field(None, ge=1)
+    prefetch_latency: int = 0  # these four and the axes are checked by ReplaySettings
+    fetch_latency: int = 0
+    prefetch_budget: int | None = None
+    max_outstanding: int | None = None
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
     paper: list[PaperValue] = Field(default_factory=list)
     latency: Latency | None = None
     output: str | None = None
+    # Worked out once by check_experiment, not read from the YAML:
+    _file: Path | None = PrivateAttr(None)
+    _scale: str | None = PrivateAttr(None)
+    _calibration: dict | None = PrivateAttr(None)
+    _plugins: dict = PrivateAttr(default_factory=dict)  # axis: [Plugin, params resolved]
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    @property
+    def scale(self) -> str | None:
+        return self._scale
+
+    @property
+    def calibration(self) -> dict | None:
+        """The latency calibration, loaded (None without ``latency``)."""
+        return self._calibration
+
+    def plugins(self, axis: str) -> list[Plugin]:
+        """The ``policies`` or ``prefetchers`` with every parameter resolved."""
+        return self._plugins[axis]
+
+    def settings(self, **axes) -> ReplaySettings:
+        """The replay settings of a cell at these axis values (``capacity``, ``ways``,
+        ``seed``)."""
+        return ReplaySettings(prefetch_latency=self.prefetch_latency,
+                              fetch_latency=self.fetch_latency,
+                              prefetch_budget=self.prefetch_budget,
+                              max_outstanding=self.max_outstanding, **axes)
+
+    def output_dir(self, output=None) -> Path:
+        """``output`` (a command-line override), else the YAML's ``output``, else
+        :func:`default_output`."""
+        return Path(output or self.output or default_output(self.name, self._scale))
 
     @model_validator(mode="after")
     def _zip_groups(self):
@@ -209,17 +247,31 @@ def validate(schema: type[BaseModel], raw, path: Path):
 
 
 def load_experiment(path, scale: str | None = None) -> Experiment:
-    """Parse and check an experiment YAML at ``scale``; every problem names the file and
-    the YAML path."""
-    return _load(path, scale)[0]
-
-
-def _load(path, scale):
-    path = Path(path)
+    """Parse and check an experiment YAML at ``scale`` (:func:`check_experiment`)."""
     raw, scale = apply_scale(read_yaml(path), path, scale)
+    return check_experiment(raw, path, scale)
+
+
+def check_experiment(raw, path, scale: str | None = None) -> Experiment:
+    """The experiment in ``raw`` (the YAML's content, ``scale`` applied) checked whole:
+    schema, replay settings, plug-ins and their parameters, latency calibration. Every
+    problem is one ConfigError naming the file and the YAML path. What the checks work out
+    stays on the result: the file, the scale, the plug-ins' resolved parameters and the
+    loaded calibration."""
+    path = Path(path)
     exp = validate(Experiment, raw, path)
+    exp._file, exp._scale = path, scale
+    checks = [("", None, {})] + [(f"{key}[{i}]: ", field, {field: value})
+                                  for key, field in AXIS_SETTINGS
+                                  for i, value in enumerate(getattr(exp, key))]
+    for where, field, axes in checks:
+        try:
+            exp.settings(**axes)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {where}{str(exc).removeprefix(f'{field}: ')}") from None
     for key, getter, kind in (("policies", get_policy, "policy"),
                               ("prefetchers", get_prefetcher, "prefetcher")):
+        exp._plugins[key] = []
         for i, spec in enumerate(getattr(exp, key)):
             plugin = _plugin(spec)
             try:
@@ -227,20 +279,21 @@ def _load(path, scale):
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {key}[{i}]: {exc}") from None
             try:
-                resolve_params(kind, found, plugin.params, where=f"{key}[{i}]")
+                params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}]")
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
+            exp._plugins[key].append(Plugin(name=plugin.name, params=params))
     if exp.latency is not None:
-        calibration = Path(exp.latency.calibration)
-        if not (path.parent / calibration).is_file():
+        calibration = path.parent / exp.latency.calibration
+        if not calibration.is_file():
             raise ConfigError(f"{path}: latency.calibration: needs a latency calibration, "
-                              f"{path.parent / calibration} does not exist; make it with "
+                              f"{calibration} does not exist; make it with "
                               "recsim calibrate first")
         try:
-            load_calibration(path.parent / calibration)
+            exp._calibration = load_calibration(calibration)
         except ConfigError as exc:
             raise ConfigError(f"{path}: latency.calibration: {exc}") from None
-    return exp, scale
+    return exp
 
 
 def _plugin(spec: PluginSpec) -> Plugin:

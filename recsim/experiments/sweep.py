@@ -19,29 +19,23 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from recsim.engine.replay import simulate
+from recsim.engine.replay import replay
+from recsim.engine.settings import ReplaySettings
 from recsim.experiments.executors import run_cells
-from recsim.experiments.latency import estimate_ms, load_calibration
+from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
-from recsim.experiments.schema import (
-    AXES,
-    Experiment,
-    TraceSpec,
-    _load,
-    _plugin,
-    default_output,
-)
+from recsim.experiments.schema import AXES, Experiment, TraceSpec, load_experiment
 from recsim.experiments.store import ResultsStore, cell_key, code_version, git_commit
-from recsim.registry import get_policy, get_prefetcher, resolve_params
-from recsim.traces import generate_trace, load_trace, save_trace
+from recsim.traces import Trace, generate_trace, load_trace, save_trace
 from recsim.traces.native import is_native
+from recsim.traces.stats import reuse_distance_histogram, reuse_distances
 
 
-def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Path, dict]:
-    """The native trace a sweep replays and its identity (part of every cell key).
+def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Trace, dict]:
+    """The native trace a sweep replays, open, and its identity (part of every cell key).
 
     A native trace is used where it lies; another file is imported once into
     ``OUT/traces/NAME.trace`` and a generated trace is written there, each reused while
@@ -52,8 +46,9 @@ def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Path, dict]:
         if (spec.format or "native") == "native" and is_native(src):
             stat = (src / "meta.json").stat()
             identity = {"file": src.name, "format": "native", "mtime_ns": stat.st_mtime_ns}
-            load_trace(src).dense()
-            return src, identity
+            trace = load_trace(src)
+            trace.dense()
+            return trace, identity
         stat = src.stat() if src.exists() else None
         identity = {"file": src.name, "format": spec.format, "options": spec.options,
                     "size": stat and stat.st_size, "mtime_ns": stat and stat.st_mtime_ns}
@@ -62,24 +57,26 @@ def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Path, dict]:
         identity = {"generate": spec.generate.model_dump()}
         make = lambda: generate_trace(**identity["generate"])  # noqa: E731
     path = out / "traces" / f"{spec.name}.trace"
-    if not (is_native(path) and load_trace(path).meta["provenance"].get("request") == identity):
-        trace = make()
-        trace.meta["provenance"]["request"] = identity  # reused only for the same source
-        save_trace(trace, path)
-    load_trace(path).dense()
-    return path, identity
+    trace = load_trace(path) if is_native(path) else None
+    if trace is None or trace.meta["provenance"].get("request") != identity:
+        made = make()
+        made.meta["provenance"]["request"] = identity  # reused only for the same source
+        save_trace(made, path)
+        trace = load_trace(path)
+    trace.dense()
+    return trace, identity
 
 
-def open_trace(spec: TraceSpec, base: Path, out: Path):
+def open_trace(spec: TraceSpec, base: Path, out: Path) -> Trace:
     """The trace of ``spec``, prepared as for a sweep (:func:`prepare_trace`)."""
-    return load_trace(prepare_trace(spec, base, out)[0])
+    return prepare_trace(spec, base, out)[0]
 
 
 def expand(exp: Experiment) -> list[dict]:
     """The sweep's cells, each ``{axis: value}`` over :data:`AXES` (traces by index)."""
     values = {"traces": list(range(len(exp.traces))), "capacities": exp.capacities,
-              "ways": exp.ways, "policies": [_plugin(p) for p in exp.policies],
-              "prefetchers": [_plugin(p) for p in exp.prefetchers], "seeds": exp.seeds}
+              "ways": exp.ways, "policies": exp.plugins("policies"),
+              "prefetchers": exp.plugins("prefetchers"), "seeds": exp.seeds}
     group_of = {axis: group for group in exp.zip for axis in group}
     factors = []
     for axis in AXES:
@@ -91,37 +88,34 @@ def expand(exp: Experiment) -> list[dict]:
             for combo in itertools.product(*factors)]
 
 
-def cell_config(exp: Experiment, cell: dict, identities: list[dict]) -> dict:
-    """The resolved configuration of a cell: what its key hashes."""
-    pol, pf = cell["policies"], cell["prefetchers"]
-    return {"trace": {"name": exp.traces[cell["traces"]].name, **identities[cell["traces"]]},
-            "capacity": cell["capacities"], "ways": cell["ways"],
-            "policy": {"name": pol.name,
-                       "params": resolve_params("policy", get_policy(pol.name), pol.params)},
-            "prefetcher": {"name": pf.name, "params": resolve_params(
-                "prefetcher", get_prefetcher(pf.name), pf.params)},
-            "prefetch_latency": exp.prefetch_latency, "fetch_latency": exp.fetch_latency,
-            "prefetch_budget": exp.prefetch_budget, "max_outstanding": exp.max_outstanding,
-            "seed": cell["seeds"]}
+def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]]) -> dict:
+    """What a worker needs to run a cell: its ``settings``, the ``trace_path``, and its
+    ``config``, the resolved configuration that its key hashes."""
+    trace, identity = prepared[cell["traces"]]
+    settings = exp.settings(capacity=cell["capacities"], ways=cell["ways"], seed=cell["seeds"])
+    config = {"trace": {"name": exp.traces[cell["traces"]].name, **identity},
+              "policy": cell["policies"].model_dump(),
+              "prefetcher": cell["prefetchers"].model_dump(), **asdict(settings)}
+    return {"config": config, "settings": settings, "trace_path": str(trace.path)}
 
 
 ONE_PASS_MIN = 8  # fully associative LRU cells of one trace computed in one pass from this
-_OPEN_TRACES: dict[str, Any] = {}  # per worker process: each trace memory-mapped once
+_OPEN_TRACES: dict[str, Trace] = {}  # per process: each trace memory-mapped once
+
+
+def _open(path: str) -> Trace:
+    if path not in _OPEN_TRACES:
+        _OPEN_TRACES[path] = load_trace(path)
+    return _OPEN_TRACES[path]
 
 
 def run_cell(task: dict) -> dict:
-    """Replay one cell (``{"config": ..., "trace_path": ...}``) and return its row."""
-    cfg, path = task["config"], task["trace_path"]
-    if path not in _OPEN_TRACES:
-        _OPEN_TRACES[path] = load_trace(path)
-    trace = _OPEN_TRACES[path]
+    """Replay one cell (see :func:`cell_task`) and return its row."""
+    cfg, trace = task["config"], _open(task["trace_path"])
     start = time.perf_counter()
-    return _row(cfg, trace, simulate(trace, cfg["policy"]["name"], cfg["capacity"], cfg["ways"],
-                      cfg["prefetcher"]["name"], cfg["policy"]["params"],
-                      cfg["prefetcher"]["params"], prefetch_latency=cfg["prefetch_latency"],
-                      seed=cfg["seed"], fetch_latency=cfg["fetch_latency"],
-                      prefetch_budget=cfg["prefetch_budget"],
-                      max_outstanding=cfg["max_outstanding"]), start)
+    return _row(cfg, trace, replay(trace, task["settings"], cfg["policy"]["name"],
+                                   cfg["prefetcher"]["name"], cfg["policy"]["params"],
+                                   cfg["prefetcher"]["params"]), start)
 
 
 def _row(cfg: dict, trace, result, start: float) -> dict:
@@ -142,8 +136,8 @@ def _one_pass(cfg: dict) -> bool:
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
     """Rows of the cells to do that :func:`_one_pass` admits, from one reuse-distance
-    pass per trace (:func:`recsim.engine.mrc.lru_results`, the counts a replay gives), where a
-    trace has at least ``ONE_PASS_MIN`` of them (fewer replay faster)."""
+    pass per trace (:func:`recsim.engine.mrc.lru_results`, the counts a replay gives),
+    where a trace has at least ``ONE_PASS_MIN`` of them (fewer replay faster)."""
     from recsim.engine.mrc import lru_results
 
     groups: dict[str, list[int]] = {}
@@ -155,32 +149,35 @@ def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
         if len(cells) < ONE_PASS_MIN:
             continue
         start = time.perf_counter()
-        trace = load_trace(path)
-        configs = [tasks[i]["config"] for i in cells]
-        for i, cfg, result in zip(cells, configs, lru_results(trace, [c["capacity"]
-                                                                     for c in configs])):
-            result.params = {"policy": {}, "prefetcher": {},
-                             **{k: cfg[k] for k in ("prefetch_latency", "prefetch_budget",
-                                                    "fetch_latency", "max_outstanding",
-                                                    "seed")}}
-            rows[i] = _row(cfg, trace, result, start)
+        trace = _open(path)
+        settings: list[ReplaySettings] = [tasks[i]["settings"] for i in cells]
+        for i, s, result in zip(cells, settings,
+                                lru_results(trace, [s.capacity for s in settings])):
+            result.params = {"policy": {}, "prefetcher": {}, **s.recorded()}
+            rows[i] = _row(tasks[i]["config"], trace, result, start)
     return rows
 
 
-def run_experiment(path, output=None, progress: bool = True, scale: str | None = None,
+def _reuse_histogram(trace: Trace) -> dict:
+    dense = trace.dense()
+    return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
+
+
+def run_experiment(experiment, output=None, progress: bool = True, scale: str | None = None,
                    workers: int | None = None, executor: str = "local",
                    address: str | None = None, force: bool = False) -> list[dict]:
-    """Run the sweep of the YAML at ``path``: skip the cells already in the store (all of
-    them are recomputed with ``force``), run the rest, write the table, figures and
-    report; return the rows in sweep order."""
-    path = Path(path)
-    exp, scale = _load(path, scale)
-    out = Path(output or exp.output or default_output(exp.name, scale))
+    """Run the sweep of ``experiment`` (an :class:`Experiment` from
+    :func:`~recsim.experiments.schema.check_experiment`, or the path of its YAML, loaded
+    at ``scale``) into ``output`` (default :meth:`Experiment.output_dir`): skip the cells
+    already in the store (all of them are recomputed with ``force``), run the rest, write
+    the table, figures and report; return the rows in sweep order."""
+    exp = (experiment if isinstance(experiment, Experiment)
+           else load_experiment(experiment, scale))
+    out = exp.output_dir(output)
     store = ResultsStore(out)
-    prepared = [prepare_trace(spec, path.parent, out) for spec in exp.traces]
-    identities = [identity for _, identity in prepared]
-    tasks = [{"config": cell_config(exp, cell, identities),
-              "trace_path": str(prepared[cell["traces"]][0])} for cell in expand(exp)]
+    prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
+    tasks = [cell_task(exp, cell, prepared) for cell in expand(exp)]
     keys = [cell_key(task["config"]) for task in tasks]
     rows = [None if force else store.get(key) for key in keys]
     todo = [i for i, row in enumerate(rows) if row is None]
@@ -195,14 +192,16 @@ def run_experiment(path, output=None, progress: bool = True, scale: str | None =
         store.put(row["cell"], row)
         rows[todo[j]] = row
     add_coverage(rows)
-    if exp.latency is not None:
-        add_latency(rows, load_calibration(path.parent / exp.latency.calibration))
+    if exp.calibration is not None:
+        add_latency(rows, exp.calibration)
     store.write_table(rows)
-    write_outputs(out, exp, rows, {spec.name: p for spec, (p, _) in zip(exp.traces, prepared)},
-                  meta={"file": str(path), "scale": scale, "cells": len(rows),
+    histograms = ({spec.name: _reuse_histogram(trace)
+                   for spec, (trace, _) in zip(exp.traces, prepared)}
+                  if "reuse_distance" in exp.plots else {})
+    write_outputs(out, exp, rows, histograms,
+                  meta={"file": str(exp.file), "scale": exp.scale, "cells": len(rows),
                         "computed": len(todo), "version": code_version(),
-                        "git_commit": git_commit()},
-                  base=path.parent)
+                        "git_commit": git_commit()})
     return rows
 
 

@@ -45,7 +45,8 @@ import numpy as np
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from recsim.engine.replay import resolve_capacity, simulate
+from recsim.engine.replay import simulate
+from recsim.engine.settings import resolve_capacity
 from recsim.errors import ConfigError
 from recsim.experiments.report import write_report
 from recsim.experiments.schema import TraceSpec, _Strict, default_output, validate
