@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 
 def simulate(*args, **kwargs):
-    """Replay a trace; see :func:`recsim.engine.simulate`."""
+    """Replay a trace; see :func:`recsim.engine.replay.simulate`."""
     from recsim.engine.replay import simulate as _simulate
 
     return _simulate(*args, **kwargs)

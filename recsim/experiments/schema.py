@@ -29,6 +29,8 @@ Schema (unknown keys are errors that name the YAML path)::
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
 
+``capacities``, ``ways`` and ``seeds`` (the axes) and the four latency and prefetch keys
+make each cell's :class:`~recsim.engine.settings.ReplaySettings`, which checks them.
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
 
