@@ -2,7 +2,7 @@
 
 Reference: libCacheSim ``cache/eviction/Belady.c`` (key each resident object by its next
 use, never reused = +inf; always insert; evict the furthest next use). Next-use times come
-from one O(N) backward pass (:func:`recsim.nextuse.next_use`); each set keeps an indexed
+from one O(N) backward pass (:func:`recsim.traces.nextuse.next_use`); each set keeps an indexed
 max-heap of its slots keyed by next use, so every hook is O(log ways).
 
 ``bypass=True`` also refuses to insert a vector that is never used again or whose next
@@ -21,9 +21,9 @@ Belady is then no longer optimal, but stays well defined.
 import numpy as np
 from numba import njit
 
-from recsim import heap
-from recsim.nextuse import NEVER
 from recsim.plugin import Policy
+from recsim.policies import _heap as heap
+from recsim.traces.nextuse import NEVER
 
 
 def make_state(ctx, params):

@@ -2,8 +2,9 @@
 
 Paper: Jaleel, Theobald, Steely and Emer, "High Performance Cache Replacement Using
 Re-Reference Interval Prediction (RRIP)", ISCA 2010. Reference implementation: the legacy
-ChampSim ``replacement/drrip.llc_repl`` (single core), as REFERENCES.md prescribes; the
-current ChampSim ``replacement/drrip/drrip.cc`` forms no leader sets below 16,807 sets.
+ChampSim ``replacement/drrip.llc_repl`` (single core), as docs/references.md prescribes;
+the current ChampSim ``replacement/drrip/drrip.cc`` forms no leader sets below 16,807
+sets.
 
 * RRPV per slot, maxRRPV = 3 (``rrpv_bits`` = 2). A hit sets RRPV 0. The victim is the
   first way at maxRRPV after ageing the set by (maxRRPV - its max RRPV), as in SRRIP.

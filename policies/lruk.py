@@ -27,8 +27,8 @@ its own LRU-K (per-set FIFO and event list).
 import numpy as np
 from numba import njit
 
-from recsim.lists import push_back, unlink
 from recsim.plugin import Policy, int_param
+from recsim.policies._lists import push_back, unlink
 
 
 def make_state(ctx, params):

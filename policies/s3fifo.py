@@ -28,7 +28,7 @@ ever cached. Here the engine owns residency and always fills free ways, so S is 
 
 A prefetch fill is handled as a demand miss (ghost check included). O(1) amortised per
 access: intrusive lists over slots (small and main queues, int32 links) and the per-set
-FIFO rings of :mod:`recsim.ghosts` for the ghost (once a linked list over vids: 30 -> 39 M
+FIFO rings of :mod:`recsim.policies._ghosts` for the ghost (once a linked list over vids: 30 -> 39 M
 accesses/s on the 32-way benchmark, same counts); each CLOCK reinsertion consumes
 frequency that a hit added. Fully associative by design; with ``sets > 1`` every set runs
 its own S3-FIFO with c = ways.
@@ -38,9 +38,9 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
-from recsim.lists import push_back, unlink
 from recsim.plugin import Policy
+from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._lists import push_back, unlink
 
 
 def _check(name, value, ok, expected):

@@ -2,7 +2,7 @@
 
 Paper: Jaleel, Theobald, Steely and Emer, "High Performance Cache Replacement Using
 Re-Reference Interval Prediction (RRIP)", ISCA 2010. Reference implementation: ChampSim
-``replacement/srrip/srrip.cc`` (as summarised in REFERENCES.md).
+``replacement/srrip/srrip.cc`` (as summarised in docs/references.md).
 
 Every slot holds an M-bit re-reference prediction value (RRPV; published default M = 2,
 so maxRRPV = 3). A fill (demand or prefetch alike, as in ChampSim, which does not tell

@@ -68,10 +68,10 @@ import math
 import numpy as np
 from numba import njit
 
+from recsim.engine.preload import preload
 from recsim.errors import ConfigError
-from recsim.lists import push_back, push_front, unlink
 from recsim.plugin import Policy
-from recsim.preload import preload
+from recsim.policies._lists import push_back, push_front, unlink
 
 _P1 = np.uint64(0x9E3779B185EBCA87)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)

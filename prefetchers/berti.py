@@ -82,10 +82,17 @@ of the access 16 ahead is preloaded (a cache hint; it changes nothing).
 import numpy as np
 from numba import njit
 
+from recsim.engine.preload import preload
 from recsim.errors import ConfigError
-from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Prefetcher, readonly,
-                           vid_of_key)
-from recsim.preload import preload
+from recsim.plugin import (
+    HIT,
+    LATE_PREFETCH,
+    MISS,
+    PREFETCH_HIT,
+    Prefetcher,
+    readonly,
+    vid_of_key,
+)
 
 HISTORY_SETS = 8
 HISTORY_WAYS = 16

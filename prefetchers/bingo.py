@@ -64,9 +64,9 @@ an insertion changes the set.
 import numpy as np
 from numba import njit
 
+from recsim.engine.preload import preload
 from recsim.errors import ConfigError
 from recsim.plugin import Prefetcher, vid_of_key
-from recsim.preload import preload
 
 TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
 PC_MASK = (1 << 16) - 1  # the reference keeps 16 PC bits in the PHT

@@ -168,16 +168,17 @@ def _model_advice(args, trace):
 
 
 def cmd_simulate(args) -> None:
-    from recsim.engine import simulate
+    from recsim.engine.replay import replay
+    from recsim.engine.settings import ReplaySettings
     from recsim.traces import load_trace
 
+    settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
+                              args.fetch_latency, args.prefetch_budget, args.max_outstanding,
+                              args.seed)
     trace = load_trace(args.trace)
-    result = simulate(trace, args.policy, args.capacity, args.ways, args.prefetcher,
-                      dict(args.param), dict(args.pf_param), args.prefetch_latency,
-                      args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
-                      per_table=args.per_table, window=args.window,
-                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding,
-                      chunk=args.chunk)
+    result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
+                    dict(args.pf_param), advice=_model_advice(args, trace),
+                    per_table=args.per_table, window=args.window, chunk=args.chunk)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -201,9 +202,9 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import (apply_scale, default_output, load_experiment, read_yaml,
-                                   run_experiment)
-    from recsim.report import summary_table
+    from recsim.experiments.schema import apply_scale, check_experiment, read_yaml
+    from recsim.experiments.sweep import run_experiment
+    from recsim.experiments.tables import summary_table
 
     raw, scale = apply_scale(read_yaml(args.file), args.file, args.scale)
     if isinstance(raw, dict) and raw.get("kind") == "recmg-evaluation":
@@ -211,17 +212,17 @@ def cmd_run(args) -> None:
 
         print(markdown(run_evaluation(args.file, raw, args.output, scale=scale)), end="")
         return
-    exp = load_experiment(args.file, scale)
-    rows = run_experiment(args.file, args.output, scale=scale, workers=args.workers,
-                          executor=args.executor, address=args.address, force=args.force)
+    exp = check_experiment(raw, args.file, scale)
+    out = exp.output_dir(args.output)
+    rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
+                          address=args.address, force=args.force)
     if rows:
         print(summary_table(rows, exp.metrics), end="")
-    out = args.output or exp.output or default_output(exp.name, scale)
-    print(f"report: {Path(out) / 'report.html'}")
+    print(f"report: {out / 'report.html'}")
 
 
 def cmd_report(args) -> None:
-    from recsim.report import write_report
+    from recsim.experiments.report import write_report
 
     for path in write_report(args.dir):
         print(path)
@@ -243,7 +244,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_mrc(args) -> None:
-    from recsim.mrc import lru_mrc
+    from recsim.engine.mrc import lru_mrc
     from recsim.traces import load_trace
 
     if args.policy != "lru":
@@ -251,7 +252,7 @@ def cmd_mrc(args) -> None:
                           f"{args.policy!r}; replay other policies with recsim simulate")
     curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
     if args.plot:
-        from recsim import plots
+        from recsim.experiments import plots
 
         plots.miss_ratio_curve(curve, args.plot.parent, args.plot.stem)
     if args.json:

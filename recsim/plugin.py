@@ -37,7 +37,7 @@ Make-state functions read both latencies from the context (``ctx.fetch_latency``
 
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
-(policy, prefetcher) pair (see :mod:`recsim.kernels`).
+(policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
 """
 
 from __future__ import annotations

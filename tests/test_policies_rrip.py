@@ -30,16 +30,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import set_index
+from recsim.engine.replay import set_index
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, resolve_params
 from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_rrip  # noqa: E402,F401  (registers the models)
+from conftest import libcachesim_misses  # noqa: E402
 from reference import reference_replay  # noqa: E402
 from test_reference import make_trace  # noqa: E402
-from conftest import libcachesim_misses  # noqa: E402
 
 POLICIES = ["srrip", "drrip", "clock", "sieve"]
 

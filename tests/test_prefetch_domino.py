@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import ReplayContext
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
 from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE
 from recsim.prefetchers import domino
