@@ -158,7 +158,7 @@ def test_growing_strides_never_prefetch():
                                     {"confirm": 0}, {"confirm": True}, {"cross_pages": 1}])
 def test_bad_parameters_are_config_errors(params):
     name = next(iter(params))
-    with pytest.raises(ConfigError, match=f"prefetcher stride: parameter '{name}'"):
+    with pytest.raises(ConfigError, match=f"prefetcher 'stride': parameter '{name}'"):
         _run([(0, 1)], **params)
 
 
