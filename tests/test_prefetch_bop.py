@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import recsim
 from recsim.engine import ReplayContext
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, QUEUE_SIZE
+from recsim.plugin import HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, QUEUE_SIZE, defaults
 from recsim.prefetchers import bop
 from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
@@ -104,7 +104,7 @@ def _scoring_keys(plan, n_rounds, pos=0):
 # -- learning -------------------------------------------------------------------------------
 
 def test_defaults_and_offsets():
-    assert bop.PREFETCHER.params == {"degree": 1}
+    assert defaults(bop.PREFETCHER.params) == {"degree": 1}
     assert len(bop.OFFSETS) == 46
     assert sorted(d for d in bop.OFFSETS if d > 0) == [*range(1, 17), 18, 20, 24, 30, 32, 36,
                                                        40]

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import recsim
 from recsim.engine import ReplayContext
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE
+from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE, defaults
 from recsim.prefetchers import stride
 from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
@@ -61,7 +61,7 @@ def _run(accesses, extra=(), cardinalities=None, outcome=MISS, **params):
 
 
 def test_defaults():
-    assert stride.PREFETCHER.params == {"degree": 3, "confirm": 2, "cross_pages": False}
+    assert defaults(stride.PREFETCHER.params) == {"degree": 3, "confirm": 2, "cross_pages": False}
 
 
 @pytest.mark.parametrize("outcome", [MISS, HIT, PREFETCH_HIT])
