@@ -43,12 +43,25 @@ from recsim.harness import HIT_RATES, SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
 
-def _kv(text: str) -> tuple[str, object]:
-    """``key=value`` with the value parsed as YAML (numbers, booleans, strings)."""
+def _split(text: str) -> list[str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    key, value = text.split("=", 1)
+    return text.split("=", 1)
+
+
+def _kv(text: str) -> tuple[str, object]:
+    """``key=value`` with the value parsed as YAML (numbers, booleans, strings)."""
+    key, value = _split(text)
     return key, yaml.safe_load(value)
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``key=value`` of a plug-in or generator: the value stays text, which the parameter's
+    spec parses (:class:`recsim.plugin.Text`)."""
+    from recsim.plugin import Text
+
+    key, value = _split(text)
+    return key, Text(value)
 
 
 def _trace_options(args) -> dict:
@@ -291,10 +304,12 @@ def cmd_calibrate(args) -> None:
 def cmd_list(kind: str):
     def run(args) -> None:
         from recsim import registry
+        from recsim.plugin import describe
 
         for name, plugin in getattr(registry, kind)().items():
-            params = ", ".join(f"{k}={v!r}" for k, v in plugin.params.items())
-            print(f"{name:<10} {plugin.description}" + (f"  [{params}]" if params else ""))
+            print(f"{name:<10} {plugin.description}")
+            for param, spec in plugin.params.items():
+                print(f"{'':<12}{param}: {describe(spec)}")
     return run
 
 
@@ -346,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hit-rate", type=float, help="hitrate: requested LRU hit rate")
     p.add_argument("--capacity", type=int, help="hitrate: buffer vectors")
     p.add_argument("--unique", type=int, help="hitrate: unique vectors (10000)")
-    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="any other generator parameter (repeatable), e.g. visits=16")
     p.set_defaults(func=cmd_trace_gen)
 
@@ -357,10 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", required=True,
                    help="vectors (1000), or a fraction (0.1) or percent (10%%) of unique vectors")
     p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
-    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help="policy parameter (repeatable)")
-    p.add_argument("--pf-param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help="prefetcher parameter (repeatable)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter (repeatable; see recsim policies)")
+    p.add_argument("--pf-param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="prefetcher parameter (repeatable; see recsim prefetchers)")
     p.add_argument("--prefetch-latency", type=int, default=0, help="in accesses")
     p.add_argument("--prefetch-budget", type=int, help="prefetches per batch at most")
     p.add_argument("--fetch-latency", type=int, default=0,

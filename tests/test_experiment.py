@@ -43,8 +43,15 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
     (SMALL.replace("capacities:", "capacity:"), "capacity: unknown key"),
     (SMALL.replace("ways: [0, 8]", "ways: [zero]"), "ways[0]"),
     (SMALL.replace("rows: 800", "rows: -1"),
-     "traces[0].generate: zipf: parameter 'rows': expected a positive integer, got -1"),
-    (SMALL.replace("rows: 800", "rowz: 800"), "traces[0].generate: zipf: got an unexpected"),
+     "traces[0].generate: generator 'zipf': parameter 'rows': expected a positive integer, "
+     "got -1"),
+    (SMALL.replace("rows: 800", "rowz: 800"),
+     "traces[0].generate: generator 'zipf': unknown parameter 'rowz'"),
+    (SMALL.replace("bypass: true", "bypass: maybe"), "policies[1].params.bypass: policy "
+     "'belady': expected a boolean: true or false (on the command line also yes/no, 1/0), "
+     "got 'maybe'"),
+    (SMALL.replace("lru, {", "{name: srrip, params: {rrpv_bits: 1.5}}, {"),
+     "policies[0].params.rrpv_bits: policy 'srrip': expected an integer in [1, 7], got 1.5"),
     (SMALL.replace("preset: zipf", "preset: zipv"), "traces[0].generate.preset"),
     (SMALL.replace("bypass: true", "bypas: true"),
      "policies[1].params.bypas: unknown parameter of policy 'belady'; valid: bypass"),

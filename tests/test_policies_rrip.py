@@ -322,7 +322,7 @@ def test_parameter_errors():
     for policy, params in [("srrip", {"rrpv_bits": 0}), ("drrip", {"psel_bits": 0}),
                            ("drrip", {"leader_sets": -1}), ("drrip", {"bip_max": 1.5}),
                            ("clock", {"n_bit_counter": 9}), ("clock", {"init_freq": 2})]:
-        with pytest.raises(ConfigError, match=f"policy {policy}: parameter"):
+        with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
             recsim.simulate(_seq([1, 2, 3]), policy, capacity=2, ways=0,
                             policy_params=params)
 
