@@ -112,6 +112,14 @@ def test_the_reported_64_bit_log_replays(tmp_path, capsys):
     assert trace.ranked and counts(trace) == counts(renumbered(table, row))
 
 
+def test_a_table_without_accesses_keeps_one_row():
+    """Ranked keys equal the renumbered trace's, where table 0 (no access) has one row."""
+    trace = Trace.from_arrays([1, 2, 1], [-1, 2**62, 5])
+    assert trace.ranked and trace.table_rows.tolist() == [1, 2, 1]
+    np.testing.assert_array_equal(trace.keys(), [64, 128, 65])
+    np.testing.assert_array_equal(trace.keys(), renumbered([1, 2, 1], [-1, 2**62, 5]).keys())
+
+
 def test_the_largest_int64_id_has_an_unknown_cardinality(tmp_path):
     (tmp_path / "one.csv").write_text(f"table,row\n0,{(1 << 63) - 1}\n0,3\n0,{(1 << 63) - 1}\n")
     trace = load_trace(tmp_path / "one.csv")

@@ -513,9 +513,10 @@ def _ranked_dense(trace: Trace, out: np.ndarray | None) -> DenseIds:
     for lo, table, _ in chunks(trace.table, trace.row, out):
         _relabel(out[lo:lo + table.shape[0]], new_id)
     vector_table = table_of[order]
+    vectors = np.bincount(vector_table, minlength=trace.n_tables)
+    first_vid = np.concatenate(([0], np.cumsum(vectors)[:-1]))
     # a table without accesses keeps one row, as its inferred cardinality would
-    table_rows = np.maximum(np.bincount(vector_table, minlength=trace.n_tables), 1)
-    first_vid = np.concatenate(([0], np.cumsum(table_rows)[:-1]))
+    table_rows = np.maximum(vectors, 1)
     base = np.concatenate(([0], np.cumsum(-(-table_rows // TABLE_ALIGN) * TABLE_ALIGN)[:-1]))
     keys = base[vector_table] + np.arange(n) - first_vid[vector_table]
     return DenseIds(out, keys.astype(np.int64), table_rows.astype(np.int64))
