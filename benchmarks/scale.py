@@ -27,7 +27,7 @@ STEPS = ("gen", "remap", "replay", "chunked", "mrc")
 def run_step(step: str, path: Path, args) -> dict:
     """One step, in this process."""
     import recsim
-    from recsim.mrc import lru_mrc
+    from recsim.engine.mrc import lru_mrc
     from recsim.traces import meta_like
 
     start = time.perf_counter()

@@ -21,7 +21,7 @@ A prefetch fill is handled exactly like a demand miss (ghost adaptation included
 operations are O(1) (amortised): intrusive lists over slots (int32 links) for T1 and T2;
 a ghost list never reorders (an entry joins at its MRU end, leaves from its LRU end or, on
 a ghost hit, from anywhere), so B1 and B2 are the per-set FIFO rings of
-:mod:`recsim.ghosts` (one int32 per vid answers the ghost check), with room for c entries
+:mod:`recsim.policies._ghosts` (one int32 per vid answers the ghost check), with room for c entries
 each (``|B1| + |B2| <= c`` once the set is full, as ``|T1| + |T2| + |B1| + |B2| <= 2c``).
 Fully associative by design; with ``sets > 1`` every set runs its own ARC with c = ways
 (per-set lists, rings, sizes and ``p``).
@@ -35,9 +35,9 @@ goes; ``on_evict`` and ``on_fill`` apply it.
 import numpy as np
 from numba import njit
 
-from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
-from recsim.lists import push_front, unlink
 from recsim.plugin import Policy
+from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._lists import push_front, unlink
 
 
 def make_state(ctx, params):

@@ -2,7 +2,7 @@
 
 Reference: libCacheSim ``cache/eviction/Belady.c`` (key each resident object by its next
 use, never reused = +inf; always insert; evict the furthest next use). Next-use times come
-from one O(N) backward pass (:func:`recsim.nextuse.next_use`); each set keeps an indexed
+from one O(N) backward pass (:func:`recsim.traces.nextuse.next_use`); each set keeps an indexed
 max-heap of its slots keyed by next use, so every hook is O(log ways).
 
 ``bypass=True`` also refuses to insert a vector that is never used again or whose next
@@ -21,9 +21,9 @@ Belady is then no longer optimal, but stays well defined.
 import numpy as np
 from numba import njit
 
-from recsim import heap
-from recsim.nextuse import NEVER
-from recsim.plugin import Policy
+from recsim.plugin import Bool, Policy
+from recsim.policies import _heap as heap
+from recsim.traces.nextuse import NEVER
 
 
 def make_state(ctx, params):
@@ -35,7 +35,7 @@ def make_state(ctx, params):
     size = np.zeros(ctx.sets, dtype=np.int64)
     # Next use of each vector after the latest access: needed to key prefetched vectors only.
     cursor = first.copy()
-    conf = np.array([ctx.ways, bool(params["bypass"]), ctx.prefetching, ctx.n_vids],
+    conf = np.array([ctx.ways, params["bypass"], ctx.prefetching, ctx.n_vids],
                     dtype=np.int64)
     return nxt, cursor, hkey, hslot, pos, size, conf
 
@@ -82,4 +82,6 @@ def on_evict(state, set_, slot, vid, t):
 
 POLICY = Policy("belady", "offline optimum: evict the furthest next use (libCacheSim Belady)",
                 make_state, victim, on_access=on_access, on_hit=on_hit, on_fill=on_fill,
-                on_evict=on_evict, params={"bypass": False})
+                on_evict=on_evict,
+                params={"bypass": Bool(False, help="do not insert a vector whose next use is "
+                                       "the furthest (the bypassing optimum)")})

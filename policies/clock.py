@@ -23,15 +23,15 @@ Parameters: ``n_bit_counter`` (default 1), ``init_freq`` (default 0).
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Policy, int_param
-
-PLUGIN = "policy clock"  # how parameter errors name it
+from recsim.plugin import Int, Policy, param_error
 
 
 def make_state(ctx, params):
-    bits = int_param(PLUGIN, params, "n_bit_counter", 1, 7)
-    max_freq = (1 << bits) - 1
-    init = int_param(PLUGIN, params, "init_freq", 0, max_freq)
+    max_freq = (1 << params["n_bit_counter"]) - 1
+    init = params["init_freq"]
+    if init > max_freq:  # bounded by the other parameter
+        raise param_error("policy 'clock'", "init_freq", f"an integer in [0, {max_freq}] "
+                          "(2^n_bit_counter - 1)", init)
     freq = np.zeros(ctx.capacity, dtype=np.uint8)
     hand = np.zeros(ctx.sets, dtype=np.int64)
     return freq, hand, np.array([max_freq, init], dtype=np.int64)
@@ -66,4 +66,6 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 POLICY = Policy("clock", "CLOCK / second chance with an n-bit counter (libCacheSim Clock)",
                 make_state, victim, on_hit=on_hit, on_fill=on_fill,
-                params={"n_bit_counter": 1, "init_freq": 0})
+                params={"n_bit_counter": Int(1, lo=1, hi=7, help="bits of the reference counter"),
+                        "init_freq": Int(0, lo=0, hi=127, help="counter of a newcomer "
+                                         "(at most 2^n_bit_counter - 1)")})

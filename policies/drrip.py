@@ -2,8 +2,9 @@
 
 Paper: Jaleel, Theobald, Steely and Emer, "High Performance Cache Replacement Using
 Re-Reference Interval Prediction (RRIP)", ISCA 2010. Reference implementation: the legacy
-ChampSim ``replacement/drrip.llc_repl`` (single core), as REFERENCES.md prescribes; the
-current ChampSim ``replacement/drrip/drrip.cc`` forms no leader sets below 16,807 sets.
+ChampSim ``replacement/drrip.llc_repl`` (single core), as docs/references.md prescribes;
+the current ChampSim ``replacement/drrip/drrip.cc`` forms no leader sets below 16,807
+sets.
 
 * RRPV per slot, maxRRPV = 3 (``rrpv_bits`` = 2). A hit sets RRPV 0. The victim is the
   first way at maxRRPV after ageing the set by (maxRRPV - its max RRPV), as in SRRIP.
@@ -40,10 +41,8 @@ associative.
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Policy, int_param
-from recsim.policies.srrip import rrip_victim, rrpv_arrays
-
-PLUGIN = "policy drrip"  # how parameter errors name it
+from recsim.plugin import Int, Policy
+from recsim.policies.srrip import RRPV_BITS, rrip_victim, rrpv_arrays
 
 # conf layout (one int64 array; PSEL and the BIP counter are mutable)
 _MAX, _PSEL, _BIP, _PSEL_MAX, _THRESHOLD, _BIP_MAX = range(6)
@@ -69,12 +68,9 @@ def leader_sets_lcg(sets: int, n: int) -> list[int]:
 
 
 def make_state(ctx, params):
-    bits = int_param(PLUGIN, params, "rrpv_bits", 1, 7)
-    k = int_param(PLUGIN, params, "leader_sets", 0, 1 << 20)
-    psel_bits = int_param(PLUGIN, params, "psel_bits", 1, 30)
-    bip_max = int_param(PLUGIN, params, "bip_max", 1, 1 << 30)
-    max_rrpv = (1 << bits) - 1
-    k = leader_count(ctx.sets, k)
+    max_rrpv = (1 << params["rrpv_bits"]) - 1
+    psel_bits, bip_max = params["psel_bits"], params["bip_max"]
+    k = leader_count(ctx.sets, params["leader_sets"])
     leader = np.full(ctx.sets, -1, dtype=np.int8)  # -1 follower, 0 BIP, 1 SRRIP leader
     for i, s in enumerate(leader_sets_lcg(ctx.sets, 2 * k)):
         leader[s] = 0 if i < k else 1
@@ -124,4 +120,9 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("drrip", "dynamic RRIP, SRRIP/BRRIP set dueling (Jaleel et al. ISCA 2010; "
                 "legacy ChampSim drrip.llc_repl)", make_state, victim, on_hit=on_hit,
                 on_fill=on_fill,
-                params={"rrpv_bits": 2, "leader_sets": 32, "psel_bits": 10, "bip_max": 32})
+                params={"rrpv_bits": RRPV_BITS,
+                        "leader_sets": Int(32, lo=0, hi=1 << 20, help="leader sets per policy "
+                                           "(at most a quarter of the sets are used)"),
+                        "psel_bits": Int(10, lo=1, hi=30, help="bits of the PSEL counter"),
+                        "bip_max": Int(32, lo=1, hi=1 << 30,
+                                       help="BIP inserts at maxRRPV - 1 once in this many")})

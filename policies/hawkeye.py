@@ -59,16 +59,24 @@ no writebacks.
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Policy, int_param
-
-PLUGIN = "policy hawkeye"  # how parameter errors name it
+from recsim.plugin import Int, Policy, param_error
 
 MAX_RRPV = 7
 CHAMPSIM_SAMPLER = 2800  # entries for 64 sampled sets x 16 ways
 SAMPLER_WAYS = 8
 PREFETCH_TRAIN_WINDOW = 5  # ChampSim: 5 * NUM_CORE
 
+PARAMS = {  # 0: derived from the geometry (the module docstring)
+    "sampled_sets": Int(0, lo=0, help="sets running OPTgen (0: every set up to 64 sets, else "
+                        "max(64, sets / 32))"),
+    "optgen_size": Int(0, lo=0, help="OPTgen liveness counters per sampled set (0: 8 x ways)"),
+    "optgen_capacity": Int(0, lo=0, help="OPTgen's capacity (0: max(1, ways - 2))"),
+    "timer_size": Int(0, lo=0, help="a sampled set's timer wrap, a multiple of optgen_size "
+                      "(0: the least >= 1024)"),
+    "sampler_entries": Int(0, lo=0, help="sampler entries, 8-way (0: 2800 x sampled sets x "
+                           "ways / 1024)"),
+    "predictor_size": Int(2048, lo=1, help="counters per predictor table"),
+    "counter_bits": Int(5, lo=1, hi=15, help="bits of a predictor counter")}
 
 def crc(value: int) -> int:
     """ChampSim's ``CRC`` (32 rounds of a shift/xor with polynomial 3988292384)."""
@@ -81,22 +89,25 @@ def crc(value: int) -> int:
 
 def geometry(sets: int, ways: int, params: dict) -> dict:
     """The sizes of the sampled structures for a ``sets x ways`` buffer (see the rule in
-    the module docstring); zeros in ``params`` are derived, other values validated."""
-    n_sampled = int_param(PLUGIN, params, "sampled_sets", 0, sets)
+    the module docstring); zeros in ``params`` (checked and typed) are derived. The two
+    checks left here depend on the geometry."""
+    n_sampled = params["sampled_sets"]
+    if n_sampled > sets:
+        raise param_error("policy 'hawkeye'", "sampled_sets", f"an integer in [0, {sets}] "
+                          "(the sets)", n_sampled)
     if n_sampled == 0:
         n_sampled = sets if sets <= 64 else max(64, sets // 32)
-    vec = int_param(PLUGIN, params, "optgen_size", 0) or 8 * ways
-    cap = int_param(PLUGIN, params, "optgen_capacity", 0) or max(1, ways - 2)
-    timer = int_param(PLUGIN, params, "timer_size", 0) or vec * -(-1024 // vec)
+    vec = params["optgen_size"] or 8 * ways
+    cap = params["optgen_capacity"] or max(1, ways - 2)
+    timer = params["timer_size"] or vec * -(-1024 // vec)
     if timer % vec:
-        raise ConfigError(f"policy hawkeye: parameter 'timer_size': expected a multiple of "
-                          f"optgen_size ({vec}), got {timer}")
-    entries = int_param(PLUGIN, params, "sampler_entries", 0)
+        raise param_error("policy 'hawkeye'", "timer_size", f"a multiple of optgen_size "
+                          f"({vec})", timer)
+    entries = params["sampler_entries"]
     if entries == 0:
         entries = -(-CHAMPSIM_SAMPLER * n_sampled * ways // 1024)
     entries = -(-entries // SAMPLER_WAYS) * SAMPLER_WAYS
-    pred = int_param(PLUGIN, params, "predictor_size", 1)
-    bits = int_param(PLUGIN, params, "counter_bits", 1, 15)
+    pred, bits = params["predictor_size"], params["counter_bits"]
     return dict(sampled_sets=n_sampled, optgen_size=vec, optgen_capacity=cap,
                 timer_size=timer, sampler_sets=entries // SAMPLER_WAYS,
                 sampler_ways=SAMPLER_WAYS, predictor_size=pred,
@@ -285,6 +296,4 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("hawkeye", "Hawkeye: OPTgen-trained PC predictor over RRIP (Jain & Lin "
                 "ISCA 2016; ChampSim 025fb6f6)", make_state, victim, on_hit=on_hit,
                 on_fill=on_fill,
-                params={"sampled_sets": 0, "optgen_size": 0, "optgen_capacity": 0,
-                        "timer_size": 0, "sampler_entries": 0, "predictor_size": 2048,
-                        "counter_bits": 5})
+                params=PARAMS)

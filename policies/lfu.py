@@ -14,8 +14,8 @@ transit) and are recycled through a free stack.
 import numpy as np
 from numba import njit
 
-from recsim.lists import insert_after, push_back, push_front, unlink
 from recsim.plugin import Policy
+from recsim.policies._lists import insert_after, push_back, push_front, unlink
 
 
 def make_state(ctx, params):

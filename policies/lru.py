@@ -9,8 +9,8 @@ at any associativity, fully associative included. Prefetch fills enter at the MR
 import numpy as np
 from numba import njit
 
-from recsim.lists import push_front, unlink
 from recsim.plugin import Policy
+from recsim.policies._lists import push_front, unlink
 
 
 def make_state(ctx, params):

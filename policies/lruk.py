@@ -27,12 +27,12 @@ its own LRU-K (per-set FIFO and event list).
 import numpy as np
 from numba import njit
 
-from recsim.lists import push_back, unlink
-from recsim.plugin import Policy, int_param
+from recsim.plugin import Int, Policy
+from recsim.policies._lists import push_back, unlink
 
 
 def make_state(ctx, params):
-    k = int_param("policy lruk", params, "k", 1)
+    k = params["k"]
     cap, sets = ctx.capacity, ctx.sets
     kk = np.array([k], dtype=np.int64)
     count = np.zeros(cap, dtype=np.int64)  # events held (<= K)
@@ -102,4 +102,4 @@ def on_evict(state, set_, slot, vid, t):
 
 POLICY = Policy("lruk", "LRU-K, K=2 by default (O'Neil et al. 1993; libCacheSim LRU_K)",
                 make_state, victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict,
-                params={"k": 2})
+                params={"k": Int(2, lo=1, help="K, the accesses remembered per vector")})

@@ -64,10 +64,7 @@ vectors never reach the policy, so a "prefetch hit" does not train; no writeback
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Policy, int_param
-
-PLUGIN = "policy mockingjay"  # how parameter errors name it
+from recsim.plugin import Int, Policy, param_error
 
 GRANULARITY = 8
 HISTORY = 8
@@ -90,20 +87,23 @@ def signature(pc: int, hit: bool, prefetch: bool, bits: int) -> int:
 
 
 def geometry(sets: int, ways: int, params: dict) -> dict:
-    """Sizes and constants for a ``sets x ways`` buffer (the rule of the docstring)."""
-    n = int_param(PLUGIN, params, "sampled_sets", 0, sets)
+    """Sizes and constants for a ``sets x ways`` buffer (the rule of the docstring) from
+    ``params`` (checked and typed); the two checks left here depend on the geometry."""
+    n = params["sampled_sets"]
+    if n > sets:
+        raise param_error("policy 'mockingjay'", "sampled_sets", f"an integer in [0, {sets}] "
+                          "(the sets)", n)
     if n == 0:
         n = sets if sets <= 32 else max(32, sets * ways // 1024)
-    inf_rd = int_param(PLUGIN, params, "inf_rd", 0) or HISTORY * ways - 1
-    inf_etr = int_param(PLUGIN, params, "inf_etr", 0) or max(1, (inf_rd + 1) // GRANULARITY - 1)
-    max_rd = params["max_rd"]
-    max_rd = max(0, inf_rd - 22) if max_rd == -1 else int_param(PLUGIN, params, "max_rd", 0)
-    ts = int_param(PLUGIN, params, "timestamp_size", 0) or 2 * (inf_rd + 1)
+    inf_rd = params["inf_rd"] or HISTORY * ways - 1
+    inf_etr = params["inf_etr"] or max(1, (inf_rd + 1) // GRANULARITY - 1)
+    max_rd = max(0, inf_rd - 22) if params["max_rd"] == -1 else params["max_rd"]
+    ts = params["timestamp_size"] or 2 * (inf_rd + 1)
     if ts <= inf_rd:
-        raise ConfigError(f"policy mockingjay: parameter 'timestamp_size': expected more "
-                          f"than inf_rd ({inf_rd}), got {ts}")
-    sc_sets = int_param(PLUGIN, params, "sampled_cache_sets", 0) or ways
-    bits = int_param(PLUGIN, params, "signature_bits", 1, 24)
+        raise param_error("policy 'mockingjay'", "timestamp_size", f"an integer > inf_rd "
+                          f"({inf_rd})", ts)
+    sc_sets = params["sampled_cache_sets"] or ways
+    bits = params["signature_bits"]
     return dict(sampled_sets=n, inf_rd=inf_rd, inf_etr=inf_etr, max_rd=max_rd,
                 timestamp_size=ts, sampled_cache_sets=sc_sets,
                 sampled_cache_ways=SAMPLED_CACHE_WAYS, signature_bits=bits)
@@ -275,5 +275,18 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("mockingjay", "Mockingjay: reuse-distance predictor and ETR eviction with "
                 "bypass (Shah, Jain & Lin HPCA 2022; ishanashah/Mockingjay)", make_state,
                 victim, on_hit=on_hit, on_fill=on_fill,
-                params={"sampled_sets": 0, "inf_rd": 0, "inf_etr": 0, "max_rd": -1,
-                        "timestamp_size": 0, "sampled_cache_sets": 0, "signature_bits": 11})
+                params={"sampled_sets": Int(0, lo=0, help="sets that train the predictor "
+                                            "(0: all up to 32 sets, else max(32, capacity "
+                                            "/ 1024))"),
+                        "inf_rd": Int(0, lo=0, help="the reuse distance taken as infinite "
+                                      "(0: 8 x ways - 1)"),
+                        "inf_etr": Int(0, lo=0, help="the largest ETR (0: max(1, (inf_rd + "
+                                       "1) / 8 - 1))"),
+                        "max_rd": Int(-1, lo=-1, help="bypass above this predicted reuse "
+                                      "distance (-1: max(0, inf_rd - 22))"),
+                        "timestamp_size": Int(0, lo=0, help="wrap of the sampled cache's "
+                                              "timestamps, > inf_rd (0: 2 x (inf_rd + 1))"),
+                        "sampled_cache_sets": Int(0, lo=0, help="sets of the sampled cache, "
+                                                  "5 ways each (0: ways)"),
+                        "signature_bits": Int(11, lo=1, hi=24, help="bits of a PC "
+                                              "signature")})

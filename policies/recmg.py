@@ -32,14 +32,11 @@ The policy never bypasses.
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Policy, int_param
-
-PLUGIN = "policy recmg"
+from recsim.plugin import Int, Policy
 
 
 def make_state(ctx, params):
-    speed = int_param(PLUGIN, params, "eviction_speed", 0)
-    keep = int_param(PLUGIN, params, "keep", 0)
+    speed, keep = params["eviction_speed"], params["keep"]
     stamp = np.zeros(ctx.capacity, np.int64)
     touched = np.zeros(ctx.capacity, np.int64)
     age = np.zeros(ctx.sets, np.int64)
@@ -86,4 +83,7 @@ def on_evict(state, set_, slot, vid, t):
 
 POLICY = Policy("recmg", "RecMG Algorithm 2: caching-model priorities, aged per eviction",
                 make_state, victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict,
-                params={"eviction_speed": 4, "keep": 128})
+                params={"eviction_speed": Int(4, lo=0, help="evictions a vector outlives without "
+                                               "advice (a prefetch fill's priority)"),
+                        "keep": Int(128, lo=0, help="more evictions a vector the caching "
+                                    "model keeps (prio 1.0) outlives")})

@@ -28,7 +28,7 @@ ever cached. Here the engine owns residency and always fills free ways, so S is 
 
 A prefetch fill is handled as a demand miss (ghost check included). O(1) amortised per
 access: intrusive lists over slots (small and main queues, int32 links) and the per-set
-FIFO rings of :mod:`recsim.ghosts` for the ghost (once a linked list over vids: 30 -> 39 M
+FIFO rings of :mod:`recsim.policies._ghosts` for the ghost (once a linked list over vids: 30 -> 39 M
 accesses/s on the 32-way benchmark, same counts); each CLOCK reinsertion consumes
 frequency that a hit added. Fully associative by design; with ``sets > 1`` every set runs
 its own S3-FIFO with c = ways.
@@ -37,30 +37,17 @@ its own S3-FIFO with c = ways.
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
-from recsim.lists import push_back, unlink
-from recsim.plugin import Policy
-
-
-def _check(name, value, ok, expected):
-    if isinstance(value, bool) or not ok(value):
-        raise ConfigError(f"policy s3fifo: parameter '{name}': expected {expected}, "
-                          f"got {value!r}")
+from recsim.plugin import Float, Int, Policy
+from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._lists import push_back, unlink
 
 
 def make_state(ctx, params):
     r, g, thr = (params["small_size_ratio"], params["ghost_size_ratio"],
                  params["move_to_main_threshold"])
-    _check("small_size_ratio", r, lambda x: isinstance(x, (int, float)) and 0 < x < 1,
-           "a number in (0, 1)")
-    _check("ghost_size_ratio", g, lambda x: isinstance(x, (int, float)) and x >= 0,
-           "a number >= 0")
-    _check("move_to_main_threshold", thr,
-           lambda x: isinstance(x, (int, np.integer)) and x >= 1, "an integer >= 1")
     cap, sets, ways, n = ctx.capacity, ctx.sets, ctx.ways, ctx.n_vids
-    small = max(1, int(ways * float(r)))
-    conf = np.array([small, ways - small, int(ways * float(g)), int(thr)], dtype=np.int64)
+    small = max(1, int(ways * r))
+    conf = np.array([small, ways - small, int(ways * g), thr], dtype=np.int64)
     count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + i]: small, main, ghost sizes
     q_of = np.zeros(cap, dtype=np.int8)  # 0: small, 1: main
     freq = np.zeros(cap, dtype=np.int32)
@@ -148,5 +135,9 @@ def on_evict(state, set_, slot, vid, t):
 POLICY = Policy("s3fifo", "S3-FIFO: small, main and ghost FIFOs (Yang et al. 2023; "
                 "libCacheSim S3FIFO)", make_state, victim, on_hit=on_hit, on_fill=on_fill,
                 on_evict=on_evict,
-                params={"small_size_ratio": 0.1, "ghost_size_ratio": 0.9,
-                        "move_to_main_threshold": 2})
+                params={"small_size_ratio": Float(0.1, lo=0, hi=1, open_lo=True, open_hi=True,
+                                                  help="share of the ways for the small FIFO"),
+                        "ghost_size_ratio": Float(0.9, lo=0, help="ghost entries per set, "
+                                                  "as a share of the ways"),
+                        "move_to_main_threshold": Int(2, lo=1, help="accesses in the small "
+                                                      "FIFO that promote to main")})

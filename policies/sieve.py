@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.lists import push_front, unlink
 from recsim.plugin import Policy
+from recsim.policies._lists import push_front, unlink
 
 
 def make_state(ctx, params):

@@ -2,7 +2,7 @@
 
 Paper: Jaleel, Theobald, Steely and Emer, "High Performance Cache Replacement Using
 Re-Reference Interval Prediction (RRIP)", ISCA 2010. Reference implementation: ChampSim
-``replacement/srrip/srrip.cc`` (as summarised in REFERENCES.md).
+``replacement/srrip/srrip.cc`` (as summarised in docs/references.md).
 
 Every slot holds an M-bit re-reference prediction value (RRPV; published default M = 2,
 so maxRRPV = 3). A fill (demand or prefetch alike, as in ChampSim, which does not tell
@@ -27,9 +27,9 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from recsim.plugin import Policy, int_param
+from recsim.plugin import Int, Policy
 
-PLUGIN = "policy srrip"  # how parameter errors name it
+RRPV_BITS = Int(2, lo=1, hi=7, help="M, bits of the re-reference prediction value")
 
 
 def rrpv_arrays(capacity, max_rrpv):
@@ -39,8 +39,7 @@ def rrpv_arrays(capacity, max_rrpv):
 
 
 def make_state(ctx, params):
-    bits = int_param(PLUGIN, params, "rrpv_bits", 1, 7)
-    max_rrpv = (1 << bits) - 1
+    max_rrpv = (1 << params["rrpv_bits"]) - 1
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)
     return rrpv, words, np.array([max_rrpv], dtype=np.int64)
 
@@ -110,4 +109,4 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 POLICY = Policy("srrip", "static RRIP, 2-bit RRPV (Jaleel et al. ISCA 2010; ChampSim srrip)",
                 make_state, victim, on_hit=on_hit, on_fill=on_fill,
-                params={"rrpv_bits": 2})
+                params={"rrpv_bits": RRPV_BITS})

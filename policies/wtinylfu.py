@@ -68,10 +68,9 @@ import math
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.lists import push_back, push_front, unlink
-from recsim.plugin import Policy
-from recsim.preload import preload
+from recsim.engine.preload import preload
+from recsim.plugin import Choice, Float, Policy
+from recsim.policies._lists import push_back, push_front, unlink
 
 _P1 = np.uint64(0x9E3779B185EBCA87)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -125,15 +124,9 @@ def sketch_pairs(keys):
 
 
 def make_state(ctx, params):
-    ws, main = params["window_size"], params["main_cache"]
-    if isinstance(ws, bool) or not isinstance(ws, (int, float)) or not 0 <= ws < 1:
-        raise ConfigError(f"policy wtinylfu: parameter 'window_size': expected a number in "
-                          f"[0, 1), got {ws!r}")
-    if not isinstance(main, str) or main.upper() != "SLRU":
-        raise ConfigError(f"policy wtinylfu: parameter 'main_cache': expected 'SLRU' (the "
-                          f"only main cache implemented), got {main!r}")
+    ws = params["window_size"]
     cap, sets, ways = ctx.capacity, ctx.sets, ctx.ways
-    window = max(1, int(ways * float(ws)))
+    window = max(1, int(ways * ws))
     m = ways - window
     max0 = int(1 / 5 * m)
     max1 = int(4 / 5 * m)
@@ -315,4 +308,7 @@ def on_evict(state, set_, slot, vid, t):
 POLICY = Policy("wtinylfu", "W-TinyLFU: LRU window, SLRU main, counting-Bloom-filter "
                 "admission (Einziger et al. 2017; libCacheSim WTinyLFU)", make_state, victim,
                 on_access=on_access, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict,
-                params={"main_cache": "SLRU", "window_size": 0.01})
+                params={"main_cache": Choice("SLRU", ("SLRU",), help="the main cache (only "
+                                              "SLRU is implemented)"),
+                        "window_size": Float(0.01, lo=0, hi=1, open_hi=True,
+                                             help="share of the ways for the LRU window")})

@@ -82,10 +82,9 @@ of the access 16 ahead is preloaded (a cache hint; it changes nothing).
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Prefetcher, readonly,
+from recsim.engine.preload import preload
+from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Bool, Prefetcher, readonly,
                            vid_of_key)
-from recsim.preload import preload
 
 HISTORY_SETS = 8
 HISTORY_WAYS = 16
@@ -118,9 +117,6 @@ def ip_set(tables):
 
 def make_state(ctx, params):
     issue_lower = params["issue_lower"]
-    if not isinstance(issue_lower, (bool, np.bool_)):
-        raise ConfigError("prefetcher berti: parameter 'issue_lower': expected true or false, "
-                          f"got {issue_lower!r}")
     n_tables = ctx.trace.n_tables
     ips = np.empty((n_tables, 4), np.int64)
     ips[:, LO] = ctx.trace.table_base
@@ -338,4 +334,6 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 
 PREFETCHER = Prefetcher("berti", "per-table local deltas that are timely (Berti, MICRO 2022)",
-                        make_state, on_access=on_access, params={"issue_lower": False})
+                        make_state, on_access=on_access,
+                        params={"issue_lower": Bool(False, help="also issue the L2 and L2R "
+                                                    "deltas (the buffer is one level: L1)")})

@@ -64,10 +64,10 @@ an insertion changes the set.
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher, vid_of_key
-from recsim.preload import preload
+from recsim.engine.preload import preload
+from recsim.plugin import Float, Int, Prefetcher, param_error, vid_of_key
 
+OWNER = "prefetcher 'bingo'"  # as parameter errors name it
 TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
 PC_MASK = (1 << 16) - 1  # the reference keeps 16 PC bits in the PHT
 TRACKED = 4096  # counting filter over the regions in the filter or accumulation table
@@ -86,30 +86,17 @@ def _log2(n):
     return n.bit_length() - 1
 
 
-def _power_of_two(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or not lo <= value <= hi or value & (value - 1):
-        raise ConfigError(f"prefetcher bingo: parameter '{name}': expected a power of two "
-                          f"in [{lo}, {hi}], got {value!r}")
-    return int(value)
-
-
 def make_state(ctx, params):
-    region = _power_of_two("region", params["region"], 2, 32)
-    ft = _power_of_two("filter_entries", params["filter_entries"], TABLE_WAYS, 1 << 20)
-    at = _power_of_two("accumulation_entries", params["accumulation_entries"], TABLE_WAYS,
-                       1 << 20)
-    pht_ways = _power_of_two("pht_ways", params["pht_ways"], 1, 64)
-    pht = _power_of_two("pht_entries", params["pht_entries"], pht_ways, 1 << 24)
-    bits = params["address_bits"]
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) \
-            or not _log2(region) <= bits <= 46:
-        raise ConfigError("prefetcher bingo: parameter 'address_bits': expected an integer in "
-                          f"[log2(region) = {_log2(region)}, 46], got {bits!r}")
-    thr = params["vote_threshold"]
-    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not 0 < thr <= 1:
-        raise ConfigError("prefetcher bingo: parameter 'vote_threshold': expected a number in "
-                          f"(0, 1], got {thr!r}")
+    region, ft, at = params["region"], params["filter_entries"], params["accumulation_entries"]
+    pht, pht_ways = params["pht_entries"], params["pht_ways"]
+    bits, thr = params["address_bits"], params["vote_threshold"]
+    # bounded by other parameters:
+    if pht < pht_ways:
+        raise param_error(OWNER, "pht_entries", f"a power of two in [pht_ways = {pht_ways}, "
+                          f"{1 << 24:,}]", pht)
+    if bits < _log2(region):
+        raise param_error(OWNER, "address_bits", f"an integer in [log2(region) = "
+                          f"{_log2(region)}, 46]", bits)
     ft_sets, at_sets, pht_sets = ft // TABLE_WAYS, at // TABLE_WAYS, pht // pht_ways
     conf = np.array([_log2(region), ft_sets, at_sets, pht_sets, pht_ways, (1 << int(bits)) - 1,
                      _log2(ft_sets), _log2(at_sets), _log2(pht_sets)], dtype=np.int64)
@@ -399,5 +386,16 @@ def on_evict(state, vid, t):
 PREFETCHER = Prefetcher(
     "bingo", "spatial: recall a region's footprint from its trigger (PC, address / offset)",
     make_state, on_access=on_access, on_evict=on_evict,
-    params={"region": 32, "filter_entries": 64, "accumulation_entries": 128,
-            "pht_entries": 8192, "pht_ways": 16, "vote_threshold": 0.75, "address_bits": 16})
+    params={"region": Int(32, lo=2, hi=32, pow2=True, help="keys per region"),
+            "filter_entries": Int(64, lo=TABLE_WAYS, hi=1 << 20, pow2=True,
+                                  help="entries of the filter table, 16-way"),
+            "accumulation_entries": Int(128, lo=TABLE_WAYS, hi=1 << 20, pow2=True,
+                                        help="entries of the accumulation table, 16-way"),
+            "pht_ways": Int(16, lo=1, hi=64, pow2=True, help="ways of the pattern history "
+                            "table"),
+            "pht_entries": Int(8192, lo=1, hi=1 << 24, pow2=True, help="entries of the "
+                               "pattern history table (at least pht_ways)"),
+            "address_bits": Int(16, lo=1, hi=46, help="low key bits of a PHT entry's address "
+                                "(at least log2(region))"),
+            "vote_threshold": Float(0.75, lo=0, hi=1, open_lo=True, help="share of the "
+                                    "voting PHT entries that must hold an offset")})

@@ -67,7 +67,7 @@ it at SCORE_MAX and prefetches at any non-zero offset, as here).
 import numpy as np
 from numba import njit
 
-from recsim.plugin import HIT, Prefetcher, int_param, readonly, vid_of_key
+from recsim.plugin import HIT, Int, Prefetcher, readonly, vid_of_key
 
 OFFSETS = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9, 10, -10, 11, -11,
            12, -12, 13, -13, 14, -14, 15, -15, 16, -16, 18, -18, 20, -20, 24, -24, 30, -30,
@@ -95,7 +95,7 @@ NEVER = -(1 << 62)  # time of an empty queue slot
 
 
 def make_state(ctx, params):
-    degree = int_param("prefetcher bop", params, "degree", 1)
+    degree = params["degree"]
     delay = max(int(ctx.prefetch_latency), 1)
     size = 1 << (delay - 1).bit_length()
     var = np.zeros(N_VARS, np.int64)
@@ -195,4 +195,6 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 
 PREFETCHER = Prefetcher("bop", "Best-Offset prefetcher (Michaud, HPCA 2016), 64-key pages",
-                        make_state, on_access=on_access, params={"degree": 1})
+                        make_state, on_access=on_access,
+                        params={"degree": Int(1, lo=1, help="prefetches X + i x offset for "
+                                              "i = 1 .. degree, within the page")})

@@ -58,8 +58,7 @@ import math
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import HIT, QUEUE_SIZE, Prefetcher
+from recsim.plugin import HIT, QUEUE_SIZE, Bool, Choice, Float, Int, Prefetcher
 
 EIT_WAYS = 16
 WORD_BYTES = 8
@@ -72,51 +71,26 @@ HEAD, LAST = range(2)
 NEXT, POS = range(2)
 
 
-def _fail(name, expected, got):
-    raise ConfigError(f"prefetcher domino: parameter '{name}': expected {expected}, "
-                      f"got {got!r}")
-
-
-def _int(params, name, lo, hi=None):
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo \
-            or (hi is not None and value > hi):
-        _fail(name, f"an integer >= {lo}" + ("" if hi is None else f" and <= {hi}"), value)
-    return int(value)
-
-
 def geometry(n_vids, params):
     """``(GHB entries, EIT sets, EIT ways, pairs per row)`` for a trace of ``n_vids``
-    unique vectors; checks the parameters."""
-    p = {**PREFETCHER.params, **params}
-    frac = p["metadata_fraction"]
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not frac > 0:
-        _fail("metadata_fraction", "a number > 0", frac)
-    pairs = _int(p, "pairs", 1)
-    budget = max(1, round(frac * n_vids))
+    unique vectors and the (checked and typed) parameters."""
+    budget = max(1, round(params["metadata_fraction"] * n_vids))
     ways = min(EIT_WAYS, budget)
-    return budget, budget // ways, ways, pairs
+    return budget, budget // ways, ways, params["pairs"]
 
 
 def metadata_vectors(n_vids, params):
     """How many buffer vectors the metadata occupies when ``charge_metadata`` is True (the
     engine takes them off the capacity); 0 when it is False."""
-    p = {**PREFETCHER.params, **params}
-    if not isinstance(p["charge_metadata"], bool):
-        _fail("charge_metadata", "True or False", p["charge_metadata"])
-    vector_bytes = _int(p, "vector_bytes", 1)
-    if not p["charge_metadata"]:
+    if not params["charge_metadata"]:
         return 0
-    ghb, sets, ways, pairs = geometry(n_vids, p)
+    ghb, sets, ways, pairs = geometry(n_vids, params)
     words = ghb + sets * ways * (1 + 2 * pairs)
-    return math.ceil(WORD_BYTES * words / vector_bytes)
+    return math.ceil(WORD_BYTES * words / params["vector_bytes"])
 
 
 def make_state(ctx, params):
-    metadata_vectors(ctx.n_vids, params)  # checks charge_metadata and vector_bytes
-    degree = _int(params, "degree", 1, QUEUE_SIZE)
-    if params["trigger"] not in ("access", "miss"):
-        _fail("trigger", "'access' or 'miss'", params["trigger"])
+    degree = params["degree"]
     ghb, sets, ways, pairs = geometry(ctx.n_vids, params)
     rows = sets * ways
     conf = np.array([degree, ghb, sets, ways, pairs, params["trigger"] == "access"],
@@ -233,5 +207,12 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 PREFETCHER = Prefetcher(
     "domino", "temporal: replay the history that followed the last two accesses",
     make_state, on_access=on_access, metadata_vectors=metadata_vectors,
-    params={"metadata_fraction": 0.10, "degree": 1, "pairs": 3, "trigger": "access",
-            "charge_metadata": False, "vector_bytes": 256})
+    params={"metadata_fraction": Float(0.10, lo=0, open_lo=True, help="GHB entries per "
+                                       "unique vector (the EIT has as many rows)"),
+            "degree": Int(1, lo=1, hi=QUEUE_SIZE, help="GHB entries prefetched per trigger"),
+            "pairs": Int(3, lo=1, help="(next, position) pairs per EIT row"),
+            "trigger": Choice("access", ("access", "miss"), help="which demand accesses "
+                              "train and prefetch"),
+            "charge_metadata": Bool(False, help="take the metadata's space off the buffer"),
+            "vector_bytes": Int(256, lo=1, help="bytes of one buffer vector (to charge the "
+                                "metadata)")})

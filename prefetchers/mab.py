@@ -50,8 +50,7 @@ import math
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher, is_hit
+from recsim.plugin import Float, Int, Prefetcher, defaults, is_hit
 from recsim.prefetchers.next_n import PREFETCHER as NEXT_N
 from recsim.prefetchers.next_n import make_state as next_n_state
 from recsim.prefetchers.next_n import on_access as next_n_access
@@ -68,26 +67,11 @@ ARM, ROUND, POS, HITS, STEP, RNG = range(6)
 GAMMA, C, RESTART = range(3)  # fparams[]
 
 
-def _param(params, name, valid, expected):
-    value = params[name]
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool)
-    if not (number and valid(value)):
-        raise ConfigError(f"prefetcher mab: parameter '{name}': expected {expected}, "
-                          f"got {value!r}")
-    return value
-
-
 def make_state(ctx, params):
-    step = _param(params, "step", lambda v: isinstance(v, (int, np.integer)) and v >= 1,
-                  "an integer >= 1")
-    gamma = _param(params, "gamma", lambda v: 0 < v <= 1, "a number in (0, 1]")
-    c = _param(params, "c", lambda v: 0 <= v < math.inf, "a finite number >= 0")
-    restart = _param(params, "restart_prob", lambda v: 0 <= v <= 1, "a number in [0, 1]")
-    ctrl = np.array([0, 1, 0, 0, step, int(ctx.seed) % (1 << 63)], np.int64)
-    return (next_n_state(ctx, NEXT_N.params), stride_state(ctx, STRIDE.params),
-            np.zeros(N_ARMS), np.zeros(N_ARMS), ctrl,
-            np.array([gamma, c, restart], np.float64))
+    ctrl = np.array([0, 1, 0, 0, params["step"], int(ctx.seed) % (1 << 63)], np.int64)
+    return (next_n_state(ctx, defaults(NEXT_N.params)),
+            stride_state(ctx, defaults(STRIDE.params)), np.zeros(N_ARMS), np.zeros(N_ARMS),
+            ctrl, np.array([params[k] for k in ("gamma", "c", "restart_prob")], np.float64))
 
 
 @njit(cache=True)
@@ -164,5 +148,11 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 PREFETCHER = Prefetcher("mab", "discounted-UCB bandit over next_n and stride on/off "
                         "(Micro-Armed Bandit, MICRO 2023)", make_state, on_access=on_access,
-                        params={"step": 1000, "gamma": 0.999, "c": 0.04,
-                                "restart_prob": 0.001})
+                        params={"step": Int(1000, lo=1, help="demand accesses per bandit step"),
+                                "gamma": Float(0.999, lo=0, hi=1, open_lo=True,
+                                               help="discount of the arms' statistics per "
+                                               "step"),
+                                "c": Float(0.04, lo=0, help="weight of the UCB exploration "
+                                           "term"),
+                                "restart_prob": Float(0.001, lo=0, hi=1, help="chance per "
+                                                      "step of a new round-robin")})

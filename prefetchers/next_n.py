@@ -12,19 +12,13 @@ pollution is a lower bound.
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher, is_hit
+from recsim.plugin import Choice, Int, Prefetcher, is_hit
 
 
 def make_state(ctx, params):
-    n = int(params["n"])
-    if n < 1:
-        raise ConfigError(f"prefetcher next_n: parameter 'n': expected an integer >= 1, got {n}")
-    if params["trigger"] not in ("miss", "access"):
-        raise ConfigError("prefetcher next_n: parameter 'trigger': expected 'miss' or "
-                          f"'access', got {params['trigger']!r}")
     table_end = ctx.trace.table_base + ctx.trace.table_rows
-    return ctx.keys, table_end, np.array([n, params["trigger"] == "access"], dtype=np.int64)
+    conf = np.array([params["n"], params["trigger"] == "access"], dtype=np.int64)
+    return ctx.keys, table_end, conf
 
 
 @njit(cache=True, inline="always")
@@ -43,4 +37,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 
 PREFETCHER = Prefetcher("next_n", "prefetch the next n rows of the same table", make_state,
-                        on_access=on_access, params={"n": 4, "trigger": "miss"})
+                        on_access=on_access,
+                        params={"n": Int(4, lo=1, help="rows prefetched after the trigger's"),
+                                "trigger": Choice("miss", ("miss", "access"),
+                                                  help="which demand accesses prefetch")})

@@ -18,16 +18,11 @@ them, so they can lower the hit rate.
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import Prefetcher, is_hit
+from recsim.plugin import Int, Prefetcher, is_hit
 
 
 def make_state(ctx, params):
-    n, window = int(params["n"]), int(params["window"])
-    if n < 1 or window < 1:
-        raise ConfigError("prefetcher oracle: parameters 'n' and 'window': expected integers "
-                          f">= 1, got n={n}, window={window}")
-    return ctx.vids, np.array([n, window], dtype=np.int64)
+    return ctx.vids, np.array([params["n"], params["window"]], dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
@@ -57,4 +52,6 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 PREFETCHER = Prefetcher("oracle", "on a miss, prefetch the next n non-resident vectors used "
                         "within window accesses (a reference)", make_state,
-                        on_access=on_access, params={"n": 1, "window": 1})
+                        on_access=on_access,
+                        params={"n": Int(1, lo=1, help="vectors prefetched per miss"),
+                                "window": Int(1, lo=1, help="accesses looked ahead")})

@@ -40,24 +40,16 @@ cycle, and a newer trigger replaces an unfinished run); every prefetch fills the
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import QUEUE_SIZE, Prefetcher, int_param, readonly, vid_of_key
-
-PLUGIN = "prefetcher stride"  # how parameter errors name it
+from recsim.plugin import QUEUE_SIZE, Bool, Int, Prefetcher, readonly, vid_of_key
 
 PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
 
 
 def make_state(ctx, params):
-    degree = int_param(PLUGIN, params, "degree", 1, QUEUE_SIZE)
-    confirm = int_param(PLUGIN, params, "confirm", 1)
-    if not isinstance(params["cross_pages"], bool):
-        raise ConfigError("prefetcher stride: parameter 'cross_pages': expected true or false, "
-                          f"got {params['cross_pages']!r}")
     base = ctx.trace.table_base
     n_tables = base.shape[0]
-    conf = np.array([degree, confirm, params["cross_pages"]], np.int64)
+    conf = np.array([params[k] for k in ("degree", "confirm", "cross_pages")], np.int64)
     return (ctx.keys, readonly(ctx.trace.key_rows()), base, base + ctx.trace.table_rows,
             np.full(n_tables, NO_KEY, np.int64), np.zeros(n_tables, np.int64),
             np.zeros(n_tables, np.int64), conf)
@@ -94,4 +86,9 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 PREFETCHER = Prefetcher("stride", "per-table stride prefetcher (ChampSim ip_stride)", make_state,
                         on_access=on_access,
-                        params={"degree": 3, "confirm": 2, "cross_pages": False})
+                        params={"degree": Int(3, lo=1, hi=QUEUE_SIZE,
+                                              help="strides prefetched ahead"),
+                                "confirm": Int(2, lo=1, help="repeats of a stride before it "
+                                               "prefetches"),
+                                "cross_pages": Bool(False, help="prefetch past the 64-key "
+                                                    "page")})

@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 
 
 def simulate(*args, **kwargs):
-    """Replay a trace; see :func:`recsim.engine.simulate`."""
-    from recsim.engine import simulate as _simulate
+    """Replay a trace; see :func:`recsim.engine.replay.simulate`."""
+    from recsim.engine.replay import simulate as _simulate
 
     return _simulate(*args, **kwargs)
 

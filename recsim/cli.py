@@ -43,12 +43,25 @@ from recsim.harness import HIT_RATES, SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
 
-def _kv(text: str) -> tuple[str, object]:
-    """``key=value`` with the value parsed as YAML (numbers, booleans, strings)."""
+def _split(text: str) -> list[str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    key, value = text.split("=", 1)
+    return text.split("=", 1)
+
+
+def _kv(text: str) -> tuple[str, object]:
+    """``key=value`` with the value parsed as YAML (numbers, booleans, strings)."""
+    key, value = _split(text)
     return key, yaml.safe_load(value)
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``key=value`` of a plug-in or generator: the value stays text, which the parameter's
+    spec parses (:class:`recsim.plugin.Text`)."""
+    from recsim.plugin import Text
+
+    key, value = _split(text)
+    return key, Text(value)
 
 
 def _trace_options(args) -> dict:
@@ -168,16 +181,17 @@ def _model_advice(args, trace):
 
 
 def cmd_simulate(args) -> None:
-    from recsim.engine import simulate
+    from recsim.engine.replay import replay
+    from recsim.engine.settings import ReplaySettings
     from recsim.traces import load_trace
 
+    settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
+                              args.fetch_latency, args.prefetch_budget, args.max_outstanding,
+                              args.seed)
     trace = load_trace(args.trace)
-    result = simulate(trace, args.policy, args.capacity, args.ways, args.prefetcher,
-                      dict(args.param), dict(args.pf_param), args.prefetch_latency,
-                      args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
-                      per_table=args.per_table, window=args.window,
-                      fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding,
-                      chunk=args.chunk)
+    result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
+                    dict(args.pf_param), advice=_model_advice(args, trace),
+                    per_table=args.per_table, window=args.window, chunk=args.chunk)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -201,9 +215,9 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from recsim.experiment import (apply_scale, default_output, load_experiment, read_yaml,
-                                   run_experiment)
-    from recsim.report import summary_table
+    from recsim.experiments.schema import apply_scale, check_experiment, read_yaml
+    from recsim.experiments.sweep import run_experiment
+    from recsim.experiments.tables import summary_table
 
     raw, scale = apply_scale(read_yaml(args.file), args.file, args.scale)
     if isinstance(raw, dict) and raw.get("kind") == "recmg-evaluation":
@@ -211,17 +225,17 @@ def cmd_run(args) -> None:
 
         print(markdown(run_evaluation(args.file, raw, args.output, scale=scale)), end="")
         return
-    exp = load_experiment(args.file, scale)
-    rows = run_experiment(args.file, args.output, scale=scale, workers=args.workers,
-                          executor=args.executor, address=args.address, force=args.force)
+    exp = check_experiment(raw, args.file, scale)
+    out = exp.output_dir(args.output)
+    rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
+                          address=args.address, force=args.force)
     if rows:
         print(summary_table(rows, exp.metrics), end="")
-    out = args.output or exp.output or default_output(exp.name, scale)
-    print(f"report: {Path(out) / 'report.html'}")
+    print(f"report: {out / 'report.html'}")
 
 
 def cmd_report(args) -> None:
-    from recsim.report import write_report
+    from recsim.experiments.report import write_report
 
     for path in write_report(args.dir):
         print(path)
@@ -243,7 +257,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_mrc(args) -> None:
-    from recsim.mrc import lru_mrc
+    from recsim.engine.mrc import lru_mrc
     from recsim.traces import load_trace
 
     if args.policy != "lru":
@@ -251,7 +265,7 @@ def cmd_mrc(args) -> None:
                           f"{args.policy!r}; replay other policies with recsim simulate")
     curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
     if args.plot:
-        from recsim import plots
+        from recsim.experiments import plots
 
         plots.miss_ratio_curve(curve, args.plot.parent, args.plot.stem)
     if args.json:
@@ -290,10 +304,12 @@ def cmd_calibrate(args) -> None:
 def cmd_list(kind: str):
     def run(args) -> None:
         from recsim import registry
+        from recsim.plugin import describe
 
         for name, plugin in getattr(registry, kind)().items():
-            params = ", ".join(f"{k}={v!r}" for k, v in plugin.params.items())
-            print(f"{name:<10} {plugin.description}" + (f"  [{params}]" if params else ""))
+            print(f"{name:<10} {plugin.description}")
+            for param, spec in plugin.params.items():
+                print(f"{'':<12}{param}: {describe(spec)}")
     return run
 
 
@@ -345,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hit-rate", type=float, help="hitrate: requested LRU hit rate")
     p.add_argument("--capacity", type=int, help="hitrate: buffer vectors")
     p.add_argument("--unique", type=int, help="hitrate: unique vectors (10000)")
-    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="any other generator parameter (repeatable), e.g. visits=16")
     p.set_defaults(func=cmd_trace_gen)
 
@@ -356,10 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", required=True,
                    help="vectors (1000), or a fraction (0.1) or percent (10%%) of unique vectors")
     p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
-    p.add_argument("--param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help="policy parameter (repeatable)")
-    p.add_argument("--pf-param", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help="prefetcher parameter (repeatable)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter (repeatable; see recsim policies)")
+    p.add_argument("--pf-param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="prefetcher parameter (repeatable; see recsim prefetchers)")
     p.add_argument("--prefetch-latency", type=int, default=0, help="in accesses")
     p.add_argument("--prefetch-budget", type=int, help="prefetches per batch at most")
     p.add_argument("--fetch-latency", type=int, default=0,

@@ -35,13 +35,20 @@ before then is a *merged miss* (it waits for the fetch in flight and issues none
 Make-state functions read both latencies from the context (``ctx.fetch_latency``,
 ``ctx.prefetch_latency``): a timeliness-aware prefetcher such as Berti trains on them.
 
+A plug-in declares its parameters as ``params = {name: spec}`` with the typed specs below
+(:class:`Int`, :class:`Float`, :class:`Bool`, :class:`Choice`: default, range, one-line
+meaning); :func:`check_params` checks them in one place for the Python API, YAML and the
+command line, so ``make_state`` gets them typed and in range. A check that needs the
+geometry or another parameter stays in ``make_state`` (raised with :func:`param_error`).
+
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
-(policy, prefetcher) pair (see :mod:`recsim.kernels`).
+(policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Callable
@@ -87,32 +94,165 @@ def is_hit(outcome):
     return outcome == HIT or outcome == PREFETCH_HIT
 
 
-def int_param(plugin: str, params: dict, name: str, lo: int, hi: int | None = None) -> int:
-    """``params[name]`` checked to be an integer in ``[lo, hi]`` (no upper bound if
-    ``hi`` is None); otherwise a ConfigError naming ``plugin`` (e.g. ``"policy srrip"``,
-    or a trace generator)."""
-    value = params[name]
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo
-            or (hi is not None and value > hi)):
-        what = ("a positive integer" if (lo, hi) == (1, None) else
-                f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]")
-        raise ConfigError(f"{plugin}: parameter '{name}': expected {what}, got {value!r}")
-    return int(value)
+class Text(str):
+    """A parameter value as typed on the command line (``--param k=v``): the parameter's
+    spec parses it (``"4"`` for an :class:`Int`, ``"yes"`` for a :class:`Bool`), where a
+    plain string from Python or YAML is taken as it is."""
 
 
-def number_param(plugin: str, params: dict, name: str, lo: float = 0.0, hi: float = np.inf,
+def _bound(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else f"{x:,}" if abs(x) >= 10_000 else str(x)
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer parameter in ``[lo, hi]`` (no bound where None); ``pow2``: a power of two."""
+    default: int | None  # None: required
+    lo: int | None = None
+    hi: int | None = None
+    help: str = ""
+    pow2: bool = False
+
+    def expected(self) -> str:
+        what = "a power of two" if self.pow2 else "an integer"
+        if self.hi is not None:
+            return f"{what} in [{_bound(self.lo)}, {_bound(self.hi)}]"
+        if self.lo is None:
+            return what
+        return "a positive integer" if (self.lo, self.pow2) == (1, False) else \
+            f"{what} >= {_bound(self.lo)}"
+
+    def convert(self, value):
+        if isinstance(value, Text):
+            value = int(value) if re.fullmatch(r"\s*[+-]?\d+\s*", value) else None
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            return None
+        ok = ((self.lo is None or value >= self.lo) and (self.hi is None or value <= self.hi)
+              and not (self.pow2 and value & (value - 1)))
+        return int(value) if ok else None
+
+
+@dataclass(frozen=True)
+class Float:
+    """A finite real parameter between ``lo`` and ``hi`` (no bound where None), each bound
+    excluded when ``open_lo`` / ``open_hi``."""
+    default: float | None
+    lo: float | None = None
+    hi: float | None = None
+    help: str = ""
+    open_lo: bool = False
+    open_hi: bool = False
+
+    def expected(self) -> str:
+        if self.hi is None:
+            return "a finite number" + ("" if self.lo is None else
+                                        f" {'>' if self.open_lo else '>='} {_bound(self.lo)}")
+        return (f"a number in {'(' if self.open_lo else '['}{_bound(self.lo)}, "
+                f"{_bound(self.hi)}{')' if self.open_hi else ']'}")
+
+    def convert(self, value):
+        if isinstance(value, Text):
+            try:
+                value = float(value)
+            except ValueError:
+                return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
+                or not np.isfinite(value):
+            return None
+        ok = ((self.lo is None or (value > self.lo if self.open_lo else value >= self.lo))
+              and (self.hi is None or (value < self.hi if self.open_hi else value <= self.hi)))
+        return float(value) if ok else None
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+@dataclass(frozen=True)
+class Bool:
+    """A switch: True or False (on the command line also yes/no, 1/0, any case)."""
+    default: bool
+    help: str = ""
+
+    def expected(self) -> str:
+        return "a boolean: true or false (on the command line also yes/no, 1/0)"
+
+    def convert(self, value):
+        if isinstance(value, Text):
+            text = value.strip().lower()
+            return True if text in _TRUE else False if text in _FALSE else None
+        return bool(value) if isinstance(value, (bool, np.bool_)) else None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few names."""
+    default: str
+    choices: tuple
+    help: str = ""
+
+    def expected(self) -> str:
+        return "one of " + ", ".join(map(repr, self.choices))
+
+    def convert(self, value):
+        return str(value) if isinstance(value, str) and value in self.choices else None
+
+
+def describe(spec) -> str:
+    """``spec`` in one line for ``recsim policies``: type and range, default, meaning."""
+    default = "required" if spec.default is None else f"default {spec.default!r}"
+    return f"{spec.expected()}, {default}: {spec.help}"
+
+
+def defaults(specs: dict) -> dict:
+    """The default value of each parameter."""
+    return {name: spec.default for name, spec in specs.items()}
+
+
+def param_error(owner: str, name: str, expected: str, value, where: str | None = None):
+    """The one-line error for parameter ``name`` of ``owner`` (e.g. ``policy 'srrip'``):
+    prefixed with the YAML path ``where`` (``policies[2]``) when given."""
+    got = str(value) if isinstance(value, Text) else repr(value)
+    head = f"{where}.params.{name}: {owner}:" if where else f"{owner}: parameter '{name}':"
+    return ConfigError(f"{head} expected {expected}, got {got}")
+
+
+def check_params(owner: str, specs: dict, params: dict | None, where: str | None = None) -> dict:
+    """Every parameter of ``specs`` (name -> Int, Float, Bool or Choice), from ``params`` or
+    its default, checked and typed (int, float, bool, str): the one check of plug-in and
+    generator parameters from the Python API, YAML and the command line (:class:`Text`).
+    An unknown, missing or bad parameter is a one-line ConfigError naming ``owner``."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(specs))
+    if unknown:
+        valid = ", ".join(f"{k} (default {v.default!r})" for k, v in specs.items()) or "none"
+        what = (f"{where}.params.{unknown[0]}: unknown parameter of {owner}" if where
+                else f"{owner}: unknown parameter '{unknown[0]}'")
+        raise ConfigError(f"{what}; valid: {valid}")
+    out = {}
+    for name, spec in specs.items():
+        if name not in params and spec.default is None:
+            raise ConfigError(f"{owner}: missing parameter '{name}' ({spec.expected()})")
+        out[name] = _checked(owner, name, spec, params.get(name, spec.default), where)
+    return out
+
+
+def _checked(owner: str, name: str, spec, value, where: str | None = None):
+    typed = spec.convert(value)
+    if typed is None:
+        raise param_error(owner, name, spec.expected(), value, where)
+    return typed
+
+
+def int_param(owner: str, params: dict, name: str, lo: int, hi: int | None = None) -> int:
+    """``params[name]`` checked as ``Int(lo=lo, hi=hi)`` (for settings that are no plug-in
+    parameters, such as RecMG's training options)."""
+    return _checked(owner, name, Int(None, lo=lo, hi=hi), params[name])
+
+
+def number_param(owner: str, params: dict, name: str, lo: float = 0.0, hi: float | None = None,
                  open_lo: bool = False) -> float:
-    """``params[name]`` checked to be a finite real number in ``[lo, hi]`` (``(lo, hi]`` if
-    ``open_lo``); otherwise a ConfigError naming ``plugin``."""
-    value = params[name]
-    ok = (not isinstance(value, bool) and isinstance(value, Real) and np.isfinite(value)
-          and (lo < value if open_lo else lo <= value) and value <= hi)
-    if not ok:
-        bounds = (f"{'(' if open_lo else '['}{lo:g}, {hi:g}]" if hi < np.inf
-                  else f"{'>' if open_lo else '>='} {lo:g}")
-        what = f"a number in {bounds}" if hi < np.inf else f"a finite number {bounds}"
-        raise ConfigError(f"{plugin}: parameter '{name}': expected {what}, got {value!r}")
-    return float(value)
+    """``params[name]`` checked as ``Float(lo=lo, hi=hi, open_lo=open_lo)`` (likewise)."""
+    return _checked(owner, name, Float(None, lo=lo, hi=hi, open_lo=open_lo), params[name])
 
 
 def readonly(array: np.ndarray) -> np.ndarray:
@@ -174,7 +314,7 @@ def noop_prefetcher_evict(state, vid, t):
 class _Plugin:
     name: str
     description: str
-    make_state: Callable  # (ReplayContext, params) -> tuple of numpy arrays
+    make_state: Callable  # (ReplayContext, params checked and typed) -> tuple of arrays
 
     @property
     def module(self) -> str:
@@ -189,7 +329,7 @@ class Policy(_Plugin):
     on_hit: Callable = noop_hit
     on_fill: Callable = noop_fill
     on_evict: Callable = noop_evict
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # name -> Int, Float, Bool or Choice
 
     def __post_init__(self):
         if self.victim is None:
@@ -200,7 +340,7 @@ class Policy(_Plugin):
 class Prefetcher(_Plugin):
     on_access: Callable = no_prefetch
     on_evict: Callable = noop_prefetcher_evict
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # name -> Int, Float, Bool or Choice
     # (n_unique, params) -> buffer slots its metadata takes from the buffer (e.g. Domino's
     # history when charged against capacity); the engine shrinks the capacity by that.
     metadata_vectors: Callable = None

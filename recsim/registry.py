@@ -8,7 +8,7 @@ import pkgutil
 from functools import cache
 
 from recsim.errors import ConfigError
-from recsim.plugin import Policy, Prefetcher
+from recsim.plugin import Policy, Prefetcher, check_params
 
 
 def _scan(package: str, attr: str) -> dict:
@@ -48,13 +48,7 @@ def get_prefetcher(name: str) -> Prefetcher:
 
 
 def resolve_params(kind: str, plugin, params: dict | None, where: str | None = None) -> dict:
-    """The plug-in's defaults overridden by ``params``; an unknown name is an error, which
-    starts with ``where`` (a YAML path such as ``policies[2]``) when given."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(plugin.params))
-    if unknown:
-        valid = ", ".join(f"{k} (default {v!r})" for k, v in plugin.params.items()) or "none"
-        what = (f"{where}.params.{unknown[0]}: unknown parameter of {kind} '{plugin.name}'"
-                if where else f"{kind} '{plugin.name}': unknown parameter '{unknown[0]}'")
-        raise ConfigError(f"{what}; valid: {valid}")
-    return {**plugin.params, **params}
+    """The plug-in's parameters, ``params`` over its defaults, checked and typed by its specs
+    (:func:`recsim.plugin.check_params`); an error starts with ``where`` (a YAML path such
+    as ``policies[2]``) when given."""
+    return check_params(f"{kind} '{plugin.name}'", plugin.params, params, where)

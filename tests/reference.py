@@ -6,7 +6,7 @@ Only the *definitions* are shared with the engine: capacity/geometry resolution 
 set of each vector (:func:`recsim.engine.resolve_capacity`, :func:`resolve_geometry`,
 :func:`set_index`), the dense vector ids of the trace, and the counter names.
 
-Semantics reproduced (see ``recsim/replay_kernel.py`` and ``recsim/metrics.py``):
+Semantics reproduced (see ``recsim/engine/loop.py`` and ``recsim/engine/metrics.py``):
 
 * Every access ``t`` is exactly one of: *cache hit* (resident, not the first use of a
   prefetched vector), *prefetch hit* (first use of a prefetched vector that had arrived),
@@ -65,10 +65,11 @@ from typing import Callable
 import numpy as np
 from sortedcontainers import SortedList
 
-from recsim.engine import resolve_capacity, resolve_geometry, set_index
-from recsim.registry import get_policy, resolve_params
-from recsim.metrics import COUNTER_NAMES
+from recsim.engine.metrics import COUNTER_NAMES
+from recsim.engine.replay import set_index
+from recsim.engine.settings import resolve_capacity, resolve_geometry
 from recsim.plugin import QUEUE_SIZE
+from recsim.registry import get_policy, resolve_params
 
 INF = float("inf")
 
@@ -439,7 +440,7 @@ def reference_simulate(trace, policy, capacity, ways, prefetcher="none",
                        prefetcher_params=None, prefetch_latency=0, prefetch_budget=None,
                        bypass=False, seed=0, policy_params=None, fetch_latency=0,
                        max_outstanding=None) -> dict:
-    """The counts dict (:data:`recsim.metrics.COUNTER_NAMES` and ``prefetches_pending``)
+    """The counts dict (:data:`recsim.engine.metrics.COUNTER_NAMES` and ``prefetches_pending``)
     of a reference replay."""
     return reference_replay(trace, policy, capacity, ways, prefetcher, prefetcher_params,
                             prefetch_latency, prefetch_budget, bypass, seed=seed,

@@ -105,6 +105,13 @@ def test_bad_trace_gives_one_clear_line(kind, words, tmp_path, capsys):
     (["--capacity", "0"], ["capacity"]),
     (["--capacity", "-5"], ["capacity"]),
     (["--capacity", "2", "--param", "x=1"], ["unknown parameter 'x'"]),
+    (["--capacity", "2", "--policy", "belady", "--param", "bypass=maybe"],
+     ["policy 'belady': parameter 'bypass': expected a boolean: true or false (on the command "
+      "line also yes/no, 1/0), got maybe"]),
+    (["--capacity", "2", "--policy", "srrip", "--param", "rrpv_bits=1.5"],
+     ["policy 'srrip': parameter 'rrpv_bits': expected an integer in [1, 7], got 1.5"]),
+    (["--capacity", "2", "--prefetcher", "next_n", "--pf-param", "trigger=hit"],
+     ["prefetcher 'next_n': parameter 'trigger': expected one of 'miss', 'access', got hit"]),
     (["--capacity", "2", "--ways", "-1"], ["ways"]),
 ])
 def test_bad_settings_give_one_clear_line(small_trace, argv, words, capsys):

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import recsim
-from recsim.engine import Advice, resolve_capacity, resolve_geometry
+from recsim.engine.kernels import cache_dir, kernel_files
+from recsim.engine.replay import Advice
+from recsim.engine.settings import resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError
-from recsim.kernels import cache_dir
 from recsim.traces import Trace
 
 
@@ -154,6 +155,16 @@ def test_replay_loop_is_generated_and_cached(tmp_path, monkeypatch):
     assert recsim.simulate(t, "fifo", 2).timings["compile_s"] < 0.5
 
 
+def test_kernel_fingerprint_covers_the_files_a_loop_is_built_from():
+    names = {f"{p.parent.name}/{p.name}"
+             for p in kernel_files("recsim.policies.arc", "recsim.prefetchers.mab")}
+    assert {"engine/loop.py", "recsim/plugin.py", "engine/metrics.py", "engine/preload.py",
+            "policies/arc.py", "policies/_ghosts.py", "policies/_lists.py",
+            "prefetchers/mab.py", "prefetchers/next_n.py", "prefetchers/stride.py"} <= names
+    assert not names & {"engine/replay.py", "engine/kernels.py", "policies/lru.py",
+                        "prefetchers/none.py", "recsim/cli.py"}
+
+
 def test_simulate_accepts_a_path(tmp_path):
     path = recsim.save_trace(seq([3, 1, 3, 2, 3]), tmp_path / "t.trace")
     r = recsim.simulate(path, "lru", 2, ways=0)
@@ -162,7 +173,7 @@ def test_simulate_accepts_a_path(tmp_path):
 
 
 def test_table_of_vid():
-    from recsim.engine import ReplayContext
+    from recsim.engine.replay import ReplayContext
 
     t = seq(np.array([5, 0, 2, 5]), tables=np.array([1, 0, 1, 0], np.int32))
     d = t.dense()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from recsim.errors import ConfigError
-from recsim.experiment import load_experiment, run_experiment
+from recsim.experiments.schema import load_experiment
+from recsim.experiments.sweep import run_experiment
 
 SMALL = """
 name: small
@@ -42,8 +43,15 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
     (SMALL.replace("capacities:", "capacity:"), "capacity: unknown key"),
     (SMALL.replace("ways: [0, 8]", "ways: [zero]"), "ways[0]"),
     (SMALL.replace("rows: 800", "rows: -1"),
-     "traces[0].generate: zipf: parameter 'rows': expected a positive integer, got -1"),
-    (SMALL.replace("rows: 800", "rowz: 800"), "traces[0].generate: zipf: got an unexpected"),
+     "traces[0].generate: generator 'zipf': parameter 'rows': expected a positive integer, "
+     "got -1"),
+    (SMALL.replace("rows: 800", "rowz: 800"),
+     "traces[0].generate: generator 'zipf': unknown parameter 'rowz'"),
+    (SMALL.replace("bypass: true", "bypass: maybe"), "policies[1].params.bypass: policy "
+     "'belady': expected a boolean: true or false (on the command line also yes/no, 1/0), "
+     "got 'maybe'"),
+    (SMALL.replace("lru, {", "{name: srrip, params: {rrpv_bits: 1.5}}, {"),
+     "policies[0].params.rrpv_bits: policy 'srrip': expected an integer in [1, 7], got 1.5"),
     (SMALL.replace("preset: zipf", "preset: zipv"), "traces[0].generate.preset"),
     (SMALL.replace("bypass: true", "bypas: true"),
      "policies[1].params.bypas: unknown parameter of policy 'belady'; valid: bypass"),
@@ -70,6 +78,10 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "paper[0].where.polcy"),
     (SMALL + "paper: [{source: Fig. 8, metric: hit, value: 0.5}]\n", "paper[0].metric"),
     (SMALL + "seed: 3\n", "seed: unknown key"),
+    (SMALL.replace("[0.05, 0.2]", "[0.05, 150%]"),
+     "capacities[1]: a fraction of unique vectors must be in (0, 1], got '150%'"),
+    (SMALL.replace("ways: [0, 8]", "ways: [0, -8]"), "ways[1]: expected an integer >= 0"),
+    (SMALL + "max_outstanding: 0\n", "max_outstanding: expected an integer >= 1"),
 ])
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"
@@ -105,7 +117,7 @@ def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "experiments").glob(
     "*.yaml")), ids=lambda p: p.name)
 def test_shipped_experiments_load_at_every_scale(path):
-    from recsim.experiment import apply_scale, read_yaml, validate
+    from recsim.experiments.schema import apply_scale, read_yaml, validate
     from recsim.recmg.evaluation import RecmgEvaluation
 
     raw = read_yaml(path)

@@ -1,11 +1,11 @@
-"""Ghost rings (recsim/ghosts.py) against a list model: random pushes, ghost hits and pops
+"""Ghost rings (policies/_ghosts.py) against a list model: random pushes, ghost hits and pops
 on two lists, with rings small enough to be compacted often."""
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsim.ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 
 N_VIDS, MAX_ENTRIES = 12, 3
 

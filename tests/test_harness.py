@@ -13,12 +13,22 @@ from hypothesis import strategies as st
 from recsim import simulate
 from recsim.cli import main
 from recsim.errors import ConfigError
-from recsim.harness.calibrate import (_time_one, calibrate, calibration_trace, make_model,
-                                      timing_clock)
-from recsim.harness.requests import (build_request, linearize, parse_miss_counter,
-                                     parse_uvm_stats, trace_requests)
+from recsim.experiments.latency import estimate_ms, fit, load_calibration
+from recsim.harness.calibrate import (
+    _time_one,
+    calibrate,
+    calibration_trace,
+    make_model,
+    timing_clock,
+)
+from recsim.harness.requests import (
+    build_request,
+    linearize,
+    parse_miss_counter,
+    parse_uvm_stats,
+    trace_requests,
+)
 from recsim.harness.tiered import TieredEmbeddingBags
-from recsim.latency import estimate_ms, fit, load_calibration
 from recsim.traces import Trace
 from recsim.traces.common import fixed_batches
 
@@ -119,7 +129,9 @@ def test_tiered_dense_head_gives_one_probability_per_sample():
 def test_linearize_matches_fbgemm_cache_state():
     cache = pytest.importorskip("fbgemm_gpu.tbe.cache.cache_config",
                                 reason="fbgemm-gpu not installed (the torchrec extra)")
-    from fbgemm_gpu.split_table_batched_embeddings_ops_common import EmbeddingLocation as L
+    from fbgemm_gpu.split_table_batched_embeddings_ops_common import (
+        EmbeddingLocation as L,
+    )
 
     rows = [10, 20, 30]
     state = cache.CacheState.construct(rows, [L.MANAGED_CACHING, L.HOST, L.MANAGED_CACHING],

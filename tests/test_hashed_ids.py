@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from recsim import simulate
 from recsim.cli import main
 from recsim.errors import TraceFormatError
-from recsim.mrc import lru_mrc
+from recsim.engine.mrc import lru_mrc
 from recsim.traces import load_trace
 from recsim.traces.trace import UNKNOWN, Trace
 

@@ -8,8 +8,13 @@ import pytest
 
 from recsim import simulate
 from recsim.cli import main
+from recsim.engine.mrc import (
+    MAX_ERROR_BOUND,
+    MEAN_ERROR_BOUND,
+    MIN_SAMPLED_VECTORS,
+    lru_mrc,
+)
 from recsim.errors import ConfigError
-from recsim.mrc import MAX_ERROR_BOUND, MEAN_ERROR_BOUND, MIN_SAMPLED_VECTORS, lru_mrc
 from recsim.traces import Trace, native, zipf
 
 

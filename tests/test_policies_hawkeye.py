@@ -68,15 +68,18 @@ def test_optgen_should_cache_by_hand():
     assert live.tolist() == [2, 2, 2, 0, 0, 0, 1, 1]
 
 
+DEFAULTS = resolve_params("policy", get_policy("hawkeye"), {})
+
+
 def test_geometry_rule():
-    g = hk.geometry(2048, 16, get_policy("hawkeye").params)  # ChampSim's LLC
+    g = hk.geometry(2048, 16, DEFAULTS)  # ChampSim's LLC
     assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
             g["sampler_sets"], g["sampler_ways"]) == (64, 128, 14, 1024, 350, 8)
-    g = hk.geometry(3125, 32, get_policy("hawkeye").params)  # 100k slots, 32-way
+    g = hk.geometry(3125, 32, DEFAULTS)  # 100k slots, 32-way
     # 3125 // 32 = 97 sampled sets; 2800 * 97 * 32 / 1024 = 8487.5 -> 8488 = 1061 x 8
     assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
             g["sampler_sets"]) == (97, 256, 30, 1024, 1061)
-    g = hk.geometry(1, 100, get_policy("hawkeye").params)  # fully associative, 100 slots
+    g = hk.geometry(1, 100, DEFAULTS)  # fully associative, 100 slots
     # 800-slot OPTgen: the timer wraps at 1600, the first multiple of 800 >= 1024;
     # 2800 * 100 / 1024 = 273.4 -> 280 = 35 x 8
     assert (g["sampled_sets"], g["optgen_size"], g["optgen_capacity"], g["timer_size"],
@@ -84,7 +87,7 @@ def test_geometry_rule():
 
 
 def test_bad_parameters():
-    with pytest.raises(ConfigError, match="policy hawkeye: parameter 'counter_bits'"):
+    with pytest.raises(ConfigError, match="policy 'hawkeye': parameter 'counter_bits'"):
         _state(1, 4, [0], counter_bits=0)
     with pytest.raises(ConfigError, match="parameter 'sampled_sets'"):
         _state(2, 4, [0], sampled_sets=3)

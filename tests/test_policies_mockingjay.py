@@ -40,7 +40,7 @@ def _sig(state, table, hit, prefetch):
 
 
 def test_constants_and_geometry_rule():
-    dflt = get_policy("mockingjay").params
+    dflt = resolve_params("policy", get_policy("mockingjay"), {})
     g = mj.geometry(2048, 16, dflt)  # the paper's 2 MB 16-way LLC
     assert (g["sampled_sets"], g["inf_rd"], g["inf_etr"], g["max_rd"], g["timestamp_size"],
             g["sampled_cache_sets"], g["sampled_cache_ways"]) == (32, 127, 15, 105, 256, 16, 5)
@@ -54,7 +54,7 @@ def test_constants_and_geometry_rule():
     assert mj.signature(0, False, False, 11) == 0
     # 4 -> 2 -> 1 -> 0 ^ 0xEDB88320 (the polynomial), whose low 11 bits are 0x320 = 800
     assert mj.signature(1, False, False, 11) == mj.crc_hash(4) % 2048 == 800
-    with pytest.raises(ConfigError, match="policy mockingjay: parameter 'signature_bits'"):
+    with pytest.raises(ConfigError, match="policy 'mockingjay': parameter 'signature_bits'"):
         _state(1, 4, [0], signature_bits=0)
     with pytest.raises(ConfigError, match="parameter 'timestamp_size'"):
         _state(1, 4, [0], timestamp_size=31)  # must exceed INF_RD = 31

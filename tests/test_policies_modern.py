@@ -248,7 +248,7 @@ def test_hypothesis_engine_matches_model(policy, case):
 ])
 def test_bad_params(policy, params):
     trace = small_trace("zipf")
-    with pytest.raises(ConfigError, match=f"policy {policy}: parameter"):
+    with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
         recsim.simulate(trace, policy, capacity=100, ways=0, policy_params=params)
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import Advice
+from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
 from recsim.recmg.labels import opt_labels
 from recsim.traces.trace import Trace

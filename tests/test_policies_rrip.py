@@ -30,16 +30,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import set_index
+from recsim.engine.replay import set_index
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, resolve_params
 from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_rrip  # noqa: E402,F401  (registers the models)
+from conftest import libcachesim_misses  # noqa: E402
 from reference import reference_replay  # noqa: E402
 from test_reference import make_trace  # noqa: E402
-from conftest import libcachesim_misses  # noqa: E402
 
 POLICIES = ["srrip", "drrip", "clock", "sieve"]
 
@@ -322,7 +322,7 @@ def test_parameter_errors():
     for policy, params in [("srrip", {"rrpv_bits": 0}), ("drrip", {"psel_bits": 0}),
                            ("drrip", {"leader_sets": -1}), ("drrip", {"bip_max": 1.5}),
                            ("clock", {"n_bit_counter": 9}), ("clock", {"init_freq": 2})]:
-        with pytest.raises(ConfigError, match=f"policy {policy}: parameter"):
+        with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
             recsim.simulate(_seq([1, 2, 3]), policy, capacity=2, ways=0,
                             policy_params=params)
 

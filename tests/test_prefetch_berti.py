@@ -32,6 +32,7 @@ from recsim.errors import ConfigError
 from recsim.plugin import LATE_PREFETCH, MISS, PREFETCH_HIT
 from recsim.prefetchers import berti
 from recsim.prefetchers.berti import L1, L2, L2R, NONE
+from recsim.registry import resolve_params
 from recsim.traces import Trace
 
 
@@ -46,7 +47,8 @@ def _ctx(rows, card, fetch_latency, prefetch_latency=None, tables=None):
 
 
 def _state(ctx, issue_lower=False):
-    return berti.make_state(ctx, {"issue_lower": issue_lower})
+    return berti.make_state(ctx, resolve_params("prefetcher", berti.PREFETCHER,
+                                                {"issue_lower": issue_lower}))
 
 
 def _unpack(state):
@@ -295,7 +297,7 @@ def test_engine_counts_on_a_constant_delta_walk():
 
 def test_bad_parameter():
     trace = Trace.from_arrays([0, 0], [0, 1])
-    with pytest.raises(ConfigError, match="prefetcher berti: parameter 'issue_lower'"):
+    with pytest.raises(ConfigError, match="prefetcher 'berti': parameter 'issue_lower'"):
         recsim.simulate(trace, "lru", 2, prefetcher="berti",
                         prefetcher_params={"issue_lower": 1})
 

@@ -30,10 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import ReplayContext
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
 from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE
 from recsim.prefetchers import bingo
+from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
 
 TABLE1 = 1024  # table 1's base key: table 0 has rows 0 .. 999 (bases are 64-aligned)
@@ -50,7 +51,7 @@ class Hooks:
         assert d.keys[-1] == TABLE1 + 99
         self.keys = d.keys
         ctx = ReplayContext(trace, d.vid, d.keys, 8, 1, 8)
-        self.state = bingo.make_state(ctx, {**bingo.PREFETCHER.params, **params})
+        self.state = bingo.make_state(ctx, resolve_params("prefetcher", bingo.PREFETCHER, params))
         self.t = 0
 
     def vid(self, key):
@@ -256,6 +257,6 @@ def test_accounting_identities(rows, tables, capacity, latency):
                                           ({"vote_threshold": 0}, "vote_threshold"),
                                           ({"address_bits": 4}, "address_bits")])
 def test_bad_parameters_are_clear_errors(params, name):
-    with pytest.raises(ConfigError, match=f"prefetcher bingo: parameter '{name}'"):
+    with pytest.raises(ConfigError, match=f"prefetcher 'bingo': parameter '{name}'"):
         recsim.simulate(_trace([1, 2]), "lru", 1, 32, prefetcher="bingo",
                         prefetcher_params=params)

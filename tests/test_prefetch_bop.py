@@ -30,10 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import ReplayContext
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, QUEUE_SIZE
+from recsim.plugin import HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, QUEUE_SIZE, defaults
 from recsim.prefetchers import bop
+from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
 
 ROUND = len(bop.OFFSETS)  # learning accesses per round: 46
@@ -51,7 +52,8 @@ class Run:
         trace = _trace(list(accesses) + list(extra))
         d = trace.dense()
         ctx = ReplayContext(trace, d.vid, d.keys, 8, 1, 8, prefetch_latency=latency)
-        self.state = bop.make_state(ctx, {"degree": degree})
+        self.state = bop.make_state(ctx, resolve_params("prefetcher", bop.PREFETCHER,
+                                                      {"degree": degree}))
         self.keys, self.vids, self.n, self.t = d.keys, d.vid, len(accesses), 0
 
     def step(self, outcome=MISS):
@@ -102,7 +104,7 @@ def _scoring_keys(plan, n_rounds, pos=0):
 # -- learning -------------------------------------------------------------------------------
 
 def test_defaults_and_offsets():
-    assert bop.PREFETCHER.params == {"degree": 1}
+    assert defaults(bop.PREFETCHER.params) == {"degree": 1}
     assert len(bop.OFFSETS) == 46
     assert sorted(d for d in bop.OFFSETS if d > 0) == [*range(1, 17), 18, 20, 24, 30, 32, 36,
                                                        40]
@@ -305,7 +307,7 @@ def test_off_learns_but_does_not_prefetch():
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_bad_degree_is_a_config_error(bad):
-    with pytest.raises(ConfigError, match="prefetcher bop: parameter 'degree'"):
+    with pytest.raises(ConfigError, match="prefetcher 'bop': parameter 'degree'"):
         Run([1], degree=bad)
 
 

@@ -27,15 +27,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import ReplayContext
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
 from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE
 from recsim.prefetchers import domino
+from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
 
 
 def _trace(rows):
     return Trace.from_arrays(np.zeros(len(rows), np.int32), np.asarray(rows, np.int64))
+
+
+def _params(**params):
+    """Domino's parameters, checked and typed as the engine gives them."""
+    return resolve_params("prefetcher", domino.PREFETCHER, params)
 
 
 class Hooks:
@@ -46,8 +52,7 @@ class Hooks:
         trace = _trace(list(range(n)))
         d = trace.dense()
         ctx = ReplayContext(trace, d.vid, d.keys, 4, 1, 4)
-        self.state = domino.make_state(ctx, {**domino.PREFETCHER.params,
-                                             "metadata_fraction": budget / n, **params})
+        self.state = domino.make_state(ctx, _params(metadata_fraction=budget / n, **params))
         self.t = 0
 
     def access(self, vid, outcome=MISS):
@@ -128,10 +133,10 @@ def test_eit_row_evicted_from_its_set_is_forgotten():
 
 def test_geometry():
     # B = round(fraction x unique vectors); rows = sets x min(16, B) <= B
-    assert domino.geometry(40, {"metadata_fraction": 34 / 40}) == (34, 2, 16, 3)
-    assert domino.geometry(1000, {}) == (100, 6, 16, 3)
-    assert domino.geometry(1000, {"metadata_fraction": 0.005, "pairs": 2}) == (5, 1, 5, 2)
-    assert domino.geometry(3, {}) == (1, 1, 1, 3)
+    assert domino.geometry(40, _params(metadata_fraction=34 / 40)) == (34, 2, 16, 3)
+    assert domino.geometry(1000, _params()) == (100, 6, 16, 3)
+    assert domino.geometry(1000, _params(metadata_fraction=0.005, pairs=2)) == (5, 1, 5, 2)
+    assert domino.geometry(3, _params()) == (1, 1, 1, 3)
 
 
 def test_a_row_keeps_its_three_most_recent_pairs():
@@ -145,18 +150,18 @@ def test_a_row_keeps_its_three_most_recent_pairs():
 
 
 def test_metadata_vectors():
-    assert domino.metadata_vectors(1000, {}) == 0  # charge_metadata False by default
+    assert domino.metadata_vectors(1000, _params()) == 0  # charge_metadata False by default
     # B = 100: GHB 100 words; EIT 6 sets x 16 rows, a tag and 3 pairs of 2 words each
     words = 100 + 96 * 7
-    assert domino.metadata_vectors(1000, {"charge_metadata": True}) == -(-8 * words // 256)
-    assert domino.metadata_vectors(1000, {"charge_metadata": True, "vector_bytes": 8}) \
+    assert domino.metadata_vectors(1000, _params(charge_metadata=True)) == -(-8 * words // 256)
+    assert domino.metadata_vectors(1000, _params(charge_metadata=True, vector_bytes=8)) \
         == words
 
 
 def test_engine_takes_the_metadata_off_the_buffer():
     trace = _trace(list(range(1000)))
     params = {"charge_metadata": True}
-    charged = domino.metadata_vectors(1000, params)
+    charged = domino.metadata_vectors(1000, _params(**params))
     r = recsim.simulate(trace, "lru", 100, 0, prefetcher="domino", prefetcher_params=params)
     assert r.capacity == 100 - charged
     assert recsim.simulate(trace, "lru", 100, 0, prefetcher="domino").capacity == 100
@@ -200,7 +205,7 @@ def test_accounting_identities(rows, capacity, latency, fraction, degree, trigge
                                           ({"charge_metadata": 1}, "charge_metadata"),
                                           ({"vector_bytes": 0}, "vector_bytes")])
 def test_bad_parameters_are_clear_errors(params, name):
-    with pytest.raises(ConfigError, match=f"prefetcher domino: parameter '{name}'"):
+    with pytest.raises(ConfigError, match=f"prefetcher 'domino': parameter '{name}'"):
         recsim.simulate(_trace([1, 2]), "lru", 1, 32, prefetcher="domino",
                         prefetcher_params=params)
 

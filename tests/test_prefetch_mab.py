@@ -26,9 +26,10 @@ import recsim
 from recsim.errors import ConfigError
 from recsim.plugin import HIT, MISS, PREFETCH_HIT
 from recsim.prefetchers import mab
+from recsim.registry import resolve_params
 from recsim.traces import Trace
 
-DEFAULTS = mab.PREFETCHER.params
+DEFAULTS = resolve_params("prefetcher", mab.PREFETCHER, {})
 
 
 def _bandit():
@@ -189,7 +190,7 @@ def test_engine_counts_on_a_sequential_walk():
                                          ("restart_prob", "x"), ("restart_prob", True)])
 def test_bad_parameters(name, value):
     trace = Trace.from_arrays([0, 0], [0, 1])
-    with pytest.raises(ConfigError, match=f"prefetcher mab: parameter '{name}'"):
+    with pytest.raises(ConfigError, match=f"prefetcher 'mab': parameter '{name}'"):
         recsim.simulate(trace, "lru", 2, prefetcher="mab", prefetcher_params={name: value})
 
 

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine import ReplayContext
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
-from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE
+from recsim.plugin import HIT, MISS, PREFETCH_HIT, QUEUE_SIZE, defaults
 from recsim.prefetchers import stride
 from recsim.registry import resolve_params
 from recsim.traces.trace import Trace
@@ -61,7 +61,7 @@ def _run(accesses, extra=(), cardinalities=None, outcome=MISS, **params):
 
 
 def test_defaults():
-    assert stride.PREFETCHER.params == {"degree": 3, "confirm": 2, "cross_pages": False}
+    assert defaults(stride.PREFETCHER.params) == {"degree": 3, "confirm": 2, "cross_pages": False}
 
 
 @pytest.mark.parametrize("outcome", [MISS, HIT, PREFETCH_HIT])
@@ -158,7 +158,7 @@ def test_growing_strides_never_prefetch():
                                     {"confirm": 0}, {"confirm": True}, {"cross_pages": 1}])
 def test_bad_parameters_are_config_errors(params):
     name = next(iter(params))
-    with pytest.raises(ConfigError, match=f"prefetcher stride: parameter '{name}'"):
+    with pytest.raises(ConfigError, match=f"prefetcher 'stride': parameter '{name}'"):
         _run([(0, 1)], **params)
 
 

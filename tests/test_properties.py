@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsim.engine import set_index, simulate
+from recsim.engine.replay import set_index, simulate
 from recsim.traces.trace import Trace
 
 POLICIES = [("lru", False), ("fifo", False), ("lfu", False), ("random", False),

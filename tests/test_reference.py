@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsim.engine import simulate
-from recsim.metrics import COUNTER_NAMES
+from recsim.engine.metrics import COUNTER_NAMES
+from recsim.engine.replay import simulate
 from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -314,7 +314,7 @@ def test_lfu_ties_go_to_the_first_to_reach_the_count():
 def test_set_associative_sets_are_independent():
     # Two vectors per set, 1 way per set: every alternation between two vectors of the
     # same set misses, between vectors of different sets hits after the first touches.
-    from recsim.engine import set_index
+    from recsim.engine.replay import set_index
 
     trace = _seq(list(range(64)))
     keys = trace.dense().keys
@@ -428,7 +428,7 @@ def test_oracle_by_hand(window, expected):
 def _advice_lists(trace, chunk, lag, kind, rng, priority=False):
     """CSR prefetch lists per chunk: random vids, or the vids chunk ``k + lag`` will use;
     with ``priority``, also a random priority per access (which no modelled policy reads)."""
-    from recsim.engine import Advice
+    from recsim.engine.replay import Advice
 
     vid = trace.dense().vid
     n_chunks = -(-trace.n_accesses // chunk)
@@ -480,7 +480,7 @@ def test_advice_prefetch_matches_reference(geometry, chunk, lag, latency, budget
     (0, 0, (2, 0, 4, 4, 1)),
 ])
 def test_advice_by_hand(lag, latency, expected):
-    from recsim.engine import Advice
+    from recsim.engine.replay import Advice
 
     trace = _rows(range(6))
     advice = Advice(prefetch_ptr=np.array([0, 2, 4, 5]),

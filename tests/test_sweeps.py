@@ -11,11 +11,12 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from recsim import store
 from recsim.cli import main
 from recsim.errors import ConfigError
-from recsim.experiment import expand, load_experiment, run_experiment
-from recsim.store import TIMING_FIELDS
+from recsim.experiments import store
+from recsim.experiments.schema import load_experiment
+from recsim.experiments.store import TIMING_FIELDS
+from recsim.experiments.sweep import expand, run_experiment
 
 SWEEP = """
 name: sweep
@@ -212,12 +213,12 @@ seeds: [0]
 def test_lru_size_sweep_from_one_pass_equals_replays(tmp_path, monkeypatch):
     """Ten fully associative LRU cells of one trace come from one reuse-distance pass;
     their rows equal replays' (the 8-way cells are replayed either way)."""
-    from recsim import experiment
+    from recsim.experiments import sweep
 
     spec = _write(tmp_path, ONE_PASS)
     fast = run_experiment(spec, tmp_path / "fast", progress=False, workers=1)
     assert sum("one_pass_s" in r["timings"] for r in fast) == 10
-    monkeypatch.setattr(experiment, "ONE_PASS_MIN", 10**9)
+    monkeypatch.setattr(sweep, "ONE_PASS_MIN", 10**9)
     replayed = run_experiment(spec, tmp_path / "slow", progress=False, workers=1)
     assert not any("one_pass_s" in r["timings"] for r in replayed)
     assert _stable(fast) == _stable(replayed)

@@ -139,14 +139,15 @@ def test_hitrate_at_one_misses_only_the_hot_set():
 
 
 @pytest.mark.parametrize("preset, params, message", [
-    ("meta-like", {"accesses": 10, "alpha": 1.0}, "unknown parameter(s) 'alpha'"),
+    ("meta-like", {"accesses": 10, "alpha": 1.0},
+     "generator 'meta-like': unknown parameter 'alpha'"),
     ("meta-like", {"accesses": 10, "row_fill": 1.5}, "'row_fill': expected a number in (0, 1]"),
     ("meta-like", {"accesses": 0}, "'accesses': expected a positive integer, got 0"),
     ("hitrate", {"accesses": 10, "hit_rate": 0.5, "capacity": 10_000},
      "expected capacity < unique <= rows"),
     ("hitrate", {"accesses": 10, "hit_rate": 1.5, "capacity": 10}, "'hit_rate': expected a "
                                                                      "number in [0, 1]"),
-    ("hitrate", {"accesses": 10}, "missing a required argument: 'hit_rate'"),
+    ("hitrate", {"accesses": 10}, "generator 'hitrate': missing parameter 'hit_rate'"),
     ("zipv", {"accesses": 10}, "preset: expected one of zipf, meta-like, hitrate"),
 ])
 def test_generator_errors_name_the_parameter(preset, params, message):
@@ -167,4 +168,5 @@ def test_cli_generates_each_preset(tmp_path, capsys):
     assert isinstance(load_trace(tmp_path / "h.trace"), Trace)
     assert main(["trace", "gen", "meta-like", "-o", str(tmp_path / "x.trace"), "--accesses",
                  "100", "--alpha", "1"]) == 2
-    assert "recsim: error: meta-like: unknown parameter(s) 'alpha'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "recsim: error: generator 'meta-like': unknown parameter 'alpha'" in err

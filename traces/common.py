@@ -1,7 +1,5 @@
 """Helpers shared by the trace format modules and generators.
 
-- atomic writes (:func:`atomic_output` for one file, :func:`atomic_directory` for a
-  directory): write beside the final name, then ``os.replace`` it into place;
 - input checks (:func:`require_file`) and option checks (:func:`positive_int`,
   :func:`no_other_options`);
 - a fast parser for text files of whitespace-separated non-negative integers
@@ -14,56 +12,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numba
 import numpy as np
 
 from recsim.errors import ConfigError, TraceFormatError
-from recsim.nextuse import NEVER, next_use
-
-# -- atomic writes ---------------------------------------------------------------------
-
-
-@contextmanager
-def atomic_output(path):
-    """Yield a temporary file path beside ``path``; rename it to ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_directory(path):
-    """Yield a temporary directory beside ``path``; replace ``path`` with it on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
+from recsim.files import atomic_output
+from recsim.traces.nextuse import NEVER, next_use
 
 # -- input and option checks -----------------------------------------------------------
 

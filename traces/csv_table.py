@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from recsim.errors import TraceFormatError
-from recsim.traces.common import (atomic_output, batches_from_labels, no_other_options,
-                                  require_file, trace_meta)
+from recsim.files import atomic_output
+from recsim.traces.common import batches_from_labels, no_other_options, require_file, trace_meta
 from recsim.traces.trace import Trace, parse_id
 
 NAME = "csv_table"

@@ -43,8 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import ConfigError, TraceFormatError
-from recsim.traces.common import (atomic_output, no_other_options, positive_int,
-                                  require_file, trace_meta)
+from recsim.files import atomic_output
+from recsim.traces.common import (
+    no_other_options,
+    positive_int,
+    require_file,
+    trace_meta,
+)
 from recsim.traces.trace import Trace
 
 NAME = "dlrm_datasets"

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import int_param, number_param
+from recsim.plugin import Float, Int, check_params
 from recsim.traces import native
 from recsim.traces.common import fixed_batches
 from recsim.traces.stats import lru_misses, reuse_distances
@@ -51,19 +51,24 @@ def _fill(table, row, hot_rows, cold_rows, hot_accesses):
             c += 1
 
 
-def check(accesses: int, hit_rate: float, capacity: int, unique: int = 10_000,
-          rows: int = 1_000_000, slack: float = 0.5, seed: int = 0,
-          batch_size: int = 1024) -> dict:
-    """The parameters, checked (one ConfigError naming the first bad one)."""
-    given = locals()  # the arguments by name
-    p = {name: int_param(NAME, given, name, 1)
-         for name in ("accesses", "capacity", "unique", "rows", "batch_size")}
-    p.update(hit_rate=number_param(NAME, given, "hit_rate", 0.0, 1.0),
-             slack=number_param(NAME, given, "slack", 0.0, 1.0, open_lo=True),
-             seed=int_param(NAME, given, "seed", 0))
+PARAMS = {"accesses": Int(None, lo=1, help="lookups in the trace"),
+          "hit_rate": Float(None, lo=0, hi=1, help="the fully associative LRU hit rate asked"),
+          "capacity": Int(None, lo=1, help="the buffer's vectors (< unique)"),
+          "unique": Int(10_000, lo=1, help="distinct vectors (<= rows)"),
+          "rows": Int(1_000_000, lo=1, help="rows of the one table"),
+          "slack": Float(0.5, lo=0, hi=1, open_lo=True, help="the hot set's share of "
+                         "hit_rate x capacity"),
+          "seed": Int(0, lo=0, help="random seed"),
+          "batch_size": Int(1024, lo=1, help="lookups per inference batch")}
+
+
+def check(**params) -> dict:
+    """The parameters (:data:`PARAMS`) with their defaults, checked and typed."""
+    p = check_params(f"generator '{NAME}'", PARAMS, params)
     if not p["capacity"] < p["unique"] <= p["rows"]:
-        raise ConfigError(f"{NAME}: expected capacity < unique <= rows (cold lookups must "
-                          f"miss), got capacity {capacity}, unique {unique}, rows {rows}")
+        raise ConfigError(f"generator '{NAME}': expected capacity < unique <= rows (cold "
+                          f"lookups must miss), got capacity {p['capacity']}, unique "
+                          f"{p['unique']}, rows {p['rows']}")
     return p
 
 
@@ -71,7 +76,7 @@ def generate(accesses: int, path=None, **params):
     """A trace of ``accesses`` lookups over ``unique`` vectors that a fully associative LRU
     buffer of ``capacity`` vectors hits at ``hit_rate`` (parameters: :func:`check`; see
     the module docstring)."""
-    p = check(accesses, **params)
+    p = check(accesses=accesses, **params)
     accesses, hit_rate, capacity, unique = (p[k] for k in ("accesses", "hit_rate", "capacity",
                                                            "unique"))
     hot = int(hit_rate * capacity * p["slack"])

@@ -69,8 +69,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recsim.errors import ConfigError
-from recsim.plugin import int_param, number_param
+from recsim.plugin import Float, Int, check_params
 from recsim.traces import native
 
 NAME = "meta-like"
@@ -82,9 +81,26 @@ META_2021 = (0.056, 0.043, 0.075, 0.099, 0.112, 0.091, 0.064, 0.052, 0.049, 0.05
              0.058, 0.061, 0.052, 0.038, 0.026, 0.02)
 TOP_BIN_SPAN = 4  # the open top bin holds reuse counts in [lo, TOP_BIN_SPAN * lo)
 
-DEFAULTS = {"tables": 856, "batch_size": 4096, "table_sigma": 2.0, "row_fill": 0.5,
-            "pooling_median": 4.0, "pooling_sigma": 1.0, "pooling_max": 256,
-            "interest_tables": 4, "visits": 16, "visit_sigma": 0.5, "visit_span": 1e-4}
+
+def _positive(default, help, hi=None):
+    return Float(default, lo=0, hi=hi, open_lo=True, help=help)
+
+
+PARAMS = {
+    "accesses": Int(None, lo=1, help="lookups in the trace"),
+    "seed": Int(0, lo=0, help="random seed"),
+    "tables": Int(856, lo=1, help="embedding tables"),
+    "batch_size": Int(4096, lo=1, help="lookups per inference batch (about)"),
+    "table_sigma": _positive(2.0, "log-sd of the tables' lognormal shares of the vectors"),
+    "row_fill": _positive(0.5, "share of a table's rows that are touched", hi=1.0),
+    "pooling_median": _positive(4.0, "median pooling factor (vectors per motif)"),
+    "pooling_sigma": _positive(1.0, "log-sd of the pooling factor"),
+    "pooling_max": Int(256, lo=1, help="largest pooling factor"),
+    "interest_tables": Int(4, lo=1, help="tables whose motifs form one interest"),
+    "visits": Int(16, lo=1, help="visits of a popular interest over the trace"),
+    "visit_sigma": _positive(0.5, "log-sd of an interest's lifetime"),
+    "visit_span": _positive(1e-4, "share of the trace that one visit spans", hi=1.0),
+}
 
 
 def _bin_counts(k: int) -> np.ndarray:
@@ -185,29 +201,16 @@ def _emit(order, motif, occ, motif_first, member_count, member_table, member_row
             a += 1
 
 
-INTEGERS = ("accesses", "tables", "batch_size", "pooling_max", "interest_tables", "visits")
-AT_MOST_ONE = ("row_fill", "visit_span")
-
-
-def check(accesses: int, seed: int = 0, **knobs) -> dict:
-    """The parameters with the knobs' defaults (:data:`DEFAULTS`), checked."""
-    unknown = sorted(set(knobs) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{NAME}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                          f"expected some of accesses, seed, {', '.join(DEFAULTS)}")
-    params = {"accesses": accesses, "seed": seed, **DEFAULTS, **knobs}
-    return {name: (int_param(NAME, params, name, 0 if name == "seed" else 1)
-                   if name in INTEGERS or name == "seed" else
-                   number_param(NAME, params, name, 0.0, 1.0 if name in AT_MOST_ONE else np.inf,
-                                open_lo=True))
-            for name in params}
+def check(**params) -> dict:
+    """The parameters (:data:`PARAMS`) with their defaults, checked and typed."""
+    return check_params(f"generator '{NAME}'", PARAMS, params)
 
 
 def generate(accesses: int, path=None, **params):
     """A meta-like trace of ``accesses`` lookups (parameters: :func:`check`, meanings: the
     module docstring); written to the native directory ``path`` and opened from there
     when ``path`` is given, else returned in memory."""
-    p = check(accesses, **params)
+    p = check(accesses=accesses, **params)
     rng = np.random.default_rng(p["seed"])
     T = p["tables"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import TraceFormatError
-from recsim.traces.common import atomic_directory, atomic_output
+from recsim.files import atomic_directory, atomic_output
 from recsim.traces.trace import Trace
 
 NAME = "native"

@@ -24,8 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import TraceFormatError
-from recsim.traces.common import (atomic_output, batches_from_labels, next_access_vtime,
-                                  no_other_options, require_file, trace_meta)
+from recsim.files import atomic_output
+from recsim.traces.common import (
+    batches_from_labels,
+    next_access_vtime,
+    no_other_options,
+    require_file,
+    trace_meta,
+)
 from recsim.traces.trace import Trace
 
 NAME = "oracle_general"

@@ -17,9 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsim.errors import TraceFormatError
-from recsim.traces.common import atomic_output, no_other_options, require_file
-from recsim.traces.csv_table import (OPTIONAL, REQUIRED, check_columns, trace_from_columns,
-                                     trace_to_columns)
+from recsim.files import atomic_output
+from recsim.traces.common import no_other_options, require_file
+from recsim.traces.csv_table import (
+    OPTIONAL,
+    REQUIRED,
+    check_columns,
+    trace_from_columns,
+    trace_to_columns,
+)
 from recsim.traces.trace import Trace
 
 NAME = "parquet_table"

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recsim.traces.common import atomic_output
+from recsim.files import atomic_output
 
 REUSE_COUNT_BINS = 17  # "0, 1", "1, 2", "2, 4", ..., "16384, 32768", "32768+"
 ZIPF_FIT_RANKS = 10_000
@@ -189,13 +189,16 @@ def lru_misses(distances: np.ndarray, capacities) -> np.ndarray:
     return distances.shape[0] - hits
 
 
-def default_capacities(n_unique: int) -> tuple[list[float], list[int]]:
-    """Fractions 1%, 2%, ..., 100% of unique vectors and their capacities, resolved as
-    ``recsim simulate`` resolves a fraction."""
-    from recsim.engine import resolve_capacity
+def fraction_capacity(fraction: float, n_unique: int) -> int:
+    """The vectors of a buffer of ``fraction`` of ``n_unique`` unique vectors (at least
+    one): how every capacity given as a fraction or a percent is resolved."""
+    return max(1, int(round(fraction * n_unique)))
 
+
+def default_capacities(n_unique: int) -> tuple[list[float], list[int]]:
+    """Fractions 1%, 2%, ..., 100% of unique vectors and their capacities."""
     fractions = [p / 100 for p in range(1, 101)]
-    return fractions, [resolve_capacity(f, n_unique) for f in fractions]
+    return fractions, [fraction_capacity(f, n_unique) for f in fractions]
 
 
 def lru_miss_ratio_curve(distances: np.ndarray, n_unique: int) -> dict:

@@ -534,7 +534,7 @@ def _grown(slots, n: int):
 def _compute_cached_dense(trace: Trace) -> DenseIds:
     """Compute the remap; for an on-disk trace, write ``vid.npy`` as it is computed and
     ``keys.npy`` after, each atomically (a read-only directory: just compute it)."""
-    from recsim.traces.common import atomic_output
+    from recsim.files import atomic_output
     from recsim.traces.native import write_npy_atomic
 
     paths = _dense_paths(trace)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsim.plugin import int_param, number_param
+from recsim.plugin import Float, Int, check_params
 from recsim.traces import native
 from recsim.traces.common import fixed_batches
 
@@ -24,20 +24,23 @@ NAME = "zipf"
 CHUNK = 1 << 22
 
 
-def check(accesses: int, tables: int = 1, rows: int = 1_000_000, alpha: float = 1.0,
-          seed: int = 0, batch_size: int = 1024) -> dict:
-    """The parameters, checked (one ConfigError naming the first bad one)."""
-    given = locals()  # the arguments by name
-    params = {name: int_param(NAME, given, name, 1)
-              for name in ("accesses", "tables", "rows", "batch_size")}
-    return {**params, "alpha": number_param(NAME, given, "alpha"),
-            "seed": int_param(NAME, given, "seed", 0)}
+PARAMS = {"accesses": Int(None, lo=1, help="lookups in the trace"),
+          "tables": Int(1, lo=1, help="tables, each drawn with equal chance"),
+          "rows": Int(1_000_000, lo=1, help="rows of each table"),
+          "alpha": Float(1.0, lo=0, help="Zipf exponent (0: uniform)"),
+          "seed": Int(0, lo=0, help="random seed"),
+          "batch_size": Int(1024, lo=1, help="lookups per inference batch")}
+
+
+def check(**params) -> dict:
+    """The parameters (:data:`PARAMS`) with their defaults, checked and typed."""
+    return check_params(f"generator '{NAME}'", PARAMS, params)
 
 
 def generate(accesses: int, path=None, **params):
     """A Zipf trace (parameters: :func:`check`); written to the native directory ``path``
     and opened from there when ``path`` is given, else returned in memory."""
-    p = check(accesses, **params)
+    p = check(accesses=accesses, **params)
     return native.generated(
         lambda table, row: _fill(table, row, p["tables"], p["rows"], p["alpha"], p["seed"]),
         p["accesses"], fixed_batches(p["accesses"], p["batch_size"]),

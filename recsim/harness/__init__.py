@@ -1,5 +1,5 @@
 """The TorchRec/FBGEMM latency harness: an embedding-bag inference model over a trace's
-tables, timed for real, whose times calibrate the latency model (:mod:`recsim.latency`).
+tables, timed for real, whose times calibrate the latency model (:mod:`recsim.experiments.latency`).
 
 Two backends with one interface (``forward(request)``, ``reset_counters()``, miss counts):
 

@@ -1,5 +1,5 @@
 """``recsim calibrate``: time real inference at chosen buffer hit rates and fit the latency
-model (:mod:`recsim.latency`), as the RecMG paper's Fig. 18 does.
+model (:mod:`recsim.experiments.latency`), as the RecMG paper's Fig. 18 does.
 
 For each requested hit rate, a ``hitrate`` trace (:mod:`traces.hitrate`: ``unique``
 vectors reordered so that an LRU buffer of ``capacity`` rows hits at that rate) is spread
@@ -35,15 +35,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from recsim.engine import simulate
+from recsim.engine.replay import simulate
 from recsim.errors import ConfigError
+from recsim.experiments.latency import fit
+from recsim.files import atomic_output
 from recsim.harness import HIT_RATES
 from recsim.harness import SIZES as HARNESS_SIZES
 from recsim.harness.requests import trace_requests
-from recsim.latency import fit
-from recsim.traces import Trace
-from recsim.traces import hitrate
-from recsim.traces.common import atomic_output
+from recsim.traces import Trace, hitrate
 
 SIZES = {name: default for name, (default, _) in HARNESS_SIZES.items()}
 
@@ -162,7 +161,7 @@ def calibrate(backend: str = "tiered", hit_rates=HIT_RATES, batches: int = 20,
               warmup: int = 5, threads: int | None = 1, dense: bool = True, seed: int = 0,
               device: str | None = None, progress: bool = True, **sizes) -> dict:
     """Measure every hit rate, fit ``latency = a + b * miss_rate``, return the calibration
-    (fields: :mod:`recsim.latency`). ``sizes`` override :data:`SIZES`; ``threads`` sets
+    (fields: :mod:`recsim.experiments.latency`). ``sizes`` override :data:`SIZES`; ``threads`` sets
     ``torch.set_num_threads`` on the CPU (None leaves it)."""
     unknown = set(sizes) - set(SIZES)
     if unknown:
@@ -192,7 +191,7 @@ def calibrate(backend: str = "tiered", hit_rates=HIT_RATES, batches: int = 20,
 def write_calibration(cal: dict, path) -> list[str]:
     """Write the calibration JSON at ``path`` and its Fig. 18 plot beside it (PNG and
     SVG, same stem); return the files written."""
-    from recsim import plots
+    from recsim.experiments import plots
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

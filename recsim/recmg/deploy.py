@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from recsim.engine import Advice
+from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
 from recsim.recmg import transfetch
 from recsim.recmg.encoding import Vocabulary

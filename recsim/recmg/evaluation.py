@@ -45,16 +45,18 @@ import numpy as np
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from recsim.engine import resolve_capacity, simulate
+from recsim.engine.replay import simulate
+from recsim.engine.settings import resolve_capacity
 from recsim.errors import ConfigError
-from recsim.experiment import TraceSpec, _Strict, default_output, open_trace, validate
+from recsim.experiments.report import write_report
+from recsim.experiments.schema import TraceSpec, _Strict, default_output, validate
+from recsim.experiments.store import code_version, git_commit
+from recsim.experiments.sweep import open_trace
+from recsim.files import atomic_output
 from recsim.recmg import deploy
 from recsim.recmg.chamfer import WINDOW_FACTOR
 from recsim.recmg.labels import opt_labels
 from recsim.recmg.train import KINDS, TrainConfig, load_model, resolve_params, train
-from recsim.report import write_report
-from recsim.store import code_version, git_commit
-from recsim.traces.common import atomic_output
 
 # The RecMG paper's numbers on Meta's traces (Sections V-VI, Table II).
 PAPER = {"caching accuracy": "80-83%", "recmg correctness": "37%",

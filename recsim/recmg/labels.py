@@ -23,7 +23,8 @@ from numbers import Real
 import numpy as np
 from numba import njit
 
-from recsim.engine import resolve_capacity, simulate
+from recsim.engine.replay import simulate
+from recsim.engine.settings import resolve_capacity
 from recsim.errors import ConfigError
 
 LABEL_FRACTION = 0.8  # label_capacity = 80% of the buffer

@@ -1,20 +1,24 @@
 """Generated, disk-cached replay loops: one per policy, prefetcher and kind of loop.
 
-:mod:`recsim.replay_kernel` is copied into the kernel cache directory with its hooks block
+:mod:`recsim.engine.loop` is copied into the kernel cache directory with its hooks block
 naming the pair's modules and its features block setting the kind of loop (a subset of
 :data:`FEATURES`: plain set-associative ``{}``, plain fully associative ``{ONE_SET}``, or
 ``{GENERAL}``), and imported from there; Numba caches the compiled loop beside
-it (``__pycache__``). The file name carries a digest of what that loop can reach (the
-core modules but the drivers in ``_OUTSIDE_KERNELS``, the pair's plug-in modules and the
-plug-in modules they import from) and the Numba version, because Numba's own cache only
-notices edits to the cached function's file, not to the hooks it calls: such an edit
-yields new kernel files, and stale ones of the same kind are removed.
+it (``__pycache__``). The file name carries a digest of exactly the files the loop is built
+from (:func:`kernel_files`: the template, the pair's plug-in modules, and every ``recsim``
+module they import, directly or not: :mod:`recsim.plugin`, :mod:`recsim.engine.metrics`,
+:mod:`recsim.engine.preload`, the policies' ``_`` helper modules, ...) and the Numba
+version, because Numba's own cache only notices edits to the cached function's file, not
+to the hooks it calls: such an edit yields new kernel files, and stale ones of the same
+kind are removed. Editing any other module (the driver, the CLI, experiments) recompiles
+nothing.
 
 The cache directory is ``$RECSIM_CACHE_DIR/kernels`` (default ``~/.cache/recsim``).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import os
@@ -26,10 +30,9 @@ from pathlib import Path
 
 import numba
 
-import recsim
 from recsim.plugin import Policy, Prefetcher
 
-TEMPLATE = Path(__file__).with_name("replay_kernel.py")
+TEMPLATE = Path(__file__).with_name("loop.py")
 FEATURES = ("ONE_SET", "GENERAL")
 _HOOKS = re.compile(r"# >>> hooks\n.*?# <<< hooks\n", re.S)
 _FEATURES = re.compile(r"# >>> features\n.*?# <<< features\n", re.S)
@@ -40,31 +43,49 @@ def cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
-# Core modules no replay loop imports: editing them does not recompile the loops.
-_OUTSIDE_KERNELS = {"cli.py", "engine.py", "experiment.py", "kernels.py", "plots.py",
-                    "registry.py"}
+def _module_file(name: str) -> Path | None:
+    """The source file of module ``name``, or None if ``name`` is not a module."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:  # ``package.module.attribute``
+        return None
+    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _plugin_files(module_name: str) -> set[Path]:
-    """The plug-in's own file and those of the other plug-in modules it imports from."""
-    module = sys.modules[module_name]
-    names = {module_name} | {
-        getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        for value in vars(module).values()}
-    return {Path(sys.modules[n].__file__) for n in names
-            if n.startswith(("recsim.policies.", "recsim.prefetchers.")) and n in sys.modules}
+def _add_imports(source: str, found: set[Path]) -> None:
+    """Add the files of the ``recsim`` modules ``source`` imports, and theirs, to ``found``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            path = _module_file(name) if name.startswith("recsim.") else None
+            if path is not None and path not in found:
+                found.add(path)
+                _add_imports(path.read_text(), found)
+
+
+@cache
+def kernel_files(policy_module: str, prefetcher_module: str) -> tuple[Path, ...]:
+    """The files a loop of this pair is built from: the template (its placeholder hooks
+    aside), the two plug-in modules, and the ``recsim`` modules they import, transitively."""
+    found = {TEMPLATE}
+    _add_imports(_HOOKS.sub("", TEMPLATE.read_text()), found)
+    for name in (policy_module, prefetcher_module):
+        found.add(_module_file(name))
+        _add_imports(_module_file(name).read_text(), found)
+    return tuple(sorted(found))
 
 
 @cache
 def _source_digest(policy_module: str, prefetcher_module: str) -> str:
-    """Digest of what one loop can reach: the core (but the driver modules in
-    ``_OUTSIDE_KERNELS``), the pair's plug-in modules, and Numba's version."""
+    """Digest of :func:`kernel_files` and Numba's version."""
     h = hashlib.sha256(numba.__version__.encode())
-    core = [p for p in sorted(Path(recsim.__file__).parent.glob("*.py"))
-            if p.name not in _OUTSIDE_KERNELS]
-    plugins = sorted(_plugin_files(policy_module) | _plugin_files(prefetcher_module))
-    for path in core + plugins:
-        h.update(path.name.encode())
+    for path in kernel_files(policy_module, prefetcher_module):
+        h.update(f"{path.parent.name}/{path.name}".encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -73,7 +94,7 @@ def kernel_source(policy: Policy, prefetcher: Prefetcher, features: frozenset) -
     hooks = (f"from {policy.module} import POLICY as _policy\n"
              f"from {prefetcher.module} import PREFETCHER as _prefetcher\n")
     flags = "".join(f"{name} = {name in features}\n" for name in FEATURES)
-    header = f"# Generated by recsim.kernels from {TEMPLATE.name}: do not edit.\n"
+    header = f"# Generated by recsim.engine.kernels from {TEMPLATE.name}: do not edit.\n"
     source = _HOOKS.sub(lambda _: f"# >>> hooks\n{hooks}# <<< hooks\n", TEMPLATE.read_text())
     return header + _FEATURES.sub(lambda _: f"# >>> features\n{flags}# <<< features\n", source)
 

@@ -20,17 +20,21 @@ from pathlib import Path
 import markdown
 
 from recsim.errors import ConfigError
-from recsim.latency import load_calibration
-from recsim.traces import load_trace
-from recsim.traces.common import atomic_output
-from recsim.traces.stats import reuse_distance_histogram, reuse_distances
+from recsim.experiments.tables import (
+    latency_table,
+    markdown_table,
+    number,
+    prefetch_table,
+    summary_table,
+)
+from recsim.files import atomic_output
 
 
-def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], meta: dict,
-                  base: Path) -> None:
-    """Tables, figures, ``experiment.json`` and the report of a sweep (see module)."""
-    from recsim.experiment import latency_table, prefetch_table
-
+def write_outputs(out: Path, exp, rows: list[dict], histograms: dict[str, dict],
+                  meta: dict) -> None:
+    """Tables, figures, ``experiment.json`` and the report of a sweep (see module):
+    ``exp`` is the checked experiment, ``histograms`` the reuse-distance histogram of each
+    trace by name (for the ``reuse_distance`` figure)."""
     tables = []
     for kind, make in (("prefetch", prefetch_table), ("latency", latency_table)):
         if kind in exp.tables:
@@ -39,14 +43,14 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
             tables.append(f"{kind}_table.md")
     figures = []
     if exp.plots:
-        from recsim import plots  # matplotlib: imported only when a figure is asked for
+        from recsim.experiments import (
+            plots,  # matplotlib: imported only when a figure is asked for
+        )
     for plot in exp.plots:
         if plot == "reuse_distance":
-            figures += plots.reuse_distance({name: _reuse_histogram(path)
-                                             for name, path in traces.items()}, out)
+            figures += plots.reuse_distance(histograms, out)
         elif plot == "latency":
-            figures += plots.latency(rows, out,
-                                     load_calibration(base / exp.latency.calibration))
+            figures += plots.latency(rows, out, exp.calibration)
         else:
             figures += getattr(plots, plot)(rows, out)
     info = {"name": exp.name, "description": exp.description, **meta,
@@ -55,11 +59,6 @@ def write_outputs(out: Path, exp, rows: list[dict], traces: dict[str, Path], met
     with atomic_output(out / "experiment.json") as tmp:
         tmp.write_text(json.dumps(info, indent=1))
     write_report(out)
-
-
-def _reuse_histogram(path: Path) -> dict:
-    dense = load_trace(path).dense()
-    return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
 
 
 def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
@@ -71,29 +70,6 @@ def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
         out.append({**ref, "rows": len(values),
                     "recsim": sum(values) / len(values) if values else None})
     return out
-
-
-def _table(header: list[str], body: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
-
-
-def _number(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
-
-
-def summary_table(rows: list[dict], metrics: list[str]) -> str:
-    seeds = len({r["seed"] for r in rows}) > 1
-    header = ["trace", "buffer", "ways", "policy", "prefetcher", *(["seed"] if seeds else []),
-              *metrics]
-    body = [[r["trace"], f"{100 * r['buffer_fraction']:.1f}% ({r['capacity']:,})",
-             r["requested_ways"] or "full", r["policy"], r["prefetcher"],
-             *([r["seed"]] if seeds else []), *(_number(r.get(m)) for m in metrics)]
-            for r in rows]
-    return _table(header, body)
 
 
 def report_markdown(out: Path) -> str:
@@ -116,11 +92,12 @@ def report_markdown(out: Path) -> str:
         parts += ["## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
         body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
-                 p["metric"], _number(p["value"]), _number(p["recsim"]),
+                 p["metric"], number(p["value"]), number(p["recsim"]),
                  "-" if p["recsim"] is None else f"{p['recsim'] - p['value']:+.4f}"]
                 for p in info["paper"]]
         parts += ["## Paper vs recsim\n",
-                  _table(["source", "where", "metric", "paper", "recsim", "difference"], body)]
+                  markdown_table(["source", "where", "metric", "paper", "recsim", "difference"],
+                                 body)]
     for name in info.get("tables", []):
         parts += [f"## {name}\n", (out / name).read_text()]
     if info.get("figures"):

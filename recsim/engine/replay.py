@@ -1,13 +1,10 @@
 """Replay a trace against a buffer: geometry, plug-in state, the compiled loop, results.
 
-Geometry: the buffer holds ``capacity`` vectors in ``sets x ways`` slots. ``ways=0`` (or
-``ways >= capacity``) is fully associative (one set). Otherwise ``sets = capacity // ways``
-and the usable capacity is ``sets * ways`` (reported as ``capacity``); a vector's set is a
-64-bit mix (splitmix64's finaliser) of its global key modulo ``sets``, as FBGEMM hashes
-rows into its 32-way cache sets. ``capacity`` is a vector count (int) or a fraction of the
-trace's unique vectors (float in (0, 1], or a string such as ``"10%"``). A prefetcher whose
-metadata is charged against the buffer (``Prefetcher.metadata_vectors``) takes that many
-vectors off the capacity before the geometry is formed.
+The buffer's size, geometry, latencies and prefetch limits are a :class:`ReplaySettings`
+(:mod:`recsim.engine.settings`). A vector's set is a 64-bit mix (splitmix64's finaliser)
+of its global key modulo ``sets``, as FBGEMM hashes rows into its 32-way cache sets. A
+prefetcher whose metadata is charged against the buffer (``Prefetcher.metadata_vectors``)
+takes that many vectors off the capacity before the geometry is formed.
 """
 
 from __future__ import annotations
@@ -15,51 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from recsim import metrics
+from recsim.engine import metrics
+from recsim.engine.kernels import load_kernel
+from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError
-from recsim.kernels import load_kernel
-from recsim.nextuse import next_use
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
+from recsim.traces.nextuse import next_use
 from recsim.traces.trace import release
-
-
-def resolve_capacity(capacity, n_unique: int) -> int:
-    """An absolute vector count from an int, a fraction in (0, 1], or a percent string."""
-    value = capacity
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = float(text[:-1]) / 100 if text.endswith("%") else (
-                float(text) if any(c in text for c in ".eE") else int(text))
-        except ValueError:
-            raise ConfigError(f"capacity: expected a vector count, a fraction or a percent, "
-                              f"got {capacity!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"capacity: expected a number, got {capacity!r}")
-    if isinstance(value, (float, np.floating)):
-        if not 0 < value <= 1:
-            raise ConfigError(f"capacity: a fraction of unique vectors must be in (0, 1], "
-                              f"got {capacity!r}")
-        return max(1, int(round(value * n_unique)))
-    if value <= 0:
-        raise ConfigError(f"capacity: expected a positive number of vectors, got {capacity!r}")
-    return int(value)
-
-
-def resolve_geometry(capacity: int, ways: int) -> tuple[int, int, int]:
-    """``(usable capacity, sets, ways)``."""
-    if isinstance(ways, bool) or not isinstance(ways, (int, np.integer)) or ways < 0:
-        raise ConfigError(f"ways: expected an integer >= 0 (0 = fully associative), got {ways!r}")
-    if ways == 0 or ways >= capacity:
-        return capacity, 1, capacity
-    sets = capacity // ways
-    return sets * ways, sets, int(ways)
 
 
 @numba.vectorize(["uint64(uint64)"], cache=True)
@@ -152,12 +118,22 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
              max_outstanding: int | None = None, log_hits: bool = False,
              chunk: int | None = None) -> metrics.SimResult:
-    """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
+    """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
+    with the settings given by keyword (see :class:`ReplaySettings`)."""
+    settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
+                              max_outstanding, seed)
+    return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
+                  advice=advice, per_table=per_table, window=window, log_hits=log_hits,
+                  chunk=chunk)
 
-    ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
-    ``fetch_latency``: the same for a demand miss (accesses to the vector before then are
-    merged misses). ``prefetch_budget``: prefetches issued per inference batch at most
-    (None: no cap). ``max_outstanding``: prefetches in flight at most (None: no bound).
+
+def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
+           policy_params: dict | None = None, prefetcher_params: dict | None = None, *,
+           advice: Advice | None = None, per_table: bool = False, window: int = 0,
+           log_hits: bool = False, chunk: int | None = None) -> metrics.SimResult:
+    """Replay ``trace`` (a :class:`Trace` or a path) under ``settings`` and return exact
+    counts.
+
     ``per_table``: also count accesses and hits per table. ``window``: also report the
     hit rate of every window of that many accesses. ``log_hits``: also return ``hit_log``, a
     uint8 array with 1 for every access that hit (from caching or a prefetch).
@@ -172,15 +148,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)
-    for name, value in (("prefetch_latency", prefetch_latency), ("window", window),
-                        ("fetch_latency", fetch_latency),
-                        ("prefetch_budget", 0 if prefetch_budget is None else prefetch_budget),
-                        ("max_outstanding", 1 if max_outstanding is None else max_outstanding)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ConfigError(f"{name}: expected an integer >= 0, got {value!r}")
-    if max_outstanding == 0:
-        raise ConfigError("max_outstanding: expected an integer >= 1 (None: no bound), got 0")
-    budget = -1 if prefetch_budget is None else int(prefetch_budget)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise ConfigError(f"window: expected an integer >= 0, got {window!r}")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
                               or chunk < 1):
         raise ConfigError(f"chunk: expected a positive number of accesses, got {chunk!r}")
@@ -188,23 +157,25 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     start = time.perf_counter()
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
-    cap = resolve_capacity(capacity, dense.n_unique)
+    cap = resolve_capacity(settings.capacity, dense.n_unique)
     if pf.metadata_vectors is not None:
         charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
         if charged >= cap:
             raise ConfigError(f"prefetcher {pf.name}: its metadata ({charged:,} vectors) "
                               f"does not fit in the buffer of {cap:,} vectors")
         cap -= charged
-    cap, sets, ways = resolve_geometry(cap, ways)
-    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways, seed,
+    cap, sets, ways = resolve_geometry(cap, settings.ways)
+    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways,
+                        settings.seed,
                         prefetching=pf.name != "none" or (advice is not None
                                                           and advice.prefetch_ptr is not None),
-                        prefetch_latency=int(prefetch_latency), fetch_latency=int(fetch_latency))
+                        prefetch_latency=int(settings.prefetch_latency),
+                        fetch_latency=int(settings.fetch_latency))
 
     start = time.perf_counter()
     features, args = _loop_inputs(ctx, pol.make_state(ctx, pol_params),
-                                  pf.make_state(ctx, pf_params), advice or Advice(), budget,
-                                  max_outstanding or 0, per_table or window > 0 or log_hits)
+                                  pf.make_state(ctx, pf_params), advice or Advice(), settings,
+                                  per_table or window > 0 or log_hits)
     setup_s = time.perf_counter() - start
 
     if chunk and "GENERAL" in features:
@@ -220,44 +191,71 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     n = trace.n_accesses
     for lo in range(0, n, chunk or max(n, 1)):
         hi = min(n, lo + (chunk or n))
-        kernel(args[0][lo:hi], args[1][lo:hi], *args[2:-1], np.int64(lo))
+        kernel(*args._replace(vids=args.vids[lo:hi], tables=args.tables[lo:hi],
+                              t0=np.int64(lo)))
         if chunk:
-            release(args[0])
-            release(args[1])
+            release(args.vids)
+            release(args.tables)
     timings["replay_s"] = setup_s + time.perf_counter() - start
     timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
-    buf, counts, hit_log = args[15], args[16], args[18]
+    slot_of, vid_of, n_used, _ = args.buf
     return metrics.SimResult(
         policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
-        counts=metrics.counts_dict(counts, np.count_nonzero(buf[0] >= PREFETCHED)),
-        occupancy=int(buf[2].sum()),
-        params={"policy": pol_params, "prefetcher": pf_params,
-                "prefetch_latency": prefetch_latency, "prefetch_budget": prefetch_budget,
-                "fetch_latency": fetch_latency, "max_outstanding": max_outstanding,
-                "seed": seed},
+        counts=metrics.counts_dict(args.counts, np.count_nonzero(slot_of >= PREFETCHED)),
+        occupancy=int(n_used.sum()),
+        params={"policy": pol_params, "prefetcher": pf_params, **settings.recorded()},
         timings=timings,
-        per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
+        per_table=(metrics.per_table(trace.table, args.hit_log, trace.n_tables) if per_table
+                   else None),
         window=window,
-        window_hit_rate=metrics.window_rates(hit_log, window) if window else None,
-        resident=np.flatnonzero(buf[0] >= 0), hit_log=hit_log if log_hits else None)
+        window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
+        resident=np.flatnonzero(slot_of >= 0), hit_log=args.hit_log if log_hits else None)
 
 
-def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits):
-    """The kind of replay loop (see :mod:`recsim.kernels`) and its arguments."""
+class LoopArgs(NamedTuple):
+    """The arguments of the replay loop, :func:`recsim.engine.loop.replay`, in its order
+    (described there)."""
+
+    vids: np.ndarray
+    tables: np.ndarray
+    batch_offsets: np.ndarray
+    prio: np.ndarray
+    adv_ptr: np.ndarray
+    adv_vids: np.ndarray
+    adv_chunk: int
+    adv_lag: int
+    ways: int
+    latency: int
+    fetch_latency: int
+    budget: int
+    inflight: np.ndarray
+    pstate: tuple
+    fstate: tuple
+    buf: tuple
+    counts: np.ndarray
+    queue: np.ndarray
+    hit_log: np.ndarray
+    t0: np.int64
+
+
+def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
+    """The kind of replay loop (see :mod:`recsim.engine.kernels`) and its arguments."""
     n = ctx.trace.n_accesses
     prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
-    if (prio.size or log_hits or adv_chunk or budget >= 0 or ctx.fetch_latency
-            or max_outstanding):
+    budget = -1 if settings.prefetch_budget is None else int(settings.prefetch_budget)
+    bound = settings.max_outstanding or 0
+    if prio.size or log_hits or adv_chunk or budget >= 0 or ctx.fetch_latency or bound:
         features = {"GENERAL"}
     else:
         features = {"ONE_SET"} if ctx.sets == 1 else set()
     slot_of = -3 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
     buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
            np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
-    args = (ctx.vids, readonly(ctx.trace.table), readonly(ctx.trace.batch_offsets),
-            readonly(prio), readonly(adv_ptr), readonly(adv_vids), adv_chunk, adv_lag,
-            ctx.ways, ctx.prefetch_latency, ctx.fetch_latency, budget,
-            np.zeros(max_outstanding + 2 if max_outstanding else 0, np.int64), pstate, fstate,
-            buf, np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
-            np.zeros(n if log_hits else 0, np.uint8), np.int64(0))
+    args = LoopArgs(
+        ctx.vids, readonly(ctx.trace.table), readonly(ctx.trace.batch_offsets),
+        readonly(prio), readonly(adv_ptr), readonly(adv_vids), adv_chunk, adv_lag, ctx.ways,
+        ctx.prefetch_latency, ctx.fetch_latency, budget,
+        np.zeros(bound + 2 if bound else 0, np.int64), pstate, fstate, buf,
+        np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
+        np.zeros(n if log_hits else 0, np.uint8), np.int64(0))
     return frozenset(features), args

@@ -1,6 +1,6 @@
 """The replay loop: one pass over the trace, no Python per access.
 
-This file is a template. :mod:`recsim.kernels` copies it into the kernel cache with the
+This file is a template. :mod:`recsim.engine.kernels` copies it into the kernel cache with the
 ``hooks`` block below rewritten for one (policy, prefetcher) pair and the ``features``
 block for the kind of replay, so that Numba compiles, inlines and caches on disk a loop
 specialised to both. (Numba cannot cache a function that receives jitted functions as
@@ -14,18 +14,37 @@ without prefetching in a plain set-associative loop, so the module also imports 
 
 from numba import njit
 
-from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, PREFETCHED,
-                           not_resident)
-from recsim.preload import preload
-from recsim.metrics import (ACCESSES, BYPASSES, CACHE_HITS, COMPULSORY_MISSES, EVICTIONS,
-                            LATE_PREFETCHES, MERGED_MISSES, ON_DEMAND_FETCHES,
-                            POLLUTION_MISSES, PREFETCH_HITS, PREFETCHES_DROPPED,
-                            PREFETCHES_ISSUED, PREFETCHES_REDUNDANT, PREFETCHES_UNUSED,
-                            PREFETCHES_USEFUL)
+from recsim.engine.metrics import (
+    ACCESSES,
+    BYPASSES,
+    CACHE_HITS,
+    COMPULSORY_MISSES,
+    EVICTIONS,
+    LATE_PREFETCHES,
+    MERGED_MISSES,
+    ON_DEMAND_FETCHES,
+    POLLUTION_MISSES,
+    PREFETCH_HITS,
+    PREFETCHES_DROPPED,
+    PREFETCHES_ISSUED,
+    PREFETCHES_REDUNDANT,
+    PREFETCHES_UNUSED,
+    PREFETCHES_USEFUL,
+)
+from recsim.engine.preload import preload
+from recsim.plugin import (
+    HIT,
+    LATE_PREFETCH,
+    MISS,
+    PREFETCH_HIT,
+    PREFETCHED,
+    not_resident,
+)
 
 # >>> hooks
 from recsim.policies.lru import POLICY as _policy
 from recsim.prefetchers.none import PREFETCHER as _prefetcher
+
 # <<< hooks
 
 # >>> features

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import recsim
-from recsim.traces.common import atomic_output
+from recsim.files import atomic_output
 
 # Columns that differ between two runs of the same cell.
 TIMING_FIELDS = ("wall_s", "timings")

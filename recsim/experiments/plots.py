@@ -16,9 +16,9 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from recsim.experiment import strategy  # noqa: E402
-from recsim.latency import estimate_ms  # noqa: E402
-from recsim.traces.common import atomic_output  # noqa: E402
+from recsim.experiments.latency import estimate_ms  # noqa: E402
+from recsim.experiments.tables import strategy  # noqa: E402
+from recsim.files import atomic_output  # noqa: E402
 
 BREAKDOWN = (("hit by caching", "#4C72B0"), ("hit by prefetch", "#55A868"),
              ("late prefetch", "#DD8452"), ("on-demand fetch", "#C44E52"))
@@ -223,7 +223,7 @@ def calibration(cal: dict, out: Path, stem: str) -> str:
 
 
 def miss_ratio_curve(curve: dict, out: Path, stem: str) -> str:
-    """A fully associative LRU miss-ratio curve (:mod:`recsim.mrc`) against buffer size."""
+    """A fully associative LRU miss-ratio curve (:mod:`recsim.engine.mrc`) against buffer size."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     ax.plot([100 * f for f in curve["fraction"]], curve["miss_ratio"], marker=".")
     how = "exact" if curve["rate"] == 1 else f"SHARDS, rate {curve['rate']:g}"

@@ -1,0 +1,304 @@
+"""Experiment files: a YAML sweep of traces x buffer sizes x ways x policies x prefetchers
+x seeds, checked once into an :class:`Experiment`.
+
+Schema (unknown keys are errors that name the YAML path)::
+
+    name: quickstart
+    description: one paragraph for the report   # optional
+    traces:                       # a file (relative to the YAML) or a generator
+      - {name: zipf, generate: {preset: zipf, accesses: 1000000, rows: 100000, alpha: 0.9}}
+      - {name: video, path: ../data/video.txt, format: user_item, options: {batch_size: 512}}
+    capacities: [0.01, 0.05, 0.1]  # fractions of unique vectors, "5%", or vector counts
+    ways: [32]                     # 0 = fully associative
+    policies: [lru, {name: belady, params: {bypass: true}}]   # [] for trace-only figures
+    prefetchers: [none]
+    seeds: [0]
+    zip: [[policies, prefetchers]] # axes advanced together (equal lengths), not crossed
+    prefetch_latency: 0            # accesses until a prefetch arrives
+    fetch_latency: 0               # accesses until a demand miss arrives
+    prefetch_budget: null          # prefetches issued per batch at most
+    max_outstanding: null          # prefetches in flight at most
+    metrics: [hit_rate]            # columns of the printed and reported summary
+    plots: [hit_rate_vs_capacity]  # see PLOTS
+    tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
+                                   # latency: est. latency per strategy and size (Fig. 19)
+    paper:                         # reference values: a paper-vs-recsim table in the report
+      - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
+    latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
+    output: results/quickstart     # default results/<name> (results/<name>_<scale>)
+    scales:                        # named overrides; "quick" is the default when present
+      full: {traces: [...]}
+
+``capacities``, ``ways`` and ``seeds`` (the axes) and the four latency and prefetch keys
+make each cell's :class:`~recsim.engine.settings.ReplaySettings`, which checks them.
+The sweep itself is :mod:`recsim.experiments.sweep`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
+                      model_validator)
+
+from recsim.engine.metrics import COUNTER_NAMES
+from recsim.engine.settings import ReplaySettings
+from recsim.errors import ConfigError
+from recsim.experiments.latency import load_calibration
+from recsim.registry import get_policy, get_prefetcher, resolve_params
+from recsim.traces import GENERATORS, check_generator
+
+AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds")
+PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
+         "prefetch_quality", "latency")
+METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilization",
+           "coverage", "occupancy", "est_latency_ms")
+TABLES = ("prefetch", "latency")
+AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
+MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Generate(BaseModel):
+    """A generated trace: ``preset`` and ``accesses``; every other key goes to the
+    generator, which checks it."""
+    model_config = ConfigDict(extra="allow")
+    preset: Literal[tuple(GENERATORS)]
+    accesses: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _generator_accepts(self):
+        params = self.model_dump()
+        try:
+            check_generator(params.pop("preset"), params)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class TraceSpec(_Strict):
+    name: str
+    path: str | None = None
+    format: str | None = None
+    options: dict = Field(default_factory=dict)
+    generate: Generate | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.generate is None):
+            raise ValueError("give exactly one of 'path' or 'generate'")
+        return self
+
+
+class Plugin(_Strict):
+    name: str
+    params: dict = Field(default_factory=dict)
+
+
+PluginSpec = Union[str, Plugin]
+
+
+class PaperValue(_Strict):
+    """A number the paper reports, matched to the rows whose ``where`` fields are equal."""
+    source: str
+    metric: Literal[METRICS]
+    value: float
+    where: dict[Literal[MATCH_KEYS], Any] = Field(default_factory=dict)
+
+
+class Latency(_Strict):
+    calibration: str
+
+
+class Experiment(_Strict):
+    name: str
+    description: str = ""
+    traces: list[TraceSpec] = Field(min_length=1)
+    capacities: list[Union[int, float, str]] = Field([0.1], min_length=1)
+    ways: list[int] = Field([32], min_length=1)
+    policies: list[PluginSpec] = Field(default_factory=list)
+    prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
+    seeds: list[int] = Field([0], min_length=1)
+    zip: list[list[Literal[AXES]]] = Field(default_factory=list)
+    prefetch_latency: int = 0  # these four and the axes are checked by ReplaySettings
+    fetch_latency: int = 0
+    prefetch_budget: int | None = None
+    max_outstanding: int | None = None
+    metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
+    plots: list[Literal[PLOTS]] = Field(default_factory=list)
+    tables: list[Literal[TABLES]] = Field(default_factory=list)
+    paper: list[PaperValue] = Field(default_factory=list)
+    latency: Latency | None = None
+    output: str | None = None
+    # Worked out once by check_experiment, not read from the YAML:
+    _file: Path | None = PrivateAttr(None)
+    _scale: str | None = PrivateAttr(None)
+    _calibration: dict | None = PrivateAttr(None)
+    _plugins: dict = PrivateAttr(default_factory=dict)  # axis: [Plugin, params resolved]
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    @property
+    def scale(self) -> str | None:
+        return self._scale
+
+    @property
+    def calibration(self) -> dict | None:
+        """The latency calibration, loaded (None without ``latency``)."""
+        return self._calibration
+
+    def plugins(self, axis: str) -> list[Plugin]:
+        """The ``policies`` or ``prefetchers`` with every parameter resolved."""
+        return self._plugins[axis]
+
+    def settings(self, **axes) -> ReplaySettings:
+        """The replay settings of a cell at these axis values (``capacity``, ``ways``,
+        ``seed``)."""
+        return ReplaySettings(prefetch_latency=self.prefetch_latency,
+                              fetch_latency=self.fetch_latency,
+                              prefetch_budget=self.prefetch_budget,
+                              max_outstanding=self.max_outstanding, **axes)
+
+    def output_dir(self, output=None) -> Path:
+        """``output`` (a command-line override), else the YAML's ``output``, else
+        :func:`default_output`."""
+        return Path(output or self.output or default_output(self.name, self._scale))
+
+    @model_validator(mode="after")
+    def _zip_groups(self):
+        seen = set()
+        for i, group in enumerate(self.zip):
+            lengths = {axis: len(getattr(self, axis)) for axis in group}
+            if len(group) < 2 or seen & set(group) or len(set(group)) < len(group):
+                raise ValueError(f"zip[{i}]: expected two or more axes, each in one group")
+            if len(set(lengths.values())) > 1:
+                raise ValueError(f"zip[{i}]: zipped axes need equal lengths, got {lengths}")
+            seen |= set(group)
+        for key, needs in (("plots", "latency"), ("tables", "latency"),
+                           ("metrics", "est_latency_ms")):
+            if needs in getattr(self, key) and self.latency is None:
+                raise ValueError(f"{key}: '{needs}' needs a latency calibration: add latency: "
+                                 "{calibration: FILE.json} (made by recsim calibrate)")
+        return self
+
+
+def read_yaml(path) -> dict:
+    """The mapping in a YAML file; a missing file or bad YAML is one ConfigError."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return raw
+
+
+def apply_scale(raw, path, scale: str | None = None) -> tuple[Any, str | None]:
+    """``raw`` with the overrides of ``scales[scale]`` merged in (mappings merged key by
+    key, everything else replaced), and the scale used: ``scale``, else ``quick`` when the
+    file has one, else None."""
+    if not isinstance(raw, dict):
+        return raw, scale
+    raw = dict(raw)
+    scales = raw.pop("scales", None) or {}
+    if not isinstance(scales, dict) or not all(isinstance(v, dict) for v in scales.values()):
+        raise ConfigError(f"{path}: scales: expected a mapping of scale name to overrides")
+    scale = scale or ("quick" if "quick" in scales else None)
+    if scale is None:
+        return raw, None
+    if scale not in scales:
+        raise ConfigError(f"{path}: scales: no scale {scale!r}; valid: "
+                          f"{', '.join(scales) or 'none'}")
+    return _merge(raw, scales[scale]), scale
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merge(base[key], value) if both else value
+    return out
+
+
+def default_output(name: str, scale: str | None) -> Path:
+    """``results/NAME``, or ``results/NAME_SCALE`` for a scale other than quick."""
+    return Path("results") / (name if scale in (None, "quick") else f"{name}_{scale}")
+
+
+def validate(schema: type[BaseModel], raw, path: Path):
+    """``schema`` filled from ``raw``; the first problem is a ConfigError naming the file
+    and the YAML path."""
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        # A misspelt key also makes the intended key "missing": report the unknown one.
+        err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]
+                        if p not in ("str", "Plugin", "function-after[_one_source()]"))
+        msg = ("unknown key" if err["type"] == "extra_forbidden"
+               else err["msg"].removeprefix("Value error, "))
+        raise ConfigError(f"{path}: {where.lstrip('.') or '(top level)'}: {msg}") from None
+
+
+def load_experiment(path, scale: str | None = None) -> Experiment:
+    """Parse and check an experiment YAML at ``scale`` (:func:`check_experiment`)."""
+    raw, scale = apply_scale(read_yaml(path), path, scale)
+    return check_experiment(raw, path, scale)
+
+
+def check_experiment(raw, path, scale: str | None = None) -> Experiment:
+    """The experiment in ``raw`` (the YAML's content, ``scale`` applied) checked whole:
+    schema, replay settings, plug-ins and their parameters, latency calibration. Every
+    problem is one ConfigError naming the file and the YAML path. What the checks work out
+    stays on the result: the file, the scale, the plug-ins' resolved parameters and the
+    loaded calibration."""
+    path = Path(path)
+    exp = validate(Experiment, raw, path)
+    exp._file, exp._scale = path, scale
+    checks = [("", None, {})] + [(f"{key}[{i}]: ", field, {field: value})
+                                  for key, field in AXIS_SETTINGS
+                                  for i, value in enumerate(getattr(exp, key))]
+    for where, field, axes in checks:
+        try:
+            exp.settings(**axes)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {where}{str(exc).removeprefix(f'{field}: ')}") from None
+    for key, getter, kind in (("policies", get_policy, "policy"),
+                              ("prefetchers", get_prefetcher, "prefetcher")):
+        exp._plugins[key] = []
+        for i, spec in enumerate(getattr(exp, key)):
+            plugin = _plugin(spec)
+            try:
+                found = getter(plugin.name)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {key}[{i}]: {exc}") from None
+            try:
+                params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}]")
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            exp._plugins[key].append(Plugin(name=plugin.name, params=params))
+    if exp.latency is not None:
+        calibration = path.parent / exp.latency.calibration
+        if not calibration.is_file():
+            raise ConfigError(f"{path}: latency.calibration: needs a latency calibration, "
+                              f"{calibration} does not exist; make it with "
+                              "recsim calibrate first")
+        try:
+            exp._calibration = load_calibration(calibration)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: latency.calibration: {exc}") from None
+    return exp
+
+
+def _plugin(spec: PluginSpec) -> Plugin:
+    return Plugin(name=spec) if isinstance(spec, str) else spec
+
+

@@ -1,0 +1,228 @@
+"""Run an experiment (:mod:`recsim.experiments.schema`) cell by cell into a resumable
+results store (:mod:`recsim.experiments.store`).
+
+The sweep is the cartesian product of the axes in the order traces, capacities, ways,
+policies, prefetchers, seeds (a ``zip`` group takes the place of its first axis).
+``recsim run`` skips cells already in the store, runs the rest on the chosen executor
+(:mod:`recsim.experiments.executors`), then writes the table (``results.parquet``, ``.csv``,
+``.json``), the figures (PNG + SVG) and the report (:mod:`recsim.experiments.report`). Fully
+associative LRU cells without prefetching or fetch latency, eight or more per trace, are
+computed in-process from one reuse-distance pass (:func:`recsim.engine.mrc.lru_results`: the
+rows a replay gives, tested) instead of a replay each. Non-native
+trace files are imported once into ``OUTPUT/traces/`` (as generated traces are), so
+every worker memory-maps the same native trace and its cached dense ids.
+"""
+
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from recsim.engine.replay import replay
+from recsim.engine.settings import ReplaySettings
+from recsim.experiments.executors import run_cells
+from recsim.experiments.latency import estimate_ms
+from recsim.experiments.report import write_outputs
+from recsim.experiments.schema import AXES, Experiment, TraceSpec, load_experiment
+from recsim.experiments.store import ResultsStore, cell_key, code_version, git_commit
+from recsim.traces import Trace, generate_trace, load_trace, save_trace
+from recsim.traces.native import is_native
+from recsim.traces.stats import reuse_distance_histogram, reuse_distances
+
+
+def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Trace, dict]:
+    """The native trace a sweep replays, open, and its identity (part of every cell key).
+
+    A native trace is used where it lies; another file is imported once into
+    ``OUT/traces/NAME.trace`` and a generated trace is written there, each reused while
+    its source (file name, size, modification time, format and options) or its generator
+    request is unchanged. The dense ids are computed here, once, and cached beside it."""
+    if spec.path is not None:
+        src = Path(spec.path) if Path(spec.path).is_absolute() else base / spec.path
+        if (spec.format or "native") == "native" and is_native(src):
+            stat = (src / "meta.json").stat()
+            identity = {"file": src.name, "format": "native", "mtime_ns": stat.st_mtime_ns}
+            trace = load_trace(src)
+            trace.dense()
+            return trace, identity
+        stat = src.stat() if src.exists() else None
+        identity = {"file": src.name, "format": spec.format, "options": spec.options,
+                    "size": stat and stat.st_size, "mtime_ns": stat and stat.st_mtime_ns}
+        make = lambda: load_trace(src, spec.format, **spec.options)  # noqa: E731
+    else:
+        identity = {"generate": spec.generate.model_dump()}
+        make = lambda: generate_trace(**identity["generate"])  # noqa: E731
+    path = out / "traces" / f"{spec.name}.trace"
+    trace = load_trace(path) if is_native(path) else None
+    if trace is None or trace.meta["provenance"].get("request") != identity:
+        made = make()
+        made.meta["provenance"]["request"] = identity  # reused only for the same source
+        save_trace(made, path)
+        trace = load_trace(path)
+    trace.dense()
+    return trace, identity
+
+
+def open_trace(spec: TraceSpec, base: Path, out: Path) -> Trace:
+    """The trace of ``spec``, prepared as for a sweep (:func:`prepare_trace`)."""
+    return prepare_trace(spec, base, out)[0]
+
+
+def expand(exp: Experiment) -> list[dict]:
+    """The sweep's cells, each ``{axis: value}`` over :data:`AXES` (traces by index)."""
+    values = {"traces": list(range(len(exp.traces))), "capacities": exp.capacities,
+              "ways": exp.ways, "policies": exp.plugins("policies"),
+              "prefetchers": exp.plugins("prefetchers"), "seeds": exp.seeds}
+    group_of = {axis: group for group in exp.zip for axis in group}
+    factors = []
+    for axis in AXES:
+        group = group_of.get(axis, [axis])
+        if group[0] == axis:
+            factors.append([dict(zip(group, combo))
+                            for combo in zip(*(values[a] for a in group))])
+    return [{k: v for part in combo for k, v in part.items()}
+            for combo in itertools.product(*factors)]
+
+
+def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]]) -> dict:
+    """What a worker needs to run a cell: its ``settings``, the ``trace_path``, and its
+    ``config``, the resolved configuration that its key hashes."""
+    trace, identity = prepared[cell["traces"]]
+    settings = exp.settings(capacity=cell["capacities"], ways=cell["ways"], seed=cell["seeds"])
+    config = {"trace": {"name": exp.traces[cell["traces"]].name, **identity},
+              "policy": cell["policies"].model_dump(),
+              "prefetcher": cell["prefetchers"].model_dump(), **asdict(settings)}
+    return {"config": config, "settings": settings, "trace_path": str(trace.path)}
+
+
+ONE_PASS_MIN = 8  # fully associative LRU cells of one trace computed in one pass from this
+_OPEN_TRACES: dict[str, Trace] = {}  # per process: each trace memory-mapped once
+
+
+def _open(path: str) -> Trace:
+    if path not in _OPEN_TRACES:
+        _OPEN_TRACES[path] = load_trace(path)
+    return _OPEN_TRACES[path]
+
+
+def run_cell(task: dict) -> dict:
+    """Replay one cell (see :func:`cell_task`) and return its row."""
+    cfg, trace = task["config"], _open(task["trace_path"])
+    start = time.perf_counter()
+    return _row(cfg, trace, replay(trace, task["settings"], cfg["policy"]["name"],
+                                   cfg["prefetcher"]["name"], cfg["policy"]["params"],
+                                   cfg["prefetcher"]["params"]), start)
+
+
+def _row(cfg: dict, trace, result, start: float) -> dict:
+    """A cell's row: its configuration, the result's counts and rates, provenance."""
+    row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
+           "requested_ways": cfg["ways"], "seed": cfg["seed"], **result.to_dict()}
+    row["buffer_fraction"] = result.capacity / trace.n_unique
+    row.update(wall_s=time.perf_counter() - start, version=code_version(),
+               git_commit=git_commit())
+    return row
+
+
+def _one_pass(cfg: dict) -> bool:
+    """Whether a cell is fully associative LRU without prefetching or fetch latency."""
+    return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0)
+
+
+def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
+    """Rows of the cells to do that :func:`_one_pass` admits, from one reuse-distance
+    pass per trace (:func:`recsim.engine.mrc.lru_results`, the counts a replay gives),
+    where a trace has at least ``ONE_PASS_MIN`` of them (fewer replay faster)."""
+    from recsim.engine.mrc import lru_results
+
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        if _one_pass(tasks[i]["config"]):
+            groups.setdefault(tasks[i]["trace_path"], []).append(i)
+    rows = {}
+    for path, cells in groups.items():
+        if len(cells) < ONE_PASS_MIN:
+            continue
+        start = time.perf_counter()
+        trace = _open(path)
+        settings: list[ReplaySettings] = [tasks[i]["settings"] for i in cells]
+        for i, s, result in zip(cells, settings,
+                                lru_results(trace, [s.capacity for s in settings])):
+            result.params = {"policy": {}, "prefetcher": {}, **s.recorded()}
+            rows[i] = _row(tasks[i]["config"], trace, result, start)
+    return rows
+
+
+def _reuse_histogram(trace: Trace) -> dict:
+    dense = trace.dense()
+    return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
+
+
+def run_experiment(experiment, output=None, progress: bool = True, scale: str | None = None,
+                   workers: int | None = None, executor: str = "local",
+                   address: str | None = None, force: bool = False) -> list[dict]:
+    """Run the sweep of ``experiment`` (an :class:`Experiment` from
+    :func:`~recsim.experiments.schema.check_experiment`, or the path of its YAML, loaded
+    at ``scale``) into ``output`` (default :meth:`Experiment.output_dir`): skip the cells
+    already in the store (all of them are recomputed with ``force``), run the rest, write
+    the table, figures and report; return the rows in sweep order."""
+    exp = (experiment if isinstance(experiment, Experiment)
+           else load_experiment(experiment, scale))
+    out = exp.output_dir(output)
+    store = ResultsStore(out)
+    prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
+    tasks = [cell_task(exp, cell, prepared) for cell in expand(exp)]
+    keys = [cell_key(task["config"]) for task in tasks]
+    rows = [None if force else store.get(key) for key in keys]
+    todo = [i for i, row in enumerate(rows) if row is None]
+    for i, row in _run_one_pass(tasks, todo).items():
+        row["cell"] = keys[i]
+        store.put(row["cell"], row)
+        rows[i] = row
+    todo = [i for i in todo if rows[i] is None]
+    for j, row in run_cells(run_cell, [tasks[i] for i in todo], executor, workers, address,
+                            progress, desc=exp.name):
+        row["cell"] = keys[todo[j]]
+        store.put(row["cell"], row)
+        rows[todo[j]] = row
+    add_coverage(rows)
+    if exp.calibration is not None:
+        add_latency(rows, exp.calibration)
+    store.write_table(rows)
+    histograms = ({spec.name: _reuse_histogram(trace)
+                   for spec, (trace, _) in zip(exp.traces, prepared)}
+                  if "reuse_distance" in exp.plots else {})
+    write_outputs(out, exp, rows, histograms,
+                  meta={"file": str(exp.file), "scale": exp.scale, "cells": len(rows),
+                        "computed": len(todo), "version": code_version(),
+                        "git_commit": git_commit()})
+    return rows
+
+
+def _cell(row: dict) -> tuple:
+    return (row["trace"], row["requested_capacity"], row["requested_ways"], row["policy"],
+            json.dumps(row["params"]["policy"], sort_keys=True), row["seed"])
+
+
+def add_coverage(rows: list[dict]) -> None:
+    """Set each row's ``coverage``: the fraction of the misses of the same cell without a
+    prefetcher (a ``none`` row of the sweep) that its prefetcher removed (None without one;
+    negative when prefetching adds misses)."""
+    base = {_cell(r): r["misses"] for r in rows if r["prefetcher"] == "none"}
+    for r in rows:
+        misses = base.get(_cell(r))
+        r["coverage"] = (misses - r["misses"]) / misses if misses else None
+
+
+def add_latency(rows: list[dict], cal: dict) -> None:
+    """Set each row's ``est_latency_ms`` from its miss ratio (:mod:`recsim.experiments.latency`)."""
+    for r in rows:
+        r["est_latency_ms"] = estimate_ms(cal, r["miss_ratio"])
+
+
