@@ -175,7 +175,7 @@ def cmd_simulate(args) -> None:
                       args.prefetch_budget, advice=_model_advice(args, trace), seed=args.seed,
                       per_table=args.per_table, window=args.window,
                       fetch_latency=args.fetch_latency, max_outstanding=args.max_outstanding,
-                      chunk=args.chunk)
+                      chunk=args.chunk, dedup=args.dedup)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -193,6 +193,10 @@ def cmd_simulate(args) -> None:
         print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
               f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}  utilization "
               f"{util}  pollution misses {c['pollution_misses']:,}")
+    for name, total in result.to_dict().get("batch_counters", {}).items():
+        print(f"  {name} {total:,}", end="")
+    if result.batch_counters is not None:
+        print()
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
           f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
@@ -362,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
     p.add_argument("--chunk", type=int, metavar="N",
                    help="stream the trace N accesses at a time (traces larger than memory)")
+    p.add_argument("--dedup", choices=["batch"],
+                   help="batch: a row looked up several times in a batch counts once")
     p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
     p.add_argument("--prefetch-model", type=Path,
                    help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")

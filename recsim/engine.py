@@ -26,7 +26,7 @@ from recsim.nextuse import next_use
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
-from recsim.traces.trace import release
+from recsim.traces.trace import dedup_batches, release
 
 
 def resolve_capacity(capacity, n_unique: int) -> int:
@@ -151,7 +151,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
              max_outstanding: int | None = None, log_hits: bool = False,
-             chunk: int | None = None) -> metrics.SimResult:
+             chunk: int | None = None, dedup: str | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts.
 
     ``prefetch_latency``: accesses between issuing a prefetch and the vector being usable.
@@ -165,6 +165,9 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
     counts equal a single-shot replay's. Only for plain replays (none of advice, hit log,
     per-table or window statistics, budget, fetch latency, bound on prefetches in flight).
+    ``dedup="batch"``: replay each batch's distinct rows once, in order of first lookup
+    (a row looked up several times in a batch counts one access), as FBGEMM's cache
+    looks up a batch's unique indices; every policy and prefetcher sees that trace.
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -185,10 +188,22 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
                               or chunk < 1):
         raise ConfigError(f"chunk: expected a positive number of accesses, got {chunk!r}")
 
+    if dedup not in (None, "batch"):
+        raise ConfigError(f"dedup: expected 'batch' or none, got {dedup!r}")
     start = time.perf_counter()
+    if dedup:
+        trace = dedup_batches(trace)
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
     cap = resolve_capacity(capacity, dense.n_unique)
+    if pol.replay is not None:
+        if (pf.name != "none" or advice is not None or per_table or window or log_hits
+                or chunk or prefetch_latency or fetch_latency or prefetch_budget is not None
+                or max_outstanding is not None):
+            raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
+                              "prefetcher, advice, per-table or window statistics, hit log, "
+                              "chunk, latencies, prefetch budget or bound")
+        return _replay_batches(pol, pol_params, trace, dense, cap, ways, seed, dedup, timings)
     if pf.metadata_vectors is not None:
         charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
         if charged >= cap:
@@ -234,12 +249,30 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
         params={"policy": pol_params, "prefetcher": pf_params,
                 "prefetch_latency": prefetch_latency, "prefetch_budget": prefetch_budget,
                 "fetch_latency": fetch_latency, "max_outstanding": max_outstanding,
-                "seed": seed},
+                "dedup": dedup, "seed": seed},
         timings=timings,
         per_table=metrics.per_table(trace.table, hit_log, trace.n_tables) if per_table else None,
         window=window,
         window_hit_rate=metrics.window_rates(hit_log, window) if window else None,
         resident=np.flatnonzero(buf[0] >= 0), hit_log=hit_log if log_hits else None)
+
+
+def _replay_batches(pol, params, trace, dense, cap, ways, seed, dedup,
+                    timings) -> metrics.SimResult:
+    """A policy that replaces the replay loop (``Policy.replay``); its first call in a
+    process includes loading (or compiling) its kernel."""
+    timings["compile_s"] = 0.0
+    start = time.perf_counter()
+    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, 0, ways, seed)
+    out = pol.replay(ctx, pol.make_state(ctx, params))
+    timings["replay_s"] = time.perf_counter() - start
+    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
+    return metrics.SimResult(
+        policy=pol.name, prefetcher="none", capacity=out.capacity, ways=out.ways,
+        sets=out.sets, counts=metrics.counts_dict(out.counts, 0),
+        occupancy=int(out.resident.shape[0]),
+        params={"policy": params, "dedup": dedup, "seed": seed},
+        timings=timings, resident=out.resident, batch_counters=out.batch_counters)
 
 
 def _loop_inputs(ctx, pstate, fstate, advice, budget, max_outstanding, log_hits):

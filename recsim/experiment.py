@@ -18,6 +18,7 @@ Schema (unknown keys are errors that name the YAML path)::
     fetch_latency: 0               # accesses until a demand miss arrives
     prefetch_budget: null          # prefetches issued per batch at most
     max_outstanding: null          # prefetches in flight at most
+    dedup: null                    # batch: a row repeated in a batch counts one lookup
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -141,6 +142,7 @@ class Experiment(_Strict):
     fetch_latency: int = Field(0, ge=0)
     prefetch_budget: int | None = Field(None, ge=0)
     max_outstanding: int | None = Field(None, ge=1)
+    dedup: Literal["batch"] | None = None
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
@@ -326,7 +328,7 @@ def cell_config(exp: Experiment, cell: dict, identities: list[dict]) -> dict:
                 "prefetcher", get_prefetcher(pf.name), pf.params)},
             "prefetch_latency": exp.prefetch_latency, "fetch_latency": exp.fetch_latency,
             "prefetch_budget": exp.prefetch_budget, "max_outstanding": exp.max_outstanding,
-            "seed": cell["seeds"]}
+            "dedup": exp.dedup, "seed": cell["seeds"]}
 
 
 ONE_PASS_MIN = 8  # fully associative LRU cells of one trace computed in one pass from this
@@ -345,7 +347,7 @@ def run_cell(task: dict) -> dict:
                       cfg["prefetcher"]["params"], prefetch_latency=cfg["prefetch_latency"],
                       seed=cfg["seed"], fetch_latency=cfg["fetch_latency"],
                       prefetch_budget=cfg["prefetch_budget"],
-                      max_outstanding=cfg["max_outstanding"]), start)
+                      max_outstanding=cfg["max_outstanding"], dedup=cfg["dedup"]), start)
 
 
 def _row(cfg: dict, trace, result, start: float) -> dict:
@@ -361,7 +363,7 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
 def _one_pass(cfg: dict) -> bool:
     """Whether a cell is fully associative LRU without prefetching or fetch latency."""
     return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
-            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0)
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"])
 
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
@@ -386,7 +388,7 @@ def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
             result.params = {"policy": {}, "prefetcher": {},
                              **{k: cfg[k] for k in ("prefetch_latency", "prefetch_budget",
                                                     "fetch_latency", "max_outstanding",
-                                                    "seed")}}
+                                                    "dedup", "seed")}}
             rows[i] = _row(cfg, trace, result, start)
     return rows
 

@@ -35,6 +35,11 @@ before then is a *merged miss* (it waits for the fetch in flight and issues none
 Make-state functions read both latencies from the context (``ctx.fetch_latency``,
 ``ctx.prefetch_latency``): a timeliness-aware prefetcher such as Berti trains on them.
 
+A policy whose decisions need a whole batch at once (FBGEMM's cache looks up every unique
+row of a batch before it inserts any, and locks the rows the batch uses) instead gives
+``replay(ctx, state) -> BatchReplay`` and no hooks: the engine then calls it in place of
+the replay loop, for plain replays only (no prefetcher, advice or per-access statistics).
+
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
 (policy, prefetcher) pair (see :mod:`recsim.kernels`).
@@ -182,6 +187,20 @@ class _Plugin:
         return self.make_state.__module__
 
 
+@dataclass
+class BatchReplay:
+    """What a policy's own ``replay`` returns: its geometry (it may size the buffer its
+    own way), the engine's counter array, the resident vids, and counters per batch (name
+    -> one int64 per batch)."""
+
+    capacity: int
+    sets: int
+    ways: int
+    counts: np.ndarray
+    resident: np.ndarray
+    batch_counters: dict
+
+
 @dataclass(frozen=True, eq=False)
 class Policy(_Plugin):
     victim: Callable = None
@@ -190,9 +209,10 @@ class Policy(_Plugin):
     on_fill: Callable = noop_fill
     on_evict: Callable = noop_evict
     params: dict = field(default_factory=dict)
+    replay: Callable = None  # (ctx, state) -> BatchReplay, in place of the hooks
 
     def __post_init__(self):
-        if self.victim is None:
+        if self.victim is None and self.replay is None:
             raise TypeError(f"policy {self.name!r} has no victim hook")
 
 
