@@ -251,6 +251,17 @@ def cmd_mrc(args) -> None:
     if args.policy != "lru":
         raise ConfigError(f"mrc: one-pass curves exist for policy 'lru' only, got "
                           f"{args.policy!r}; replay other policies with recsim simulate")
+    if args.torchrec:
+        from recsim.mrc import write_torchrec_stats
+
+        if args.sample != 1:
+            raise ConfigError("mrc --torchrec: the per-table histograms are exact; drop "
+                              "--sample")
+        trace = load_trace(args.trace, args.format)
+        write_torchrec_stats(trace, args.torchrec, args.bins)
+        print(f"{args.torchrec}: TorchRec EmbeddingOffloadStats of {trace.n_tables} tables "
+              f"({args.bins} bins each)")
+        return
     curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
     if args.plot:
         from recsim import plots
@@ -428,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling hash seed")
     p.add_argument("--force", action="store_true",
                    help="accept a sample too small for the documented error bound")
+    p.add_argument("--torchrec", type=Path, metavar="OUT",
+                   help="write each table's stack-distance histogram as TorchRec's planner "
+                        "reads it (EmbeddingOffloadStats arguments, JSON)")
+    p.add_argument("--bins", type=int, default=100,
+                   help="histogram bins per table for --torchrec (default 100)")
     p.add_argument("--json", action="store_true", help="the whole curve (100 sizes) as JSON")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw it (PNG and SVG)")
     p.set_defaults(func=cmd_mrc)

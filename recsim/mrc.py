@@ -27,11 +27,28 @@ Set-associative buffers and other policies need replays (``recsim simulate``); t
 curve of a set-associative LRU buffer is close to the fully associative one once sets
 hold 32 or more ways. :func:`lru_results` gives the whole counter set of fully
 associative LRU cells from one exact pass; experiments use it for LRU size sweeps.
+
+**Per table** (:func:`table_curves`): each table's own fully associative LRU buffer, from
+one pass over the accesses grouped by table (a vector belongs to one table, so its reuse
+distance over the grouped accesses counts only its own table's vectors).
+:func:`torchrec_stats` writes them as TorchRec's planner reads them
+(``EmbeddingOffloadStats(cacheability, expected_lookups, mrc_hist_counts, height)`` in
+``torchrec/distributed/planner/shard_estimators.py``, torchrec 1.8.0, read at commit
+``a48cef79``): ``mrc_hist_counts`` has ``n`` bins over cache sizes ``0 .. height`` (the
+table's rows); bin ``i`` counts the accesses whose distance ``d`` has
+``i <= d * n / height < i + 1`` (exact in integers), and ``expected_miss_rate(clf)`` is
+one minus the share of the histogram's total up to the bin of ``clf * height - 1``, i.e.
+the replayed miss ratio at the bin's upper edge. TorchRec normalises by the histogram's
+total and has no bin beyond a load factor of 1, so first lookups (compulsory misses) go
+into the last bin: below a load factor of ``1 - 1/n`` its miss rate is the replayed one,
+compulsory misses included (tested); at 1.0 it reads 0, as TorchRec's own test expects.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -41,7 +58,7 @@ from recsim.engine import mix64, resolve_capacity
 from recsim.errors import ConfigError
 from recsim.traces.stats import (default_capacities, lru_miss_ratio_curve, lru_misses,
                                  reuse_distances)
-from recsim.traces.trace import chunks
+from recsim.traces.trace import chunks, dedup_batches
 
 HASH_BITS = 24
 MEAN_ERROR_BOUND = 0.01
@@ -132,3 +149,82 @@ def lru_results(trace, capacities) -> list[metrics.SimResult]:
             "lru", "none", cap, cap, 1, metrics.counts_dict(counts, 0), occupancy,
             timings={"one_pass_s": elapsed / len(caps)}))
     return results
+
+
+@dataclass
+class TableCurves:
+    """Per table ``t``: ``accesses[t]``, ``unique[t]`` and ``hits[t][c]`` = accesses of
+    ``t`` that hit its own fully associative LRU buffer of ``c`` rows (``c`` = 0 ..
+    ``unique[t]``; larger buffers hit as many); ``distances`` per access grouped by table
+    (``order``: those accesses' positions), ``starts`` the tables' first positions there."""
+
+    accesses: np.ndarray
+    unique: np.ndarray
+    hits: list
+    order: np.ndarray
+    distances: np.ndarray
+    starts: np.ndarray
+
+    def misses(self, t: int, rows: int) -> int:
+        """Misses of table ``t`` with a buffer of ``rows`` rows."""
+        h = self.hits[t]
+        return int(self.accesses[t] - h[min(rows, h.shape[0] - 1)])
+
+
+def table_curves(trace) -> TableCurves:
+    """Every table's exact LRU hit curve from one reuse-distance pass (module docstring)."""
+    dense = trace.dense()
+    order = np.argsort(np.asarray(trace.table), kind="stable")
+    distances = reuse_distances(np.asarray(dense.vid)[order], dense.n_unique)
+    accesses = np.bincount(trace.table, minlength=trace.n_tables).astype(np.int64)
+    starts = np.concatenate(([0], np.cumsum(accesses)))
+    hits, unique = [], np.zeros(trace.n_tables, np.int64)
+    for t in range(trace.n_tables):
+        d = distances[starts[t]:starts[t + 1]]
+        reuse = d[d >= 0]
+        unique[t] = d.shape[0] - reuse.shape[0]
+        hits.append(np.concatenate(([0], np.cumsum(np.bincount(reuse, minlength=unique[t])))))
+    return TableCurves(accesses, unique, hits, order, distances, starts)
+
+
+def torchrec_stats(trace, bins: int = 100) -> list[dict]:
+    """Per table, the arguments of TorchRec's ``EmbeddingOffloadStats`` (module
+    docstring): ``height``, ``mrc_hist_counts`` (``bins`` ints), ``cacheability`` (the
+    area under the binned miss-ratio curve) and ``expected_lookups`` (unique rows per
+    batch, averaged over batches)."""
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ConfigError(f"bins: expected a positive integer, got {bins!r}")
+    curves = table_curves(trace)
+    per_batch = np.bincount(dedup_batches(trace).table, minlength=trace.n_tables)
+    out = []
+    for t in range(trace.n_tables):
+        height = int(trace.cardinalities[t])
+        d = curves.distances[curves.starts[t]:curves.starts[t + 1]]
+        where = np.where(d >= 0, d * bins // height, bins - 1)
+        hist = np.bincount(where, minlength=bins)
+        total = max(int(hist.sum()), 1)
+        out.append({"table": t, "height": height, "mrc_hist_counts": hist.tolist(),
+                    "cacheability": float(np.mean(1 - np.cumsum(hist) / total)),
+                    "expected_lookups": float(per_batch[t] / trace.n_batches)})
+    return out
+
+
+def write_torchrec_stats(trace, path, bins: int = 100) -> None:
+    """:func:`torchrec_stats` as JSON; :func:`load_torchrec_stats` reads it back."""
+    with open(path, "w") as fh:
+        json.dump({"format": "torchrec.EmbeddingOffloadStats", "torchrec": "1.8.0",
+                   "bins": bins, "tables": torchrec_stats(trace, bins)}, fh)
+
+
+def load_torchrec_stats(path) -> list:
+    """TorchRec's ``EmbeddingOffloadStats`` of each table in a file written by
+    :func:`write_torchrec_stats` (needs torchrec: the ``torchrec`` extra), e.g. for
+    ``CacheParams(stats=...)`` in the planner's ``ParameterConstraints``."""
+    import torch
+    from torchrec.distributed.planner.shard_estimators import EmbeddingOffloadStats
+
+    with open(path) as fh:
+        tables = json.load(fh)["tables"]
+    return [EmbeddingOffloadStats(t["cacheability"], t["expected_lookups"],
+                                  torch.tensor(t["mrc_hist_counts"]), t["height"])
+            for t in tables]
