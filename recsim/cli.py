@@ -282,6 +282,56 @@ def cmd_mrc(args) -> None:
         print(f"plot: {args.plot.with_suffix('.png')}")
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10,
+               "mib": 2**20, "gib": 2**30}
+
+
+def _bytes(text: str) -> int:
+    """A byte count: ``1073741824``, ``1.5GB`` or ``512MiB``."""
+    t = text.strip().lower()
+    number = t.rstrip("kmgib")
+    try:
+        return int(float(number) * _BYTE_UNITS[t[len(number):]])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected bytes such as 2000000, 1.5GB or 512MiB, "
+                                         f"got {text!r}") from None
+
+
+def cmd_plan(args) -> None:
+    from recsim.latency import load_calibration
+    from recsim.plan import plan, row_bytes
+    from recsim.traces import load_trace
+
+    size = row_bytes(args.dim, args.dtype)
+    cal = load_calibration(args.calibration) if args.calibration else None
+    trace = load_trace(args.trace, args.format)
+    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify)
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=1))
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"{args.trace}: {result['accesses']:,} accesses, {result['tables']} tables, budget "
+          f"{args.budget:,} bytes, {size} bytes per row")
+    print("| split | bytes used | miss ratio | est. latency ms |\n|---|---|---|---|")
+    for name in ("plan", "uniform", "shared"):
+        r = result[name]
+        est = f"{r['est_latency_ms']:.3f}" if "est_latency_ms" in r else "-"
+        print(f"| {name} | {r['bytes']:,} | {r['miss_ratio']:.4f} | {est} |")
+    print(f"uniform load factor {result['uniform']['load_factor']:.4f}; plan load factors: "
+          + ", ".join(f"t{t} {f:.3f}" for t, f in
+                      sorted(enumerate(result["plan"]["load_factor"]),
+                             key=lambda tf: -trace.cardinalities[tf[0]])[:8]) + " (largest)")
+    if "replay" in result:
+        r = result["replay"]
+        print(f"replay, per-table buffers: fully associative {r['fully_associative_misses']:,} "
+              f"misses (plan {result['plan']['misses']:,}); {r['set_associative_ways']}-way "
+              f"{r['set_associative_misses']:,} (miss ratio "
+              f"{r['set_associative_miss_ratio']:.4f}, "
+              f"{r['set_associative_miss_ratio'] - result['plan']['miss_ratio']:+.4f})")
+    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items()))
+
+
 def cmd_calibrate(args) -> None:
     from recsim.harness.calibrate import calibrate, write_calibration
 
@@ -447,6 +497,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the whole curve (100 sizes) as JSON")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw it (PNG and SVG)")
     p.set_defaults(func=cmd_mrc)
+
+    p = sub.add_parser("plan", help="split an HBM budget across per-table caches to minimise "
+                       "misses (vs one shared buffer and a uniform load factor)")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--format", choices=FORMAT_MODULES)
+    p.add_argument("--budget", type=_bytes, required=True, help="bytes: 2e9, 1.5GB, 512MiB")
+    p.add_argument("--dim", type=int, required=True, help="embedding dimension")
+    p.add_argument("--dtype", default="fp16", help="fp32, fp16, int8, int4, int2 (fp16)")
+    p.add_argument("--calibration", type=Path, help="latency calibration JSON")
+    p.add_argument("--ways", type=int, default=32,
+                   help="ways of the set-associative replay check (default 32)")
+    p.add_argument("--no-verify", action="store_true", help="skip the replay check")
+    p.add_argument("-o", "--output", type=Path, help="write the whole result as JSON")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
                        "fit latency = a + b * miss rate")

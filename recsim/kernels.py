@@ -41,8 +41,8 @@ def cache_dir() -> Path:
 
 
 # Core modules no replay loop imports: editing them does not recompile the loops.
-_OUTSIDE_KERNELS = {"cli.py", "engine.py", "experiment.py", "kernels.py", "plots.py",
-                    "registry.py"}
+_OUTSIDE_KERNELS = {"cli.py", "engine.py", "experiment.py", "kernels.py", "plan.py",
+                    "plots.py", "registry.py"}
 
 
 def _plugin_files(module_name: str) -> set[Path]:
