@@ -157,3 +157,36 @@ def test_lfu_hand_cases_counts_and_ties():
     r, resident = _one_set("fbgemm_lfu", [first, [5, 700, 700]])
     assert [r.batch_counters[k].tolist()[1] for k in COUNTERS] == [1, 3, 2, 1, 0, 1]
     assert 700 in resident and 5 not in resident
+
+
+def test_gpu_counter_check_bookkeeping_on_a_model_of_fbgemm(monkeypatch):
+    """counter_check's requests, per-batch differences and names, with FBGEMM's module
+    replaced by the kernel-by-kernel model (the GPU test compares the real one)."""
+    from recsim.harness import fbgemm
+    from recsim.harness.requests import linearize, parse_miss_counter, parse_uvm_stats
+
+    class ModelTBE:
+        def __init__(self, rows, dim, capacity, samples, algorithm, dense):
+            total = sum(rows)
+            self.lfu, self.samples, self.cumsum = algorithm == "lfu", samples, \
+                hash_size_cumsum(rows)
+            self.cache = ref.FbgemmCache((int(total * (capacity / total)) + 31) // 32, self.lfu)
+            self.miss, self.uvm = [0] * 4, [0] * 6
+
+        def counters(self):
+            return parse_miss_counter(self.miss)
+
+        def uvm_stats(self):
+            return parse_uvm_stats(self.uvm)
+
+        def pooled(self, request):
+            c = self.cache.prefetch(linearize(request.rows, request.offsets, self.cumsum,
+                                              self.samples).tolist())
+            self.miss = [a + b for a, b in zip(self.miss, [c[3] > 0, c[3], c[2], c[1]])]
+            self.uvm = [a + b for a, b in zip(self.uvm, [0] * 5 + c[5:] if self.lfu else c)]
+
+    monkeypatch.setattr(fbgemm, "FbgemmEmbeddingBags", ModelTBE)
+    for algorithm in ("lru", "lfu"):
+        check = fbgemm.counter_check(_trace(3, batch=300), 40, algorithm, samples=4)
+        assert check["mismatches"] == [] and len(check["fbgemm"]["unique_misses"]) == 10
+        assert sum(check["fbgemm"]["conflict_misses"]) > 0
