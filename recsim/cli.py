@@ -9,7 +9,7 @@
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
-                    [--chunk N]
+                    [--dedup batch] [--chunk N]
                     [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
@@ -23,7 +23,9 @@
                      [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
     recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
-               [--plot OUT.png]
+              [--plot OUT.png] [--torchrec OUT [--bins N]]
+    recsim plan TRACE --budget BYTES --dim D [--dtype fp16] [--calibration FILE]
+               [--ways W] [--no-verify] [-o OUT.json] [--json]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
