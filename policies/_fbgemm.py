@@ -57,7 +57,8 @@ LFU_COUNTER_BITS = 40  # kLFUCounterBits: the count's share of LFU's sort key
 COUNTERS = ("num_calls", "requested_indices", "unique_indices", "unique_misses",
             "conflict_unique_misses", "conflict_misses")
 
-State = namedtuple("State", "sets linear set_of cache_vid lru lfu slot_of")
+State = namedtuple("State", "sets set_of cache_vid lru lfu slot_of")
+MAX_LFU_SETS = 2**24 - 1  # LFU packs the set into 24 bits of its sort key
 
 
 def hash_size_cumsum(cardinalities) -> np.ndarray:
@@ -214,7 +215,7 @@ def make_state(ctx, params) -> State:
     total = int(trace.cardinalities.sum())
     sets = n_sets(total, ctx.capacity / total)
     linear = linear_indices(np.asarray(ctx.keys), trace.table_base, trace.cardinalities)
-    return State(sets, linear, cache_slot(linear, sets), np.full(sets * ASSOC, -1, np.int64),
+    return State(sets, cache_slot(linear, sets), np.full(sets * ASSOC, -1, np.int64),
                  np.zeros(sets * ASSOC, np.int64), np.zeros(ctx.n_vids, np.int64),
                  np.full(ctx.n_vids, -1, np.int64))
 
@@ -222,6 +223,9 @@ def make_state(ctx, params) -> State:
 def replayer(lfu_mode: bool):
     """The policy's ``replay(ctx, state)`` for FBGEMM's LRU or LFU cache."""
     def replay(ctx, st: State) -> BatchReplay:
+        if lfu_mode and st.sets >= MAX_LFU_SETS:
+            raise ConfigError(f"capacity: FBGEMM's LFU cache holds fewer than {MAX_LFU_SETS:,} "
+                              f"sets (it asserts so), got {st.sets:,}")
         bo = np.asarray(ctx.trace.batch_offsets, np.int64)
         per_batch = np.zeros((bo.shape[0] - 1, len(COUNTERS)), np.int64)
         counts = np.zeros(metrics.N_COUNTERS, np.int64)

@@ -4,8 +4,10 @@ Geometry: the buffer holds ``capacity`` vectors in ``sets x ways`` slots. ``ways
 ``ways >= capacity``) is fully associative (one set). Otherwise ``sets = capacity // ways``
 and the usable capacity is ``sets * ways`` (reported as ``capacity``); a vector's set is a
 64-bit mix (splitmix64's finaliser) of its global key modulo ``sets``, as FBGEMM hashes
-rows into its 32-way cache sets. ``capacity`` is a vector count (int) or a fraction of the
-trace's unique vectors (float in (0, 1], or a string such as ``"10%"``). A prefetcher whose
+rows into its 32-way cache sets (with MurmurHash3's finaliser of its own linear index:
+the ``fbgemm_lru`` / ``fbgemm_lfu`` policies use that, and size their sets as FBGEMM
+does). ``capacity`` is a vector count (int) or a fraction of the trace's unique vectors
+(float in (0, 1], or a string such as ``"10%"``). A prefetcher whose
 metadata is charged against the buffer (``Prefetcher.metadata_vectors``) takes that many
 vectors off the capacity before the geometry is formed.
 """
