@@ -19,8 +19,8 @@ the trace's reuse distances) and with TorchRec's default, one load factor for ev
 (``clf = budget / sum(height_t * row_bytes[t])``). Each miss rate gets an estimated
 latency from a calibration (:mod:`recsim.latency`). Then the plan is replayed table by
 table through the engine: fully associative buffers must give the predicted misses
-(they do: the curves are exact), and 32-way buffers of the same capacities show the
-set-associative deviation.
+(they do: the curves are exact), and 32-way buffers of the same capacities (recsim's
+set hash; a table under 32 rows is one set) show the set-associative deviation.
 
 Row sizes: ``dim`` values of ``dtype`` (fp32 4 bytes, fp16 2, int8 1, int4 1/2, int2
 1/4), rounded up to whole bytes; FBGEMM's row padding and quantisation parameters are
