@@ -9,7 +9,7 @@
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
-                    [--chunk N]
+                    [--dedup batch] [--chunk N]
                     [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
@@ -23,7 +23,9 @@
                      [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
     recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
-               [--plot OUT.png]
+              [--plot OUT.png] [--torchrec OUT [--bins N]]
+    recsim plan TRACE --budget BYTES --dim D [--dtype fp16] [--calibration FILE]
+               [--ways W] [--no-verify] [-o OUT.json] [--json]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
@@ -187,7 +189,7 @@ def cmd_simulate(args) -> None:
 
     settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
                               args.fetch_latency, args.prefetch_budget, args.max_outstanding,
-                              args.seed)
+                              args.seed, args.dedup)
     trace = load_trace(args.trace)
     result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
                     dict(args.pf_param), advice=_model_advice(args, trace),
@@ -209,6 +211,10 @@ def cmd_simulate(args) -> None:
         print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
               f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}  utilization "
               f"{util}  pollution misses {c['pollution_misses']:,}")
+    for name, total in result.to_dict().get("batch_counters", {}).items():
+        print(f"  {name} {total:,}", end="")
+    if result.batch_counters is not None:
+        print()
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
           f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
@@ -263,6 +269,17 @@ def cmd_mrc(args) -> None:
     if args.policy != "lru":
         raise ConfigError(f"mrc: one-pass curves exist for policy 'lru' only, got "
                           f"{args.policy!r}; replay other policies with recsim simulate")
+    if args.torchrec:
+        from recsim.harness.torchrec_stats import write_torchrec_stats
+
+        if args.sample != 1:
+            raise ConfigError("mrc --torchrec: the per-table histograms are exact; drop "
+                              "--sample")
+        trace = load_trace(args.trace, args.format)
+        write_torchrec_stats(trace, args.torchrec, args.bins)
+        print(f"{args.torchrec}: TorchRec EmbeddingOffloadStats of {trace.n_tables} tables "
+              f"({args.bins} bins each)")
+        return
     curve = lru_mrc(load_trace(args.trace, args.format), args.sample, args.seed, args.force)
     if args.plot:
         from recsim.experiments import plots
@@ -281,6 +298,56 @@ def cmd_mrc(args) -> None:
             print(f"| {100 * f:.0f}% | {c:,} | {m:.4f} |")
     if args.plot:
         print(f"plot: {args.plot.with_suffix('.png')}")
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10,
+               "mib": 2**20, "gib": 2**30}
+
+
+def _bytes(text: str) -> int:
+    """A byte count: ``1073741824``, ``1.5GB`` or ``512MiB``."""
+    t = text.strip().lower()
+    number = t.rstrip("kmgib")
+    try:
+        return int(float(number) * _BYTE_UNITS[t[len(number):]])
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected bytes such as 2000000, 1.5GB or 512MiB, "
+                                         f"got {text!r}") from None
+
+
+def cmd_plan(args) -> None:
+    from recsim.experiments.latency import load_calibration
+    from recsim.experiments.plan import plan, row_bytes
+    from recsim.traces import load_trace
+
+    size = row_bytes(args.dim, args.dtype)
+    cal = load_calibration(args.calibration) if args.calibration else None
+    trace = load_trace(args.trace, args.format)
+    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify)
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=1))
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"{args.trace}: {result['accesses']:,} accesses, {result['tables']} tables, budget "
+          f"{args.budget:,} bytes, {size} bytes per row")
+    print("| split | bytes used | miss ratio | est. latency ms |\n|---|---|---|---|")
+    for name in ("plan", "uniform", "shared"):
+        r = result[name]
+        est = f"{r['est_latency_ms']:.3f}" if "est_latency_ms" in r else "-"
+        print(f"| {name} | {r['bytes']:,} | {r['miss_ratio']:.4f} | {est} |")
+    print(f"uniform load factor {result['uniform']['load_factor']:.4f}; plan load factors: "
+          + ", ".join(f"t{t} {f:.3f}" for t, f in
+                      sorted(enumerate(result["plan"]["load_factor"]),
+                             key=lambda tf: -trace.table_rows[tf[0]])[:8]) + " (largest)")
+    if "replay" in result:
+        r = result["replay"]
+        print(f"replay, per-table buffers: fully associative {r['fully_associative_misses']:,} "
+              f"misses (plan {result['plan']['misses']:,}); {r['set_associative_ways']}-way "
+              f"{r['set_associative_misses']:,} (miss ratio "
+              f"{r['set_associative_miss_ratio']:.4f}, "
+              f"{r['set_associative_miss_ratio'] - result['plan']['miss_ratio']:+.4f})")
+    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items()))
 
 
 def cmd_calibrate(args) -> None:
@@ -383,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
     p.add_argument("--chunk", type=int, metavar="N",
                    help="stream the trace N accesses at a time (traces larger than memory)")
+    p.add_argument("--dedup", choices=["batch"],
+                   help="batch: a row looked up several times in a batch counts once")
     p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
     p.add_argument("--prefetch-model", type=Path,
                    help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")
@@ -443,9 +512,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling hash seed")
     p.add_argument("--force", action="store_true",
                    help="accept a sample too small for the documented error bound")
+    p.add_argument("--torchrec", type=Path, metavar="OUT",
+                   help="write each table's stack-distance histogram as TorchRec's planner "
+                        "reads it (EmbeddingOffloadStats arguments, JSON)")
+    p.add_argument("--bins", type=int, default=100,
+                   help="histogram bins per table for --torchrec (default 100)")
     p.add_argument("--json", action="store_true", help="the whole curve (100 sizes) as JSON")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw it (PNG and SVG)")
     p.set_defaults(func=cmd_mrc)
+
+    p = sub.add_parser("plan", help="split an HBM budget across per-table caches to minimise "
+                       "misses (vs one shared buffer and a uniform load factor)")
+    p.add_argument("trace", type=Path)
+    p.add_argument("--format", choices=FORMAT_MODULES)
+    p.add_argument("--budget", type=_bytes, required=True, help="bytes: 2e9, 1.5GB, 512MiB")
+    p.add_argument("--dim", type=int, required=True, help="embedding dimension")
+    p.add_argument("--dtype", default="fp16", help="fp32, fp16, int8, int4, int2 (fp16)")
+    p.add_argument("--calibration", type=Path, help="latency calibration JSON")
+    p.add_argument("--ways", type=int, default=32,
+                   help="ways of the set-associative replay check (default 32)")
+    p.add_argument("--no-verify", action="store_true", help="skip the replay check")
+    p.add_argument("-o", "--output", type=Path, help="write the whole result as JSON")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
                        "fit latency = a + b * miss rate")

@@ -41,6 +41,11 @@ meaning); :func:`check_params` checks them in one place for the Python API, YAML
 command line, so ``make_state`` gets them typed and in range. A check that needs the
 geometry or another parameter stays in ``make_state`` (raised with :func:`param_error`).
 
+A policy whose decisions need a whole batch at once (FBGEMM's cache looks up every unique
+row of a batch before it inserts any, and locks the rows the batch uses) instead gives
+``replay(ctx, state) -> BatchReplay`` and no hooks: the engine then calls it in place of
+the replay loop, for plain replays only (no prefetcher, advice or per-access statistics).
+
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
 (policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
@@ -322,6 +327,20 @@ class _Plugin:
         return self.make_state.__module__
 
 
+@dataclass
+class BatchReplay:
+    """What a policy's own ``replay`` returns: its geometry (it may size the buffer its
+    own way), the engine's counter array, the resident vids, and counters per batch (name
+    -> one int64 per batch)."""
+
+    capacity: int
+    sets: int
+    ways: int
+    counts: np.ndarray
+    resident: np.ndarray
+    batch_counters: dict
+
+
 @dataclass(frozen=True, eq=False)
 class Policy(_Plugin):
     victim: Callable = None
@@ -330,9 +349,10 @@ class Policy(_Plugin):
     on_fill: Callable = noop_fill
     on_evict: Callable = noop_evict
     params: dict = field(default_factory=dict)  # name -> Int, Float, Bool or Choice
+    replay: Callable = None  # (ctx, state) -> BatchReplay, in place of the hooks
 
     def __post_init__(self):
-        if self.victim is None:
+        if self.victim is None and self.replay is None:
             raise TypeError(f"policy {self.name!r} has no victim hook")
 
 

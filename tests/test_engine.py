@@ -214,3 +214,27 @@ def test_chunked_replay_refuses_what_needs_one_pass():
             recsim.simulate(trace, "lru", 2, 0, chunk=bad)
     with pytest.raises(ConfigError, match="chunked replay is for plain replays only"):
         recsim.simulate(trace, "lru", 2, 0, chunk=2, log_hits=True)
+
+
+@pytest.mark.parametrize("policy", ["lru", "belady", "fbgemm_lru"])
+def test_dedup_batch_counts_a_repeated_row_once(policy):
+    rng = np.random.default_rng(5)
+    n, batch = 2000, 50
+    table, row = rng.integers(0, 2, n).astype(np.int32), rng.integers(0, 60, n)
+    trace = Trace.from_arrays(table, row, np.arange(0, n + 1, batch), [60, 60])
+    keep = []  # each batch's first lookup of each (table, row), by hand
+    for lo in range(0, n, batch):
+        seen = set()
+        for i in range(lo, lo + batch):
+            if (table[i], row[i]) not in seen:
+                seen.add((table[i], row[i]))
+                keep.append(i)
+    sizes = np.bincount(np.array(keep) // batch)
+    by_hand = Trace.from_arrays(table[keep], row[keep],
+                                np.concatenate(([0], np.cumsum(sizes))), [60, 60])
+    got = recsim.simulate(trace, policy, capacity=40, ways=8 if policy != "fbgemm_lru" else 32,
+                   dedup="batch")
+    want = recsim.simulate(by_hand, policy, capacity=40, ways=8 if policy != "fbgemm_lru" else 32)
+    assert got.counts == want.counts and got.counts["accesses"] == len(keep) < n
+    with pytest.raises(ConfigError, match="dedup"):
+        recsim.simulate(trace, policy, capacity=40, dedup="table")

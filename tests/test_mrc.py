@@ -1,4 +1,4 @@
-"""One-pass LRU miss-ratio curves (recsim/mrc.py): exact against per-size replays, SHARDS
+"""One-pass LRU miss-ratio curves (recsim/engine/mrc.py): exact against per-size replays, SHARDS
 within its documented bound, errors and the CLI."""
 
 import json
@@ -68,3 +68,56 @@ def test_mrc_cli_table_json_and_plot(tmp_path, capsys):
     assert curve["rate"] == 0.5 and len(curve["miss_ratio"]) == 100
     assert main(["mrc", str(path), "--policy", "srrip"]) == 2
     assert "for policy 'lru' only" in capsys.readouterr().err
+
+
+def _tables_trace(seed=3, n=20_000, heights=(500, 1000, 2000)):
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, len(heights), n).astype(np.int32)
+    row = (rng.zipf(1.15, n) - 1) % np.asarray(heights)[table]
+    return Trace.from_arrays(table, row.astype(np.int64), np.arange(0, n + 1, 100), heights)
+
+
+def test_table_curves_equal_per_table_replays():
+    from recsim.engine.mrc import table_curves
+
+    trace = _tables_trace()
+    curves = table_curves(trace)
+    for t in range(trace.n_tables):
+        sub = np.asarray(trace.table) == t
+        alone = Trace.from_arrays(np.zeros(sub.sum(), np.int32), np.asarray(trace.row)[sub],
+                                  None, [int(trace.cardinalities[t])])
+        for rows in (1, 37, 300):
+            assert curves.misses(t, rows) == simulate(alone, "lru", rows, 0).misses
+
+
+def test_torchrec_round_trip_expected_miss_rate_equals_replays(tmp_path):
+    pytest.importorskip("torchrec.distributed.planner.shard_estimators",
+                        reason="torchrec not installed (the torchrec extra)")
+    from recsim.harness.torchrec_stats import load_torchrec_stats
+
+    trace = _tables_trace()
+    out = tmp_path / "stats.json"
+    assert main(["mrc", str(trace_path(trace, tmp_path)), "--torchrec", str(out),
+                 "--bins", "50"]) in (None, 0)
+    stats = load_torchrec_stats(out)
+    for t, st in enumerate(stats):
+        height = int(trace.cardinalities[t])
+        sub = np.asarray(trace.table) == t
+        alone = Trace.from_arrays(np.zeros(sub.sum(), np.int32), np.asarray(trace.row)[sub],
+                                  None, [height])
+        assert st.height == height and 0 < st.cacheability < 1
+        for clf in (0.01, 0.05, 0.2, 0.5, 0.9):
+            got = st.expected_miss_rate(clf)
+            # The replayed miss ratio at the upper edge of the bin holding clf * height - 1
+            edge = (int((clf * height - 1) * 50 // height) + 1) * height // 50
+            assert got == pytest.approx(simulate(alone, "lru", edge, 0).miss_ratio, abs=1e-6)
+            # hence between the replays at clf * height and one bin (height / 50) above
+            lo = simulate(alone, "lru", int(clf * height), 0).miss_ratio
+            hi = simulate(alone, "lru", int(clf * height) + height // 50, 0).miss_ratio
+            assert hi - 1e-6 <= got <= lo + 1e-6
+
+
+def trace_path(trace, tmp_path):
+    path = tmp_path / "t.trace"
+    native.write(trace, path)
+    return path

@@ -395,6 +395,35 @@ def chunks(table, row, *also):
             release(arr)
 
 
+@njit(cache=True)
+def _first_in_batch(vid, batch_offsets, n_vids):
+    """Positions of each batch's first lookup of each vector, and the new batch offsets."""
+    last = np.full(n_vids, -1, np.int64)
+    keep = np.empty(vid.shape[0], np.int64)
+    offsets = np.zeros(batch_offsets.shape[0], np.int64)
+    n = 0
+    for b in range(batch_offsets.shape[0] - 1):
+        for i in range(batch_offsets[b], batch_offsets[b + 1]):
+            v = vid[i]
+            if last[v] != b:
+                last[v] = b
+                keep[n] = i
+                n += 1
+        offsets[b + 1] = n
+    return keep[:n], offsets
+
+
+def dedup_batches(trace: Trace) -> Trace:
+    """``trace`` with each batch's repeated lookups of a vector dropped (the first kept):
+    in memory, the same vectors and dense ids."""
+    dense = trace.dense()
+    keep, offsets = _first_in_batch(np.asarray(dense.vid), np.asarray(trace.batch_offsets,
+                                                                      np.int64), dense.n_unique)
+    return Trace(np.asarray(trace.table)[keep], np.asarray(trace.row)[keep], offsets,
+                 trace.cardinalities, {**trace.meta, "dedup": "batch"},
+                 _dense=DenseIds(np.asarray(dense.vid)[keep], dense.keys))
+
+
 def release(arr) -> None:
     """Drop the pages of a memory-mapped array from this process (they stay in the page
     cache; an access later maps them again): reading a trace larger than memory chunk by

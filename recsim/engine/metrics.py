@@ -70,6 +70,8 @@ class SimResult:
     window_hit_rate: list | None = None
     resident: np.ndarray | None = field(default=None, repr=False)  # vids resident at the end
     hit_log: np.ndarray | None = field(default=None, repr=False)  # per access, with log_hits
+    # a policy's own counters, one int64 per batch (e.g. FBGEMM's); totals in to_dict
+    batch_counters: dict | None = field(default=None, repr=False)
 
     def __getattr__(self, name):
         counts = self.__dict__.get("counts", {})
@@ -108,6 +110,8 @@ class SimResult:
                "occupancy": self.occupancy, "params": self.params, "timings": self.timings}
         if self.per_table is not None:
             out["per_table"] = self.per_table
+        if self.batch_counters is not None:
+            out["batch_counters"] = {k: int(v.sum()) for k, v in self.batch_counters.items()}
         if self.window_hit_rate is not None:
             out["window"] = self.window
             out["window_hit_rate"] = self.window_hit_rate

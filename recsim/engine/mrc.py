@@ -28,11 +28,17 @@ Set-associative buffers and other policies need replays (``recsim simulate``); t
 curve of a set-associative LRU buffer is close to the fully associative one once sets
 hold 32 or more ways. :func:`lru_results` gives the whole counter set of fully
 associative LRU cells from one exact pass; experiments use it for LRU size sweeps.
+
+**Per table** (:func:`table_curves`): each table's own fully associative LRU buffer, from
+one pass over the accesses grouped by table (a vector belongs to one table, so its reuse
+distance over the grouped accesses counts only its own table's vectors).
+:mod:`recsim.harness.torchrec_stats` hands them to TorchRec's planner.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -41,12 +47,8 @@ from recsim.engine import metrics
 from recsim.engine.replay import mix64
 from recsim.engine.settings import resolve_capacity
 from recsim.errors import ConfigError
-from recsim.traces.stats import (
-    default_capacities,
-    lru_miss_ratio_curve,
-    lru_misses,
-    reuse_distances,
-)
+from recsim.traces.stats import (default_capacities, lru_miss_ratio_curve, lru_misses,
+                                 reuse_distances)
 from recsim.traces.trace import chunks
 
 HASH_BITS = 24
@@ -139,3 +141,39 @@ def lru_results(trace, capacities) -> list[metrics.SimResult]:
             "lru", "none", cap, cap, 1, metrics.counts_dict(counts, 0), occupancy,
             timings={"one_pass_s": elapsed / len(caps)}))
     return results
+
+
+@dataclass
+class TableCurves:
+    """Per table ``t``: ``accesses[t]``, ``unique[t]`` and ``hits[t][c]`` = accesses of
+    ``t`` that hit its own fully associative LRU buffer of ``c`` rows (``c`` = 0 ..
+    ``unique[t]``; larger buffers hit as many); ``distances`` per access grouped by table
+    (``order``: those accesses' positions), ``starts`` the tables' first positions there."""
+
+    accesses: np.ndarray
+    unique: np.ndarray
+    hits: list
+    order: np.ndarray
+    distances: np.ndarray
+    starts: np.ndarray
+
+    def misses(self, t: int, rows: int) -> int:
+        """Misses of table ``t`` with a buffer of ``rows`` rows."""
+        h = self.hits[t]
+        return int(self.accesses[t] - h[min(rows, h.shape[0] - 1)])
+
+
+def table_curves(trace) -> TableCurves:
+    """Every table's exact LRU hit curve from one reuse-distance pass (module docstring)."""
+    dense = trace.dense()
+    order = np.argsort(np.asarray(trace.table), kind="stable")
+    distances = reuse_distances(np.asarray(dense.vid)[order], dense.n_unique)
+    accesses = np.bincount(trace.table, minlength=trace.n_tables).astype(np.int64)
+    starts = np.concatenate(([0], np.cumsum(accesses)))
+    hits, unique = [], np.zeros(trace.n_tables, np.int64)
+    for t in range(trace.n_tables):
+        d = distances[starts[t]:starts[t + 1]]
+        reuse = d[d >= 0]
+        unique[t] = d.shape[0] - reuse.shape[0]
+        hits.append(np.concatenate(([0], np.cumsum(np.bincount(reuse, minlength=unique[t])))))
+    return TableCurves(accesses, unique, hits, order, distances, starts)

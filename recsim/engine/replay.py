@@ -1,8 +1,10 @@
 """Replay a trace against a buffer: geometry, plug-in state, the compiled loop, results.
 
-The buffer's size, geometry, latencies and prefetch limits are a :class:`ReplaySettings`
-(:mod:`recsim.engine.settings`). A vector's set is a 64-bit mix (splitmix64's finaliser)
-of its global key modulo ``sets``, as FBGEMM hashes rows into its 32-way cache sets. A
+The buffer's size, geometry, latencies, prefetch limits and per-batch deduplication are a
+:class:`ReplaySettings` (:mod:`recsim.engine.settings`). A vector's set is a 64-bit mix
+(splitmix64's finaliser) of its global key modulo ``sets``, as FBGEMM hashes rows into its
+32-way cache sets (with MurmurHash3's finaliser of its own linear index: the
+``fbgemm_lru`` / ``fbgemm_lfu`` policies use that, and size their sets as FBGEMM does). A
 prefetcher whose metadata is charged against the buffer (``Prefetcher.metadata_vectors``)
 takes that many vectors off the capacity before the geometry is formed.
 """
@@ -25,7 +27,7 @@ from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
-from recsim.traces.trace import release
+from recsim.traces.trace import dedup_batches, release
 
 
 @numba.vectorize(["uint64(uint64)"], cache=True)
@@ -117,11 +119,11 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
              max_outstanding: int | None = None, log_hits: bool = False,
-             chunk: int | None = None) -> metrics.SimResult:
+             chunk: int | None = None, dedup: str | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
     with the settings given by keyword (see :class:`ReplaySettings`)."""
     settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
-                              max_outstanding, seed)
+                              max_outstanding, seed, dedup)
     return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
                   advice=advice, per_table=per_table, window=window, log_hits=log_hits,
                   chunk=chunk)
@@ -155,9 +157,19 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         raise ConfigError(f"chunk: expected a positive number of accesses, got {chunk!r}")
 
     start = time.perf_counter()
+    if settings.dedup:
+        trace = dedup_batches(trace)
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
     cap = resolve_capacity(settings.capacity, dense.n_unique)
+    if pol.replay is not None:
+        if (pf.name != "none" or advice is not None or per_table or window or log_hits
+                or chunk or settings.prefetch_latency or settings.fetch_latency
+                or settings.prefetch_budget is not None or settings.max_outstanding is not None):
+            raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
+                              "prefetcher, advice, per-table or window statistics, hit log, "
+                              "chunk, latencies, prefetch budget or bound")
+        return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
     if pf.metadata_vectors is not None:
         charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
         if charged >= cap:
@@ -210,6 +222,24 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         window=window,
         window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
         resident=np.flatnonzero(slot_of >= 0), hit_log=args.hit_log if log_hits else None)
+
+
+def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metrics.SimResult:
+    """A policy that replaces the replay loop (``Policy.replay``); its first call in a
+    process includes loading (or compiling) its kernel."""
+    timings["compile_s"] = 0.0
+    start = time.perf_counter()
+    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, 0,
+                        settings.ways, settings.seed)
+    out = pol.replay(ctx, pol.make_state(ctx, params))
+    timings["replay_s"] = time.perf_counter() - start
+    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
+    return metrics.SimResult(
+        policy=pol.name, prefetcher="none", capacity=out.capacity, ways=out.ways,
+        sets=out.sets, counts=metrics.counts_dict(out.counts, 0),
+        occupancy=int(out.resident.shape[0]),
+        params={"policy": params, "dedup": settings.dedup, "seed": settings.seed},
+        timings=timings, resident=out.resident, batch_counters=out.batch_counters)
 
 
 class LoopArgs(NamedTuple):

@@ -8,9 +8,12 @@ set); otherwise ``sets = capacity // ways`` and the usable capacity is ``sets * 
 prefetch to its arrival, ``fetch_latency`` from a demand miss to its arrival.
 ``prefetch_budget`` caps the prefetches issued per inference batch and ``max_outstanding``
 those in flight (None: no cap, no bound). ``seed`` goes to plug-ins that draw random
-numbers. The Python API (:func:`recsim.simulate`), ``recsim simulate`` and every cell of an
-experiment build one of these, so a bad value is one ConfigError naming the setting,
-raised before any work.
+numbers. ``dedup="batch"`` replays each batch's distinct rows once, in order of first
+lookup (a row looked up several times in a batch counts one access), as FBGEMM's cache
+looks up a batch's unique indices; every policy and prefetcher sees that trace. The
+Python API (:func:`recsim.simulate`), ``recsim simulate`` and every cell of an experiment
+build one of these, so a bad value is one ConfigError naming the setting, raised before
+any work.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class ReplaySettings:
     prefetch_budget: int | None = None
     max_outstanding: int | None = None
     seed: int = 0
+    dedup: str | None = None
 
     def __post_init__(self):
         _capacity_value(self.capacity)
@@ -91,10 +95,13 @@ class ReplaySettings:
         if self.max_outstanding is not None:
             _check_int("max_outstanding", self.max_outstanding, 1, " (None: no bound)")
         _check_int("seed", self.seed, None)
+        if self.dedup not in (None, "batch"):
+            raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
 
     def recorded(self) -> dict:
         """What a result records in ``params`` beside the plug-ins' parameters (capacity
         and ways are result fields of their own)."""
         return {"prefetch_latency": self.prefetch_latency,
                 "prefetch_budget": self.prefetch_budget, "fetch_latency": self.fetch_latency,
-                "max_outstanding": self.max_outstanding, "seed": self.seed}
+                "max_outstanding": self.max_outstanding, "dedup": self.dedup,
+                "seed": self.seed}

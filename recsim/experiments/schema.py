@@ -18,6 +18,7 @@ Schema (unknown keys are errors that name the YAML path)::
     fetch_latency: 0               # accesses until a demand miss arrives
     prefetch_budget: null          # prefetches issued per batch at most
     max_outstanding: null          # prefetches in flight at most
+    dedup: null                    # batch: a row repeated in a batch counts one lookup
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -125,10 +126,11 @@ class Experiment(_Strict):
     prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
     seeds: list[int] = Field([0], min_length=1)
     zip: list[list[Literal[AXES]]] = Field(default_factory=list)
-    prefetch_latency: int = 0  # these four and the axes are checked by ReplaySettings
+    prefetch_latency: int = 0  # these five and the axes are checked by ReplaySettings
     fetch_latency: int = 0
     prefetch_budget: int | None = None
     max_outstanding: int | None = None
+    dedup: str | None = None
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
@@ -164,7 +166,8 @@ class Experiment(_Strict):
         return ReplaySettings(prefetch_latency=self.prefetch_latency,
                               fetch_latency=self.fetch_latency,
                               prefetch_budget=self.prefetch_budget,
-                              max_outstanding=self.max_outstanding, **axes)
+                              max_outstanding=self.max_outstanding, dedup=self.dedup,
+                              **axes)
 
     def output_dir(self, output=None) -> Path:
         """``output`` (a command-line override), else the YAML's ``output``, else

@@ -97,12 +97,14 @@ class ResultsStore:
 
     def write_table(self, rows: list[dict]) -> None:
         """``results.parquet``, ``results.csv`` and ``results.json``, each atomically."""
-        flat = [{k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in r.items()}
-                for r in rows]
+        # every column of any row (a policy's own counters appear in its rows only)
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        flat = [{k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+                 for k, v in ((k, r.get(k)) for k in columns)} for r in rows]
         with atomic_output(self.out / "results.parquet") as tmp:
             pq.write_table(pa.Table.from_pylist(flat), tmp)
         with atomic_output(self.out / "results.csv") as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(flat[0]) if flat else [])
+            writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(flat)
         with atomic_output(self.out / "results.json") as tmp:

@@ -129,9 +129,10 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
 
 
 def _one_pass(cfg: dict) -> bool:
-    """Whether a cell is fully associative LRU without prefetching or fetch latency."""
+    """Whether a cell is fully associative LRU without prefetching, fetch latency or
+    deduplication."""
     return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
-            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0)
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"])
 
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:

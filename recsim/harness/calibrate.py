@@ -72,7 +72,7 @@ def make_model(backend: str, trace: Trace, sizes: dict, dense: bool, seed: int, 
     if backend == "fbgemm":
         from recsim.harness.fbgemm import FbgemmEmbeddingBags
 
-        return FbgemmEmbeddingBags([int(r) for r in trace.cardinalities], sizes["dim"],
+        return FbgemmEmbeddingBags([int(r) for r in trace.table_rows], sizes["dim"],
                                    sizes["capacity"], sizes["samples"], "lru", dense, seed)
     raise ConfigError(f"backend: expected 'tiered' or 'fbgemm', got {backend!r}")
 

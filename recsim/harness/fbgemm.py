@@ -12,6 +12,10 @@ as TorchRec's inference sharding sets it up.
   :func:`recsim.harness.requests.parse_miss_counter`; FBGEMM counts a row missed by
   several lookups of one batch once and ages its LRU state once per batch, so its counts
   can differ slightly from recsim's per-access LRU on the same trace.
+- :func:`counter_check` replays a trace batch by batch from an empty cache and sets
+  FBGEMM's counters of every batch beside recsim's ``fbgemm_lru`` / ``fbgemm_lfu``
+  (:mod:`recsim.policies._fbgemm`), which should equal them exactly (the GPU check,
+  ``benchmarks/gpu_check.sh``).
 - :meth:`FbgemmEmbeddingBags.insert` puts rows into the cache from outside, through
   ``linearize_cache_indices`` and ``lru_cache_populate_byte`` as FBGEMM's
   ``bench/tbe/tbe_cache_benchmark.py`` does, so that recsim's prefetch decisions can be
@@ -28,7 +32,8 @@ from torch import nn
 
 from recsim.errors import ConfigError
 from recsim.harness.dlrm import DenseHead
-from recsim.harness.requests import Request, parse_miss_counter
+from recsim.harness.requests import (Request, parse_miss_counter, parse_uvm_stats,
+                                     trace_requests)
 
 
 def _fbgemm():
@@ -68,19 +73,23 @@ class FbgemmEmbeddingBags(nn.Module):
                        cache_algorithm=getattr(CacheAlgorithm, algorithm.upper()),
                        cache_load_factor=capacity / sum(rows), cache_assoc=32,
                        record_cache_metrics=RecordCacheMetrics(True, False),
-                       gather_uvm_cache_stats=algorithm == "lru")
+                       gather_uvm_cache_stats=True)
         self.tbe.fill_random_weights()
         self.head = DenseHead(self.n_tables, dim, samples, seed).to(self.device) \
             if dense else None
 
     def reset_counters(self) -> None:
         self.tbe.reset_cache_miss_counter()
-        if self.algorithm == "lru":
-            self.tbe.reset_uvm_cache_stats()
+        self.tbe.reset_uvm_cache_stats()
 
     def counters(self) -> dict:
         """FBGEMM's miss counter, by name (:func:`parse_miss_counter`)."""
         return parse_miss_counter(self.tbe.get_cache_miss_counter().cpu())
+
+    def uvm_stats(self) -> dict:
+        """FBGEMM's UVM cache statistics, by name (:func:`parse_uvm_stats`); its LFU path
+        fills only ``conflict_misses``."""
+        return parse_uvm_stats(self.tbe.get_uvm_cache_stats().cpu())
 
     def _tensors(self, request: Request):
         return (torch.from_numpy(request.rows).to(self.device, torch.int32),
@@ -108,3 +117,37 @@ class FbgemmEmbeddingBags(nn.Module):
     def forward(self, request: Request) -> torch.Tensor:
         pooled = self.pooled(request)
         return pooled if self.head is None else self.head(pooled)
+
+
+def counter_check(trace, capacity: int, algorithm: str = "lru", samples: int = 16,
+                  dim: int = 16) -> dict:
+    """Each batch of ``trace`` through FBGEMM's cache of ``capacity`` rows (empty at the
+    start, no warm-up) and through recsim's ``fbgemm_<algorithm>``: per counter, FBGEMM's
+    values per batch and recsim's, and ``mismatches`` (batches where any compared counter
+    differs). Compared: the miss counter's unique misses, unique and requested lookups,
+    and for LRU every UVM statistic, for LFU its conflict misses (FBGEMM's LFU path
+    gathers no other)."""
+    from recsim.engine.replay import simulate
+
+    model = FbgemmEmbeddingBags([int(r) for r in trace.table_rows], dim, capacity,
+                                samples, algorithm, dense=False)
+    sim = simulate(trace, f"fbgemm_{algorithm}", capacity, 32)
+    names = {"unique_misses": ("miss", "unique_misses"),
+             "unique_indices": ("miss", "unique_accesses"),
+             "requested_indices": ("miss", "accesses"),
+             "conflict_misses": ("uvm", "conflict_misses")}
+    if algorithm == "lru":
+        names.update({f"uvm_{k}": ("uvm", k) for k in sim.batch_counters})
+    got = {k: [] for k in names}
+    before = {"miss": model.counters(), "uvm": model.uvm_stats()}
+    with torch.no_grad():
+        for request in trace_requests(trace, samples):
+            model.pooled(request)
+            now = {"miss": model.counters(), "uvm": model.uvm_stats()}
+            for k, (where, field) in names.items():
+                got[k].append(now[where][field] - before[where][field])
+            before = now
+    want = {k: sim.batch_counters[k.removeprefix("uvm_")].tolist() for k in names}
+    mismatches = sorted({b for k in names for b, (x, y) in enumerate(zip(got[k], want[k]))
+                         if x != y})
+    return {"fbgemm": got, "recsim": want, "mismatches": mismatches, "sets": sim.sets}

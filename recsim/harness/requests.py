@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsim.errors import ConfigError
+from recsim.policies._fbgemm import COUNTERS
 
 # FBGEMM's get_cache_miss_counter() and get_uvm_cache_stats(), entry by entry.
 MISS_COUNTER_FIELDS = ("forwards_with_misses", "unique_misses", "unique_accesses", "accesses")
-UVM_STATS_FIELDS = ("calls", "requested_indices", "unique_indices", "unique_misses",
-                    "conflict_unique_misses", "conflict_misses")
+UVM_STATS_FIELDS = COUNTERS  # UVMCacheStatsIndex, as recsim's fbgemm_lru reports them
 
 
 @dataclass

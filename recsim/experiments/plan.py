@@ -1,0 +1,184 @@
+"""``recsim plan``: split an HBM budget across per-table embedding caches to minimise
+total misses, as TorchRec's planner picks a cache load factor per table.
+
+Each table ``t`` gets its own fully associative LRU buffer of ``c_t`` rows of
+``row_bytes[t]`` bytes, ``sum c_t * row_bytes[t] <= budget``. Its misses ``m_t(c)`` come
+from one pass (:func:`recsim.engine.mrc.table_curves`, exact). The split is the greedy walk on
+the upper concave hulls of the hit curves (Fox, "Discrete optimization via marginal
+analysis", 1966): every hull segment of every table is a step of ``dc`` rows gaining
+``dh`` hits, taken whole in order of hits per byte while it fits; a step that does not fit
+closes its table (its later steps need it), and cheaper steps of other tables may still
+fill the rest. Hull vertices keep collinear points, so where a curve is concave each
+step is one row and the walk is the optimal marginal allocation; a longer step spans a
+non-concave stretch (say a loop of k rows that gains only once all k fit), where a part
+would gain less than its share, hence whole steps only. Exact optimisation (a knapsack
+over 856 curves) is not attempted.
+
+It is compared with one shared buffer of the whole budget (one LRU over all tables, from
+the trace's reuse distances) and with TorchRec's default, one load factor for every table
+(``clf = budget / sum(height_t * row_bytes[t])``). Each miss rate gets an estimated
+latency from a calibration (:mod:`recsim.latency`). Then the plan is replayed table by
+table through the engine: fully associative buffers must give the predicted misses
+(they do: the curves are exact), and 32-way buffers of the same capacities (recsim's
+set hash; a table under 32 rows is one set) show the set-associative deviation.
+
+Row sizes: ``dim`` values of ``dtype`` (fp32 4 bytes, fp16 2, int8 1, int4 1/2, int2
+1/4), rounded up to whole bytes; FBGEMM's row padding and quantisation parameters are
+not modelled.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit
+
+from recsim.engine.mrc import table_curves
+from recsim.engine.replay import simulate
+from recsim.errors import ConfigError
+from recsim.experiments.latency import estimate_ms
+from recsim.traces import Trace
+from recsim.traces.stats import lru_misses, reuse_distances
+from recsim.traces.trace import DenseIds
+
+DTYPE_BITS = {"fp32": 32, "fp16": 16, "int8": 8, "int4": 4, "int2": 2}
+
+
+def row_bytes(dim: int, dtype: str) -> int:
+    """Bytes of one row of ``dim`` values of ``dtype``."""
+    if dtype not in DTYPE_BITS:
+        raise ConfigError(f"dtype: expected one of {', '.join(DTYPE_BITS)}, got {dtype!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ConfigError(f"dim: expected a positive integer, got {dim!r}")
+    return -(-dim * DTYPE_BITS[dtype] // 8)
+
+
+@njit(cache=True)
+def _upper_hull(h, out):
+    """Vertices (as x = 0..len(h)-1) of the upper concave hull of ``(x, h[x])`` into
+    ``out``; returns how many (Andrew's monotone chain, upper half)."""
+    n = 0
+    for x in range(h.shape[0]):
+        while n >= 2:
+            a, b = out[n - 2], out[n - 1]
+            # drop b if it lies below the line from a to x (collinear points stay)
+            if (h[b] - h[a]) * (x - a) < (h[x] - h[a]) * (b - a):
+                n -= 1
+            else:
+                break
+        out[n] = x
+        n += 1
+    return n
+
+
+def greedy_split(hits: list, row_size: np.ndarray, budget: int) -> np.ndarray:
+    """Rows per table from the greedy walk on the hulls of ``hits`` (module docstring)."""
+    seg_table, seg_rows, seg_gain = [], [], []
+    for t, h in enumerate(hits):
+        if h.shape[0] < 2:
+            continue
+        out = np.empty(h.shape[0], np.int64)
+        v = out[:_upper_hull(h, out)]
+        seg_table.append(np.full(v.shape[0] - 1, t))
+        seg_rows.append(np.diff(v))
+        seg_gain.append(np.diff(h[v]))
+    rows = np.zeros(len(hits), np.int64)
+    if not seg_table:
+        return rows
+    table, dc = np.concatenate(seg_table), np.concatenate(seg_rows)
+    dh = np.concatenate(seg_gain)
+    rate = dh / (dc * row_size[table])
+    order = np.lexsort((np.arange(rate.shape[0]), -rate))  # a table's segments stay in order
+    closed = np.zeros(len(hits), np.bool_)
+    left = budget
+    for i in order:
+        t = table[i]
+        cost = dc[i] * row_size[t]
+        if closed[t] or dh[i] <= 0 or cost > left:
+            closed[t] = True
+            continue
+        rows[t] += dc[i]
+        left -= cost
+    return rows
+
+
+def _table_trace(trace, curves, keys, t) -> Trace:
+    """Table ``t``'s accesses alone, with their dense ids (no remap)."""
+    lo, hi = curves.starts[t], curves.starts[t + 1]
+    base = trace.table_base
+    first, last = np.searchsorted(keys, [base[t], base[t] + trace.table_rows[t]])
+    idx = curves.order[lo:hi]
+    return Trace(np.zeros(hi - lo, np.int32), np.asarray(trace.key_rows())[idx],
+                 np.array([0, hi - lo]), trace.table_rows[t:t + 1],
+                 _dense=DenseIds(np.asarray(trace.dense().vid)[idx] - first,
+                                 keys[first:last] - base[t]))
+
+
+def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
+         ways: int = 32, verify: bool = True) -> dict:
+    """The per-table split, its comparison with a shared and a uniform buffer, and the
+    replay check (module docstring)."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ConfigError(f"budget: expected a positive number of bytes, got {budget!r}")
+    timings = {}
+    start = time.perf_counter()
+    curves = table_curves(trace)
+    n, heights = trace.n_accesses, trace.table_rows.astype(np.int64)
+    sizes = np.full(trace.n_tables, row_size, np.int64)
+    timings["curves_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    rows = greedy_split(curves.hits, sizes, int(budget))
+    clf = budget / float((heights * sizes).sum())
+    uniform = np.minimum(np.floor(clf * heights).astype(np.int64), heights)
+    dense = trace.dense()
+    shared_rows = int(budget // row_size)
+    shared = int(lru_misses(reuse_distances(dense.vid, dense.n_unique), [shared_rows])[0]) \
+        if shared_rows else n
+    timings["split_s"] = time.perf_counter() - start
+
+    def summary(misses, rows_used):
+        out = {"misses": int(misses), "miss_ratio": misses / n,
+               "bytes": int(rows_used) * row_size}
+        if calibration is not None:
+            out["est_latency_ms"] = estimate_ms(calibration, misses / n)
+        return out
+
+    predicted = [curves.misses(t, int(rows[t])) for t in range(trace.n_tables)]
+    result = {
+        "accesses": n, "tables": trace.n_tables, "budget_bytes": int(budget),
+        "row_bytes": row_size,
+        "plan": {**summary(sum(predicted), rows.sum()),
+                 "rows": rows.tolist(), "load_factor": (rows / heights).tolist(),
+                 "table_misses": predicted},
+        "uniform": {**summary(sum(curves.misses(t, int(uniform[t]))
+                                  for t in range(trace.n_tables)), uniform.sum()),
+                    "load_factor": clf},
+        "shared": summary(shared, shared_rows),
+    }
+    if verify:
+        start = time.perf_counter()
+        result["replay"] = replay_plan(trace, curves, rows, ways)
+        timings["replay_s"] = time.perf_counter() - start
+    result["timings"] = timings
+    return result
+
+
+def replay_plan(trace, curves, rows, ways: int) -> dict:
+    """Misses of the plan replayed as per-table buffers: fully associative and
+    ``ways``-way (tables with no rows miss every access)."""
+    keys = np.asarray(trace.dense().keys)
+    full = assoc = 0
+    for t in range(trace.n_tables):
+        if rows[t] == 0 or curves.accesses[t] == 0:
+            full += int(curves.accesses[t])
+            assoc += int(curves.accesses[t])
+            continue
+        alone = _table_trace(trace, curves, keys, t)
+        full += simulate(alone, "lru", int(rows[t]), 0).misses
+        assoc += simulate(alone, "lru", int(rows[t]), ways).misses
+    n = trace.n_accesses
+    return {"fully_associative_misses": full, "fully_associative_miss_ratio": full / n,
+            "set_associative_ways": ways, "set_associative_misses": assoc,
+            "set_associative_miss_ratio": assoc / n}

@@ -1,0 +1,67 @@
+"""recsim plan: the greedy split on hull segments, and the plan's replay check."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from recsim.cli import main
+from recsim.errors import ConfigError
+from recsim.experiments.plan import greedy_split, plan, row_bytes
+from recsim.traces import Trace, native
+
+
+def test_greedy_split_is_optimal_on_concave_curves():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        hits = [np.concatenate(([0], np.cumsum(np.sort(rng.integers(0, 50, k))[::-1])))
+                for k in (6, 4, 7)]  # concave: gains fall with every row
+        size = np.array([2, 3, 1])
+        budget = int(rng.integers(1, 30))
+        rows = greedy_split(hits, size, budget)
+        assert (rows * size).sum() <= budget
+        best = max(sum(h[r] for h, r in zip(hits, combo))
+                   for combo in itertools.product(*(range(h.shape[0]) for h in hits))
+                   if (np.array(combo) * size).sum() <= budget)
+        # the hull relaxation's optimum is within one row's gain of the integer one
+        got = sum(h[r] for h, r in zip(hits, rows))
+        assert best - max(int(np.diff(h).max()) for h in hits) <= got <= best
+
+
+def test_greedy_split_takes_whole_steps_over_a_non_concave_curve():
+    # Table 0 gains only once 4 rows fit (a loop of 4 rows): its hull is one 4-row step
+    # (25 hits a row), after table 1's first row (30).
+    hits = [np.array([0, 0, 0, 0, 100]), np.array([0, 30, 40, 45, 47])]
+    assert greedy_split(hits, np.array([1, 1]), 5).tolist() == [4, 1]
+    # With 4 rows the step does not fit after table 1's first: it closes table 0, and
+    # table 1 takes the rest (3 of the 4 rows of table 0 would gain nothing).
+    assert greedy_split(hits, np.array([1, 1]), 4).tolist() == [0, 4]
+
+
+def test_plan_replay_equals_prediction_and_beats_uniform(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n, heights = 30_000, np.array([200, 2000, 5000, 300])
+    table = rng.choice(4, n, p=[0.4, 0.3, 0.2, 0.1]).astype(np.int32)
+    alpha = np.array([1.6, 1.1, 1.05, 1.3])[table]
+    row = (rng.zipf(alpha) - 1) % heights[table]
+    trace = Trace.from_arrays(table, row.astype(np.int64), np.arange(0, n + 1, 500), heights)
+    r = plan(trace, 600 * 128, 128)
+    assert r["plan"]["bytes"] <= 600 * 128
+    assert r["replay"]["fully_associative_misses"] == r["plan"]["misses"]
+    assert r["plan"]["misses"] <= r["uniform"]["misses"]
+    assert r["replay"]["set_associative_misses"] >= r["plan"]["misses"] * 0.9
+    path = tmp_path / "t.trace"
+    native.write(trace, path)
+    out = tmp_path / "plan.json"
+    main(["plan", str(path), "--budget", "75KiB", "--dim", "32", "--dtype", "fp32",
+          "--calibration", "calibrations/cpu.json", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert "| plan |" in text and "fully associative" in text
+    saved = json.loads(out.read_text())
+    assert saved["budget_bytes"] == 75 * 1024 and "est_latency_ms" in saved["shared"]
+    with pytest.raises(SystemExit):
+        main(["plan", str(path), "--budget", "lots", "--dim", "32"])
+    with pytest.raises(ConfigError, match="dtype"):
+        row_bytes(32, "bf8")
+    assert row_bytes(3, "int4") == 2
