@@ -32,12 +32,20 @@ libCacheSim. ``victim`` does the ghost bookkeeping and decides where the evicted
 goes; ``on_evict`` and ``on_fill`` apply it.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Policy
 from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 from recsim.policies._lists import push_front, unlink
+
+
+# per set: ARC's target p; |T1|, |T2|, |B1|, |B2| at [4*s + i]; per slot: its list (0: T1,
+# 1: T2) and links of T1 and T2 ([2*s + i] heads and tails); the ghosts B1, B2
+# (recsim.ghosts rings); flags [2*s]: insert into T2, [2*s+1]: evict to a ghost
+State = namedtuple("State", "p size lst_of r_prev r_next r_head r_tail ring ends code mask flags")
 
 
 def make_state(ctx, params):
@@ -51,12 +59,13 @@ def make_state(ctx, params):
     r_tail = np.full(2 * sets, -1, dtype=np.int64)
     ring, ends, code, mask = make_rings(2 * sets, ways, n)  # list 2*s + g: B1, B2 (tag g)
     flags = np.zeros(2 * sets, dtype=np.int8)  # [2*s]: insert into T2; [2*s+1]: to ghost
-    return p, size, lst_of, r_prev, r_next, r_head, r_tail, ring, ends, code, mask, flags
+    return State(p, size, lst_of, r_prev, r_next, r_head, r_tail, ring, ends, code, mask, flags)
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
+    size, lst_of, r_prev, r_next, r_head, r_tail = (
+        state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
     lst = lst_of[slot]
     if lst == 0:
         unlink(r_prev, r_next, r_head, r_tail, 2 * set_, slot)
@@ -71,8 +80,9 @@ def on_hit(state, set_, slot, vid, t, prio):
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
-    flags = state[11]
+    size, lst_of, r_prev, r_next, r_head, r_tail = (
+        state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
+    flags = state.flags
     lst = 1 if flags[2 * set_] else 0
     flags[2 * set_] = 0
     lst_of[slot] = lst
@@ -83,13 +93,13 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 @njit(cache=True, inline="always")
 def _drop_ghost_tail(state, set_, g):
     """Forget the LRU entry of ghost list ``g`` (0: B1, 1: B2) of the set."""
-    pop_oldest(state[7], state[8], state[9], state[10], 2 * set_ + g)
-    state[1][4 * set_ + 2 + g] -= 1
+    pop_oldest(state.ring, state.ends, state.code, state.mask, 2 * set_ + g)
+    state.size[4 * set_ + 2 + g] -= 1
 
 
 @njit(cache=True, inline="always")
 def _replace(state, set_, in_b2):
-    p, size, r_tail = state[0], state[1], state[6]
+    p, size, r_tail = state.p, state.size, state.r_tail
     t1 = size[4 * set_]
     ps = p[set_]
     if (t1 > 0 and (t1 > ps or (t1 == ps and in_b2))) or size[4 * set_ + 1] == 0:
@@ -99,9 +109,9 @@ def _replace(state, set_, in_b2):
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    p, size, flags = state[0], state[1], state[11]
+    p, size, flags = state.p, state.size, state.flags
     b = 4 * set_
-    g = ghost_tag(state[9], vid)
+    g = ghost_tag(state.code, vid)
     flags[2 * set_ + 1] = 1
     if g >= 0:
         b1 = size[b + 2]
@@ -116,7 +126,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
             if delta < 1.0:
                 delta = 1.0
             p[set_] = max(p[set_] - delta, 0.0)
-        remove(state[7], state[9], state[10], 2 * set_ + g, vid)
+        remove(state.ring, state.code, state.mask, 2 * set_ + g, vid)
         size[b + 2 + g] -= 1
         flags[2 * set_] = 1
         return _replace(state, set_, g == 1)
@@ -125,7 +135,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
             _drop_ghost_tail(state, set_, 0)
             return _replace(state, set_, False)
         flags[2 * set_ + 1] = 0
-        return state[6][2 * set_]
+        return state.r_tail[2 * set_]
     if size[b + 3] > 0 and size[b] + size[b + 1] + size[b + 2] + size[b + 3] >= 2 * ways:
         _drop_ghost_tail(state, set_, 1)
     return _replace(state, set_, False)
@@ -133,12 +143,13 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    size, lst_of, r_prev, r_next, r_head, r_tail = state[1:7]
+    size, lst_of, r_prev, r_next, r_head, r_tail = (
+        state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
     lst = lst_of[slot]
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
     size[4 * set_ + lst] -= 1
-    if state[11][2 * set_ + 1]:
-        push(state[7], state[8], state[9], state[10], 2 * set_ + lst, lst, vid)
+    if state.flags[2 * set_ + 1]:
+        push(state.ring, state.ends, state.code, state.mask, 2 * set_ + lst, lst, vid)
         size[4 * set_ + 2 + lst] += 1
 
 

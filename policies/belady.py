@@ -18,12 +18,18 @@ With prefetching, a prefetched vector is keyed by its next use after the current
 Belady is then no longer optimal, but stays well defined.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Bool, Policy
 from recsim.policies import _heap as heap
 from recsim.traces.nextuse import NEVER
+
+# next use of each access; of each vector after the latest access; a max-heap per set of
+# slot keys (hkey, hslot, pos, size: recsim.heap); the geometry and switches
+State = namedtuple("State", "next_use cursor hkey hslot pos size ways bypass prefetching n_vids")
 
 
 def make_state(ctx, params):
@@ -35,49 +41,45 @@ def make_state(ctx, params):
     size = np.zeros(ctx.sets, dtype=np.int64)
     # Next use of each vector after the latest access: needed to key prefetched vectors only.
     cursor = first.copy()
-    conf = np.array([ctx.ways, params["bypass"], ctx.prefetching, ctx.n_vids],
-                    dtype=np.int64)
-    return nxt, cursor, hkey, hslot, pos, size, conf
+    return State(nxt, cursor, hkey, hslot, pos, size, ctx.ways, params["bypass"],
+                 bool(ctx.prefetching), ctx.n_vids)
 
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, t):
-    if state[6][2]:
-        state[1][vid] = state[0][t]
+    if state.prefetching:
+        state.cursor[vid] = state.next_use[t]
 
 
 @njit(cache=True, inline="always")
-def _key(next_use, t, vid, conf):
-    return NEVER - 1 - (t * conf[3] + vid) if next_use == NEVER else next_use
+def _key(next_use, t, vid, n_vids):
+    return NEVER - 1 - (t * n_vids + vid) if next_use == NEVER else next_use
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    nxt, cursor, hkey, hslot, pos, size, conf = state
-    heap.increase(hkey, hslot, pos, set_ * conf[0], slot, _key(nxt[t], t, vid, conf))
+    heap.increase(state.hkey, state.hslot, state.pos, set_ * state.ways, slot,
+                  _key(state.next_use[t], t, vid, state.n_vids))
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    nxt, cursor, hkey, hslot, pos, size, conf = state
-    heap.push(hkey, hslot, pos, size, set_, set_ * conf[0], slot,
-              _key(cursor[vid] if prefetch else nxt[t], t, vid, conf))
+    heap.push(state.hkey, state.hslot, state.pos, state.size, set_, set_ * state.ways, slot,
+              _key(state.cursor[vid] if prefetch else state.next_use[t], t, vid, state.n_vids))
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    nxt, cursor, hkey, hslot, pos, size, conf = state
-    if conf[1]:
-        incoming = cursor[vid] if prefetch else nxt[t]
-        if incoming == NEVER or incoming >= hkey[base]:
+    if state.bypass:
+        incoming = state.cursor[vid] if prefetch else state.next_use[t]
+        if incoming == NEVER or incoming >= state.hkey[base]:
             return -1
-    return hslot[base]
+    return state.hslot[base]
 
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    nxt, cursor, hkey, hslot, pos, size, conf = state
-    heap.remove(hkey, hslot, pos, size, set_, set_ * conf[0], slot)
+    heap.remove(state.hkey, state.hslot, state.pos, state.size, set_, set_ * state.ways, slot)
 
 
 POLICY = Policy("belady", "offline optimum: evict the furthest next use (libCacheSim Belady)",

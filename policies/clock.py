@@ -20,10 +20,15 @@ count that a hit added. Prefetch fills are treated as demand fills (count ``init
 Parameters: ``n_bit_counter`` (default 1), ``init_freq`` (default 0).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Int, Policy, param_error
+
+# each slot's counter, each set's hand, the largest count and a newcomer's count
+State = namedtuple("State", "freq hand max_freq init_freq")
 
 
 def make_state(ctx, params):
@@ -34,24 +39,24 @@ def make_state(ctx, params):
                           "(2^n_bit_counter - 1)", init)
     freq = np.zeros(ctx.capacity, dtype=np.uint8)
     hand = np.zeros(ctx.sets, dtype=np.int64)
-    return freq, hand, np.array([max_freq, init], dtype=np.int64)
+    return State(freq, hand, max_freq, init)
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    freq = state[0]
-    if freq[slot] < state[2][0]:
+    freq = state.freq
+    if freq[slot] < state.max_freq:
         freq[slot] += 1
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    state[0][slot] = state[2][1]
+    state.freq[slot] = state.init_freq
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    freq, hand = state[0], state[1]
+    freq, hand = state.freq, state.hand
     h = hand[set_]
     while freq[base + h] > 0:
         freq[base + h] -= 1

@@ -38,6 +38,8 @@ when the ways are a multiple of 8): cheap at 32 ways, O(capacity) per miss when 
 associative.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -46,6 +48,8 @@ from recsim.policies.srrip import RRPV_BITS, rrip_victim, rrpv_arrays
 
 # conf layout (one int64 array; PSEL and the BIP counter are mutable)
 _MAX, _PSEL, _BIP, _PSEL_MAX, _THRESHOLD, _BIP_MAX = range(6)
+# srrip's rrpv and words; per set -1 (follower), 0 (BIP leader) or 1 (SRRIP leader); conf
+State = namedtuple("State", "rrpv words leader conf")
 
 
 def leader_count(sets: int, leader_sets: int) -> int:
@@ -77,7 +81,7 @@ def make_state(ctx, params):
     psel_max = (1 << psel_bits) - 1
     conf = np.array([max_rrpv, 0, 0, psel_max, psel_max // 2, bip_max], dtype=np.int64)
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)
-    return rrpv, words, leader, conf
+    return State(rrpv, words, leader, conf)
 
 
 @njit(cache=True, inline="always")
@@ -91,13 +95,13 @@ def _bip_insert(conf):
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    state[0][slot] = 0
+    state.rrpv[slot] = 0
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    rrpv, words, leader, conf = state
-    kind = leader[set_]
+    rrpv, conf = state.rrpv, state.conf
+    kind = state.leader[set_]
     if kind == 0:  # BIP leader
         if conf[_PSEL] > 0:
             conf[_PSEL] -= 1
@@ -114,7 +118,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    return rrip_victim(state[0], state[1], base, ways, state[3][_MAX])
+    return rrip_victim(state.rrpv, state.words, base, ways, state.conf[_MAX])
 
 
 POLICY = Policy("drrip", "dynamic RRIP, SRRIP/BRRIP set dueling (Jaleel et al. ISCA 2010; "

@@ -5,19 +5,23 @@ victim's slot takes the newcomer, so a per-set round-robin pointer names the old
 vector: O(1) state, one integer per set. Hits do not change the order.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Policy
 
+State = namedtuple("State", "next_way")  # per set: the way the next fill replaces
+
 
 def make_state(ctx, params):
-    return (np.zeros(ctx.sets, dtype=np.int64),)
+    return State(np.zeros(ctx.sets, dtype=np.int64))
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    ptr = state[0]
+    ptr = state.next_way
     way = ptr[set_]
     ptr[set_] = way + 1 if way + 1 < ways else 0
     return base + way

@@ -56,6 +56,8 @@ resident vectors never reach the policy, so there is no "prefetch hit" update; t
 no writebacks.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -118,6 +120,15 @@ def geometry(sets: int, ways: int, params: dict) -> dict:
 C_WAYS, C_VEC, C_CAP, C_TIMER, C_SSETS, C_SWAYS, C_PRED, C_MAX, C_THR, C_STAMP = range(10)
 
 
+# per slot: RRPV, predictor index of its PC and whether a prefetch brought it; the table of
+# each vector and the predictor index of each table; the predictor counters (demand, then
+# prefetch); per set its sampled-set number (-1: not sampled); per sampled set its timer and
+# OPTgen liveness vector; the sampler (tag, last access time, PC, prefetched, LRU stamp);
+# conf (C_* constants)
+State = namedtuple("State", "rrpv sig pref table_of shct sampled timer liveness s_tag s_last s_pc "
+                            "s_pref s_stamp conf crc_of_table")
+
+
 def make_state(ctx, params):
     g = geometry(ctx.sets, ctx.ways, params)
     n = g["sampled_sets"]
@@ -148,8 +159,8 @@ def make_state(ctx, params):
     conf = np.array([ctx.ways, g["optgen_size"], g["optgen_capacity"], g["timer_size"],
                      g["sampler_sets"], g["sampler_ways"], pred, g["max_counter"],
                      g["threshold"], 0], dtype=np.int64)
-    return (rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
-            s_pref, s_stamp, conf, crc_of_table)
+    return State(rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
+                 s_pref, s_stamp, conf, crc_of_table)
 
 
 @njit(cache=True, inline="always")
@@ -185,8 +196,9 @@ def _sample(state, si, vid, pc, prefetch):
     """OPTgen and sampler update for an access to sampled set number ``si``. Compiled as a
     function of its own, not inlined (only sampled sets call it): the general replay loop
     then compiles in 5 s instead of 14, at the same speed within noise."""
-    (rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
-     s_pref, s_stamp, conf, crc_of_table) = state
+    shct, timer, liveness, conf = state.shct, state.timer, state.liveness, state.conf
+    s_tag, s_last, s_pc, s_pref, s_stamp = (state.s_tag, state.s_last, state.s_pc, state.s_pref,
+                                            state.s_stamp)
     vec = conf[C_VEC]
     now = timer[si]
     cur = now % vec
@@ -234,14 +246,13 @@ def _sample(state, si, vid, pc, prefetch):
 
 @njit(cache=True, inline="always")
 def _update(state, set_, slot, vid, hit, prefetch):
-    (rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
-     s_pref, s_stamp, conf, crc_of_table) = state
-    pc = crc_of_table[table_of[vid]]
-    si = sampled[set_]
+    rrpv, shct, conf = state.rrpv, state.shct, state.conf
+    pc = state.crc_of_table[state.table_of[vid]]
+    si = state.sampled[set_]
     if si >= 0:
         _sample(state, si, vid, pc, prefetch)
-    sig[slot] = pc
-    pref[slot] = 1 if prefetch else 0
+    state.sig[slot] = pc
+    state.pref[slot] = 1 if prefetch else 0
     index = conf[C_PRED] + pc if prefetch else pc
     if shct[index] < conf[C_THR]:
         rrpv[slot] = MAX_RRPV
@@ -274,7 +285,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    rrpv = state[0]
+    rrpv = state.rrpv
     top = rrpv[base]
     for s in range(base + 1, base + ways):  # branch-free: vectorised
         top = max(top, rrpv[s])
@@ -286,10 +297,10 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     best = base + ways - 1  # else the last line at the highest RRPV
     while rrpv[best] != top:
         best -= 1
-    if state[5][set_] >= 0:  # a sampled set: MIN would not have evicted a friendly line
-        conf = state[13]
-        table = conf[C_PRED] if state[2][best] else 0
-        _train(state[4], table + state[1][best], False, conf)
+    if state.sampled[set_] >= 0:  # a sampled set: MIN would not have evicted a friendly line
+        conf = state.conf
+        table = conf[C_PRED] if state.pref[best] else 0
+        _train(state.shct, table + state.sig[best], False, conf)
     return best
 
 

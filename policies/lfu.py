@@ -11,11 +11,21 @@ of ``capacity + sets`` (never more than one per resident vector, plus one per se
 transit) and are recycled through a free stack.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Policy
 from recsim.policies._lists import insert_after, push_back, push_front, unlink
+
+
+# per slot: its count's node and its links in that node's FIFO; per node (a count present in
+# a set): the count, links in the set's list of counts (lowest first), and the oldest and
+# newest slot at that count; per set: its lowest and highest count's node; the pool of free
+# nodes and their number
+State = namedtuple("State", "item_node item_prev item_next node_freq node_prev node_next "
+                            "node_head node_tail set_head set_tail free n_free")
 
 
 def make_state(ctx, params):
@@ -33,61 +43,61 @@ def make_state(ctx, params):
     set_tail = np.full(sets, -1, dtype=np.int64)
     free = np.arange(pool, dtype=np.int64)
     n_free = np.array([pool], dtype=np.int64)
-    return (item_node, item_prev, item_next, node_freq, node_prev, node_next, node_head,
-            node_tail, set_head, set_tail, free, n_free)
+    return State(item_node, item_prev, item_next, node_freq, node_prev, node_next, node_head,
+                 node_tail, set_head, set_tail, free, n_free)
 
 
 @njit(cache=True, inline="always")
 def _new_node(state, freq):
-    node_freq, free, n_free = state[3], state[10], state[11]
+    node_freq, free, n_free = state.node_freq, state.free, state.n_free
     n_free[0] -= 1
     node = free[n_free[0]]
     node_freq[node] = freq
-    state[6][node] = -1
-    state[7][node] = -1
+    state.node_head[node] = -1
+    state.node_tail[node] = -1
     return node
 
 
 @njit(cache=True, inline="always")
 def _leave(state, set_, slot):
     """Take ``slot`` out of its count node, dropping the node if it empties."""
-    item_node, item_prev, item_next = state[0], state[1], state[2]
+    item_node, item_prev, item_next = state.item_node, state.item_prev, state.item_next
     node = item_node[slot]
-    unlink(item_prev, item_next, state[6], state[7], node, slot)
-    if state[6][node] < 0:
-        unlink(state[4], state[5], state[8], state[9], set_, node)
-        state[10][state[11][0]] = node
-        state[11][0] += 1
+    unlink(item_prev, item_next, state.node_head, state.node_tail, node, slot)
+    if state.node_head[node] < 0:
+        unlink(state.node_prev, state.node_next, state.set_head, state.set_tail, set_, node)
+        state.free[state.n_free[0]] = node
+        state.n_free[0] += 1
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    node_freq, set_head = state[3], state[8]
+    node_freq, set_head = state.node_freq, state.set_head
     node = set_head[set_]
     if node < 0 or node_freq[node] != 1:
         node = _new_node(state, 1)
-        push_front(state[4], state[5], set_head, state[9], set_, node)
-    push_back(state[1], state[2], state[6], state[7], node, slot)
-    state[0][slot] = node
+        push_front(state.node_prev, state.node_next, set_head, state.set_tail, set_, node)
+    push_back(state.item_prev, state.item_next, state.node_head, state.node_tail, node, slot)
+    state.item_node[slot] = node
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    item_node, node_freq, node_next = state[0], state[3], state[5]
+    item_node, node_freq, node_next = state.item_node, state.node_freq, state.node_next
     node = item_node[slot]
     freq = node_freq[node] + 1
     up = node_next[node]
     if up < 0 or node_freq[up] != freq:
         up = _new_node(state, freq)
-        insert_after(state[4], node_next, state[8], state[9], set_, node, up)
+        insert_after(state.node_prev, node_next, state.set_head, state.set_tail, set_, node, up)
     _leave(state, set_, slot)
-    push_back(state[1], state[2], state[6], state[7], up, slot)
+    push_back(state.item_prev, state.item_next, state.node_head, state.node_tail, up, slot)
     item_node[slot] = up
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    return state[6][state[8][set_]]
+    return state.node_head[state.set_head[set_]]
 
 
 @njit(cache=True, inline="always")

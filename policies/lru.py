@@ -6,11 +6,16 @@ one intrusive doubly-linked list per set (most recent at the head), so a victim 
 at any associativity, fully associative included. Prefetch fills enter at the MRU end.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Policy
 from recsim.policies._lists import push_front, unlink
+
+# one doubly-linked list per set: slot links, and each set's most and least recent slot
+State = namedtuple("State", "prev next head tail")
 
 
 def make_state(ctx, params):
@@ -18,32 +23,29 @@ def make_state(ctx, params):
     nxt = np.full(ctx.capacity, -1, dtype=np.int64)
     head = np.full(ctx.sets, -1, dtype=np.int64)
     tail = np.full(ctx.sets, -1, dtype=np.int64)
-    return prev, nxt, head, tail
+    return State(prev, nxt, head, tail)
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    prev, nxt, head, tail = state
-    if head[set_] != slot:
-        unlink(prev, nxt, head, tail, set_, slot)
-        push_front(prev, nxt, head, tail, set_, slot)
+    if state.head[set_] != slot:
+        unlink(state.prev, state.next, state.head, state.tail, set_, slot)
+        push_front(state.prev, state.next, state.head, state.tail, set_, slot)
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    prev, nxt, head, tail = state
-    push_front(prev, nxt, head, tail, set_, slot)
+    push_front(state.prev, state.next, state.head, state.tail, set_, slot)
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    return state[3][set_]
+    return state.tail[set_]
 
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    prev, nxt, head, tail = state
-    unlink(prev, nxt, head, tail, set_, slot)
+    unlink(state.prev, state.next, state.head, state.tail, set_, slot)
 
 
 POLICY = Policy("lru", "least recently used (ChampSim lru, libCacheSim LRU)", make_state,

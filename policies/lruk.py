@@ -24,6 +24,8 @@ owner is the LRU-K victim. Fully associative by design; with ``sets > 1`` every 
 its own LRU-K (per-set FIFO and event list).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -31,10 +33,16 @@ from recsim.plugin import Int, Policy
 from recsim.policies._lists import push_back, unlink
 
 
+# K; per slot: the events (accesses) it holds, at most K, and the ring index of the oldest;
+# the K event nodes of each slot (slot * K + j) in one list per set, oldest first; the FIFO
+# of slots with fewer than K events, per set; whether a slot is in that FIFO
+State = namedtuple("State", "k count oldest ev_prev ev_next ev_head ev_tail f_prev f_next f_head "
+                            "f_tail in_fifo")
+
+
 def make_state(ctx, params):
     k = params["k"]
     cap, sets = ctx.capacity, ctx.sets
-    kk = np.array([k], dtype=np.int64)
     count = np.zeros(cap, dtype=np.int64)  # events held (<= K)
     oldest = np.zeros(cap, dtype=np.int64)  # ring index of the oldest event
     ev_prev = np.full(cap * k, -1, dtype=np.int64)
@@ -46,58 +54,58 @@ def make_state(ctx, params):
     f_head = np.full(sets, -1, dtype=np.int64)
     f_tail = np.full(sets, -1, dtype=np.int64)
     in_fifo = np.zeros(cap, dtype=np.uint8)
-    return (kk, count, oldest, ev_prev, ev_next, ev_head, ev_tail, f_prev, f_next, f_head,
-            f_tail, in_fifo)
+    return State(k, count, oldest, ev_prev, ev_next, ev_head, ev_tail, f_prev, f_next, f_head,
+                 f_tail, in_fifo)
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    k = state[0][0]
-    state[1][slot] = 1
-    state[2][slot] = 0
-    push_back(state[3], state[4], state[5], state[6], set_, slot * k)
+    k = state.k
+    state.count[slot] = 1
+    state.oldest[slot] = 0
+    push_back(state.ev_prev, state.ev_next, state.ev_head, state.ev_tail, set_, slot * k)
     if k > 1:
-        push_back(state[7], state[8], state[9], state[10], set_, slot)
-        state[11][slot] = 1
+        push_back(state.f_prev, state.f_next, state.f_head, state.f_tail, set_, slot)
+        state.in_fifo[slot] = 1
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    k = state[0][0]
-    count = state[1]
+    k = state.k
+    count = state.count
     c = count[slot]
     if c < k:
         node = slot * k + c
         count[slot] = c + 1
-        push_back(state[3], state[4], state[5], state[6], set_, node)
-        if c + 1 >= k and state[11][slot]:
-            unlink(state[7], state[8], state[9], state[10], set_, slot)
-            state[11][slot] = 0
+        push_back(state.ev_prev, state.ev_next, state.ev_head, state.ev_tail, set_, node)
+        if c + 1 >= k and state.in_fifo[slot]:
+            unlink(state.f_prev, state.f_next, state.f_head, state.f_tail, set_, slot)
+            state.in_fifo[slot] = 0
     else:
-        o = state[2][slot]
+        o = state.oldest[slot]
         node = slot * k + o
-        unlink(state[3], state[4], state[5], state[6], set_, node)
-        push_back(state[3], state[4], state[5], state[6], set_, node)
-        state[2][slot] = o + 1 if o + 1 < k else 0
+        unlink(state.ev_prev, state.ev_next, state.ev_head, state.ev_tail, set_, node)
+        push_back(state.ev_prev, state.ev_next, state.ev_head, state.ev_tail, set_, node)
+        state.oldest[slot] = o + 1 if o + 1 < k else 0
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    f = state[9][set_]
+    f = state.f_head[set_]
     if f >= 0:
         return f
-    return state[5][set_] // state[0][0]
+    return state.ev_head[set_] // state.k
 
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    k = state[0][0]
-    for j in range(state[1][slot]):
-        unlink(state[3], state[4], state[5], state[6], set_, slot * k + j)
-    state[1][slot] = 0
-    if state[11][slot]:
-        unlink(state[7], state[8], state[9], state[10], set_, slot)
-        state[11][slot] = 0
+    k = state.k
+    for j in range(state.count[slot]):
+        unlink(state.ev_prev, state.ev_next, state.ev_head, state.ev_tail, set_, slot * k + j)
+    state.count[slot] = 0
+    if state.in_fifo[slot]:
+        unlink(state.f_prev, state.f_next, state.f_head, state.f_tail, set_, slot)
+        state.in_fifo[slot] = 0
 
 
 POLICY = Policy("lruk", "LRU-K, K=2 by default (O'Neil et al. 1993; libCacheSim LRU_K)",

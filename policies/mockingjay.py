@@ -61,6 +61,8 @@ the prefetched vector (the engine does not pass the triggering PC); prefetches o
 vectors never reach the policy, so a "prefetch hit" does not train; no writebacks.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -112,6 +114,13 @@ def geometry(sets: int, ways: int, params: dict) -> dict:
 C_WAYS, C_INF_RD, C_INF_ETR, C_MAX_RD, C_TS, C_SC_SETS, C_SC_WAYS = range(7)
 
 
+# per slot its estimated time remaining (ETR); per set its ageing clock; the table of each
+# vector and the signature of each (table, hit, prefetch); the reuse-distance predictor
+# (RDP) by signature; per set its sampled-set number (-1: not sampled); per sampled set its
+# timestamp; the sampled cache (tag, signature, timestamp); conf (C_* constants)
+State = namedtuple("State", "etr clock tables sig_of rdp sampled now sc_tag sc_sig sc_ts conf")
+
+
 def make_state(ctx, params):
     g = geometry(ctx.sets, ctx.ways, params)
     n = g["sampled_sets"]
@@ -136,7 +145,7 @@ def make_state(ctx, params):
     sc_ts = np.zeros(entries, dtype=np.int64)
     conf = np.array([ctx.ways, g["inf_rd"], g["inf_etr"], g["max_rd"], g["timestamp_size"],
                      g["sampled_cache_sets"], SAMPLED_CACHE_WAYS], dtype=np.int64)
-    return etr, clock, tables, sig_of, rdp, sampled, now, sc_tag, sc_sig, sc_ts, conf
+    return State(etr, clock, tables, sig_of, rdp, sampled, now, sc_tag, sc_sig, sc_ts, conf)
 
 
 @njit(cache=True, inline="always")
@@ -162,7 +171,8 @@ def _sample(state, si, vid, sig, prefetch):
     """Sampled-cache and RDP update for an access to sampled set number ``si``. Compiled
     as a function of its own, not inlined (only sampled sets call it): the general replay
     loop then compiles in 7 s instead of 22, at the same speed."""
-    etr, clock, tables, sig_of, rdp, sampled, now_, sc_tag, sc_sig, sc_ts, conf = state
+    rdp, now_, sc_tag, sc_sig, sc_ts, conf = (
+        state.rdp, state.now, state.sc_tag, state.sc_sig, state.sc_ts, state.conf)
     inf_rd = conf[C_INF_RD]
     ts_size = conf[C_TS]
     sways = conf[C_SC_WAYS]
@@ -212,7 +222,8 @@ def _sample(state, si, vid, sig, prefetch):
 @njit(cache=True, inline="always")
 def _update(state, set_, slot, vid, hit, prefetch):
     """ChampSim's update_replacement_state; ``slot`` -1 for a bypassed access."""
-    etr, clock, tables, sig_of, rdp, sampled, now_, sc_tag, sc_sig, sc_ts, conf = state
+    etr, clock, tables, sig_of, rdp, sampled, conf = (
+        state.etr, state.clock, state.tables, state.sig_of, state.rdp, state.sampled, state.conf)
     sig = sig_of[4 * tables[vid] + (2 if hit else 0) + (1 if prefetch else 0)]
     si = sampled[set_]
     if si >= 0:
@@ -248,7 +259,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    etr, clock, tables, sig_of, rdp, sampled, now_, sc_tag, sc_sig, sc_ts, conf = state
+    etr, tables, sig_of, rdp, conf = state.etr, state.tables, state.sig_of, state.rdp, state.conf
     # ChampSim's scan (``|e| > max or (|e| == max and e < 0)``) picks the largest |ETR|:
     # the last negative one among ties, else the first. Key 2|e| + (e < 0): a branch-free
     # (vectorised) max, then one short scan from the end (odd key) or the start.

@@ -5,20 +5,24 @@ counts are not expected to match it). The generator is xorshift64* seeded from t
 simulation's ``seed``, so a replay is deterministic per seed.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, uint64
 
 from recsim.plugin import Policy
 
+State = namedtuple("State", "rng")  # the xorshift generator's state (one uint64)
+
 
 def make_state(ctx, params):
     mixed = (ctx.seed * 0x9E3779B97F4A7C15 + 0xD1B54A32D192ED03) % (1 << 64)
-    return (np.array([mixed or 1], dtype=np.uint64),)
+    return State(np.array([mixed or 1], dtype=np.uint64))
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    rng = state[0]
+    rng = state.rng
     x = rng[0]
     x ^= x >> uint64(12)
     x ^= x << uint64(25)

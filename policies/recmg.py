@@ -29,10 +29,17 @@ to 0 after ``eviction_speed`` evictions and the policy is LRU among the decayed 
 The policy never bypasses.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.plugin import Int, Policy
+
+# per slot: the eviction count at which its priority runs out, and its last touch; per set:
+# evictions so far; the touch counter (one int64: several prefetch fills can share one access
+# time); the parameters
+State = namedtuple("State", "stamp touched age touches eviction_speed keep")
 
 
 def make_state(ctx, params):
@@ -40,34 +47,32 @@ def make_state(ctx, params):
     stamp = np.zeros(ctx.capacity, np.int64)
     touched = np.zeros(ctx.capacity, np.int64)
     age = np.zeros(ctx.sets, np.int64)
-    return stamp, touched, age, np.array([speed, keep, 0], np.int64)
+    return State(stamp, touched, age, np.zeros(1, np.int64), speed, keep)
 
 
 @njit(cache=True, inline="always")
 def _set_priority(state, set_, slot, t, priority):
-    stamp, touched, age, scalars = state
-    stamp[slot] = age[set_] + priority
-    scalars[2] += 1  # a touch counter: several prefetch fills can share one access time
-    touched[slot] = scalars[2]
+    state.stamp[slot] = state.age[set_] + priority
+    state.touches[0] += 1
+    state.touched[slot] = state.touches[0]
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    speed, keep = state[3][0], state[3][1]
-    _set_priority(state, set_, slot, t, speed + np.int64(round(prio * keep)))
+    _set_priority(state, set_, slot, t,
+                  state.eviction_speed + np.int64(round(prio * state.keep)))
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    speed, keep = state[3][0], state[3][1]
-    bonus = 0 if prefetch else np.int64(round(prio * keep))
-    _set_priority(state, set_, slot, t, speed + bonus)
+    bonus = 0 if prefetch else np.int64(round(prio * state.keep))
+    _set_priority(state, set_, slot, t, state.eviction_speed + bonus)
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    stamp, touched, age, _ = state
-    now = age[set_]
+    stamp, touched = state.stamp, state.touched
+    now = state.age[set_]
     best, best_p, best_t = base, np.int64(1 << 62), np.int64(1 << 62)
     for slot in range(base, base + ways):
         p = max(stamp[slot] - now, 0)
@@ -78,7 +83,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    state[2][set_] += 1  # ages every other vector of the set by one
+    state.age[set_] += 1  # ages every other vector of the set by one
 
 
 POLICY = Policy("recmg", "RecMG Algorithm 2: caching-model priorities, aged per eviction",

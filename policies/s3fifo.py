@@ -34,6 +34,8 @@ frequency that a hit added. Fully associative by design; with ``sets > 1`` every
 its own S3-FIFO with c = ways.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -42,12 +44,20 @@ from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, rem
 from recsim.policies._lists import push_back, unlink
 
 
+# the sizes of a set's small and main FIFOs and its ghost, and the promotion threshold; per
+# set the small, main and ghost counts [3*s + i]; per slot its FIFO (0: small, 1: main),
+# access count and links ([2*s + q]: oldest and newest of FIFO q); the ghosts (recsim.ghosts
+# rings); flags per set [3*s]: has evicted, +1: to main, +2: to ghost
+State = namedtuple("State", "small main ghost threshold count q_of freq r_prev r_next r_head "
+                            "r_tail ring ends code mask flags")
+
+
 def make_state(ctx, params):
     r, g, thr = (params["small_size_ratio"], params["ghost_size_ratio"],
                  params["move_to_main_threshold"])
     cap, sets, ways, n = ctx.capacity, ctx.sets, ctx.ways, ctx.n_vids
     small = max(1, int(ways * r))
-    conf = np.array([small, ways - small, int(ways * g), thr], dtype=np.int64)
+    ghost = int(ways * g)
     count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + i]: small, main, ghost sizes
     q_of = np.zeros(cap, dtype=np.int8)  # 0: small, 1: main
     freq = np.zeros(cap, dtype=np.int32)
@@ -55,25 +65,26 @@ def make_state(ctx, params):
     r_next = np.full(cap, -1, dtype=np.int32)
     r_head = np.full(2 * sets, -1, dtype=np.int64)  # oldest of [2*s + q]
     r_tail = np.full(2 * sets, -1, dtype=np.int64)
-    ring, ends, code, mask = make_rings(sets, int(conf[2]), n)  # the ghost of each set
+    ring, ends, code, mask = make_rings(sets, ghost, n)  # the ghost of each set
     flags = np.zeros(3 * sets, dtype=np.int8)  # [3*s]: has evicted, +1: to main, +2: to ghost
-    return (conf, count, q_of, freq, r_prev, r_next, r_head, r_tail, ring, ends, code, mask,
-            flags)
+    return State(small, ways - small, ghost, thr, count, q_of, freq, r_prev, r_next, r_head, r_tail,
+                 ring, ends, code, mask, flags)
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    state[3][slot] += 1
+    state.freq[slot] += 1
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    flags = state[12]
+    count, q_of, freq, r_prev, r_next, r_head, r_tail = (
+        state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
+    flags = state.flags
     if flags[3 * set_ + 1]:
         q = 1
         flags[3 * set_ + 1] = 0
-    elif not flags[3 * set_] and count[3 * set_] >= conf[0]:
+    elif not flags[3 * set_] and count[3 * set_] >= state.small:
         q = 1
     else:
         q = 0
@@ -85,8 +96,9 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    ring, code, mask, flags = state[8], state[10], state[11], state[12]
+    count, q_of, freq, r_prev, r_next, r_head, r_tail = (
+        state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
+    ring, code, mask, flags = state.ring, state.code, state.mask, state.flags
     flags[3 * set_] = 1
     if ghost_tag(code, vid) >= 0:
         remove(ring, code, mask, set_, vid)
@@ -94,7 +106,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
         flags[3 * set_ + 1] = 1
     sm, mn = 2 * set_, 2 * set_ + 1
     while True:
-        if count[3 * set_ + 1] > conf[1] or count[3 * set_] == 0:
+        if count[3 * set_ + 1] > state.main or count[3 * set_] == 0:
             while True:  # main: 2-bit CLOCK over a FIFO
                 slot = r_head[mn]
                 f = freq[slot]
@@ -106,7 +118,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
                 freq[slot] = (f if f < 3 else 3) - 1
         while count[3 * set_] > 0:  # small
             slot = r_head[sm]
-            if freq[slot] < conf[3]:
+            if freq[slot] < state.threshold:
                 flags[3 * set_ + 2] = 1
                 return slot
             unlink(r_prev, r_next, r_head, r_tail, sm, slot)
@@ -119,13 +131,14 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    conf, count, q_of, freq, r_prev, r_next, r_head, r_tail = state[:8]
-    ring, ends, code, mask, flags = state[8:13]
+    count, q_of, r_prev, r_next, r_head, r_tail = (
+        state.count, state.q_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
+    ring, ends, code, mask, flags = state.ring, state.ends, state.code, state.mask, state.flags
     q = q_of[slot]
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
-    if flags[3 * set_ + 2] and conf[2] > 0:
-        if count[3 * set_ + 2] >= conf[2]:
+    if flags[3 * set_ + 2] and state.ghost > 0:
+        if count[3 * set_ + 2] >= state.ghost:
             pop_oldest(ring, ends, code, mask, set_)
             count[3 * set_ + 2] -= 1
         push(ring, ends, code, mask, set_, 0, vid)

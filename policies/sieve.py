@@ -17,12 +17,18 @@ step for step, so the eviction order is the same at any associativity, fully ass
 the work is O(1) amortised per access.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from recsim.errors import ConfigError
 from recsim.plugin import Policy
 from recsim.policies._lists import push_front, unlink
+
+# a FIFO list per set (newer / older: a slot's neighbours towards the head / the tail),
+# the hand of each set and a visited bit per slot
+State = namedtuple("State", "newer older head tail hand visited")
 
 
 def make_state(ctx, params):
@@ -36,24 +42,23 @@ def make_state(ctx, params):
     tail = np.full(ctx.sets, -1, dtype=np.int64)
     hand = np.full(ctx.sets, -1, dtype=np.int64)
     visited = np.zeros(ctx.capacity, dtype=np.uint8)
-    return newer, older, head, tail, hand, visited
+    return State(newer, older, head, tail, hand, visited)
 
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    state[5][slot] = 1
+    state.visited[slot] = 1
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    newer, older, head, tail, hand, visited = state
-    visited[slot] = 0
-    push_front(newer, older, head, tail, set_, slot)
+    state.visited[slot] = 0
+    push_front(state.newer, state.older, state.head, state.tail, set_, slot)
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    newer, older, head, tail, hand, visited = state
+    newer, tail, hand, visited = state.newer, state.tail, state.hand, state.visited
     s = hand[set_]
     if s < 0:
         s = tail[set_]
@@ -68,8 +73,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    newer, older, head, tail, hand, visited = state
-    unlink(newer, older, head, tail, set_, slot)
+    unlink(state.newer, state.older, state.head, state.tail, set_, slot)
 
 
 POLICY = Policy("sieve", "SIEVE: FIFO queue with visited bits and a sweeping hand "

@@ -23,12 +23,16 @@ way counts use a byte scan that stops at the first way at maxRRPV. Cheap at 32 w
 a fully associative buffer (one set of ``capacity`` ways) a miss costs O(capacity).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from recsim.plugin import Int, Policy
 
+# the RRPV of each slot, the same memory as 64-bit words, and maxRRPV
+State = namedtuple("State", "rrpv words max_rrpv")
 RRPV_BITS = Int(2, lo=1, hi=7, help="M, bits of the re-reference prediction value")
 
 
@@ -41,7 +45,7 @@ def rrpv_arrays(capacity, max_rrpv):
 def make_state(ctx, params):
     max_rrpv = (1 << params["rrpv_bits"]) - 1
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)
-    return rrpv, words, np.array([max_rrpv], dtype=np.int64)
+    return State(rrpv, words, max_rrpv)
 
 
 _LOW = np.uint64(0x0101010101010101)
@@ -94,17 +98,17 @@ def rrip_victim(rrpv, words, base, ways, max_rrpv):
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    state[0][slot] = 0
+    state.rrpv[slot] = 0
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    state[0][slot] = state[2][0] - 1
+    state.rrpv[slot] = state.max_rrpv - 1
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    return rrip_victim(state[0], state[1], base, ways, state[2][0])
+    return rrip_victim(state.rrpv, state.words, base, ways, state.max_rrpv)
 
 
 POLICY = Policy("srrip", "static RRIP, 2-bit RRPV (Jaleel et al. ISCA 2010; ChampSim srrip)",

@@ -65,6 +65,8 @@ being inlined at each of their many call sites: the general replay loop then com
 
 import math
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -123,6 +125,16 @@ def sketch_pairs(keys):
     return out
 
 
+# the sizes: main (probation + protected), probation and protected at most, sketch hashes and
+# counters per set, requests of a set between two halvings of its counters, 1 / counters; the
+# two hash halves of each vector (sketch_pairs); the counting Bloom filters, one per set; the
+# requests of each set since its last halving; per slot its list (WINDOW, PROBATION,
+# PROTECTED, DOOMED), links and vector; per list of a set [4*s + list] its head, tail and
+# count; the trace's vids (for preloading)
+State = namedtuple("State", "main max_probation max_protected hashes counters reset recip pairs "
+                            "cbf requests lst_of prev next head tail count vid_of vids")
+
+
 def make_state(ctx, params):
     ws = params["window_size"]
     cap, sets, ways = ctx.capacity, ctx.sets, ctx.ways
@@ -131,7 +143,6 @@ def make_state(ctx, params):
     max0 = int(1 / 5 * m)
     max1 = int(4 / 5 * m)
     hashes, counters = sketch_size(m)
-    conf = np.array([m, max0, max1, hashes, counters, 32 * m], dtype=np.int64)
     pairs = sketch_pairs(ctx.keys)
     cbf = np.zeros(sets * counters, dtype=np.uint32)
     reqc = np.zeros(sets, dtype=np.int64)
@@ -142,8 +153,8 @@ def make_state(ctx, params):
     tail = np.full(4 * sets, -1, dtype=np.int64)
     count = np.zeros(4 * sets, dtype=np.int64)
     vid_of = np.zeros(cap, dtype=np.int64)  # the vector in each slot, for the sketch
-    return (conf, pairs, cbf, reqc, lst_of, prev, nxt, head, tail, count, vid_of, ctx.vids,
-            np.array([1.0 / counters]))
+    return State(m, max0, max1, hashes, counters, 32 * m, 1.0 / counters, pairs, cbf, reqc,
+                 lst_of, prev, nxt, head, tail, count, vid_of, ctx.vids)
 
 
 @njit(cache=True, inline="always")
@@ -151,19 +162,19 @@ def _counter(state, vid, i):
     """The index in its set's counters of the ``i``-th counter of ``vid``:
     ``((a + i*b) mod 2**32) mod counters``, the last ``mod`` by the reciprocal (see
     module)."""
-    pairs = state[1]
+    pairs = state.pairs
     x = (np.int64(pairs[2 * vid]) + i * np.int64(pairs[2 * vid + 1])) & 0xFFFFFFFF
-    n = state[0][4]
-    r = x - np.int64(x * state[12][0]) * n
+    n = state.counters
+    r = x - np.int64(x * state.recip) * n
     return r + n if r < 0 else (r - n if r >= n else r)
 
 
 @njit(cache=True)
 def _estimate(state, set_, vid):
-    conf, cbf = state[0], state[2]
-    base = set_ * conf[4]
+    cbf = state.cbf
+    base = set_ * state.counters
     best = np.uint32(0xFFFFFFFF)
-    for i in range(conf[3]):
+    for i in range(state.hashes):
         c = cbf[base + _counter(state, vid, i)]
         if c < best:
             best = c
@@ -172,16 +183,17 @@ def _estimate(state, set_, vid):
 
 @njit(cache=True)
 def _add(state, set_, vid):
-    conf, cbf = state[0], state[2]
-    base = set_ * conf[4]
-    for i in range(conf[3]):
+    cbf = state.cbf
+    base = set_ * state.counters
+    for i in range(state.hashes):
         cbf[base + _counter(state, vid, i)] += np.uint32(1)
 
 
 @njit(cache=True)
 def _move(state, set_, slot, to, front):
     """Take ``slot`` out of its list and put it at the MRU end (or the back) of ``to``."""
-    lst_of, prev, nxt, head, tail, count = state[4:10]
+    lst_of, prev, nxt, head, tail, count = (
+        state.lst_of, state.prev, state.next, state.head, state.tail, state.count)
     frm = lst_of[slot]
     unlink(prev, nxt, head, tail, 4 * set_ + frm, slot)
     count[4 * set_ + frm] -= 1
@@ -195,10 +207,10 @@ def _move(state, set_, slot, to, front):
 
 @njit(cache=True, inline="always")
 def _main_insert(state, set_, slot):
-    conf, count = state[0], state[9]
-    if count[4 * set_ + PROBATION] + 1 <= conf[1]:
+    count = state.count
+    if count[4 * set_ + PROBATION] + 1 <= state.max_probation:
         seg = PROBATION
-    elif count[4 * set_ + PROTECTED] + 1 <= conf[2]:
+    elif count[4 * set_ + PROTECTED] + 1 <= state.max_protected:
         seg = PROTECTED
     else:
         seg = PROBATION
@@ -207,22 +219,23 @@ def _main_insert(state, set_, slot):
 
 @njit(cache=True, inline="always")
 def _main_victim(state, set_):
-    if state[9][4 * set_ + PROBATION] > 0:
-        return state[8][4 * set_ + PROBATION]
-    return state[8][4 * set_ + PROTECTED]
+    if state.count[4 * set_ + PROBATION] > 0:
+        return state.tail[4 * set_ + PROBATION]
+    return state.tail[4 * set_ + PROTECTED]
 
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, t):
-    vids = state[11]  # preload the hashes of the vector accessed 16 accesses ahead
+    vids = state.vids  # preload the hashes of the vector accessed 16 accesses ahead
     if t + 16 < vids.shape[0]:
-        preload(state[1], 2 * vids[t + 16])
+        preload(state.pairs, 2 * vids[t + 16])
 
 
 @njit(cache=True, inline="always")
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    lst_of, prev, nxt, head, tail, count = state[4:10]
-    state[10][slot] = vid
+    lst_of, prev, nxt, head, tail, count = (
+        state.lst_of, state.prev, state.next, state.head, state.tail, state.count)
+    state.vid_of[slot] = vid
     lst_of[slot] = WINDOW
     push_front(prev, nxt, head, tail, 4 * set_ + WINDOW, slot)
     count[4 * set_ + WINDOW] += 1
@@ -231,8 +244,8 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 
 @njit(cache=True, inline="always")
 def on_hit(state, set_, slot, vid, t, prio):
-    conf, count, head, tail = state[0], state[9], state[7], state[8]
-    lst = state[4][slot]
+    count, head, tail = state.count, state.head, state.tail
+    lst = state.lst_of[slot]
     if lst == WINDOW:
         if head[4 * set_] != slot:
             _move(state, set_, slot, WINDOW, True)
@@ -246,27 +259,27 @@ def on_hit(state, set_, slot, vid, t, prio):
             _move(state, set_, slot, PROTECTED, True)
     else:
         _move(state, set_, slot, PROTECTED, True)
-        while count[4 * set_ + PROTECTED] > conf[2]:
+        while count[4 * set_ + PROTECTED] > state.max_protected:
             _move(state, set_, tail[4 * set_ + PROTECTED], PROBATION, True)
-            while count[4 * set_ + PROBATION] > conf[1]:
+            while count[4 * set_ + PROBATION] > state.max_probation:
                 _move(state, set_, tail[4 * set_ + PROBATION], DOOMED, False)
     _add(state, set_, vid)
-    reqc = state[3]
+    reqc = state.requests
     reqc[set_] += 1
-    if reqc[set_] >= conf[5]:
+    if reqc[set_] >= state.reset:
         reqc[set_] = 0
-        n = conf[4]
-        cbf = state[2]
+        n = state.counters
+        cbf = state.cbf
         for i in range(set_ * n, set_ * n + n):
             cbf[i] >>= np.uint32(1)
 
 
 @njit(cache=True, inline="always")
 def victim(state, set_, base, ways, vid, t, prefetch):
-    conf, count, head, tail, vid_of = state[0], state[9], state[7], state[8], state[10]
+    count, head, tail, vid_of = state.count, state.head, state.tail, state.vid_of
     if count[4 * set_ + DOOMED] > 0:
         return head[4 * set_ + DOOMED]
-    m = conf[0]
+    m = state.main
     first = -1
     while True:
         if count[4 * set_ + WINDOW] > 0:
@@ -300,8 +313,8 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 @njit(cache=True, inline="always")
 def on_evict(state, set_, slot, vid, t):
-    count = state[9]
-    unlink(state[5], state[6], state[7], state[8], 4 * set_ + DOOMED, slot)
+    count = state.count
+    unlink(state.prev, state.next, state.head, state.tail, 4 * set_ + DOOMED, slot)
     count[4 * set_ + DOOMED] -= 1
 
 

@@ -79,6 +79,8 @@ the access's key is read from the trace in order (table base + row), and the fet
 of the access 16 ahead is preloaded (a cache hint; it changes nothing).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -115,6 +117,14 @@ def ip_set(tables):
     return (tables ^ (tables >> 2) ^ (tables >> 5)) & (HISTORY_SETS - 1)
 
 
+# the trace's keys, vids and rows; per table (IP) its key range, history set and Berti
+# entry; the history table; the Berti entries and their delta slots and deltas to issue; per
+# vector its fetch record (2t+2 demand, 2t+1 prefetch); the pending demand fills (address,
+# IP, issue time); scratch for the timely deltas; regs (FETCH_LAT ..)
+State = namedtuple("State", "keys vids rows ips history entries slots issue fetched fills found "
+                            "regs")
+
+
 def make_state(ctx, params):
     issue_lower = params["issue_lower"]
     n_tables = ctx.trace.n_tables
@@ -133,13 +143,13 @@ def make_state(ctx, params):
                                                     issue_lower)
     queue = ctx.fetch_latency + 1  # at most one demand miss per access is pending
     tracked = ctx.n_vids if ctx.fetch_latency or ctx.prefetch_latency else 0
-    return (ctx.keys, ctx.vids, readonly(ctx.trace.key_rows()), ips, history, entries,
-            np.zeros((IPS, DELTAS, 3), np.int64),  # delta slots
-            np.zeros((IPS, DELTAS), np.int64),  # deltas to issue, in issue order
-            np.zeros(tracked, np.int64),  # fetch record: 2t+2 demand, 2t+1 prefetch
-            np.zeros((queue, 3), np.int64),  # pending demand fills: address, IP, issue time
-            np.zeros(HISTORY_WAYS, np.int64),  # scratch: timely deltas
-            regs)
+    return State(ctx.keys, ctx.vids, readonly(ctx.trace.key_rows()), ips, history, entries,
+                 np.zeros((IPS, DELTAS, 3), np.int64),  # delta slots
+                 np.zeros((IPS, DELTAS), np.int64),  # deltas to issue, in issue order
+                 np.zeros(tracked, np.int64),  # fetch record: 2t+2 demand, 2t+1 prefetch
+                 np.zeros((queue, 3), np.int64),  # pending demand fills: address, IP, issue time
+                 np.zeros(HISTORY_WAYS, np.int64),  # scratch: timely deltas
+                 regs)
 
 
 @njit(cache=True, inline="always")
@@ -283,7 +293,9 @@ def _in_flight(record, t, fetch_latency, prefetch_latency):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, vids, rows, ips, history, entries, slots, issue, fetched, fills, found, regs = state
+    keys, vids, rows, ips, history, entries, slots, issue, fetched, fills, found, regs = (
+        state.keys, state.vids, state.rows, state.ips, state.history, state.entries, state.slots,
+        state.issue, state.fetched, state.fills, state.found, state.regs)
     # fetch records are needed only when a fetch can be in flight at a later access
     track = regs[FETCH_LAT] > 0 or regs[PREFETCH_LAT] > 0
     if track and t + 16 < vids.shape[0]:

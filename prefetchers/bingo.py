@@ -61,6 +61,8 @@ counts all offsets at once in bit slices, and each PHT set remembers its last vo
 an insertion changes the set.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -86,6 +88,13 @@ def _log2(n):
     return n.bit_length() - 1
 
 
+# the trace's keys and vids; conf (REGION_BITS ..); votes needed by voters; the filter,
+# accumulation and pattern history tables (rows: the fields below); a counting filter of the
+# regions in the first two; each entry's vid span; per block of vids the spans touching it;
+# per PHT set its last vote; the LRU clock
+State = namedtuple("State", "keys vids conf need ft at pht tracked spans marks memo clock")
+
+
 def make_state(ctx, params):
     region, ft, at = params["region"], params["filter_entries"], params["accumulation_entries"]
     pht, pht_ways = params["pht_entries"], params["pht_ways"]
@@ -106,17 +115,17 @@ def make_state(ctx, params):
         arr[0] = -1
         return arr
 
-    return (ctx.keys, ctx.vids, conf, votes_needed(thr, pht_ways),
-            table(ft, 4),  # filter: region, lru stamp, pc, offset
-            table(at, 5),  # accumulation: region, lru stamp, pc, offset, footprint
-            table(pht, 3),  # PHT: pc | address << 16, lru stamp, footprint
-            np.zeros(TRACKED, dtype=np.int32),  # regions in either table, by region % TRACKED
-            np.zeros((2, ft + at), dtype=np.int64),  # each entry's vid span (first, last)
-            np.zeros((ctx.n_vids >> BLOCK_BITS) + 3, dtype=np.int16),  # per block of vids:
-            # the entry spans touching it
-            np.full((2, pht_sets), -1, dtype=np.int64),  # per PHT set: last vote's (pc,
-            # offset) tag and its outcome (-1: none since the set last changed)
-            np.zeros(1, dtype=np.int64))  # LRU clock
+    return State(ctx.keys, ctx.vids, conf, votes_needed(thr, pht_ways),
+                 table(ft, 4),  # filter: region, lru stamp, pc, offset
+                 table(at, 5),  # accumulation: region, lru stamp, pc, offset, footprint
+                 table(pht, 3),  # PHT: pc | address << 16, lru stamp, footprint
+                 np.zeros(TRACKED, dtype=np.int32),  # regions in either table, by region % TRACKED
+                 np.zeros((2, ft + at), dtype=np.int64),  # each entry's vid span (first, last)
+                 np.zeros((ctx.n_vids >> BLOCK_BITS) + 3, dtype=np.int16),  # per block of vids:
+                 # the entry spans touching it
+                 np.full((2, pht_sets), -1, dtype=np.int64),  # per PHT set: last vote's (pc,
+                 # offset) tag and its outcome (-1: none since the set last changed)
+                 np.zeros(1, dtype=np.int64))  # LRU clock
 
 
 def votes_needed(threshold, ways):
@@ -221,7 +230,7 @@ def _pht_set(conf, pc, offset):
 @njit(cache=True, inline="always")
 def pht_insert(state, pc, address, footprint):
     """Store a generation's footprint, rotated so that the trigger offset is bit 0."""
-    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
+    conf, pht, memo, clock = state.conf, state.pht, state.memo, state.clock
     width = 1 << conf[REGION_BITS]
     offset = address & (width - 1)
     tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
@@ -239,7 +248,7 @@ def pht_insert(state, pc, address, footprint):
 @njit(cache=True, inline="always")
 def pht_lookup(state, pc, address):
     """The footprint to prefetch for a trigger access (absolute offsets; 0: none)."""
-    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
+    conf, need, pht, memo, clock = state.conf, state.need, state.pht, state.memo, state.clock
     width = 1 << conf[REGION_BITS]
     offset = address & (width - 1)
     tag = (pc & PC_MASK) | ((address & conf[ADDRESS_MASK]) << 16)
@@ -316,7 +325,9 @@ def emit(keys, vid, footprint, width, out):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
+    keys, vids, conf, ft, at, tracked, spans, marks, clock = (
+        state.keys, state.vids, state.conf, state.ft, state.at, state.tracked, state.spans,
+        state.marks, state.clock)
     if t + LOOKAHEAD < vids.shape[0]:
         preload(keys, vids[t + LOOKAHEAD])
     bits = conf[REGION_BITS]
@@ -360,7 +371,8 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 @njit(cache=True, inline="always")
 def on_evict(state, vid, t):
-    keys, vids, conf, need, ft, at, pht, tracked, spans, marks, memo, clock = state
+    keys, conf, ft, at, tracked, spans, marks = (
+        state.keys, state.conf, state.ft, state.at, state.tracked, state.spans, state.marks)
     if marks[vid >> BLOCK_BITS] == 0:  # in no table entry's span: not tracked
         return
     bits = conf[REGION_BITS]

@@ -64,6 +64,8 @@ at 0, so bo.h issues nothing before its first learning phase ends; the DPC-2 cod
 it at SCORE_MAX and prefetches at any non-zero offset, as here).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -94,16 +96,22 @@ N_VARS = 8
 NEVER = -(1 << 62)  # time of an empty queue slot
 
 
+# the trace's keys, rows and table bases; the candidate offsets and their scores; the
+# recent-requests (RR) table; the learning accesses in flight (key, time) by time; var
+# (OFFSET ..)
+State = namedtuple("State", "keys rows table_base offsets scores rr queued_key queued_at var")
+
+
 def make_state(ctx, params):
     degree = params["degree"]
     delay = max(int(ctx.prefetch_latency), 1)
     size = 1 << (delay - 1).bit_length()
     var = np.zeros(N_VARS, np.int64)
     var[OFFSET], var[DEGREE], var[DELAY], var[MASK] = DEFAULT_OFFSET, degree, delay, size - 1
-    return (ctx.keys, readonly(ctx.trace.key_rows()), ctx.trace.table_base,
-            np.array(OFFSETS, np.int64), np.zeros(len(OFFSETS), np.int64),
-            np.full(2 << RR_INDEX_BITS, EMPTY, np.int64),
-            np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var)
+    return State(ctx.keys, readonly(ctx.trace.key_rows()), ctx.trace.table_base,
+                 np.array(OFFSETS, np.int64), np.zeros(len(OFFSETS), np.int64),
+                 np.full(2 << RR_INDEX_BITS, EMPTY, np.int64),
+                 np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var)
 
 
 @njit(cache=True, inline="always")
@@ -167,7 +175,9 @@ def learn(offsets, scores, rr, var, x):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, rows, table_base, offsets, scores, rr, queued_key, queued_at, var = state
+    keys, rows, table_base, offsets, scores, rr, queued_key, queued_at, var = (
+        state.keys, state.rows, state.table_base, state.offsets, state.scores, state.rr,
+        state.queued_key, state.queued_at, state.var)
     due = t - var[DELAY]  # the learning access (if any) of that time enters the RR table
     slot = due & var[MASK]
     if queued_at[slot] == due:

@@ -55,6 +55,8 @@ Zipf(0.9)), with the counts unchanged on 20 configurations.
 
 import math
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -89,6 +91,11 @@ def metadata_vectors(n_vids, params):
     return math.ceil(WORD_BYTES * words / params["vector_bytes"])
 
 
+# conf (DEGREE .. ON_ALL); var (HEAD, LAST); the GHB; per EIT row its tag, LRU stamp and
+# (next vid, GHB position) pairs
+State = namedtuple("State", "conf var ghb tag stamp pair")
+
+
 def make_state(ctx, params):
     degree = params["degree"]
     ghb, sets, ways, pairs = geometry(ctx.n_vids, params)
@@ -98,11 +105,11 @@ def make_state(ctx, params):
     word = metadata_dtype(ctx.trace.n_accesses, ctx.n_vids)
     pair = np.zeros((rows, pairs, 2), dtype=word)  # (next vid, GHB position), newest first
     pair[:, :, NEXT] = -1  # empty
-    return (conf, np.array([0, -1], dtype=np.int64),  # GHB head (entries written), last vid
-            np.zeros(ghb, dtype=word),  # GHB: vids, position q in slot q % ghb
-            np.full(rows, -1, dtype=word),  # EIT row tag: the vid "last" (-1: invalid)
-            np.zeros(rows, dtype=word),  # EIT row LRU stamp (0: invalid)
-            pair)
+    return State(conf, np.array([0, -1], dtype=np.int64),  # GHB head (entries written), last vid
+                 np.zeros(ghb, dtype=word),  # GHB: vids, position q in slot q % ghb
+                 np.full(rows, -1, dtype=word),  # EIT row tag: the vid "last" (-1: invalid)
+                 np.zeros(rows, dtype=word),  # EIT row LRU stamp (0: invalid)
+                 pair)
 
 
 def metadata_dtype(n_accesses, n_vids):
@@ -142,7 +149,7 @@ def pointer(pair, r, cur, pairs):
 def predict(state, r, cur, out):
     """Write ``GHB[p + 1 ..]`` (at most ``degree``) into ``out`` for the pointer ``p`` of
     ``cur`` in EIT row ``r``; returns how many."""
-    conf, var, ghb, tag, stamp, pair = state
+    conf, var, ghb, pair = state.conf, state.var, state.ghb, state.pair
     pos = pointer(pair, r, cur, conf[PAIRS])
     head = var[HEAD]
     if pos < 0 or pos < head - conf[GHB_SIZE]:  # none, or overwritten: forgotten
@@ -158,7 +165,8 @@ def predict(state, r, cur, out):
 def train(state, r, cur, last, t):
     """Append ``cur`` to the GHB and write (cur, its position) into the row of ``last``
     (``r``; -1: none yet, install one; no ``last`` (-1) on the first trigger)."""
-    conf, var, ghb, tag, stamp, pair = state
+    conf, var, ghb, tag, stamp, pair = (
+        state.conf, state.var, state.ghb, state.tag, state.stamp, state.pair)
     pos = var[HEAD]
     ghb[pos % conf[GHB_SIZE]] = cur
     var[HEAD] = pos + 1
@@ -191,7 +199,7 @@ def train(state, r, cur, last, t):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    conf, var, tag = state[0], state[1], state[3]
+    conf, var, tag = state.conf, state.var, state.tag
     if outcome == HIT and conf[ON_ALL] == 0:
         return 0
     last = var[LAST]

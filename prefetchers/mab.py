@@ -47,6 +47,8 @@ so pollution is a lower bound.
 
 import math
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -64,14 +66,16 @@ NEXT_N_ON, STRIDE_ON = 1, 2
 # ctrl[]: the arm running, the next round-robin arm (N_ARMS: round-robin over), accesses
 # and hits so far in this step, step length, generator state.
 ARM, ROUND, POS, HITS, STEP, RNG = range(6)
-GAMMA, C, RESTART = range(3)  # fparams[]
+# the states of next_n and stride; each arm's discounted pick count and reward sum; ctrl; the
+# parameters
+State = namedtuple("State", "next_n stride counts sums ctrl gamma c restart_prob")
 
 
 def make_state(ctx, params):
     ctrl = np.array([0, 1, 0, 0, params["step"], int(ctx.seed) % (1 << 63)], np.int64)
-    return (next_n_state(ctx, defaults(NEXT_N.params)),
-            stride_state(ctx, defaults(STRIDE.params)), np.zeros(N_ARMS), np.zeros(N_ARMS),
-            ctrl, np.array([params[k] for k in ("gamma", "c", "restart_prob")], np.float64))
+    return State(next_n_state(ctx, defaults(NEXT_N.params)),
+                 stride_state(ctx, defaults(STRIDE.params)), np.zeros(N_ARMS), np.zeros(N_ARMS),
+                 ctrl, params["gamma"], params["c"], params["restart_prob"])
 
 
 @njit(cache=True)
@@ -117,20 +121,20 @@ def bandit_step(counts, sums, ctrl, reward, gamma, c, restart_prob, draw):
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    next_n, stride, counts, sums, ctrl, fparams = state
+    ctrl = state.ctrl
     ctrl[HITS] += is_hit(outcome)
     ctrl[POS] += 1
     if ctrl[POS] == ctrl[STEP]:
         draw = uniform(ctrl)
-        bandit_step(counts, sums, ctrl, ctrl[HITS] / ctrl[STEP], fparams[GAMMA], fparams[C],
-                    fparams[RESTART], draw)
+        bandit_step(state.counts, state.sums, ctrl, ctrl[HITS] / ctrl[STEP], state.gamma,
+                    state.c, state.restart_prob, draw)
         ctrl[POS] = 0
         ctrl[HITS] = 0
     arm = ctrl[ARM]
     m = 0
     if arm & NEXT_N_ON:
-        m = next_n_access(next_n, vid, table, outcome, t, slot_of, out)
-    n = stride_access(stride, vid, table, outcome, t, slot_of, out[m:])  # always trains
+        m = next_n_access(state.next_n, vid, table, outcome, t, slot_of, out)
+    n = stride_access(state.stride, vid, table, outcome, t, slot_of, out[m:])  # always trains
     if arm & STRIDE_ON:
         first = m
         for j in range(first, first + n):

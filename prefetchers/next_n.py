@@ -9,24 +9,29 @@ and are not simulated (they could only pollute the buffer), so this prefetcher's
 pollution is a lower bound.
 """
 
-import numpy as np
+from collections import namedtuple
+
 from numba import njit
 
 from recsim.plugin import Choice, Int, Prefetcher, is_hit
 
 
+# the trace's keys; per table its past-the-end key; the parameters (trigger 'access':
+# every_access)
+State = namedtuple("State", "keys table_end n every_access")
+
+
 def make_state(ctx, params):
     table_end = ctx.trace.table_base + ctx.trace.table_rows
-    conf = np.array([params["n"], params["trigger"] == "access"], dtype=np.int64)
-    return ctx.keys, table_end, conf
+    return State(ctx.keys, table_end, params["n"], params["trigger"] == "access")
 
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, table_end, conf = state
-    if is_hit(outcome) and conf[1] == 0:
+    keys = state.keys
+    if is_hit(outcome) and not state.every_access:
         return 0
-    limit = min(keys[vid] + conf[0], table_end[table] - 1)
+    limit = min(keys[vid] + state.n, state.table_end[table] - 1)
     m = 0
     w = vid + 1
     while w < keys.shape[0] and keys[w] <= limit and m < out.shape[0]:

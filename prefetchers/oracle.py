@@ -15,23 +15,27 @@ further ahead and cover more misses, but their early fills can evict vectors use
 them, so they can lower the hit rate.
 """
 
-import numpy as np
+from collections import namedtuple
+
 from numba import njit
 
 from recsim.plugin import Int, Prefetcher, is_hit
 
 
+State = namedtuple("State", "vids n window")  # the trace's vids; the parameters
+
+
 def make_state(ctx, params):
-    return ctx.vids, np.array([params["n"], params["window"]], dtype=np.int64)
+    return State(ctx.vids, params["n"], params["window"])
 
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    vids, conf = state
+    vids = state.vids
     if is_hit(outcome):
         return 0
-    want = min(conf[0], out.shape[0])
-    end = min(vids.shape[0], t + 1 + conf[1])
+    want = min(state.n, out.shape[0])
+    end = min(vids.shape[0], t + 1 + state.window)
     m = 0
     for j in range(t + 1, end):
         v = vids[j]

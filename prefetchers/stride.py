@@ -37,6 +37,8 @@ cycle, and a newer trigger replaces an unfinished run); every prefetch fills the
 (ip_stride fills the next level instead when the MSHR is at least half full).
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -46,19 +48,27 @@ PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
 
 
+# the trace's keys and rows; per table its first and past-the-end key, last key, last stride
+# and how many times in a row that stride was seen; the parameters (conf[DEGREE] ..)
+State = namedtuple("State", "keys rows table_base table_end last_key last_stride repeats conf")
+DEGREE, CONFIRM, CROSS_PAGES = range(3)
+
+
 def make_state(ctx, params):
     base = ctx.trace.table_base
     n_tables = base.shape[0]
-    conf = np.array([params[k] for k in ("degree", "confirm", "cross_pages")], np.int64)
-    return (ctx.keys, readonly(ctx.trace.key_rows()), base, base + ctx.trace.table_rows,
-            np.full(n_tables, NO_KEY, np.int64), np.zeros(n_tables, np.int64),
-            np.zeros(n_tables, np.int64), conf)
+    return State(ctx.keys, readonly(ctx.trace.key_rows()), base, base + ctx.trace.table_rows,
+                 np.full(n_tables, NO_KEY, np.int64), np.zeros(n_tables, np.int64),
+                 np.zeros(n_tables, np.int64),
+                 np.array([params["degree"], params["confirm"], params["cross_pages"]], np.int64))
 
 
 @njit(cache=True, inline="always")
 def on_access(state, vid, table, outcome, t, slot_of, out):
-    keys, rows, table_base, table_end, last_key, last_stride, repeats, conf = state
-    x = table_base[table] + rows[t]  # keys[vid], read in trace order (no cache miss)
+    keys, table_base, table_end = state.keys, state.table_base, state.table_end
+    last_key, last_stride, repeats, conf = (state.last_key, state.last_stride, state.repeats,
+                                            state.conf)
+    x = table_base[table] + state.rows[t]  # keys[vid], read in trace order (no cache miss)
     last = last_key[table]
     stride = 0 if last == NO_KEY else x - last
     if stride == last_stride[table]:
@@ -67,14 +77,14 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
         repeats[table] = 1
     last_key[table] = x
     last_stride[table] = stride
-    if stride == 0 or repeats[table] < conf[1]:
+    if stride == 0 or repeats[table] < conf[CONFIRM]:
         return 0
     m = 0
     c = x
-    for _ in range(conf[0]):
+    for _ in range(conf[DEGREE]):
         nxt = c + stride
         if nxt < table_base[table] or nxt >= table_end[table] or (
-                conf[2] == 0 and (nxt >> PAGE_BITS) != (c >> PAGE_BITS)):
+                conf[CROSS_PAGES] == 0 and (nxt >> PAGE_BITS) != (c >> PAGE_BITS)):
             break
         c = nxt
         w = vid_of_key(keys, vid, c)

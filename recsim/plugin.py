@@ -1,10 +1,10 @@
 """The contracts between the replay engine and its plug-ins (policies and prefetchers).
 
 A **policy** module in ``policies/`` defines ``POLICY = Policy(...)``: a Python
-``make_state(ctx, params) -> tuple of numpy arrays`` and Numba ``@njit`` hooks over that
-state, in the spirit of ChampSim's ``find_victim`` / ``update_replacement_state``. The
-buffer has ``sets x ways`` slots; slot ``s * ways + w`` is way ``w`` of set ``s``. The
-engine owns residency (which vector sits in which slot) and calls:
+``make_state(ctx, params) -> State`` and Numba ``@njit`` hooks over that state, in the
+spirit of ChampSim's ``find_victim`` / ``update_replacement_state``. The buffer has
+``sets x ways`` slots; slot ``s * ways + w`` is way ``w`` of set ``s``. The engine owns
+residency (which vector sits in which slot) and calls:
 
 * ``on_access(state, vid, t)`` before every demand access ``t`` (hit or miss);
 * ``on_hit(state, set_, slot, vid, t, prio)`` on a hit;
@@ -40,6 +40,12 @@ A plug-in declares its parameters as ``params = {name: spec}`` with the typed sp
 meaning); :func:`check_params` checks them in one place for the Python API, YAML and the
 command line, so ``make_state`` gets them typed and in range. A check that needs the
 geometry or another parameter stays in ``make_state`` (raised with :func:`param_error`).
+
+Each plug-in addresses its state one way: ``make_state`` returns a module-level
+``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
+named for what they hold, and hooks read ``state.rrpv`` (Numba compiles and caches
+heterogeneous namedtuples like tuples, at the same speed); small mutable registers inside
+one array are addressed by named index constants (``conf[C_MAX]``).
 
 A policy whose decisions need a whole batch at once (FBGEMM's cache looks up every unique
 row of a batch before it inserts any, and locks the rows the batch uses) instead gives
@@ -319,7 +325,7 @@ def noop_prefetcher_evict(state, vid, t):
 class _Plugin:
     name: str
     description: str
-    make_state: Callable  # (ReplayContext, params checked and typed) -> tuple of arrays
+    make_state: Callable  # (ReplayContext, params checked and typed) -> its State namedtuple
 
     @property
     def module(self) -> str:

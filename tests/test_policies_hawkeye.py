@@ -28,13 +28,11 @@ from pc_cases import TRACES, check, pc_trace, tiny_case  # noqa: E402
 
 from recsim.policies import hawkeye as hk  # noqa: E402
 
-RRPV, SIG, PREF, TABLE_OF, SHCT, SAMPLED, TIMER, LIVENESS = range(8)
-CRC_OF_TABLE = 14
 
 
 def _pcs(state):
     """Predictor index of each vid: CRC(table) % 2048."""
-    return state[CRC_OF_TABLE][state[TABLE_OF]]
+    return state.crc_of_table[state.table_of]
 
 
 def _state(sets, ways, tables, **params):
@@ -104,13 +102,13 @@ def test_first_touch_and_training_up():
     pol, state = _state(1, 4, [0, 1])
     pc0 = _pcs(state)[0]
     assert pc0 == hk.crc(0) % 2048 == 0
-    assert state[SHCT][pc0] == 16  # untouched counters start at 16 (friendly)
+    assert state.shct[pc0] == 16  # untouched counters start at 16 (friendly)
     pol.on_fill(state, 0, 0, 0, 0, 0.0, False)  # t0: sampler miss, no training
-    assert state[SHCT][pc0] == 16 and state[TIMER][0] == 1 and state[RRPV][0] == 0
+    assert state.shct[pc0] == 16 and state.timer[0] == 1 and state.rrpv[0] == 0
     pol.on_hit(state, 0, 0, 0, 1, 0.0)  # t1: interval [0, 1) fits: +1
-    assert state[SHCT][pc0] == 17
-    assert state[LIVENESS][:3].tolist() == [1, 0, 0]
-    assert state[TIMER][0] == 2
+    assert state.shct[pc0] == 17
+    assert state.liveness[:3].tolist() == [1, 0, 0]
+    assert state.timer[0] == 2
 
 
 def test_training_down_when_optgen_would_not_cache():
@@ -123,12 +121,12 @@ def test_training_down_when_optgen_would_not_cache():
         pol.on_fill(state, 0, slot, v, slot, 0.0, False)
     for t, v in [(3, 1), (4, 2), (5, 0)]:
         pol.on_hit(state, 0, v, v, t, 0.0)
-    assert [state[SHCT][p] for p in pcs] == [15, 17, 17]
+    assert [state.shct[p] for p in pcs] == [15, 17, 17]
     # liveness: t3 adds 1 to [1, 3) then clears slot 3; t4 adds 1 to [2, 4) then clears
     # slot 4; t5 (refused) only clears slot 5
-    assert state[LIVENESS][:6].tolist() == [0, 1, 2, 1, 0, 0]
+    assert state.liveness[:6].tolist() == [0, 1, 2, 1, 0, 0]
     # a hit of an averse PC is inserted at RRPV 7, the friendly ones at 0
-    assert state[RRPV].tolist() == [7, 0, 0, 7]
+    assert state.rrpv.tolist() == [7, 0, 0, 7]
 
 
 def test_training_down_when_the_gap_exceeds_the_vector():
@@ -138,7 +136,7 @@ def test_training_down_when_the_gap_exceeds_the_vector():
     for v in range(6):
         pol.on_fill(state, 0, v, v, v, 0.0, False)
     pol.on_hit(state, 0, 0, 0, 6, 0.0)
-    assert state[SHCT][pc0] == 15 and state[SHCT][pc1] == 16
+    assert state.shct[pc0] == 15 and state.shct[pc1] == 16
 
 
 def test_prefetch_training_and_prefetch_predictor():
@@ -147,17 +145,17 @@ def test_prefetch_training_and_prefetch_predictor():
     pol, state = _state(1, 4, [3])
     pc = _pcs(state)[0]
     pol.on_fill(state, 0, 0, 0, 0, 0.0, True)
-    assert state[PREF][0] == 1
+    assert state.pref[0] == 1
     pol.on_hit(state, 0, 0, 0, 1, 0.0)
-    assert state[SHCT][2048 + pc] == 17 and state[SHCT][pc] == 16
-    assert state[PREF][0] == 0  # a demand hit clears the line's prefetch bit
+    assert state.shct[2048 + pc] == 17 and state.shct[pc] == 16
+    assert state.pref[0] == 0  # a demand hit clears the line's prefetch bit
     # the prefetch table decides prefetch fills: make it averse for this PC
-    state[SHCT][2048 + pc] = 15
+    state.shct[2048 + pc] = 15
     _, state2 = _state(2, 4, [3, 3], sampled_sets=1)  # set 1 is not sampled
-    state2[SHCT][2048 + pc] = 15
+    state2.shct[2048 + pc] = 15
     pol.on_fill(state2, 1, 4, 0, 0, 0.0, True)
     pol.on_fill(state2, 1, 5, 1, 1, 0.0, False)
-    assert state2[RRPV][4:6].tolist() == [7, 0]
+    assert state2.rrpv[4:6].tolist() == [7, 0]
 
 
 # -- insertion, ageing, victim ---------------------------------------------------------------
@@ -166,9 +164,9 @@ def test_insertion_ageing_and_victim_in_an_unsampled_set():
     # 2 sets x 4 ways, only set 0 sampled; work in set 1 (slots 4..7): no training.
     # vids 0, 1, 3 of table 0 (friendly), vid 2 of table 5 made averse.
     pol, state = _state(2, 4, [0, 0, 5, 0, 0], sampled_sets=1)
-    assert state[SAMPLED].tolist() == [0, -1]
-    rrpv = state[RRPV]
-    state[SHCT][_pcs(state)[2]] = 15
+    assert state.sampled.tolist() == [0, -1]
+    rrpv = state.rrpv
+    state.shct[_pcs(state)[2]] = 15
     pol.on_fill(state, 1, 4, 0, 0, 0.0, False)  # friendly: 0 (others unused at 7)
     pol.on_fill(state, 1, 5, 1, 1, 0.0, False)  # friendly: no line at 6 -> age slot 4
     assert rrpv[4:8].tolist() == [1, 0, 7, 7]
@@ -180,7 +178,7 @@ def test_insertion_ageing_and_victim_in_an_unsampled_set():
     rrpv[4:8] = [5, 6, 6, 2]
     # no line at 7: the highest RRPV, the last of the ties (ChampSim's >= scan)
     assert pol.victim(state, 1, 4, 4, 4, 4, False) == 6
-    shct_before = state[SHCT].copy()
+    shct_before = state.shct.copy()
     pol.on_evict(state, 1, 6, 2, 4)
     pol.on_fill(state, 1, 6, 4, 4, 0.0, False)  # a line at 6 exists: no ageing
     assert rrpv[4:8].tolist() == [5, 6, 0, 2]
@@ -189,7 +187,7 @@ def test_insertion_ageing_and_victim_in_an_unsampled_set():
     assert rrpv[4:8].tolist() == [0, 3, 0, 2]
     pol.on_hit(state, 1, 6, 2, 6, 0.0)  # an averse hit: 7
     assert rrpv[4:8].tolist() == [0, 3, 7, 2]
-    assert (state[SHCT] == shct_before).all()  # nothing trained in an unsampled set
+    assert (state.shct == shct_before).all()  # nothing trained in an unsampled set
 
 
 def test_friendly_eviction_detrains_in_a_sampled_set():
@@ -198,33 +196,33 @@ def test_friendly_eviction_detrains_in_a_sampled_set():
     pcs = _pcs(state)
     for slot in range(4):
         pol.on_fill(state, 0, slot, slot, slot, 0.0, slot == 2)
-    state[RRPV][:4] = [1, 2, 3, 0]
-    before = state[SHCT].copy()
+    state.rrpv[:4] = [1, 2, 3, 0]
+    before = state.shct.copy()
     assert pol.victim(state, 0, 0, 4, 4, 4, False) == 2
     # the friendly victim was prefetched: its prefetch counter drops by one
-    assert state[SHCT][2048 + pcs[2]] == before[2048 + pcs[2]] - 1
-    assert (np.delete(state[SHCT], 2048 + pcs[2]) == np.delete(before, 2048 + pcs[2])).all()
-    state[RRPV][1] = 7  # an averse victim: no detraining
-    before = state[SHCT].copy()
+    assert state.shct[2048 + pcs[2]] == before[2048 + pcs[2]] - 1
+    assert (np.delete(state.shct, 2048 + pcs[2]) == np.delete(before, 2048 + pcs[2])).all()
+    state.rrpv[1] = 7  # an averse victim: no detraining
+    before = state.shct.copy()
     assert pol.victim(state, 0, 0, 4, 4, 4, False) == 1
-    assert (state[SHCT] == before).all()
+    assert (state.shct == before).all()
 
 
 def test_counters_saturate():
     pol, state = _state(1, 4, [0, 1])
     pc0 = _pcs(state)[0]
-    state[SHCT][pc0] = 31
+    state.shct[pc0] = 31
     pol.on_fill(state, 0, 0, 0, 0, 0.0, False)
     pol.on_hit(state, 0, 0, 0, 1, 0.0)  # would be +1: stays at 31
-    assert state[SHCT][pc0] == 31
-    state[SHCT][pc0] = 0
-    state[RRPV][:1] = 3
+    assert state.shct[pc0] == 31
+    state.shct[pc0] = 0
+    state.rrpv[:1] = 3
     pol.on_fill(state, 0, 1, 1, 2, 0.0, False)
-    state[RRPV][:2] = [5, 1]
+    state.rrpv[:2] = [5, 1]
     pol.victim(state, 0, 0, 4, 2, 3, False)  # unused ways at 7: the victim is way 2
-    state[RRPV][:4] = [5, 1, 0, 0]
+    state.rrpv[:4] = [5, 1, 0, 0]
     assert pol.victim(state, 0, 0, 4, 2, 3, False) == 0  # friendly evict of vid 0: -1
-    assert state[SHCT][pc0] == 0
+    assert state.shct[pc0] == 0
 
 
 # -- the engine against the reference model ------------------------------------------------

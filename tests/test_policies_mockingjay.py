@@ -24,7 +24,6 @@ from pc_cases import TRACES, check, pc_trace, tiny_case  # noqa: E402
 
 from recsim.policies import mockingjay as mj  # noqa: E402
 
-ETR, CLOCK, TABLES, SIG_OF, RDP, SAMPLED, NOW, SC_TAG, SC_SIG, SC_TS, CONF = range(11)
 
 
 def _state(sets, ways, tables, **params):
@@ -36,7 +35,7 @@ def _state(sets, ways, tables, **params):
 
 
 def _sig(state, table, hit, prefetch):
-    return state[SIG_OF][4 * table + 2 * hit + prefetch]
+    return state.sig_of[4 * table + 2 * hit + prefetch]
 
 
 def test_constants_and_geometry_rule():
@@ -78,23 +77,23 @@ def test_rdp_first_observation_and_update():
     for slot in range(3):
         pol.on_fill(state, 0, slot, slot, slot, 0.0, False)
     s_fill0 = _sig(state, 0, 0, 0)
-    assert state[RDP][s_fill0] == -1
+    assert state.rdp[s_fill0] == -1
     pol.on_hit(state, 0, 0, 0, 3, 0.0)
-    assert state[RDP][s_fill0] == 3  # the first observation is taken as is
+    assert state.rdp[s_fill0] == 3  # the first observation is taken as is
     # the hit's signature (hit bit set) is a different one and untrained: ETR 0
-    assert state[RDP][_sig(state, 0, 1, 0)] == -1 and state[ETR][0] == 0
+    assert state.rdp[_sig(state, 0, 1, 0)] == -1 and state.etr[0] == 0
     # v0 was re-recorded at now 3 under the hit signature; reuse at now 40: sample 37
     s_hit0 = _sig(state, 0, 1, 0)
-    state[RDP][s_hit0] = 60
-    state[NOW][0] = 40
+    state.rdp[s_hit0] = 60
+    state.now[0] = 40
     pol.on_hit(state, 0, 0, 0, 40, 0.0)
-    assert state[RDP][s_hit0] == 59  # 37 is >= 16 below 60: -1
-    state[NOW][0] = 60  # recorded at 40; sample 20, 39 below 59: -1 again
+    assert state.rdp[s_hit0] == 59  # 37 is >= 16 below 60: -1
+    state.now[0] = 60  # recorded at 40; sample 20, 39 below 59: -1 again
     pol.on_hit(state, 0, 0, 0, 60, 0.0)
-    assert state[RDP][s_hit0] == 58
-    state[NOW][0] = 110  # sample 50: 8 below 58: unchanged
+    assert state.rdp[s_hit0] == 58
+    state.now[0] = 110  # sample 50: 8 below 58: unchanged
     pol.on_hit(state, 0, 0, 0, 110, 0.0)
-    assert state[RDP][s_hit0] == 58
+    assert state.rdp[s_hit0] == 58
 
 
 def test_prefetch_sample_is_doubled():
@@ -104,7 +103,7 @@ def test_prefetch_sample_is_doubled():
         pol.on_hit(state, 0, 1, 1, t, 0.0)
     # v0 arrives again as a prefetch at now 6 (say it had left): sample 6 x 2
     pol.on_fill(state, 0, 2, 0, 6, 0.0, True)
-    assert state[RDP][_sig(state, 0, 0, 0)] == 12
+    assert state.rdp[_sig(state, 0, 0, 0)] == 12
 
 
 def test_detraining_lru_and_aged_entries():
@@ -115,23 +114,23 @@ def test_detraining_lru_and_aged_entries():
     # v5 at now 5: no free way, none aged: the oldest (v0's, table 0) is detrained:
     # unseen signature -> INF_RD
     pol.on_fill(state, 0, 5, 5, 5, 0.0, False)
-    assert state[RDP][_sig(state, 0, 0, 0)] == 127
-    assert sorted(state[SC_TAG].tolist()) == [1, 2, 3, 4, 5]
+    assert state.rdp[_sig(state, 0, 0, 0)] == 127
+    assert sorted(state.sc_tag.tolist()) == [1, 2, 3, 4, 5]
     # a seen signature: v1's (table 1) RDP is 50; 200 accesses later every entry is
     # past INF_RD: v6's access detrains them all (+1 for v1's)
-    state[RDP][_sig(state, 1, 0, 0)] = 50
-    state[NOW][0] = 205
+    state.rdp[_sig(state, 1, 0, 0)] = 50
+    state.now[0] = 205
     pol.on_fill(state, 0, 6, 6, 206, 0.0, False)
-    assert state[RDP][_sig(state, 1, 0, 0)] == 51
-    assert [state[RDP][_sig(state, tb, 0, 0)] for tb in (2, 3, 4, 5)] == [127] * 4
-    assert sorted(state[SC_TAG].tolist()) == [-1, -1, -1, -1, 6]
+    assert state.rdp[_sig(state, 1, 0, 0)] == 51
+    assert [state.rdp[_sig(state, tb, 0, 0)] for tb in (2, 3, 4, 5)] == [127] * 4
+    assert sorted(state.sc_tag.tolist()) == [-1, -1, -1, -1, 6]
 
 
 def test_etr_on_fill_and_ageing_every_8_accesses():
     # 2 sets x 16 ways, only set 0 sampled: work in set 1 (slots 16..31)
     pol, state = _state(2, 16, [0, 1, 2, 3], sampled_sets=1)
-    assert state[SAMPLED].tolist() == [0, -1]
-    etr, rdp = state[ETR], state[RDP]
+    assert state.sampled.tolist() == [0, -1]
+    etr, rdp = state.etr, state.rdp
     rdp[_sig(state, 1, 0, 0)] = 100  # 100 // 8 = 12
     rdp[_sig(state, 2, 0, 0)] = 106  # > MAX_RD 105: INF_ETR 15
     rdp[_sig(state, 3, 0, 0)] = 105  # 105 // 8 = 13
@@ -139,18 +138,18 @@ def test_etr_on_fill_and_ageing_every_8_accesses():
     for slot, v in enumerate([0, 1, 2, 3]):
         pol.on_fill(state, 1, 16 + slot, v, slot, 0.0, False)
     assert etr[16:20].tolist() == [0, 12, 15, 13]  # unseen signature: 0
-    assert state[CLOCK][1] == 4
+    assert state.clock[1] == 4
     for t in range(4, 8):  # hits of v3 (hit signature unseen: ETR 0), no ageing
         pol.on_hit(state, 1, 19, 3, t, 0.0)
-    assert etr[16:20].tolist() == [0, 12, 15, 0] and state[CLOCK][1] == 8
+    assert etr[16:20].tolist() == [0, 12, 15, 0] and state.clock[1] == 8
     pol.on_hit(state, 1, 19, 3, 8, 0.0)  # the 9th access ages the others (|ETR| < 15)
     assert etr[16:20].tolist() == [-1, 11, 15, 0]
-    assert state[CLOCK][1] == 1
+    assert state.clock[1] == 1
 
 
 def test_victim_largest_abs_etr_negative_ties_and_bypass():
     pol, state = _state(1, 4, [0, 1, 2, 3])  # 4 ways: INF_RD 31, MAX_RD 9
-    etr = state[ETR]
+    etr = state.etr
     etr[:] = [3, -5, 5, 2]
     assert pol.victim(state, 0, 0, 4, 0, 0, False) == 1  # |5| tie: the negative one
     etr[:] = [5, -5, 5, -5]
@@ -162,17 +161,17 @@ def test_victim_largest_abs_etr_negative_ties_and_bypass():
     # bypass, at 16 ways (MAX_RD 105): the newcomer's (fill, demand) signature predicts
     # a reuse after every resident's
     pol, state = _state(1, 16, [0, 1, 2, 3])
-    etr, rdp = state[ETR], state[RDP]
+    etr, rdp = state.etr, state.rdp
     etr[:] = 0
     etr[:3] = [1, 0, -1]  # the largest |ETR| is 1, the victim the negative way 2
     rdp[_sig(state, 1, 0, 0)] = 15  # 15 // 8 = 1, not above 1: evict way 2
     assert pol.victim(state, 0, 0, 16, 1, 0, False) == 2
     rdp[_sig(state, 1, 0, 0)] = 16  # 16 // 8 = 2 > 1: bypass
-    clock, now = state[CLOCK][0], state[NOW][0]
+    clock, now = state.clock[0], state.now[0]
     assert pol.victim(state, 0, 0, 16, 1, 0, False) == -1
     # a bypass still counts as a set access (ChampSim updates with way == LLC_WAY): the
     # clock was at 8, so every line aged (|ETR| < 15), and the sampler recorded it
-    assert state[NOW][0] == now + 1 and clock == 8 and state[CLOCK][0] == 1
+    assert state.now[0] == now + 1 and clock == 8 and state.clock[0] == 1
     assert etr[:4].tolist() == [0, -1, -2, -1]
     etr[:] = 15
     rdp[_sig(state, 2, 0, 0)] = 106  # 13 is not above 15, but 106 > MAX_RD 105: bypass

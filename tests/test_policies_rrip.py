@@ -67,7 +67,7 @@ def _both(trace, policy, capacity, ways, **kw):
 
 def test_srrip_hooks_by_hand():
     pol, state = _state("srrip", 1, 4)
-    rrpv = state[0]
+    rrpv = state.rrpv
     for way in range(4):
         pol.on_fill(state, 0, way, way, way, 0.0, False)
     assert rrpv.tolist() == [2, 2, 2, 2]  # insertion at maxRRPV - 1
@@ -100,7 +100,7 @@ def test_srrip_hooks_by_hand():
 def test_srrip_word_victim_by_hand():
     # multiples of 8 ways take the 64-bit-word path (8 RRPVs a word)
     pol, state = _state("srrip", 2, 8)
-    rrpv = state[0]
+    rrpv = state.rrpv
     rrpv[8:16] = [1, 0, 1, 0, 1, 0, 1, 0]
     # set 1 (slots 8..15): max 1 -> age by 2 -> [3 2 3 2 3 2 3 2]; first 3 at slot 8
     assert pol.victim(state, 1, 8, 8, 0, 0, False) == 8
@@ -109,7 +109,7 @@ def test_srrip_word_victim_by_hand():
     assert pol.victim(state, 1, 8, 8, 0, 0, False) == 15
     assert rrpv[8:16].tolist() == [2, 2, 2, 2, 2, 2, 2, 3]
     pol, state = _state("srrip", 1, 16)
-    rrpv = state[0]
+    rrpv = state.rrpv
     rrpv[:] = [1] + [0] * 11 + [0, 2, 0, 2]  # max 2 in the second word: age 1 -> slot 13
     assert pol.victim(state, 0, 0, 16, 0, 0, False) == 13
     assert rrpv.tolist() == [2] + [1] * 11 + [1, 3, 1, 3]
@@ -139,9 +139,9 @@ def test_srrip_rrpv_bits():
     pol, state = _state("srrip", 1, 3, rrpv_bits=1)
     for way in range(3):
         pol.on_fill(state, 0, way, way, way, 0.0, False)
-    assert state[0].tolist() == [0, 0, 0]
+    assert state.rrpv.tolist() == [0, 0, 0]
     assert pol.victim(state, 0, 0, 3, 7, 3, False) == 0
-    assert state[0].tolist() == [1, 1, 1]
+    assert state.rrpv.tolist() == [1, 1, 1]
 
 
 # -- DRRIP rules ---------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_drrip_leader_sets_follow_the_lcg():
     # 1103495168, remainder 32422); 16838 % 1048576 = 16838; 16838 % 2048 = 454.
     # x2 = 1217759518843121895 (no 64-bit wrap yet), / 65536 = 18581535626878,
     # % 1048576 = 300670, % 2048 = 1662; then 1921, 1131, 331, 1531.
-    _, (rrpv, words, leader, conf) = _state("drrip", 2048, 16)
+    leader = _state("drrip", 2048, 16)[1].leader
     bip = np.flatnonzero(leader == 0)
     srrip = np.flatnonzero(leader == 1)
     assert len(bip) == len(srrip) == 32
@@ -164,13 +164,13 @@ def test_drrip_leader_sets_follow_the_lcg():
         [0, 0, 1, 1, 2, 25, 32, 32]
     # 4 sets: draws 16838 % 4 = 2 (BIP), 300670 % 4 = 2 (duplicate, redrawn),
     # 403329 % 4 = 1 (SRRIP); sets 0 and 3 follow
-    _, (_, _, leader4, _) = _state("drrip", 4, 2)
+    leader4 = _state("drrip", 4, 2)[1].leader
     assert leader4.tolist() == [-1, 1, 0, -1]
     # one set (fully associative): no leaders
-    _, (_, _, leader1, _) = _state("drrip", 1, 64)
+    leader1 = _state("drrip", 1, 64)[1].leader
     assert leader1.tolist() == [-1]
     # leader_sets parameter: 2 per policy of 37 sets: draws % 37 = 3, 8, 29, 35
-    _, (_, _, leader37, _) = _state("drrip", 37, 4, leader_sets=2)
+    leader37 = _state("drrip", 37, 4, leader_sets=2)[1].leader
     assert np.flatnonzero(leader37 == 0).tolist() == [3, 8]
     assert np.flatnonzero(leader37 == 1).tolist() == [29, 35]
 
@@ -179,7 +179,7 @@ def test_drrip_psel_and_insertion_by_hand():
     # 4 sets x 2 ways: BIP leader = set 2 (slots 4, 5), SRRIP leader = set 1 (slots 2, 3),
     # followers 0 and 3. conf = [max, psel, bip counter, psel max, threshold, bip max].
     pol, state = _state("drrip", 4, 2)
-    rrpv, words, leader, conf = state
+    rrpv, conf = state.rrpv, state.conf
     assert conf.tolist() == [3, 0, 0, 1023, 511, 32]
 
     def fill(set_, slot):
@@ -214,7 +214,7 @@ def test_drrip_psel_and_insertion_by_hand():
 
 def test_drrip_bip_inserts_at_2_every_32nd():
     pol, state = _state("drrip", 4, 2)
-    rrpv, words, leader, conf = state
+    rrpv, conf = state.rrpv, state.conf
     got = []
     for i in range(70):
         # alternate a BIP leader fill and, once PSEL is above the threshold, a follower's
@@ -280,7 +280,7 @@ def test_clock_and_sieve_by_hand():
 
 def test_clock_hooks_by_hand():
     pol, state = _state("clock", 1, 4, n_bit_counter=2)
-    freq, hand, conf = state
+    freq, hand = state.freq, state.hand
     for way in range(4):
         pol.on_fill(state, 0, way, way, way, 0.0, False)
     for _ in range(5):
@@ -295,12 +295,12 @@ def test_clock_hooks_by_hand():
     # init_freq: newcomers start with a count
     pol, state = _state("clock", 1, 2, init_freq=1)
     pol.on_fill(state, 0, 0, 0, 0, 0.0, False)
-    assert state[0][0] == 1
+    assert state.freq[0] == 1
 
 
 def test_sieve_hooks_by_hand():
     pol, state = _state("sieve", 1, 4)
-    newer, older, head, tail, hand, visited = state
+    head, tail, hand, visited = state.head, state.tail, state.hand, state.visited
     for way in range(4):
         pol.on_fill(state, 0, way, way, way, 0.0, False)
     pol.on_hit(state, 0, 0, 0, 0, 0.0)

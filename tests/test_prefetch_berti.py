@@ -52,9 +52,10 @@ def _state(ctx, issue_lower=False):
 
 
 def _unpack(state):
-    keys, vids, rows, ips, history, entries, slots, issue, fetched, fills, found, regs = state
-    return SimpleNamespace(ips=ips, history=history, entries=entries, slots=slots, issue=issue,
-                           fetched=fetched, fills=fills, found=found, regs=regs,
+    ips, entries, slots = state.ips, state.entries, state.slots
+    return SimpleNamespace(ips=ips, history=state.history, entries=entries, slots=slots,
+                           issue=state.issue, fetched=state.fetched, fills=state.fills,
+                           found=state.found, regs=state.regs,
                            entry_of=ips[:, berti.ENTRY], ip_count=entries[:, berti.COUNT],
                            delta=slots[:, :, berti.DELTA], conf=slots[:, :, berti.CONF],
                            cls=slots[:, :, berti.CLASS], n_issue=entries[:, berti.N_ISSUE])
@@ -235,7 +236,7 @@ def test_ip_entries_are_replaced_fifo():
     rows[1::2] = 1
     state = _state(_ctx(rows, [2] * n, 0, tables=np.repeat(np.arange(n), 2)))
     s = _unpack(state)
-    keys = state[0]
+    keys = state.keys
     for ip in range(n):  # each IP: access row 0, then train row 1 on it
         base = keys[2 * ip]
         berti.history_add(s.history, s.regs, s.ips[ip, berti.SET], ip, base, 0)

@@ -110,7 +110,7 @@ def test_accumulation_entry_evicted_from_its_set_ends_the_generation():
 def test_pht_stores_the_footprint_relative_to_the_trigger_offset():
     h = Hooks()
     h.generation([35, 39, 33])
-    pht = h.state[6]
+    pht = h.state.pht
     stored = pht[2, pht[0] >= 0]
     assert stored.tolist() == [1 | 1 << 4 | 1 << 30]  # offsets 3, 7, 1 minus 3, mod 32
 
@@ -143,7 +143,7 @@ def test_pc_address_match_takes_precedence_over_the_vote():
 
 def test_another_pc_in_the_same_set_does_not_vote():
     h = Hooks()
-    conf = h.state[2]
+    conf = h.state.conf
     # (PC 8208, offset 0) and (PC 0, offset 0) share a PHT set under the reference's hash
     assert bingo._pht_set(conf, 8208, 0) == bingo._pht_set(conf, 0, 0)
     bingo.pht_insert(h.state, 8208, 32 * 5, 0b1001)  # footprint {0, 3}

@@ -76,11 +76,11 @@ class Run:
 
     @property
     def scores(self):
-        return self.state[4]
+        return self.state.scores
 
     @property
     def rr(self):
-        return self.state[5]
+        return self.state.rr
 
 
 def _scoring_keys(plan, n_rounds, pos=0):

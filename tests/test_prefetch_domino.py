@@ -98,7 +98,7 @@ def test_pair_of_the_current_access_else_the_most_recent_pair():
 def test_a_repeated_access_is_ignored():
     h = Hooks()
     h.run([A, B, B, B, C, D, A])
-    assert h.state[1][domino.HEAD] == 5  # A B C D A
+    assert h.state.var[domino.HEAD] == 5  # A B C D A
     assert h.access(B) == [C]
 
 
@@ -106,7 +106,7 @@ def test_trigger_miss_ignores_plain_hits_only():
     h = Hooks(trigger="miss")
     h.run([A, B, C, D])
     h.run([A, B], HIT)  # ignored
-    assert h.state[1][domino.HEAD] == 4
+    assert h.state.var[domino.HEAD] == 4
     assert h.access(A, PREFETCH_HIT) == []  # (D, A): no row for D yet
     assert h.access(B, PREFETCH_HIT) == [C]
     assert Hooks().run([A, B, C, D, A, B], HIT) == [C]  # trigger='access' (default)
@@ -217,5 +217,5 @@ def test_tables_are_int32_unless_a_value_could_not_fit(monkeypatch):
     narrow = Hooks(degree=3)
     monkeypatch.setattr(domino, "metadata_dtype", lambda *_: np.int64)
     wide = Hooks(degree=3)
-    assert narrow.state[2].dtype == np.int32 and wide.state[2].dtype == np.int64
+    assert narrow.state.ghb.dtype == np.int32 and wide.state.ghb.dtype == np.int64
     assert [narrow.access(v) for v in seq] == [wide.access(v) for v in seq]

@@ -123,7 +123,7 @@ def _hook_state(step=10**9, arm=0):
     dense = trace.dense()
     ctx = SimpleNamespace(trace=trace, keys=dense.keys, n_vids=dense.n_unique, seed=0)
     state = mab.make_state(ctx, {**DEFAULTS, "step": step})
-    state[4][mab.ARM] = arm
+    state.ctrl[mab.ARM] = arm
     return state
 
 
@@ -149,17 +149,17 @@ def test_union_has_no_duplicates_and_stride_trains_while_off():
     state = _hook_state(arm=1)
     res = _feed(state, [(0, MISS), (1, MISS), (2, HIT), (3, HIT)])
     assert res[2:] == [[], []]  # next_n fires on misses only; stride is off
-    state[4][mab.ARM] = 3
+    state.ctrl[mab.ARM] = 3
     # stride learned while off: at vid 4 it adds 5, 6, 7 to next_n's 5..8 (no duplicates)
     assert _feed(state, [(4, MISS)])[0] == [5, 6, 7, 8]
-    state[4][mab.ARM] = 2
+    state.ctrl[mab.ARM] = 2
     res = _feed(state, [(5, HIT)])
     assert res[0] == [6, 7, 8]
 
 
 def test_step_reward_is_its_hit_rate():
     state = _hook_state(step=4)
-    counts, sums, ctrl = state[2], state[3], state[4]
+    counts, sums, ctrl = state.counts, state.sums, state.ctrl
     _feed(state, [(0, MISS), (1, HIT), (2, PREFETCH_HIT), (3, MISS)])
     assert counts.tolist() == [1, 0, 0, 0] and sums.tolist() == [0.5, 0, 0, 0]
     assert (ctrl[mab.ARM], ctrl[mab.POS], ctrl[mab.HITS]) == (1, 0, 0)
