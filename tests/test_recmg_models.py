@@ -117,6 +117,28 @@ def test_projection_output_ignores_the_anchor_and_spans_the_coordinates():
                           a)
 
 
+def test_paper_configuration_trains_and_predicts_row_ids(tmp_path):
+    """The paper's prefetch model (row ids in, projection out, L1, 2 stacks) and caching
+    model (row ids in) train and deploy: every prediction names a vector of the trace or is
+    dropped, and the span of the points is the training rows."""
+    rows = np.tile(np.arange(40), 60)
+    trace = recsim.Trace.from_arrays(np.zeros(rows.shape[0], np.int32), rows)
+    paper = yaml.safe_load(open(EXPERIMENTS / "recmg_paper.yaml"))["params"]
+    for kind in ("recmg-prefetch", "recmg-cache"):
+        ck = train(kind, trace, tmp_path / f"{kind}.pt", capacity=5, ways=0,
+                   params={**paper[kind], "hidden": 8}, config=TrainConfig(epochs=1),
+                   progress=False)
+        loaded = load_model(tmp_path / f"{kind}.pt")
+        pred = deploy.predict(loaded, trace, 600, 1200)
+        assert ck["payload"]["vocab"]["kind"] == "ids"
+        if kind == "recmg-cache":
+            assert pred.keep.shape == (600,)
+        else:
+            assert loaded.model.point_scale.tolist() == [1, 40]
+            assert pred.predicted == 40 * 5 and pred.vids.shape[0] <= 200
+            assert ((pred.vids >= 0) & (pred.vids < 40)).all()
+
+
 def test_no_caching_label_past_the_training_accesses():
     """An access whose vector is next used after train_accesses has no known label: the
     training data masks it and the loss ignores it, whatever its stored label."""
