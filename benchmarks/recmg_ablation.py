@@ -25,11 +25,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PAPER_PREFETCH = {"encoding": "ids", "layers": 2, "output": "projection", "distance": "abs"}
 # name: (description, changes to recmg_quick.yaml); "default" and "paper" are the YAMLs
 VARIANTS = {
     "keep1": ("C[i] in the paper's units (keep: 1)", {"policy_params": {"keep": 1}}),
-    "abs": ("|x - y| (L1) in Eq. 5", {"params": {"recmg-prefetch": {"distance": "abs"}}}),
+    "abs": (r"\|x - y\| (L1) in Eq. 5", {"params": {"recmg-prefetch": {"distance": "abs"}}}),
     "projection": ("index-projection output",
                    {"params": {"recmg-prefetch": {"output": "projection"}}}),
     "stacks2": ("2 LSTM stacks", {"params": {"recmg-prefetch": {"layers": 2}}}),
