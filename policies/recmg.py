@@ -19,7 +19,8 @@ Parameters: ``eviction_speed`` (default 4, the paper's) and ``keep`` (default 12
 turnovers of a 32-way set: our choice, as the paper gives ``C[i]`` no unit; on a meta-like
 trace at a 15% buffer, perfect advice (the OPT labels) gains 0.75 -> 0.77 in hit rate and
 a trained caching model 0.682 -> 0.691 from keep 32 to 128, and larger values change
-nothing).
+nothing). ``keep: 1`` reads ``C[i]`` as the model's 0/1 output itself (the paper
+configuration, ``experiments/recmg_paper.yaml``; docs/recmg.md).
 
 Ageing is lazy and O(1) per eviction: a per-set eviction counter ``age[set]``; setting a
 priority ``p`` stores ``stamp = age[set] + p``, and the priority now is

@@ -14,7 +14,7 @@ from recsim.policies._fbgemm import (ASSOC, COUNTERS, cache_slot, hash_size_cums
                                      linear_indices, n_sets, sort_ways)
 from recsim.traces import Trace
 from recsim.traces.trace import dedup_batches
-from tests import reference_fbgemm as ref
+import reference_fbgemm as ref
 
 
 def _trace(seed, n=3000, batch=60, tables=3, rows=300, alpha=1.3):

@@ -12,12 +12,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsim.recmg.chamfer import chamfer_loss
+from recsim.recmg.chamfer import DISTANCES, chamfer_loss
 
 
-def reference(pred, target, alpha, mask=None):
-    """Eq. 5 with d = log(1 + squared L2) by nested loops over plain floats; batch mean
-    over samples that have at least one valid target, 0.0 when none has."""
+def reference(pred, target, alpha, mask=None, distance="log1p"):
+    """Eq. 5 with d = log(1 + squared L2) (or the L1 norm, ``abs``) by nested loops over
+    plain floats; batch mean over samples that have at least one valid target, 0.0 when
+    none has."""
     losses = []
     for b, (ps, ws) in enumerate(zip(pred, target)):
         ws = [w for j, w in enumerate(ws) if mask is None or mask[b][j]]
@@ -25,6 +26,8 @@ def reference(pred, target, alpha, mask=None):
             continue
 
         def sq(u, v):
+            if distance == "abs":
+                return sum(abs(x - y) for x, y in zip(u, v))
             return math.log1p(sum((x - y) ** 2 for x, y in zip(u, v)))
 
         prec = sum(min(sq(p, w) for w in ws) for p in ps) / len(ps)
@@ -37,17 +40,19 @@ def reference(pred, target, alpha, mask=None):
 @given(
     b=st.integers(1, 3), p=st.integers(1, 5), w=st.integers(1, 15), d=st.integers(1, 4),
     alpha=st.floats(0.0, 1.0), masked=st.booleans(), seed=st.integers(0, 2**31 - 1),
+    distance=st.sampled_from(DISTANCES),
 )
-def test_equals_brute_force(b, p, w, d, alpha, masked, seed):
+def test_equals_brute_force(b, p, w, d, alpha, masked, seed, distance):
     rng = random.Random(seed)
     pred = [[[rng.uniform(-2, 2) for _ in range(d)] for _ in range(p)] for _ in range(b)]
     target = [[[rng.uniform(-2, 2) for _ in range(d)] for _ in range(w)] for _ in range(b)]
     mask = [[rng.random() < 0.6 for _ in range(w)] for _ in range(b)] if masked else None
     got = chamfer_loss(
         torch.tensor(pred, dtype=torch.float64), torch.tensor(target, dtype=torch.float64),
-        alpha=alpha, target_mask=None if mask is None else torch.tensor(mask),
+        alpha=alpha, target_mask=None if mask is None else torch.tensor(mask), distance=distance,
     )
-    assert got.item() == pytest.approx(reference(pred, target, alpha, mask), rel=1e-5, abs=1e-12)
+    assert got.item() == pytest.approx(reference(pred, target, alpha, mask, distance), rel=1e-5,
+                                       abs=1e-12)
 
 
 def test_hand_computed_value_is_asymmetric():
@@ -191,6 +196,7 @@ P, T = torch.zeros(2, 5, 3), torch.zeros(2, 15, 3)
         (dict(pred=P, target=T, alpha=math.nan), "alpha"),
         (dict(pred=P, target=T, target_mask=torch.ones(2, 14, dtype=torch.bool)), "target_mask"),
         (dict(pred=P, target=T, target_mask=torch.ones(2, 15)), "target_mask"),
+        (dict(pred=P, target=T, distance="l2"), "distance"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, name):

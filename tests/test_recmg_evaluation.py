@@ -3,11 +3,18 @@ a small meta-like trace."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
+import yaml
 
 from recsim.cli import main
+from recsim.engine.replay import simulate
+from recsim.experiments.schema import validate
+from recsim.recmg import deploy
+from recsim.recmg.evaluation import RecmgEvaluation, replays
 from recsim.recmg.train import load_checkpoint
+from recsim.traces import meta_like
 
 YAML = """\
 name: tiny
@@ -15,8 +22,9 @@ kind: recmg-evaluation
 trace: {name: ml, generate: {preset: meta-like, accesses: 30000, seed: 3, tables: 40}}
 train_accesses: 22500
 eval_accesses: 7500
-epochs: 1
+epochs: 3
 params: {transfetch: {dim: 16, depth: 1, heads: 2}, recmg-cache: {hidden: 16}}
+seed: 0
 """
 
 
@@ -44,10 +52,14 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     rates = report["hit_rate"]
     assert set(rates) == {"LRU", "LFU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch",
                           "LRU+Bingo", "LRU+Domino", "Belady"}
-    for name in ("TransFetch", "Bingo", "Domino"):  # coverage against LRU's misses
-        assert report["quality"][f"{name.lower()} coverage"] == pytest.approx(
+    for name in ("TransFetch", "Bingo", "Domino"):  # miss reduction against LRU's misses
+        assert report["quality"][f"{name.lower()} miss reduction"] == pytest.approx(
             1 - (1 - rates[f"LRU+{name}"]) / (1 - rates["LRU"]))
-    assert "| coverage, Bingo |" in printed
+    assert "| miss reduction vs LRU, Bingo |" in printed
+    assert 0 <= report["quality"]["recmg coverage (Eq. 2)"] <= 1
+    assert "| coverage (Eq. 2), RecMG |" in printed
+    assert report["policy_params"] == {"eviction_speed": 4, "keep": 128}
+    assert report["label_geometry"]["sets"] == report["capacity"] // 32
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<td>caching accuracy (RecMG CM)</td>" in html
     assert all(0 <= r <= 1 for r in rates.values()) and rates["Belady"] > rates["LRU"]
@@ -88,11 +100,47 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
 @pytest.mark.parametrize("edit, match", [
     ("eval_accesses: 7500", "eval_accesses: 99000"),
     ("hidden: 16", "hiden: 16"),
-    ("epochs: 1", "epochs: 0"),
-    ("epochs: 1", "epoch: 1"),
+    ("epochs: 3", "epochs: 0"),
+    ("epochs: 3", "epoch: 3"),
+    ("seed: 0", "policy_params: {kep: 1}"),
+    ("seed: 0", "policy_params: {keep: -1}"),
+    ("seed: 0", "prefetch_latency: -2"),
+    ("hidden: 16", "encoding: rows"),
 ])
 def test_evaluation_yaml_errors_name_the_field(tmp_path, capsys, edit, match):
     (tmp_path / "e.yaml").write_text(YAML.replace(edit, match))
     assert main(["run", str(tmp_path / "e.yaml"), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "e.yaml" in err and match.split(":")[0] in err
+
+
+def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
+    """CM and RecMG replay the recmg policy with the YAML's policy_params, and every replay
+    delays prefetches by prefetch_latency: each equals a direct replay with those settings,
+    and the settings change the hit rates (so a replay that ignored them would fail)."""
+    trace = meta_like.generate(12_000, tables=8, seed=2)
+    start, stop, cap = 9_000, 12_000, 300
+    rng = np.random.default_rng(0)
+    keep = deploy.Predictions("recmg-cache", start, 15,
+                              keep=(rng.random(stop - start) < 0.5).astype(np.uint8))
+    nxt = trace.vid[start + 15:stop + 15]  # chunk k names the vectors of chunk k + 1
+    ptr = np.minimum(np.arange(0, stop - start + 1, 15), nxt.shape[0])
+    pf = deploy.Predictions("recmg-prefetch", start, 15, ptr=ptr, vids=nxt.astype(np.int64))
+    pred = {"recmg-cache": keep, "recmg-prefetch": pf, "transfetch": pf}
+    base = yaml.safe_load(YAML)
+    got = {}
+    for name, extra in (("default", {}), ("set", {"policy_params": {"keep": 0,
+                                                                    "eviction_speed": 9},
+                                                  "prefetch_latency": 20})):
+        cfg = validate(RecmgEvaluation, {**base, **extra}, tmp_path / "e.yaml")
+        got[name] = replays(trace, cfg, cap, pred, start, stop)
+        for run, policy, adv in (("CM", "recmg", deploy.advice(trace, keep)),
+                                 ("RecMG", "recmg", deploy.advice(trace, keep, pf)),
+                                 ("LRU+PF", "lru", deploy.advice(trace, None, pf))):
+            want = simulate(trace, policy, cap, 32, advice=adv, log_hits=True,
+                            policy_params=extra.get("policy_params") if policy == "recmg"
+                            else None, prefetch_latency=extra.get("prefetch_latency", 0))
+            assert (got[name][run] == want.hit_log[start:stop]).all(), (name, run)
+    for run in ("CM", "LRU+PF"):
+        assert got["default"][run].mean() != got["set"][run].mean(), run
+    assert (got["default"]["LRU"] == got["set"]["LRU"]).all()

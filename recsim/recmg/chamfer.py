@@ -11,7 +11,10 @@ truth is the set ``W`` of the next ``|W| = 3 |PO|`` (15) accessed vectors' coord
 with ``alpha = 0.7`` by default. The first term pulls every prediction near some real future
 access (precision), the second makes every future access covered by a prediction (recall).
 
-Distance: Eq. 5 writes a generic ``d(., .)``; we use ``log(1 + |p - w|^2)``, the squared
+Distance (``distance``): Eq. 5 writes ``|x - y|``, which for our 2-D points does not say
+which norm; ``abs`` is the L1 norm ``sum |p - w|`` (the paper configuration: it is
+``|x - y|`` per coordinate, what the authors' 1-D loss computes). The default ``log1p`` is
+``log(1 + |p - w|^2)``, the squared
 Euclidean distance (the standard Chamfer distance's, smooth at 0, where the plain L2 norm
 has no gradient) tempered far away. The prefetch model's points are in vector units (one
 table, one vector: :mod:`recsim.recmg.encoding`), where most of a window's targets lie in
@@ -40,10 +43,12 @@ from torch import Tensor
 
 DEFAULT_ALPHA = 0.7
 WINDOW_FACTOR = 3  # |W| = 3 |PO|
+DISTANCES = ("log1p", "abs")
 
 
 def chamfer_loss(
-    pred: Tensor, target: Tensor, alpha: float = DEFAULT_ALPHA, target_mask: Tensor | None = None
+    pred: Tensor, target: Tensor, alpha: float = DEFAULT_ALPHA, target_mask: Tensor | None = None,
+    distance: str = "log1p",
 ) -> Tensor:
     """Batch mean of the Eq. 5 loss of ``pred`` [B, P, D] against ``target`` [B, W, D].
 
@@ -58,6 +63,8 @@ def chamfer_loss(
                          f"pred, got {list(target.shape)}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+    if distance not in DISTANCES:
+        raise ValueError(f"distance: expected one of {', '.join(DISTANCES)}, got {distance!r}")
     if target_mask is None:
         target_mask = torch.ones(target.shape[:2], dtype=torch.bool, device=target.device)
     elif target_mask.shape != target.shape[:2] or target_mask.dtype != torch.bool:
@@ -66,7 +73,9 @@ def chamfer_loss(
                          f"{list(target_mask.shape)}")
     # Zero the padding first so that NaN or inf there cannot reach pred's gradient.
     target = torch.where(target_mask[..., None], target.to(pred.dtype), 0.0)
-    dist = torch.log1p(((pred[:, :, None, :] - target[:, None, :, :]) ** 2).sum(-1))  # [B, P, W]
+    diff = pred[:, :, None, :] - target[:, None, :, :]
+    dist = (torch.log1p((diff ** 2).sum(-1)) if distance == "log1p"
+            else diff.abs().sum(-1))  # [B, P, W]
     count = target_mask.sum(1)  # valid targets per sample
     valid = count > 0
     # inf for a sample without valid targets; dropped by the final [valid] selection.

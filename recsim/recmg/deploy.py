@@ -31,7 +31,7 @@ import torch
 from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
 from recsim.recmg import transfetch
-from recsim.recmg.encoding import Vocabulary
+from recsim.recmg.encoding import load_encoding
 from recsim.recmg.train import sequence_inputs
 
 INFERENCE_BATCH = 4096  # sequences per forward pass
@@ -59,10 +59,9 @@ class Predictions:
         return 1e6 * self.seconds / max(n, 1)
 
 
-def vocabulary(payload: dict) -> Vocabulary:
-    v = payload["vocab"]
-    return Vocabulary.from_counts(int(v["n_tables"]), v["keys"].numpy(), v["counts"].numpy(),
-                                  v["first"].numpy())
+def vocabulary(payload: dict):
+    """The encoding a checkpoint's model was trained with."""
+    return load_encoding(payload["vocab"])
 
 
 def _batched(model, *inputs):
@@ -164,11 +163,30 @@ def advice(trace, caching: Predictions | None = None, prefetch: Predictions | No
 
 # -- evaluation ---------------------------------------------------------------------------
 
-def caching_accuracy(pred: Predictions, labels: np.ndarray) -> float:
-    """Share of the accesses of the span whose decision equals the OPT caching label
-    (``labels`` for the whole trace)."""
-    truth = labels[pred.start:pred.start + pred.keep.shape[0]]
-    return float((pred.keep == truth).mean())
+def caching_accuracy(pred: Predictions, labels) -> float:
+    """Share of the accesses of the span with a known label (``labels``: the whole trace's
+    :class:`recsim.recmg.labels.Labels`) whose decision equals the OPT caching label."""
+    span = slice(pred.start, pred.start + pred.keep.shape[0])
+    known = labels.known[span]
+    return float((pred.keep == labels.cache[span])[known].mean()) if known.any() else 0.0
+
+
+def coverage(pred: Predictions, vids: np.ndarray, miss_index: np.ndarray, stop: int) -> float:
+    """The paper's Eq. 2 over unique vectors: ``|prefetched & ground truth| / |ground
+    truth|``, the ground truth being the vectors of the OPT misses in ``[pred.start,
+    stop)`` (what the prefetch model learns to predict) and the prefetched set every vector
+    ``pred`` names. 0 when there is no ground truth."""
+    span = miss_index[(miss_index >= pred.start) & (miss_index < stop)]
+    truth = np.unique(vids[span])
+    return float(np.isin(truth, pred.vids).sum() / truth.shape[0]) if truth.size else 0.0
+
+
+def miss_reduction(hits: np.ndarray, baseline_hits: np.ndarray) -> float:
+    """``1 - misses / baseline misses`` of two hit logs over the same accesses: the share of
+    the baseline's misses that prefetching removes (negative when it adds misses). Not the
+    paper's coverage (:func:`coverage`). 0 when the baseline has no miss."""
+    base = baseline_hits.shape[0] - int(baseline_hits.sum())
+    return 1 - (hits.shape[0] - int(hits.sum())) / base if base else 0.0
 
 
 def _windows(pred: Predictions, miss_index: np.ndarray):

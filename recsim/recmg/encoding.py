@@ -33,6 +33,14 @@ all of them). A point *snaps* to a real vector (:meth:`Vocabulary.snap`): the ta
 ``round(x)`` (clipped to the tables), then the vector of that table at order ``round(y)``
 (clipped to its seen vectors). Every snapped vector is one seen in training; a table seen
 in no training access yields nothing.
+
+:class:`RowIds` is the paper's encoding (``encoding: ids``, the paper configuration): the
+inputs are the table and the raw row id (``table / n_tables`` and ``row / row_scale``,
+``row_scale`` = 1 + the largest training row, as the authors scale ids by a constant), and
+points are ``(table, row)`` in id units; a point snaps to the row ``round(y)`` of table
+``round(x)`` when that row exists (below the table's cardinality). :func:`fit_encoding`
+builds either from the training accesses; :func:`load_encoding` rebuilds it from a
+checkpoint's payload.
 """
 
 from __future__ import annotations
@@ -47,6 +55,9 @@ N_FEATURES = 4
 # hit rate on the meta-like evaluation (recmg_quick) fell from 0.660 to 0.647 at the same
 # accuracy, as it overfit (the validation loss rose from the second epoch on).
 CACHING_FEATURES = 3
+ENCODINGS = ("vocab", "ids")
+# (features the caching model reads, features the prefetch model reads) per encoding
+N_INPUTS = {"vocab": (CACHING_FEATURES, N_FEATURES), "ids": (2, 2)}
 
 
 def vkeys(table: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -120,6 +131,11 @@ class Vocabulary:
         return np.column_stack([np.asarray(table, np.float32),
                                 np.where(found, self.order[pos], seen).astype(np.float32)])
 
+    def point_scale(self) -> np.ndarray:
+        """The span of the points: tables, and the most vectors seen in one table."""
+        seen = self._seen(np.arange(self.n_tables))
+        return np.array([self.n_tables, max(int(seen.max(initial=0)), 1)], np.float32)
+
     def features(self, table: np.ndarray, row: np.ndarray) -> np.ndarray:
         """``[n, N_FEATURES]`` float32 input features of each access (see module)."""
         pos, found, seen = self._lookup(table, row)
@@ -143,3 +159,54 @@ class Vocabulary:
         at = np.clip(np.rint(points[ok, 1]), 0, seen[ok] - 1).astype(np.int64)
         key = self.keys[self.by_order[self.table_start[table] + at]]
         return table, key & ((1 << ROW_BITS) - 1), ok
+
+
+@dataclass
+class RowIds:
+    """The paper's encoding: table and raw row id (see module)."""
+
+    n_tables: int
+    row_scale: int  # 1 + the largest row of the training accesses
+    cardinalities: np.ndarray  # int64 rows per table
+
+    @classmethod
+    def fit(cls, table: np.ndarray, row: np.ndarray, cardinalities) -> "RowIds":
+        return cls(len(cardinalities), int(row.max(initial=0)) + 1,
+                   np.asarray(cardinalities, np.int64))
+
+    def to_dict(self) -> dict:
+        return {"n_tables": self.n_tables, "row_scale": self.row_scale,
+                "cardinalities": self.cardinalities}
+
+    def features(self, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+        return np.column_stack([(np.asarray(table, np.float64) + 0.5) / self.n_tables,
+                                np.asarray(row, np.float64) / self.row_scale]
+                               ).astype(np.float32)
+
+    def points(self, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+        return np.column_stack([table, row]).astype(np.float32)
+
+    def point_scale(self) -> np.ndarray:
+        return np.array([self.n_tables, self.row_scale], np.float32)
+
+    def snap(self, points: np.ndarray):
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        table = np.clip(np.rint(points[:, 0]), 0, self.n_tables - 1).astype(np.int64)
+        row = np.rint(points[:, 1])
+        ok = (row >= 0) & (row < self.cardinalities[table])
+        return table[ok], row[ok].astype(np.int64), ok
+
+
+def fit_encoding(name: str, trace):
+    """The encoding ``name`` (:data:`ENCODINGS`) of the accesses of ``trace``."""
+    if name == "ids":
+        return RowIds.fit(trace.table, trace.row, trace.cardinalities)
+    return Vocabulary.fit(trace.table, trace.row, trace.n_tables)
+
+
+def load_encoding(saved: dict):
+    """The encoding saved by ``{"kind": name, **encoding.to_dict()}`` (tensors or arrays)."""
+    v = {k: (x.numpy() if hasattr(x, "numpy") else x) for k, x in saved.items()}
+    if v["kind"] == "ids":
+        return RowIds(int(v["n_tables"]), int(v["row_scale"]), v["cardinalities"])
+    return Vocabulary.from_counts(int(v["n_tables"]), v["keys"], v["counts"], v["first"])

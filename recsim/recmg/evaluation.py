@@ -11,6 +11,8 @@
     label_fraction: 0.8         # Belady labels at this share of the buffer
     epochs: 8                   # at most (early stopping, patience 2)
     lag: 1                      # prefetch advice pipeline lag, in chunks of 15 accesses
+    prefetch_latency: 0         # accesses from issuing a prefetch to its arrival (0: at once)
+    policy_params: {}           # of the recmg policy (CM, RecMG): keep (128), eviction_speed (4)
     threads: null               # torch threads (default: torch's)
     params: {}                  # model parameters by kind, e.g. {transfetch: {dim: 64}}
     seed: 0
@@ -23,9 +25,15 @@ accesses); then replays of the whole trace, so the buffer is warm when the
 evaluation starts, reading hit rates on the evaluation accesses from the hit log:
 LRU, LFU, SRRIP, CM (the ``recmg`` policy with the caching model alone), LRU+PF (LRU with
 the RecMG prefetch model), RecMG (both), LRU+TransFetch, LRU+Bingo, LRU+Domino and
-Belady. Coverage (the paper's Eq. 2) of a prefetcher is the share of LRU's misses on the
-evaluation accesses that LRU with its prefetches no longer has. Two precisions of the
-learned prefetchers' predictions: *correctness* (:func:`recsim.recmg.deploy.correctness`,
+Belady. ``policy_params`` reach the ``recmg`` policy of CM and RecMG (defaults: the policy's,
+``keep`` 128 and ``eviction_speed`` 4); ``prefetch_latency`` (default 0: a prefetch issued
+at the start of a chunk is usable at once, as the paper's pipeline assumes the transfer
+overlaps the previous batch) delays every prefetch of every replay. Two measures of what
+prefetching gives: the *miss reduction* of a prefetcher is the share of LRU's misses on the
+evaluation accesses that LRU with its prefetches no longer has (negative when it pollutes;
+:func:`recsim.recmg.deploy.miss_reduction`), and the learned prefetchers' *coverage* is the
+paper's Eq. 2 over unique vectors (:func:`recsim.recmg.deploy.coverage`). Two precisions
+of the learned prefetchers' predictions: *correctness* (:func:`recsim.recmg.deploy.correctness`,
 the vector is accessed before the evaluation window ends) and the share that are among the
 window's OPT misses (:func:`recsim.recmg.deploy.window_precision`), which a prediction of a
 vector that only hits cannot score.
@@ -53,6 +61,8 @@ from recsim.experiments.schema import TraceSpec, _Strict, default_output, valida
 from recsim.experiments.store import code_version, git_commit
 from recsim.experiments.sweep import open_trace
 from recsim.files import atomic_output
+from recsim import registry
+from recsim.registry import get_policy
 from recsim.recmg import deploy
 from recsim.recmg.chamfer import WINDOW_FACTOR
 from recsim.recmg.labels import opt_labels
@@ -75,6 +85,8 @@ class RecmgEvaluation(_Strict):
     label_fraction: float = Field(0.8, gt=0, le=1)
     epochs: int = Field(8, ge=1)
     lag: int = Field(1, ge=0)
+    prefetch_latency: int = Field(0, ge=0)
+    policy_params: dict = Field(default_factory=dict)  # checked by the policy's specs
     threads: int | None = Field(None, ge=1)
     params: dict[Literal[KINDS], dict] = Field(default_factory=dict)
     seed: int = 0
@@ -95,6 +107,8 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
         raise ConfigError(f"{path}: train_accesses + eval_accesses = {stop:,} exceeds the "
                          f"trace's {trace.n_accesses:,} accesses")
     capacity = resolve_capacity(cfg.capacity, trace.n_unique)
+    policy_params = registry.resolve_params("policy", get_policy("recmg"), cfg.policy_params,
+                                            f"{path}: policy")
     for kind, params in cfg.params.items():
         try:
             resolve_params(kind, params, trace)
@@ -115,8 +129,8 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
             for kind in KINDS}
     window = WINDOW_FACTOR * models["recmg-prefetch"]["params"]["output_len"]
     quality = {
-        "caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels.cache),
-        "label keep share": float(labels.cache[start:stop].mean()),
+        "caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels),
+        "label keep share": float(labels.cache[start:stop][labels.known[start:stop]].mean()),
         "recmg correctness": deploy.correctness(pred["recmg-prefetch"], trace.vid,
                                                 labels.miss_index, window),
         "transfetch correctness": deploy.correctness(pred["transfetch"], trace.vid,
@@ -125,32 +139,25 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                                                           labels.miss_index, window),
         "transfetch window precision": deploy.window_precision(pred["transfetch"], trace.vid,
                                                                labels.miss_index, window),
+        "recmg coverage (Eq. 2)": deploy.coverage(pred["recmg-prefetch"], trace.vid,
+                                                  labels.miss_index, stop),
+        "transfetch coverage (Eq. 2)": deploy.coverage(pred["transfetch"], trace.vid,
+                                                       labels.miss_index, stop),
         **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
     }
-    cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
-    runs = {"LRU": ("lru", "none", None), "LFU": ("lfu", "none", None),
-            "SRRIP": ("srrip", "none", None),
-            "CM": ("recmg", "none", deploy.advice(trace, cm)),
-            "LRU+PF": ("lru", "none", deploy.advice(trace, None, pf, cfg.lag)),
-            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag)),
-            "LRU+TransFetch": ("lru", "none", deploy.advice(trace, None, tf, cfg.lag)),
-            "LRU+Bingo": ("lru", "bingo", None), "LRU+Domino": ("lru", "domino", None),
-            "Belady": ("belady", "none", None)}
-    hit_rates, misses = {}, {}
-    for name, (policy, prefetcher, adv) in tqdm(runs.items(), desc="replays",
-                                                disable=not progress):
-        result = simulate(trace, policy, capacity, cfg.ways, prefetcher, advice=adv,
-                          log_hits=True)
-        hits = result.hit_log[start:stop]
-        hit_rates[name] = float(hits.mean())
-        misses[name] = int(hits.shape[0] - hits.sum())
-    quality["recmg coverage"] = 1 - misses["LRU+PF"] / misses["LRU"]
-    for model in ("TransFetch", "Bingo", "Domino"):
-        quality[f"{model.lower()} coverage"] = 1 - misses[f"LRU+{model}"] / misses["LRU"]
+    hits = replays(trace, cfg, capacity, pred, start, stop, progress)
+    hit_rates = {name: float(h.mean()) for name, h in hits.items()}
+    for model, run in (("recmg", "LRU+PF"), ("transfetch", "LRU+TransFetch"),
+                       ("bingo", "LRU+Bingo"), ("domino", "LRU+Domino")):
+        quality[f"{model} miss reduction"] = deploy.miss_reduction(hits[run], hits["LRU"])
     report = {"name": cfg.name, "trace": trace.name, "accesses": trace.n_accesses,
               "unique": trace.n_unique, "train_accesses": cfg.train_accesses,
               "eval_start": start, "eval_accesses": stop - start,
               "capacity": capacity, "ways": cfg.ways, "opt_label_hit_rate": labels.opt_hit_rate,
+              "label_geometry": {"capacity": labels.label_capacity, "sets": labels.sets,
+                                 "ways": labels.ways},
+              "policy_params": policy_params,
+              "prefetch_latency": cfg.prefetch_latency,
               "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "results.json") as tmp:
@@ -166,6 +173,29 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
     return report
 
 
+def replays(trace, cfg: RecmgEvaluation, capacity: int, pred: dict, start: int, stop: int,
+            progress: bool = False) -> dict:
+    """Hit log on ``[start, stop)`` of each replay of the whole trace (see module), from the
+    models' predictions ``pred`` by kind."""
+    cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
+    runs = {"LRU": ("lru", "none", None), "LFU": ("lfu", "none", None),
+            "SRRIP": ("srrip", "none", None),
+            "CM": ("recmg", "none", deploy.advice(trace, cm)),
+            "LRU+PF": ("lru", "none", deploy.advice(trace, None, pf, cfg.lag)),
+            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag)),
+            "LRU+TransFetch": ("lru", "none", deploy.advice(trace, None, tf, cfg.lag)),
+            "LRU+Bingo": ("lru", "bingo", None), "LRU+Domino": ("lru", "domino", None),
+            "Belady": ("belady", "none", None)}
+    hits = {}
+    for name, (policy, prefetcher, adv) in tqdm(runs.items(), desc="replays",
+                                                disable=not progress):
+        result = simulate(trace, policy, capacity, cfg.ways, prefetcher,
+                          policy_params=cfg.policy_params if policy == "recmg" else None,
+                          prefetch_latency=cfg.prefetch_latency, advice=adv, log_hits=True)
+        hits[name] = result.hit_log[start:stop]
+    return hits
+
+
 def _jsonable(value):
     return value.item() if isinstance(value, np.generic) else str(value)
 
@@ -176,7 +206,11 @@ def markdown(report: dict) -> str:
     lines = [f"Trace {report['trace']}: train on {report['train_accesses']:,} accesses, "
              f"evaluate on the {report['eval_accesses']:,} from access "
              f"{report['eval_start']:,}; buffer "
-             f"{report['capacity']:,} vectors ({report['ways'] or 'fully associative'} ways).",
+             f"{report['capacity']:,} vectors ({report['ways'] or 'fully associative'} ways); "
+             f"labels from Belady on {report['label_geometry']['sets']:,} sets x "
+             f"{report['label_geometry']['ways']} ways; recmg policy "
+             f"{report['policy_params']}; prefetch latency {report['prefetch_latency']} "
+             f"accesses.",
              "", "| model metric | recsim | paper |", "|---|---|---|"]
     rows = [("caching accuracy (RecMG CM)", q["caching accuracy"], PAPER["caching accuracy"]),
             ("caching labels that say keep", q["label keep share"], "-"),
@@ -186,9 +220,10 @@ def markdown(report: dict) -> str:
              "-"),
             ("predictions among the window's OPT misses, TransFetch",
              q["transfetch window precision"], "-"),
-            ("coverage, RecMG (LRU+PF vs LRU)", q["recmg coverage"], "-"),
-            *((f"coverage, {m}", q[f"{m.lower()} coverage"], "-")
-              for m in ("TransFetch", "Bingo", "Domino"))]
+            *((f"coverage (Eq. 2), {m}", q[f"{m.lower()} coverage (Eq. 2)"], "-")
+              for m in ("RecMG", "TransFetch")),
+            *((f"miss reduction vs LRU, {m}", q[f"{m.lower()} miss reduction"], "-")
+              for m in ("RecMG", "TransFetch", "Bingo", "Domino"))]
     lines += [f"| {name} | {value:.1%} | {paper} |" for name, value, paper in rows]
     lines += [f"| cost per access, {m} model (us, batched CPU) | {q[f'{m} us/access']:.2f} | "
               f"{PAPER[f'{paper} us/prediction']} per prediction |"

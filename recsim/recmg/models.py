@@ -3,25 +3,32 @@
 
 Both read a sequence of ``input_len`` accesses (default 15), each a table embedding
 (``table % table_buckets`` into ``table_dim`` floats) beside the features of
-:mod:`recsim.recmg.encoding` (the caching model reads the first three), and both are LSTM
+:mod:`recsim.recmg.encoding` (``encoding``: ``vocab``, ours, of which the caching model
+reads the first three, or ``ids``, the paper's table and row ids), and both are LSTM
 encoder-decoders with Luong "general" attention (score ``h_dec W h_enc``), hidden size 50,
-as the authors' configurations.
+as the authors' configurations; ``layers`` stacks that many LSTM layers in the encoder and
+in the decoder.
 
 - :class:`CachingModel`: the decoder LSTM reads the same embedded sequence, starting from
   the encoder's final state; each step attends over the encoder outputs and a linear layer
   on ``[h_dec; context]`` gives one logit per input access (keep it until its next use or
   not), trained with binary cross-entropy. About 37K parameters at the defaults, the
   paper's size.
-- :class:`PrefetchModel`: two LSTM stacks, the encoder and a decoder that runs
-  ``output_len`` steps (default 5). The points are vector coordinates in vector units
-  (:meth:`recsim.recmg.encoding.Vocabulary.points`: table, order of first appearance) and
-  each step *moves*: step ``k`` reads the move it made at step ``k-1`` (none at step 0),
-  attends over the encoder outputs, and a linear layer on ``[h_dec; context]`` gives its
-  move, added to the previous point; the first move starts from the last input access's
-  point (the *anchor*). The next vectors of the anchor's table are then a move of a few
-  units, where a regression onto the absolute coordinates of a million vectors would need
-  a precision of one in a million to name one. Trained with the Chamfer loss of
-  :mod:`recsim.recmg.chamfer` against the next ``3 x output_len`` OPT misses.
+- :class:`PrefetchModel`: an encoder and a decoder that runs ``output_len`` steps (default
+  5); at the default ``layers: 1`` that is one encoder-decoder pair, about 34.5K
+  parameters. Table III of the paper gives the prefetch model 2 LSTM stacks and 74,290
+  parameters: ``layers: 2`` (the paper configuration) gives 74,894 with the paper's inputs,
+  75,294 with ours (two independent pairs would give 61-69K, farther off). The points are
+  vector coordinates (:mod:`recsim.recmg.encoding`). Step ``k`` reads its output at step
+  ``k-1`` (zeros at step 0), attends over the encoder outputs, and a linear layer on
+  ``[h_dec; context]`` gives its output. ``output: move`` (default) adds it to the previous
+  point, the first starting from the last input access's point (the *anchor*): the next
+  vectors of the anchor's table are then a move of a few units, where a regression onto
+  the absolute coordinates of a million vectors would need a precision of one in a million
+  to name one. ``output: projection`` is the paper's: the output, scaled by the span of the
+  coordinates (``point_scale``, a buffer set from the training encoding), is the point
+  itself. Trained with the Chamfer loss of :mod:`recsim.recmg.chamfer` (``distance``)
+  against the next ``3 x output_len`` OPT misses.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recsim.recmg.encoding import CACHING_FEATURES, N_FEATURES
+from recsim.recmg.chamfer import DISTANCES
+from recsim.recmg.encoding import ENCODINGS, N_INPUTS
 
 CACHING_DEFAULTS = {"input_len": 15, "hidden": 50, "layers": 1, "table_buckets": 1024,
-                    "table_dim": 8}
-PREFETCH_DEFAULTS = {**CACHING_DEFAULTS, "output_len": 5}
+                    "table_dim": 8, "encoding": "vocab"}
+PREFETCH_DEFAULTS = {**CACHING_DEFAULTS, "output_len": 5, "output": "move",
+                     "distance": "log1p"}
+CHOICES = {"encoding": ENCODINGS, "output": ("move", "projection"), "distance": DISTANCES}
 POINT_DIM = 2
 
 
@@ -60,9 +70,11 @@ class _Seq2Seq(nn.Module):
 
 
 class CachingModel(_Seq2Seq):
-    def __init__(self, input_len=15, hidden=50, layers=1, table_buckets=1024, table_dim=8):
-        super().__init__(hidden, layers, table_buckets, table_dim, CACHING_FEATURES,
-                         table_dim + CACHING_FEATURES)
+    def __init__(self, input_len=15, hidden=50, layers=1, table_buckets=1024, table_dim=8,
+                 encoding="vocab"):
+        n_features = N_INPUTS[encoding][0]
+        super().__init__(hidden, layers, table_buckets, table_dim, n_features,
+                         table_dim + n_features)
         self.out = nn.Linear(2 * hidden, 1)
 
     def forward(self, tables: Tensor, features: Tensor) -> Tensor:
@@ -75,22 +87,26 @@ class CachingModel(_Seq2Seq):
 
 class PrefetchModel(_Seq2Seq):
     def __init__(self, input_len=15, hidden=50, layers=1, table_buckets=1024, table_dim=8,
-                 output_len=5):
-        super().__init__(hidden, layers, table_buckets, table_dim, N_FEATURES, POINT_DIM)
+                 encoding="vocab", output_len=5, output="move", distance="log1p"):
+        super().__init__(hidden, layers, table_buckets, table_dim, N_INPUTS[encoding][1],
+                         POINT_DIM)
         self.output_len = output_len
+        self.output = output
+        self.distance = distance
         self.out = nn.Linear(2 * hidden, POINT_DIM)
+        self.register_buffer("point_scale", torch.ones(POINT_DIM))
 
     def forward(self, tables: Tensor, features: Tensor, anchor: Tensor) -> Tensor:
-        """Predicted points [B, output_len, 2] in vector units, from the moves that start at
-        ``anchor`` [B, 2] (see module)."""
+        """Predicted points [B, output_len, 2] (see module); ``anchor`` [B, 2] is the point
+        of each sequence's last access."""
         enc, state = self.encoder(self.embed(tables, features))
-        move = anchor.new_zeros(anchor.shape[0], 1, POINT_DIM)
+        out = anchor.new_zeros(anchor.shape[0], 1, POINT_DIM)
         point = anchor[:, None, :]
         points = []
         for _ in range(self.output_len):
-            dec, state = self.decoder(move, state)
-            move = self.out(self.attend(dec, enc))
-            point = point + move
+            dec, state = self.decoder(out, state)
+            out = self.out(self.attend(dec, enc))
+            point = point + out if self.output == "move" else out * self.point_scale
             points.append(point)
         return torch.cat(points, 1)
 

@@ -6,7 +6,11 @@
 - ``recmg-cache``: sequences of ``input_len`` consecutive accesses (they may span
   inference batches), one caching label per access (:func:`recsim.recmg.labels.opt_labels`
   on the training accesses, Belady at ``label_fraction`` of the buffer with the buffer's
-  associativity), binary cross-entropy.
+  sets), binary cross-entropy over the accesses whose label the training accesses know:
+  an access whose vector is not accessed again before ``train_accesses`` is masked, as
+  the training span cannot say whether the optimum keeps it (later accesses are the
+  evaluation's, so labelling from them would leak; reading them as "do not keep" taught
+  the model a falsehood clustered in the last 10%, the validation split).
 - ``recmg-prefetch``: the same input sequences; the target of a sequence is the window of
   the next ``3 x output_len`` OPT misses after it (fewer at the end of the trace, masked),
   two-sided Chamfer loss.
@@ -46,14 +50,15 @@ from recsim.errors import ConfigError
 from recsim.plugin import int_param, number_param
 from recsim.recmg import transfetch
 from recsim.recmg.chamfer import WINDOW_FACTOR, chamfer_loss
-from recsim.recmg.encoding import Vocabulary
+from recsim.recmg.encoding import fit_encoding
 from recsim.recmg.labels import LABEL_FRACTION, opt_labels
-from recsim.recmg.models import CACHING_DEFAULTS, PREFETCH_DEFAULTS, CachingModel, PrefetchModel
+from recsim.recmg.models import (CACHING_DEFAULTS, CHOICES, PREFETCH_DEFAULTS, CachingModel,
+                                 PrefetchModel)
 
 KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")
-# Checkpoint format: 2 since the first-appearance order joined the vocabulary and the
-# prefetch model's points moved to vector units.
-FORMAT = 2
+# Checkpoint format: 3 since the payload holds the encoding (vocabulary or row ids) and
+# the prefetch model the span of its points.
+FORMAT = 3
 
 
 @dataclass
@@ -110,6 +115,11 @@ def resolve_params(kind: str, params: dict | None, trace=None) -> dict:
                           f"{', '.join(sorted(defaults))}")
     out = {**defaults, **(params or {})}
     for name, value in defaults.items():
+        if isinstance(value, str):
+            if out[name] not in CHOICES[name]:
+                raise ConfigError(f"model {kind}: parameter {name!r}: expected one of "
+                                  f"{', '.join(CHOICES[name])}, got {out[name]!r}")
+            continue
         check = int_param if isinstance(value, int) else number_param
         check(f"model {kind}", out, name, 1 if check is int_param else 0.0)
     return out
@@ -117,10 +127,11 @@ def resolve_params(kind: str, params: dict | None, trace=None) -> dict:
 
 # -- data ---------------------------------------------------------------------------------
 
-def sequence_inputs(vocab: Vocabulary, table: np.ndarray, row: np.ndarray, input_len: int):
+def sequence_inputs(vocab, table: np.ndarray, row: np.ndarray, input_len: int):
     """``(tables [S, L] int64, features [S, L, F] float32, anchors [S, 2] float32)`` of the
     ``S = n // L`` whole sequences of ``input_len`` accesses (a trailing partial sequence is
-    left out); a sequence's anchor is the point of its last access (vector units)."""
+    left out); a sequence's anchor is the point of its last access; ``vocab`` is an
+    encoding of :mod:`recsim.recmg.encoding`."""
     n = table.shape[0] // input_len * input_len
     feats = vocab.features(table[:n], row[:n])
     last = np.arange(input_len - 1, n, input_len)
@@ -129,8 +140,8 @@ def sequence_inputs(vocab: Vocabulary, table: np.ndarray, row: np.ndarray, input
             torch.from_numpy(vocab.points(table[last], row[last])))
 
 
-def prefetch_targets(vocab: Vocabulary, table, row, miss_index, n_seq, input_len, window):
-    """Points ``[S, window, 2]`` (vector units) of the next ``window`` OPT misses after each
+def prefetch_targets(vocab, table, row, miss_index, n_seq, input_len, window):
+    """Points ``[S, window, 2]`` of the next ``window`` OPT misses after each
     sequence, and the mask of those that exist."""
     ends = (np.arange(n_seq) + 1) * input_len
     first = np.searchsorted(miss_index, ends)
@@ -160,15 +171,19 @@ def training_data(kind: str, trace, params: dict, capacity, ways: int,
         x = transfetch.encode_inputs(keys, pos, params["history"], params["segments"])
         y = transfetch.delta_labels(keys, pos, params["look_ahead"], params["max_delta"])
         return (x, y), transfetch.loss, {}
-    vocab = Vocabulary.fit(trace.table, trace.row, trace.n_tables)
+    vocab = fit_encoding(params["encoding"], trace)
     labels = opt_labels(trace, capacity, label_fraction, ways=ways)
     tables, feats, anchors = sequence_inputs(vocab, trace.table, trace.row, params["input_len"])
+    saved = {"kind": params["encoding"], **vocab.to_dict()}
     payload = {"vocab": {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
-                         for k, v in vocab.to_dict().items()},
+                         for k, v in saved.items()},
+               "point_scale": torch.from_numpy(vocab.point_scale()),
                "label_capacity": labels.label_capacity, "opt_hit_rate": labels.opt_hit_rate}
     if kind == "recmg-cache":
-        y = labels.cache[:tables.numel()].astype(np.float32).reshape(tables.shape)
-        return (tables, feats, torch.from_numpy(y)), caching_loss, payload
+        n = tables.numel()
+        y = torch.from_numpy(labels.cache[:n].astype(np.float32).reshape(tables.shape))
+        known = torch.from_numpy(labels.known[:n].reshape(tables.shape))
+        return (tables, feats, y, known), caching_loss, payload
     points, mask = prefetch_targets(vocab, trace.table, trace.row, labels.miss_index,
                                     tables.shape[0], params["input_len"],
                                     WINDOW_FACTOR * params["output_len"])
@@ -176,13 +191,17 @@ def training_data(kind: str, trace, params: dict, capacity, ways: int,
 
 
 def caching_loss(model, batch) -> Tensor:
-    tables, feats, y = batch
-    return nn.functional.binary_cross_entropy_with_logits(model(tables, feats), y)
+    """Binary cross-entropy over the accesses whose label is known."""
+    tables, feats, y, known = batch
+    loss = nn.functional.binary_cross_entropy_with_logits(model(tables, feats), y,
+                                                          reduction="none")
+    return (loss * known).sum() / known.sum().clamp(min=1)
 
 
 def prefetch_loss(model, batch) -> Tensor:
     tables, feats, anchors, points, mask = batch
-    return chamfer_loss(model(tables, feats, anchors), points, target_mask=mask)
+    return chamfer_loss(model(tables, feats, anchors), points, target_mask=mask,
+                        distance=model.distance)
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -321,13 +340,18 @@ def train(kind: str, trace, output, *, train_accesses: int | None = None, capaci
     tensors, loss_fn, payload = training_data(kind, head, params, capacity, ways,
                                               label_fraction)
     model = build_model(kind, params)
+    if kind == "recmg-prefetch":
+        model.point_scale.copy_(payload["point_scale"])
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "recsim_version": recsim.__version__, "kind": kind,
               "params": params, "payload": payload,
               "train_config": {**asdict(config), "lr": lr, "batch_size": batch_size},
               "data": {"trace": head.name, "train_accesses": head.n_accesses,
-                       "capacity": capacity, "ways": ways, "label_fraction": label_fraction}}
+                       # TransFetch learns from the accesses alone, not from the buffer
+                       **({} if kind == "transfetch" else {
+                           "capacity": capacity, "ways": ways,
+                           "label_fraction": label_fraction})}}
     state = fit(model, loss_fn, tensors, config, output, header, resume, progress)
     if kind == "transfetch":
         n_val = max(1, int(tensors[0].shape[0] * config.val_fraction))

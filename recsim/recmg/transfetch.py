@@ -17,9 +17,11 @@ a delta of +1 is the next row of the same table.
   +max_delta``.
 - Model: ViT-style: a linear token embedding of each address's segments plus a learned
   position embedding and a CLS token, ``depth`` (2) pre-norm transformer encoder layers of
-  width ``dim`` (128), ``heads`` (4), MLP ratio 4 (the reference's ``mlp_dim``), dropout 0.1,
-  a LayerNorm + linear head on the CLS token to 256 logits; sigmoid, binary cross-entropy;
-  Adam at 2e-4, batch 256.
+  width ``dim`` (128), ``heads`` (4), dropout 0.1, a LayerNorm + linear head on the CLS
+  token to 256 logits; sigmoid, binary cross-entropy; Adam at 2e-4, batch 256. Deviations:
+  the MLP is ``mlp_ratio`` (4, the ViT convention) x ``dim`` wide where the reference's
+  ``config.py`` has ``mlp_dim = dim`` = 128 (``mlp_ratio: 1``), and each head is ``dim /
+  heads`` wide (PyTorch's layer) where the reference's is ``dim_head`` = 64.
 - Prediction: the deltas whose probability exceeds the threshold that maximises micro-F1
   on the validation split (:func:`max_f1_threshold`), at most ``degree`` (16) of them, the
   most probable first.
