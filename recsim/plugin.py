@@ -221,9 +221,10 @@ def defaults(specs: dict) -> dict:
 
 def param_error(owner: str, name: str, expected: str, value, where: str | None = None):
     """The one-line error for parameter ``name`` of ``owner`` (e.g. ``policy 'srrip'``):
-    prefixed with the YAML path ``where`` (``policies[2]``) when given."""
+    prefixed with the YAML path ``where`` of the parameters (``policies[2].params``) when
+    given."""
     got = str(value) if isinstance(value, Text) else repr(value)
-    head = f"{where}.params.{name}: {owner}:" if where else f"{owner}: parameter '{name}':"
+    head = f"{where}.{name}: {owner}:" if where else f"{owner}: parameter '{name}':"
     return ConfigError(f"{head} expected {expected}, got {got}")
 
 
@@ -236,7 +237,7 @@ def check_params(owner: str, specs: dict, params: dict | None, where: str | None
     unknown = sorted(set(params) - set(specs))
     if unknown:
         valid = ", ".join(f"{k} (default {v.default!r})" for k, v in specs.items()) or "none"
-        what = (f"{where}.params.{unknown[0]}: unknown parameter of {owner}" if where
+        what = (f"{where}.{unknown[0]}: unknown parameter of {owner}" if where
                 else f"{owner}: unknown parameter '{unknown[0]}'")
         raise ConfigError(f"{what}; valid: {valid}")
     out = {}

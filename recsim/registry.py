@@ -49,6 +49,6 @@ def get_prefetcher(name: str) -> Prefetcher:
 
 def resolve_params(kind: str, plugin, params: dict | None, where: str | None = None) -> dict:
     """The plug-in's parameters, ``params`` over its defaults, checked and typed by its specs
-    (:func:`recsim.plugin.check_params`); an error starts with ``where`` (a YAML path such
-    as ``policies[2]``) when given."""
+    (:func:`recsim.plugin.check_params`); an error starts with ``where`` (the YAML path of
+    the parameters, such as ``policies[2].params``) when given."""
     return check_params(f"{kind} '{plugin.name}'", plugin.params, params, where)

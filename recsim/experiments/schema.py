@@ -284,7 +284,7 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {key}[{i}]: {exc}") from None
             try:
-                params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}]")
+                params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}].params")
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
             exp._plugins[key].append(Plugin(name=plugin.name, params=params))

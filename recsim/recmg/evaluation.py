@@ -108,7 +108,7 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                          f"trace's {trace.n_accesses:,} accesses")
     capacity = resolve_capacity(cfg.capacity, trace.n_unique)
     policy_params = registry.resolve_params("policy", get_policy("recmg"), cfg.policy_params,
-                                            f"{path}: policy")
+                                            f"{path}: policy_params")
     for kind, params in cfg.params.items():
         try:
             resolve_params(kind, params, trace)
