@@ -82,6 +82,16 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "capacities[1]: a fraction of unique vectors must be in (0, 1], got '150%'"),
     (SMALL.replace("ways: [0, 8]", "ways: [0, -8]"), "ways[1]: expected an integer >= 0"),
     (SMALL + "max_outstanding: 0\n", "max_outstanding: expected an integer >= 1"),
+    # strict types: no numbers from text or booleans, no booleans from numbers
+    (SMALL.replace("[0.05, 0.2]", "[0.01, 5pct]"),
+     "capacities[1]: expected a vector count, a fraction or a percent, got '5pct'"),
+    (SMALL.replace("ways: [0, 8]", "ways: [0, true]"), "ways[1]: Input should be a valid int"),
+    (SMALL + "prefetch_latency: '5'\n", "prefetch_latency: Input should be a valid int"),
+    (SMALL + "seeds: [1.0]\n", "seeds[0]: Input should be a valid int"),
+    (SMALL.replace("accesses: 5000", "accesses: '5000'"),
+     "traces[0].generate.accesses: Input should be a valid int"),
+    (SMALL.replace("bypass: true", "bypass: 1"), "policies[1].params.bypass: policy "
+     "'belady': expected a boolean"),
 ])
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"
@@ -90,6 +100,16 @@ def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     with pytest.raises(ConfigError) as info:
         load_experiment(spec)
     assert str(spec) in str(info.value) and where in str(info.value)
+
+
+def test_bad_value_is_refused_before_the_trace_is_generated(tmp_path, capsys):
+    from recsim.cli import main
+
+    spec = tmp_path / "fig.yaml"
+    spec.write_text(SMALL.replace("[0.05, 0.2]", "[0.01, 5pct]"))
+    assert main(["run", str(spec), "--output", str(tmp_path / "out")]) == 2
+    assert f"{spec}: capacities[1]: " in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):

@@ -65,15 +65,25 @@ prefetcher_on_evict = _prefetcher.on_evict
 
 @njit(cache=True, inline="always")
 def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
-    """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted.
-    Returns -1 when the policy bypasses."""
-    slot_of, vid_of, n_used, ready_at = buf
+    """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted
+    (:func:`_evict`). Returns -1 when the policy bypasses."""
+    n_used = buf[2]
     used = n_used[set_]
-    base = set_ * ways
     if used < ways:
         n_used[set_] = used + 1
-        return base + used
-    slot = policy_victim(pstate, set_, base, ways, vid, t, prefetch)
+        return set_ * ways + used
+    return _evict(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch)
+
+
+@njit(cache=True, _nrt=False)
+def _evict(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
+    """The policy's victim in the full ``set_``, evicted; -1 when the policy bypasses.
+    Not inlined: the policy's ``victim`` and ``on_evict`` and the prefetcher's ``on_evict``
+    are compiled once, here, instead of at both call sites of :func:`_make_room` (a demand
+    miss in the loop, a prefetch in :func:`_issue`). That cut the first compile of a pair
+    with large hooks 2-3x (``benchmarks/compile.py``) for one call per eviction."""
+    slot_of, vid_of, n_used, ready_at = buf
+    slot = policy_victim(pstate, set_, set_ * ways, ways, vid, t, prefetch)
     if slot < 0:
         counts[BYPASSES] += 1
         return -1

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from recsim.engine.replay import replay
 from recsim.engine.settings import ReplaySettings
+from recsim.engine.warm import is_warm, kind_of, warm
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
@@ -158,6 +159,17 @@ def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
     return rows
 
 
+def _compile_first(tasks: list[dict], executor, workers, address, progress, name) -> None:
+    """Compile the replay loops the cells need that the kernel cache lacks, in parallel,
+    before the cells run (the progress bar says so)."""
+    jobs = {(t["config"]["policy"]["name"], t["config"]["prefetcher"]["name"],
+             kind_of(t["settings"])) for t in tasks}
+    cold = sorted(job for job in jobs if not is_warm(*job))
+    for _ in run_cells(warm, cold, executor, workers, address, progress,
+                       desc=f"{name}: compiling {len(cold)} replay loops (one time)"):
+        pass
+
+
 def _reuse_histogram(trace: Trace) -> dict:
     dense = trace.dense()
     return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
@@ -181,11 +193,13 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     keys = [cell_key(task["config"]) for task in tasks]
     rows = [None if force else store.get(key) for key in keys]
     todo = [i for i, row in enumerate(rows) if row is None]
+    computed = len(todo)
     for i, row in _run_one_pass(tasks, todo).items():
         row["cell"] = keys[i]
         store.put(row["cell"], row)
         rows[i] = row
     todo = [i for i in todo if rows[i] is None]
+    _compile_first([tasks[i] for i in todo], executor, workers, address, progress, exp.name)
     for j, row in run_cells(run_cell, [tasks[i] for i in todo], executor, workers, address,
                             progress, desc=exp.name):
         row["cell"] = keys[todo[j]]
@@ -200,7 +214,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
                   if "reuse_distance" in exp.plots else {})
     write_outputs(out, exp, rows, histograms,
                   meta={"file": str(exp.file), "scale": exp.scale, "cells": len(rows),
-                        "computed": len(todo), "version": code_version(),
+                        "computed": computed, "version": code_version(),
                         "git_commit": git_commit()})
     return rows
 
