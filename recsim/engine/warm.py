@@ -1,9 +1,11 @@
-"""Compile replay loops ahead of use: ``recsim compile`` and the first phase of a sweep.
+"""Compile replay loops ahead of use (``recsim compile``), and which loop a replay needs
+(a sweep runs one cell of each loop the cache lacks first, under a "compiling" bar).
 
 A loop compiles on its first use (:func:`recsim.engine.kernels.compile_kernel`) and loads
 from the kernel cache after that. :func:`warm` compiles one by replaying a small Zipf
-trace with settings that select its kind, so the cache holds the loop for the argument
-types a real replay passes (a trace of any size gives the same types).
+trace of two tables with settings that select its kind. A plug-in whose state types
+follow the trace (Hawkeye's and Mockingjay's table ids are int8 up to 127 tables, wider
+beyond) compiles once more for a trace of another shape.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from recsim.engine.replay import replay
 from recsim.engine.settings import ReplaySettings
-from recsim.engine.warm import is_warm, kind_of, warm
+from recsim.engine.warm import is_warm, kind_of
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
@@ -159,15 +159,17 @@ def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
     return rows
 
 
-def _compile_first(tasks: list[dict], executor, workers, address, progress, name) -> None:
-    """Compile the replay loops the cells need that the kernel cache lacks, in parallel,
-    before the cells run (the progress bar says so)."""
-    jobs = {(t["config"]["policy"]["name"], t["config"]["prefetcher"]["name"],
-             kind_of(t["settings"])) for t in tasks}
-    cold = sorted(job for job in jobs if not is_warm(*job))
-    for _ in run_cells(warm, cold, executor, workers, address, progress,
-                       desc=f"{name}: compiling {len(cold)} replay loops (one time)"):
-        pass
+def _first_of_cold_loops(tasks: list[dict], todo: list[int]) -> list[int]:
+    """One cell to do for each replay loop the kernel cache lacks: run first, in parallel,
+    they compile the loops (for this trace's argument types) under a progress bar that says
+    so, and the other cells then load them."""
+    first = {}
+    for i in todo:
+        cfg = tasks[i]["config"]
+        loop = (cfg["policy"]["name"], cfg["prefetcher"]["name"], kind_of(tasks[i]["settings"]))
+        if loop not in first and not is_warm(*loop):
+            first[loop] = i
+    return list(first.values())
 
 
 def _reuse_histogram(trace: Trace) -> dict:
@@ -199,12 +201,14 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
         store.put(row["cell"], row)
         rows[i] = row
     todo = [i for i in todo if rows[i] is None]
-    _compile_first([tasks[i] for i in todo], executor, workers, address, progress, exp.name)
-    for j, row in run_cells(run_cell, [tasks[i] for i in todo], executor, workers, address,
-                            progress, desc=exp.name):
-        row["cell"] = keys[todo[j]]
-        store.put(row["cell"], row)
-        rows[todo[j]] = row
+    first = _first_of_cold_loops(tasks, todo)
+    for cells, desc in ((first, f"{exp.name}: compiling {len(first)} replay loops (one time)"),
+                        ([i for i in todo if i not in first], exp.name)):
+        for j, row in run_cells(run_cell, [tasks[i] for i in cells], executor, workers,
+                                address, progress, desc=desc):
+            row["cell"] = keys[cells[j]]
+            store.put(row["cell"], row)
+            rows[cells[j]] = row
     add_coverage(rows)
     if exp.calibration is not None:
         add_latency(rows, exp.calibration)
