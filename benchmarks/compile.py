@@ -4,7 +4,8 @@
                                  [--source LABEL=DIR ...] [--general]
 
 Each (source, pair) compiles in a fresh process with an empty ``RECSIM_CACHE_DIR`` and
-Numba's index caches of ``recsim`` modules left as they are (the loop is what is timed):
+Numba's cache files (``__pycache__/*.nbi``, ``*.nbc``) beside the source and this checkout's
+plug-ins removed, as in a fresh clone:
 a 20,000-access Zipf trace, 32 ways, 10% buffer (the plain set-associative loop; with
 ``--general`` also fetch latency 1, the general loop). ``--source LABEL=DIR`` imports
 ``recsim`` from checkout DIR (e.g. a ``git worktree`` of the commit before a change); the
@@ -36,12 +37,24 @@ print(json.dumps({"compile_s": r.timings["compile_s"], "cpu_s": time.process_tim
 """
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _clear_numba_caches(*roots: Path) -> None:
+    for root in roots:
+        for pattern in ("**/__pycache__/*.nbi", "**/__pycache__/*.nbc"):
+            for path in root.glob(pattern):
+                if ".venv" not in path.parts:
+                    path.unlink(missing_ok=True)
+
+
 def compile_seconds(source: str | None, policy: str, prefetcher: str,
                     general: bool) -> tuple[float, float]:
     """(wall, CPU) seconds of the first compile in a fresh process and cache."""
     env = dict(os.environ)
     if source:
         env["PYTHONPATH"] = source
+    _clear_numba_caches(ROOT, *([Path(source)] if source else []))
     with tempfile.TemporaryDirectory(prefix="recsim-compile-") as cache:
         env["RECSIM_CACHE_DIR"] = cache
         out = subprocess.run([sys.executable, "-c", CHILD, policy, prefetcher,
