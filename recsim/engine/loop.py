@@ -38,12 +38,6 @@ from recsim.plugin import (
     MISS,
     PREFETCH_HIT,
     PREFETCHED,
-    no_prefetch,
-    noop_access,
-    noop_evict,
-    noop_fill,
-    noop_hit,
-    noop_prefetcher_evict,
     not_resident,
 )
 
@@ -60,45 +54,26 @@ GENERAL = False  # advice, hit log, budget, fetch latency, bound on prefetches i
 
 LOOKAHEAD = 16  # accesses ahead whose slot_of entry is preloaded
 
-
-def _own(hook, noop):
-    """``hook`` compiled as a function of its own and called (LLVM still inlines what pays),
-    or inlined where it is the no-op. Numba's IR inlining of every hook copied the
-    callee's IR, with its whole variable scope for every block, at every call site:
-    compile time grew with the hooks' size (mockingjay + bingo took 46-100 s).
-    Re-jitting ``hook.py_func`` leaves the plug-in's own dispatcher as it is."""
-    return noop if hook is noop else njit(cache=True, _nrt=False)(hook.py_func)
-
-
-policy_on_access = _own(_policy.on_access, noop_access)
-policy_on_hit = _own(_policy.on_hit, noop_hit)
-policy_on_fill = _own(_policy.on_fill, noop_fill)
-policy_victim = _own(_policy.victim, None)
-policy_on_evict = _own(_policy.on_evict, noop_evict)
-prefetcher_on_access = _own(_prefetcher.on_access, no_prefetch)
-prefetcher_on_evict = _own(_prefetcher.on_evict, noop_prefetcher_evict)
+policy_on_access = _policy.on_access
+policy_on_hit = _policy.on_hit
+policy_on_fill = _policy.on_fill
+policy_victim = _policy.victim
+policy_on_evict = _policy.on_evict
+prefetcher_on_access = _prefetcher.on_access
+prefetcher_on_evict = _prefetcher.on_evict
 
 
 @njit(cache=True, inline="always")
 def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
-    """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted
-    (:func:`_evict`). Returns -1 when the policy bypasses."""
-    n_used = buf[2]
+    """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted.
+    Returns -1 when the policy bypasses."""
+    slot_of, vid_of, n_used, ready_at = buf
     used = n_used[set_]
+    base = set_ * ways
     if used < ways:
         n_used[set_] = used + 1
-        return set_ * ways + used
-    return _evict(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch)
-
-
-@njit(cache=True, _nrt=False)
-def _evict(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
-    """The policy's victim in the full ``set_``, evicted; -1 when the policy bypasses.
-    Not inlined: the policy's ``victim`` and ``on_evict`` and the prefetcher's ``on_evict``
-    are compiled once, here, instead of at both call sites of :func:`_make_room` (a demand
-    miss in the loop, a prefetch in :func:`_issue`)."""
-    slot_of, vid_of, n_used, ready_at = buf
-    slot = policy_victim(pstate, set_, set_ * ways, ways, vid, t, prefetch)
+        return base + used
+    slot = policy_victim(pstate, set_, base, ways, vid, t, prefetch)
     if slot < 0:
         counts[BYPASSES] += 1
         return -1
