@@ -150,3 +150,17 @@ def test_shipped_experiments_load_at_every_scale(path):
                 load_experiment(path, scale)  # until the TorchRec harness has made one
         else:
             assert load_experiment(path, scale).name == path.stem
+
+
+def test_one_style_per_strategy():
+    from recsim.experiments.plots import style
+
+    assert style("belady")["color"] == "black" and style("belady")["linestyle"] == "--"
+    assert style("lru")["color"] == "#7F7F7F"
+    widths = {name: style(name)["linewidth"] for name in ("recmg", "CM", "lru + transfetch",
+                                                           "lru", "srrip", "lru + bingo")}
+    assert min(widths[n] for n in ("recmg", "CM", "lru + transfetch")) > max(
+        widths[n] for n in ("lru", "srrip", "lru + bingo"))
+    assert style("fifo") != style("random") and style("srrip")["marker"] != style("sieve")[
+        "marker"]
+    assert style("lru + bingo")["color"] == style("bingo")["color"]

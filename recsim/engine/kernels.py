@@ -14,6 +14,8 @@ kind are removed. Editing any other module (the driver, the CLI, experiments) re
 nothing.
 
 The cache directory is ``$RECSIM_CACHE_DIR/kernels`` (default ``~/.cache/recsim``).
+:func:`compile_kernel` announces a cold compile on the ``recsim`` logger (the CLI prints
+it) with the time the loop's last compile took, recorded in the cache.
 """
 
 from __future__ import annotations

@@ -33,14 +33,17 @@ from recsim.files import atomic_output  # noqa: E402
 BREAKDOWN = (("hit by caching", "#4C72B0"), ("hit by prefetch", "#55A868"),
              ("late prefetch", "#DD8452"), ("on-demand fetch", "#C44E52"))
 # Strategy name -> colour (seaborn's "deep" palette and strong tab10 colours for the
-# learned strategies); names not listed take the colour of their prefetcher, else one
-# from the palette by a hash of the name, so a strategy looks the same in every figure.
+# learned strategies) and, by its place here, marker (two names of one colour differ in
+# marker); names not listed take the colour of their prefetcher, else a colour and marker
+# by a hash of the name, so a strategy looks the same in every figure.
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
            "#CCB974", "#64B5CD")
 COLORS = {"belady": "black", "lru": "#7F7F7F", "lfu": "#4C72B0", "fifo": "#DD8452",
           "random": "#CCB974", "srrip": "#55A868", "drrip": "#64B5CD", "hawkeye": "#8172B3",
           "mockingjay": "#DA8BC3", "arc": "#937860", "s3fifo": "#C44E52", "clock": "#8172B3",
           "sieve": "#55A868", "lruk": "#4C72B0", "wtinylfu": "#937860",
+          "next_n": "#4C72B0", "stride": "#DD8452", "bop": "#55A868", "berti": "#8172B3",
+          "bingo": "#C44E52", "domino": "#64B5CD", "mab": "#DA8BC3", "oracle": "#937860",
           "recmg": "#D62728", "cm": "#1F77B4", "transfetch": "#FF7F0E"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 LEARNED = ("recmg", "cm", "transfetch")
@@ -54,7 +57,7 @@ def style(name: str) -> dict:
     """Colour, marker, line style, width and drawing order of a strategy (see module)."""
     key = name.lower()
     parts = [p.strip() for p in key.split("+")]
-    h = zlib.crc32(key.encode())
+    h = list(COLORS).index(key) if key in COLORS else zlib.crc32(key.encode())
     color = COLORS.get(key) or COLORS.get(parts[-1]) or PALETTE[h % len(PALETTE)]
     out = {"color": color, "marker": MARKERS[h % len(MARKERS)], "linestyle": "-",
            "linewidth": 1.4, "zorder": 2}
