@@ -32,6 +32,13 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == rows
     assert (tmp_path / "out" / "hit_rate_z_fa_none.png").stat().st_size > 1000
     assert (tmp_path / "out" / "hit_rate_z_8way_none.png").exists()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "8 cells, all computed in this run" in report
+    assert "## Hit rate by strategy and buffer size" in report
+    assert report.count("*Figure ") == 2 and "*Figure 1. Hit rate against buffer size" in report
+    lru = next(r for r in rows if r["policy"] == "lru" and r["requested_ways"] == 8
+               and r["requested_capacity"] == 0.05)
+    assert f"| lru | {lru['hit_rate']:.4f} |" in report
     for cap in (0.05, 0.2):
         for ways in (0, 8):
             cell = {r["policy"]: r for r in rows

@@ -129,7 +129,7 @@ def hit_rate_vs_capacity(rows: list[dict], out: Path) -> list[tuple[str, str]]:
             sizes.update(x for x, _ in points)
             ax.plot(*zip(*points), label=policy[0], markersize=4, **style(policy[0]))
         geometry, tag = _geometry(ways)
-        ax.set_xticks(sorted(sizes), [f"{x:.3g}" for x in sorted(sizes)])
+        ax.set_xticks(sorted(sizes), [f"{x:.2g}" for x in sorted(sizes)])
         pf = "" if prefetcher == "none" else f", with prefetcher {prefetcher}"
         ax.set(xlabel="buffer size (% of unique vectors)", ylabel="hit rate (%)",
                title=f"{trace}, {geometry}{pf}")
@@ -159,7 +159,7 @@ def _grouped_bars(rows: list[dict], out: Path, stem: str, ylabel: str, value,
                    edgecolor="white" if look["linestyle"] == "--" else None, linewidth=0)
         fractions = [100 * _mean(_by(group, "requested_capacity")[s],
                                  lambda r: r["buffer_fraction"]) for s in sizes]
-        ax.set_xticks(np.arange(len(sizes)), [f"{f:.3g}%" for f in fractions])
+        ax.set_xticks(np.arange(len(sizes)), [f"{f:.2g}%" for f in fractions])
         ax.grid(axis="x", visible=False)
         geometry, tag = _geometry(ways)
         ax.set(xlabel="buffer size (% of unique vectors)", ylabel=ylabel,
@@ -281,7 +281,7 @@ def latency(rows: list[dict], out: Path, calibration: dict) -> list[tuple[str, s
             name = strategy(lines[0])
             ax.plot(*zip(*points), label=name, markersize=4, **style(name))
         geometry, tag = _geometry(ways)
-        ax.set_xticks(sorted(sizes), [f"{x:.3g}" for x in sorted(sizes)])
+        ax.set_xticks(sorted(sizes), [f"{x:.2g}" for x in sorted(sizes)])
         ax.set(xlabel="buffer size (% of unique vectors)",
                ylabel="est. latency per batch (ms)")
         _legend(ax)

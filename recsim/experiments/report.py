@@ -92,8 +92,9 @@ def report_markdown(out: Path) -> str:
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
     if info.get("metrics") and rows:
         metric = info["metrics"][0]
-        parts += [f"## {metric} by strategy and buffer size\n",
-                  pivot_table(rows, metric, _PIVOT.get(metric, metric)),
+        what = _PIVOT.get(metric, metric)
+        parts += [f"## {what[0].upper() + what[1:]} by strategy and buffer size\n",
+                  pivot_table(rows, metric, what),
                   "## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
         body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
