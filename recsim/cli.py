@@ -1,11 +1,11 @@
 """The ``recsim`` command line.
 
-    recsim trace import SRC -o OUT.trace [--format F] [--batch-size N] [--tables 0 3 ...]
+    recsim trace import SRC -o OUT.trace [--force] [--format F] [--batch-size N] [--tables 0 3 ...]
                         [--order O] [--columns C1 C2 ...] [--rows-per-table R]
     recsim trace export TRACE -o OUT [--format F]
     recsim trace info TRACE [--json]
     recsim trace stats TRACE [--json] [--plot OUT.png]
-    recsim trace gen zipf|meta-like|hitrate -o OUT.trace --accesses N [--seed S]
+    recsim trace gen zipf|meta-like|hitrate -o OUT.trace --accesses N [--force] [--seed S]
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
@@ -26,6 +26,7 @@
               [--plot OUT.png] [--torchrec OUT [--bins N]]
     recsim plan TRACE --budget BYTES --dim D [--dtype fp16] [--calibration FILE]
                [--ways W] [--no-verify] [-o OUT.json] [--json]
+    recsim compile [POLICY[+PREFETCHER] ... | --all] [--kinds K ...] [--workers N]
     recsim policies | prefetchers
 
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
@@ -35,12 +36,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import yaml
 
-from recsim.errors import ConfigError, RecsimError
+from recsim.errors import ConfigError, RecsimError, RecsimWarning
+from recsim.engine.warm import KINDS
 from recsim.harness import HIT_RATES, SIZES
 from recsim.traces import FORMAT_MODULES, GENERATORS
 
@@ -73,9 +77,16 @@ def _trace_options(args) -> dict:
             if getattr(args, name, None) is not None}
 
 
+def _new_output(args) -> None:
+    """Refuse to replace an existing ``--output`` unless ``--force``."""
+    if args.output.exists() and not args.force:
+        raise ConfigError(f"{args.output}: exists; pass --force to replace it")
+
+
 def cmd_trace_import(args) -> None:
     from recsim.traces import load_trace, save_trace
 
+    _new_output(args)
     trace = load_trace(args.src, args.format, **_trace_options(args))
     if args.cardinality:
         trace = trace.with_cardinalities(args.cardinality, "--cardinality")
@@ -87,6 +98,7 @@ def cmd_trace_import(args) -> None:
 def cmd_trace_export(args) -> None:
     from recsim.traces import load_trace, save_trace
 
+    _new_output(args)
     trace = load_trace(args.trace)
     path = save_trace(trace, args.output, args.format)
     print(f"{path}: {trace.n_accesses:,} accesses")
@@ -161,6 +173,7 @@ def cmd_trace_stats(args) -> None:
 def cmd_trace_gen(args) -> None:
     from recsim.traces import generate_trace
 
+    _new_output(args)
     flags = ("accesses", "seed", "batch_size", "tables", "rows", "alpha", "hit_rate",
              "capacity", "unique")
     params = {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
@@ -215,6 +228,13 @@ def cmd_simulate(args) -> None:
         print(f"  {name} {total:,}", end="")
     if result.batch_counters is not None:
         print()
+    if result.per_table is not None:
+        rates = result.per_table["hit_rate"]
+        _print_items("hit rate per table", (
+            f"{i} {'-' if r is None else f'{r:.4f}'}" for i, r in enumerate(rates)))
+    if result.window_hit_rate is not None:
+        _print_items(f"hit rate per window of {result.window:,} accesses",
+                     (f"{r:.4f}" for r in result.window_hit_rate))
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
           f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
@@ -368,6 +388,28 @@ def cmd_calibrate(args) -> None:
         print(path)
 
 
+def cmd_compile(args) -> None:
+    from recsim import registry
+    from recsim.engine.warm import is_warm, warm
+    from recsim.experiments.executors import run_cells
+
+    if args.all == bool(args.pairs):
+        raise ConfigError("compile: give POLICY[+PREFETCHER] pairs or --all")
+    pairs = ([(p, f) for p in registry.policies() for f in registry.prefetchers()] if args.all
+             else [tuple(pair.split("+", 1)) if "+" in pair else (pair, "none")
+                   for pair in args.pairs])
+    for policy, prefetcher in pairs:
+        registry.get_policy(policy), registry.get_prefetcher(prefetcher)
+    jobs = [(p, f, k) for p, f in pairs for k in args.kinds]
+    cold = [job for job in jobs if not is_warm(*job)]
+    print(f"{len(jobs) - len(cold)} of {len(jobs)} loops already compiled; compiling "
+          f"{len(cold)} with {args.workers or 'all'} workers")
+    for _, (policy, prefetcher, kind, outcome) in run_cells(
+            warm, cold, workers=args.workers, progress=False):
+        done = f"{outcome:.1f} s" if isinstance(outcome, float) else outcome
+        print(f"  {policy} + {prefetcher} ({kind}): {done}")
+
+
 def cmd_list(kind: str):
     def run(args) -> None:
         from recsim import registry
@@ -399,11 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cardinality", type=int, nargs="+", metavar="N",
                    help="rows per table, one for all tables or one each (0: unknown, e.g. "
                         "hashed ids); default: the format's, else max(row) + 1")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_trace_import)
     p = tsub.add_parser("export", help="write a trace in another format")
     p.add_argument("trace", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--format", choices=FORMAT_MODULES, help="default: from the file name")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_trace_export)
     p = tsub.add_parser("info", help="summary of a trace")
     p.add_argument("trace", type=Path)
@@ -430,24 +474,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unique", type=int, help="hitrate: unique vectors (10000)")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="any other generator parameter (repeatable), e.g. visits=16")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_trace_gen)
 
     p = sub.add_parser("simulate", help="replay one trace against one buffer")
-    p.add_argument("--trace", type=Path, required=True)
-    p.add_argument("--policy", default="lru")
-    p.add_argument("--prefetcher", default="none")
+    p.add_argument("--trace", type=Path, required=True,
+                   help="trace file or native trace directory (format from the name)")
+    p.add_argument("--policy", default="lru",
+                   help="replacement policy (default lru; see recsim policies)")
+    p.add_argument("--prefetcher", default="none",
+                   help="prefetcher (default none; see recsim prefetchers)")
     p.add_argument("--capacity", required=True,
-                   help="vectors (1000), or a fraction (0.1) or percent (10%%) of unique vectors")
+                   help="buffer size: an integer is a vector count (1 = one vector), a "
+                        "number with a point a fraction of the unique vectors (1.0 = all, "
+                        "0.1 = a tenth), or a percent (10%%)")
     p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="policy parameter (repeatable; see recsim policies)")
     p.add_argument("--pf-param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="prefetcher parameter (repeatable; see recsim prefetchers)")
-    p.add_argument("--prefetch-latency", type=int, default=0, help="in accesses")
-    p.add_argument("--prefetch-budget", type=int, help="prefetches per batch at most")
+    p.add_argument("--prefetch-latency", type=int, default=0,
+                   help="accesses until a prefetch arrives (default 0)")
+    p.add_argument("--prefetch-budget", type=int,
+                   help="prefetches per batch at most (default: no cap)")
     p.add_argument("--fetch-latency", type=int, default=0,
                    help="accesses until a demand miss arrives (default 0)")
-    p.add_argument("--max-outstanding", type=int, help="prefetches in flight at most")
+    p.add_argument("--max-outstanding", type=int,
+                   help="prefetches in flight at most (default: no bound)")
     p.add_argument("--chunk", type=int, metavar="N",
                    help="stream the trace N accesses at a time (traces larger than memory)")
     p.add_argument("--dedup", choices=["batch"],
@@ -458,10 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--advice-start", type=int, default=0,
                    help="first access the models advise (a multiple of 15; default 0)")
     p.add_argument("--advice-lag", type=int, default=1, help="prefetch lag in chunks (1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--per-table", action="store_true")
-    p.add_argument("--window", type=int, default=0, help="hit rate per window of N accesses")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of plug-ins that draw random numbers (default 0)")
+    p.add_argument("--per-table", action="store_true", help="also print the hit rate per table")
+    p.add_argument("--window", type=int, default=0, metavar="N",
+                   help="also print the hit rate of every window of N accesses")
+    p.add_argument("--json", action="store_true",
+                   help="print the whole result as JSON (counts, settings, timings)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("run", help="run an experiment YAML")
@@ -556,6 +612,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_calibrate)
 
+    p = sub.add_parser("compile", help="compile replay loops into the kernel cache ahead of "
+                       "use (in parallel)")
+    p.add_argument("pairs", nargs="*", metavar="POLICY[+PREFETCHER]",
+                   help="e.g. mockingjay+bingo, or srrip (no prefetcher)")
+    p.add_argument("--all", action="store_true", help="every policy with every prefetcher")
+    p.add_argument("--kinds", nargs="+", choices=list(KINDS), default=["plain"],
+                   help="loops to compile: plain (set-associative, the default), one_set "
+                        "(fully associative), general (advice, statistics, budget, fetch "
+                        "latency or a bound on prefetches in flight)")
+    p.add_argument("--workers", type=int, help="parallel compiles (default: the cores)")
+    p.set_defaults(func=cmd_compile)
+
     sub.add_parser("policies", help="list replacement policies").set_defaults(
         func=cmd_list("policies"))
     sub.add_parser("prefetchers", help="list prefetchers").set_defaults(
@@ -563,10 +631,31 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A RecsimWarning as one ``recsim: warning:`` line; others as Python shows them."""
+    text = (f"recsim: warning: {message}\n" if issubclass(category, RecsimWarning)
+            else warnings.formatwarning(message, category, filename, lineno, line))
+    print(text, file=file or sys.stderr, end="")
+
+
+def _log_to_stderr() -> None:
+    """The ``recsim`` logger's notes (a cold compile) as ``recsim: ...`` lines."""
+    log = logging.getLogger("recsim")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("recsim: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RecsimWarning)
+            warnings.showwarning = _show_warning
+            args.func(args)
     except RecsimError as exc:
         print(f"recsim: error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
 """Shared pytest fixtures."""
 
+import gc
 import sys
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def one_torch_thread():
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+
+
+def pytest_sessionfinish(session):
+    """Drop hypothesis's garbage-collection timer (a ``gc.callbacks`` entry) once the tests
+    are done: when xdist ends a worker, execnet interrupts the worker's main thread, and a
+    KeyboardInterrupt that lands inside that callback is printed as an unraisable exception
+    (``PytestUnraisableExceptionWarning ... KeyboardInterrupt``) after a passing run."""
+    gc.callbacks[:] = [cb for cb in gc.callbacks
+                       if not getattr(cb, "__module__", "").startswith("hypothesis")]
 
 
 # -- libCacheSim cross-checks: the same traces as oracleGeneral files, made once a session --

@@ -32,6 +32,13 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == rows
     assert (tmp_path / "out" / "hit_rate_z_fa_none.png").stat().st_size > 1000
     assert (tmp_path / "out" / "hit_rate_z_8way_none.png").exists()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "8 cells, all computed in this run" in report
+    assert "## Hit rate by strategy and buffer size" in report
+    assert report.count("*Figure ") == 2 and "*Figure 1. Hit rate against buffer size" in report
+    lru = next(r for r in rows if r["policy"] == "lru" and r["requested_ways"] == 8
+               and r["requested_capacity"] == 0.05)
+    assert f"| lru | {lru['hit_rate']:.4f} |" in report
     for cap in (0.05, 0.2):
         for ways in (0, 8):
             cell = {r["policy"]: r for r in rows
@@ -82,6 +89,16 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
      "capacities[1]: a fraction of unique vectors must be in (0, 1], got '150%'"),
     (SMALL.replace("ways: [0, 8]", "ways: [0, -8]"), "ways[1]: expected an integer >= 0"),
     (SMALL + "max_outstanding: 0\n", "max_outstanding: expected an integer >= 1"),
+    # strict types: no numbers from text or booleans, no booleans from numbers
+    (SMALL.replace("[0.05, 0.2]", "[0.01, 5pct]"),
+     "capacities[1]: expected a vector count, a fraction or a percent, got '5pct'"),
+    (SMALL.replace("ways: [0, 8]", "ways: [0, true]"), "ways[1]: Input should be a valid int"),
+    (SMALL + "prefetch_latency: '5'\n", "prefetch_latency: Input should be a valid int"),
+    (SMALL + "seeds: [1.0]\n", "seeds[0]: Input should be a valid int"),
+    (SMALL.replace("accesses: 5000", "accesses: '5000'"),
+     "traces[0].generate.accesses: Input should be a valid int"),
+    (SMALL.replace("bypass: true", "bypass: 1"), "policies[1].params.bypass: policy "
+     "'belady': expected a boolean"),
 ])
 def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     spec = tmp_path / "bad.yaml"
@@ -90,6 +107,16 @@ def test_schema_errors_name_the_yaml_path(tmp_path, yaml_text, where):
     with pytest.raises(ConfigError) as info:
         load_experiment(spec)
     assert str(spec) in str(info.value) and where in str(info.value)
+
+
+def test_bad_value_is_refused_before_the_trace_is_generated(tmp_path, capsys):
+    from recsim.cli import main
+
+    spec = tmp_path / "fig.yaml"
+    spec.write_text(SMALL.replace("[0.05, 0.2]", "[0.01, 5pct]"))
+    assert main(["run", str(spec), "--output", str(tmp_path / "out")]) == 2
+    assert f"{spec}: capacities[1]: " in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_prefetch_sweep_adds_coverage_and_the_prefetch_table(tmp_path):
@@ -130,3 +157,17 @@ def test_shipped_experiments_load_at_every_scale(path):
                 load_experiment(path, scale)  # until the TorchRec harness has made one
         else:
             assert load_experiment(path, scale).name == path.stem
+
+
+def test_one_style_per_strategy():
+    from recsim.experiments.plots import style
+
+    assert style("belady")["color"] == "black" and style("belady")["linestyle"] == "--"
+    assert style("lru")["color"] == "#7F7F7F"
+    widths = {name: style(name)["linewidth"] for name in ("recmg", "CM", "lru + transfetch",
+                                                           "lru", "srrip", "lru + bingo")}
+    assert min(widths[n] for n in ("recmg", "CM", "lru + transfetch")) > max(
+        widths[n] for n in ("lru", "srrip", "lru + bingo"))
+    assert style("fifo") != style("random") and style("srrip")["marker"] != style("sieve")[
+        "marker"]
+    assert style("lru + bingo")["color"] == style("bingo")["color"]

@@ -50,7 +50,8 @@ def test_integers():
 def test_yaml_path_prefix_and_api():
     with pytest.raises(ConfigError, match=r"^policies\[3\]\.params\.rrpv_bits: policy 'srrip': "
                        r"expected an integer in \[1, 7\], got 1\.5$"):
-        resolve_params("policy", get_policy("srrip"), {"rrpv_bits": 1.5}, where="policies[3].params")
+        resolve_params("policy", get_policy("srrip"), {"rrpv_bits": 1.5},
+                       where="policies[3].params")
     trace = Trace.from_arrays([0, 0], [0, 1])
     with pytest.raises(ConfigError) as info:
         recsim.simulate(trace, "belady", 1, policy_params={"bypass": "maybe"})

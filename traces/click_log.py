@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from recsim.errors import ConfigError, TraceFormatError
+from recsim.errors import ConfigError, TraceFormatError, gist
 from recsim.traces.common import (fixed_batches, no_other_options, positive_int,
                                   require_file, trace_meta)
 from recsim.traces.dlrm_datasets import ORDERS
@@ -180,7 +180,7 @@ def _hashed_rows(path: Path, delimiter: str, names: list[str], skip: int, column
     except (pa.ArrowException, OSError) as exc:
         sep = "tab" if delimiter == "\t" else "comma"
         raise TraceFormatError(path, "line", f"{len(names)} {sep}-separated fields per line",
-                               _first_bad_line(path, delimiter, len(names)) or str(exc)) from None
+                               _first_bad_line(path, delimiter, len(names)) or gist(exc)) from None
     return np.concatenate(blocks) if blocks else np.empty((0, len(columns)), dtype=np.int64)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from recsim.errors import TraceFormatError
+from recsim.errors import TraceFormatError, gist
 from recsim.files import atomic_output
 from recsim.traces.common import batches_from_labels, no_other_options, require_file, trace_meta
 from recsim.traces.trace import Trace, parse_id
@@ -64,7 +64,7 @@ def read(path, **options) -> Trace:
                 raise
             raise TraceFormatError(path, "line", expected, bad or str(exc)) from None
     except (pa.ArrowException, OSError) as exc:
-        raise TraceFormatError(path, "line", expected, str(exc)) from None
+        raise TraceFormatError(path, "line", expected, gist(exc)) from None
     return trace_from_columns(table, path, NAME, EXTENSIONS)
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim.errors import ConfigError, TraceFormatError
+from recsim.errors import ConfigError, TraceFormatError, gist
 from recsim.files import atomic_output
 from recsim.traces.common import (
     no_other_options,
@@ -161,9 +161,7 @@ def _load(path: Path):
         try:
             data = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds on bad input
-            text = str(exc).strip().splitlines()
-            raise TraceFormatError(path, "file", _EXPECTED, f"{type(exc).__name__}: "
-                                   f"{text[0] if text else ''}"[:300]) from None
+            raise TraceFormatError(path, "file", _EXPECTED, gist(exc)) from None
     if not isinstance(data, (tuple, list)) or len(data) != 3:
         got = f"{len(data)} items" if isinstance(data, (tuple, list)) else type(data).__name__
         raise TraceFormatError(path, "file", _EXPECTED, got)

@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from recsim.errors import ConfigError, TraceFormatError
+from recsim.errors import ConfigError, TraceFormatError, gist
 from recsim.traces.common import (fixed_batches, no_other_options, positive_int,
                                   require_file, trace_meta)
 from recsim.traces.dlrm_datasets import ORDERS
@@ -172,7 +172,7 @@ def _read(path: Path, kind: str) -> dict:
         column = re.search(r"column #(\d+)", str(exc))
         field = names[int(column.group(1))] if column else "line"
         want = f"{len(names)} fields per line ({', '.join(names)}), integer ids"
-        raise TraceFormatError(path, field, want, str(exc).splitlines()[0][:300]) from None
+        raise TraceFormatError(path, field, want, gist(exc)) from None
     if table.num_rows == 0:
         raise TraceFormatError(path, "line", "at least one line", "none")
     return {name: table.column(name).to_numpy() for name in types}

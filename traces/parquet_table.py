@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsim.errors import TraceFormatError
+from recsim.errors import TraceFormatError, gist
 from recsim.files import atomic_output
 from recsim.traces.common import no_other_options, require_file
 from recsim.traces.csv_table import (
@@ -42,7 +42,7 @@ def read(path, **options) -> Trace:
         check_columns(path, columns, schema.names)
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
-        raise TraceFormatError(path, "file", "a readable Parquet file", str(exc)) from None
+        raise TraceFormatError(path, "file", "a readable Parquet file", gist(exc)) from None
     try:
         extra = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))
         if not isinstance(extra, dict):

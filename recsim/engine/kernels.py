@@ -14,6 +14,8 @@ kind are removed. Editing any other module (the driver, the CLI, experiments) re
 nothing.
 
 The cache directory is ``$RECSIM_CACHE_DIR/kernels`` (default ``~/.cache/recsim``).
+:func:`compile_kernel` announces a cold compile on the ``recsim`` logger (the CLI prints
+it) with the time the loop's last compile took, recorded in the cache.
 """
 
 from __future__ import annotations
@@ -21,21 +23,26 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import json
+import logging
 import os
 import re
 import sys
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
 import numba
 
+from recsim.files import atomic_output
 from recsim.plugin import Policy, Prefetcher
 
 TEMPLATE = Path(__file__).with_name("loop.py")
 FEATURES = ("ONE_SET", "GENERAL")
 _HOOKS = re.compile(r"# >>> hooks\n.*?# <<< hooks\n", re.S)
 _FEATURES = re.compile(r"# >>> features\n.*?# <<< features\n", re.S)
+log = logging.getLogger("recsim")
 
 
 def cache_dir() -> Path:
@@ -99,21 +106,36 @@ def kernel_source(policy: Policy, prefetcher: Prefetcher, features: frozenset) -
     return header + _FEATURES.sub(lambda _: f"# >>> features\n{flags}# <<< features\n", source)
 
 
-@cache
-def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = frozenset()):
-    """The replay function for this pair and these features (names from FEATURES)."""
+def kernel_path(policy: Policy, prefetcher: Prefetcher, features: frozenset) -> Path:
+    """The generated module of this pair's loop of this kind (names from FEATURES)."""
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise ValueError(f"unknown kernel features {sorted(unknown)}; valid: {FEATURES}")
+    digest = _source_digest(policy.module, prefetcher.module)
+    return cache_dir() / f"{_stem(policy, prefetcher, features)}_{digest}.py"
+
+
+def _stem(policy: Policy, prefetcher: Prefetcher, features: frozenset) -> str:
     tag = "-".join(name.lower() for name in FEATURES if name in features) or "plain"
-    stem = f"replay_{policy.name}__{prefetcher.name}__{tag}"
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{stem}_{_source_digest(policy.module, prefetcher.module)}.py"
+    return f"replay_{policy.name}__{prefetcher.name}__{tag}"
+
+
+def is_compiled(policy: Policy, prefetcher: Prefetcher, features: frozenset) -> bool:
+    """Whether Numba's disk cache holds this loop (compiled once for some argument types)."""
+    path = kernel_path(policy, prefetcher, features)
+    return any((path.parent / "__pycache__").glob(f"{path.stem}.replay-*.nbi"))
+
+
+@cache
+def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = frozenset()):
+    """The replay function for this pair and these features (names from FEATURES)."""
+    path = kernel_path(policy, prefetcher, features)
+    stem = _stem(policy, prefetcher, features)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        for stale in directory.glob(f"{stem}_*.py"):
+        for stale in path.parent.glob(f"{stem}_*.py"):
             stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".py", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".py", dir=path.parent)
         with os.fdopen(fd, "w") as fh:
             fh.write(kernel_source(policy, prefetcher, frozenset(features)))
         os.replace(tmp, path)
@@ -123,3 +145,41 @@ def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = fr
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module.replay
+
+
+def compile_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset, types: tuple):
+    """The loop compiled for argument ``types`` (or loaded from the disk cache). A cold
+    compile is announced first on the ``recsim`` logger, with the time the last compile
+    of this loop took (:data:`TIMES_FILE` in the cache), and its time recorded there."""
+    kernel = load_kernel(policy, prefetcher, features)
+    cold = not is_compiled(policy, prefetcher, features)
+    if cold:
+        what = (f"the {policy.name} + {prefetcher.name} "
+                f"{'general ' if 'GENERAL' in features else ''}replay loop")
+        last = _compile_times().get(_stem(policy, prefetcher, features))
+        log.info("compiling %s (one time, %s)", what,
+                 "up to a minute" if last is None else f"about {last:.0f} s")
+    start = time.perf_counter()
+    kernel.compile(types)
+    if cold:
+        _record_compile(_stem(policy, prefetcher, features), time.perf_counter() - start)
+    return kernel
+
+
+TIMES_FILE = "compile_times.json"  # in cache_dir(): loop stem -> seconds of its last compile
+
+
+def _compile_times() -> dict:
+    try:
+        times = json.loads((cache_dir() / TIMES_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return times if isinstance(times, dict) else {}
+
+
+def _record_compile(stem: str, seconds: float) -> None:
+    """Record a compile time (last writer wins where workers compile at once)."""
+    times = _compile_times()
+    times[stem] = round(seconds, 1)
+    with atomic_output(cache_dir() / TIMES_FILE) as tmp:
+        Path(tmp).write_text(json.dumps(times, indent=0, sort_keys=True))

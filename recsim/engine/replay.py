@@ -12,6 +12,7 @@ takes that many vectors off the capacity before the geometry is formed.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -20,9 +21,9 @@ import numba
 import numpy as np
 
 from recsim.engine import metrics
-from recsim.engine.kernels import load_kernel
+from recsim.engine.kernels import compile_kernel
 from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
-from recsim.errors import ConfigError
+from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
@@ -177,6 +178,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                               f"does not fit in the buffer of {cap:,} vectors")
         cap -= charged
     cap, sets, ways = resolve_geometry(cap, settings.ways)
+    _warn_capacity(cap, settings.ways, dense.n_unique)
     ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways,
                         settings.seed,
                         prefetching=pf.name != "none" or (advice is not None
@@ -195,8 +197,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                           "log, per-table or window statistics, prefetch budget, fetch "
                           "latency or bound on prefetches in flight)")
     start = time.perf_counter()
-    kernel = load_kernel(pol, pf, features)
-    kernel.compile(tuple(numba.typeof(a) for a in args))  # or load from the disk cache
+    kernel = compile_kernel(pol, pf, features, tuple(numba.typeof(a) for a in args))
     timings["compile_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -242,6 +243,18 @@ def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metric
         timings=timings, resident=out.resident, batch_counters=out.batch_counters)
 
 
+def _warn_capacity(capacity: int, ways: int, n_unique: int) -> None:
+    """Warn of a buffer below its ways (replayed fully associative) or one that holds every
+    unique vector (only compulsory misses remain)."""
+    if 0 < capacity < ways:
+        warnings.warn(f"capacity {capacity:,} vectors is below ways {ways}: the buffer is one "
+                      "fully associative set", RecsimWarning, stacklevel=3)
+    if capacity >= n_unique:
+        warnings.warn(f"capacity {capacity:,} vectors holds every unique vector of the trace "
+                      f"({n_unique:,}): only compulsory misses remain", RecsimWarning,
+                      stacklevel=3)
+
+
 class LoopArgs(NamedTuple):
     """The arguments of the replay loop, :func:`recsim.engine.loop.replay`, in its order
     (described there)."""
@@ -274,10 +287,7 @@ def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
     prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
     budget = -1 if settings.prefetch_budget is None else int(settings.prefetch_budget)
     bound = settings.max_outstanding or 0
-    if prio.size or log_hits or adv_chunk or budget >= 0 or ctx.fetch_latency or bound:
-        features = {"GENERAL"}
-    else:
-        features = {"ONE_SET"} if ctx.sets == 1 else set()
+    features = loop_features(settings, ctx.sets, bool(prio.size or log_hits or adv_chunk))
     slot_of = -3 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
     buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
            np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
@@ -288,4 +298,14 @@ def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
         np.zeros(bound + 2 if bound else 0, np.int64), pstate, fstate, buf,
         np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
         np.zeros(n if log_hits else 0, np.uint8), np.int64(0))
-    return frozenset(features), args
+    return features, args
+
+
+def loop_features(settings: ReplaySettings, sets: int, extras: bool = False) -> frozenset:
+    """The kind of loop a replay needs (:mod:`recsim.engine.kernels`): the general one for
+    advice or statistics (``extras``), a prefetch budget, fetch latency or a bound on
+    prefetches in flight; else the plain fully associative one for one set; else plain."""
+    if (extras or settings.prefetch_budget is not None or settings.fetch_latency
+            or settings.max_outstanding):
+        return frozenset({"GENERAL"})
+    return frozenset({"ONE_SET"} if sets == 1 else ())

@@ -1,14 +1,24 @@
 """Figures from result rows (matplotlib, headless), each written as PNG and SVG.
 
-Every function takes the sweep's rows (or its traces) and the output folder and returns
-the PNG file names it wrote. Rows of several seeds are averaged; a series is labelled
-``policy`` or ``policy + prefetcher``.
+Every figure function of a report takes the sweep's rows (or its traces) and the output
+folder and returns ``(PNG file name, caption)`` for each figure it wrote. Rows of several
+seeds are averaged; a series is labelled ``policy`` or ``policy + prefetcher``.
+
+One look everywhere (after seaborn's defaults and libCacheSim's plot scripts): each
+strategy keeps its colour and marker in every figure (:func:`style`), the optimum
+(Belady) is a dashed black bound, LRU the grey baseline, and the learned strategies
+(RecMG, CM, TransFetch) the strongest lines; legends sit outside the data, x ticks at the
+buffer sizes measured, and figures are sized for a paper (a line plot a column wide, 3.4
+in; bar charts two columns, 7 in) with 8-9 pt text.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+
+import functools
+import zlib
 
 import matplotlib
 import numpy as np
@@ -22,13 +32,66 @@ from recsim.files import atomic_output  # noqa: E402
 
 BREAKDOWN = (("hit by caching", "#4C72B0"), ("hit by prefetch", "#55A868"),
              ("late prefetch", "#DD8452"), ("on-demand fetch", "#C44E52"))
+# Strategy name -> colour (seaborn's "deep" palette and strong tab10 colours for the
+# learned strategies) and, by its place here, marker (two names of one colour differ in
+# marker); names not listed take the colour of their prefetcher, else a colour and marker
+# by a hash of the name, so a strategy looks the same in every figure.
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+           "#CCB974", "#64B5CD")
+COLORS = {"belady": "black", "lru": "#7F7F7F", "lfu": "#4C72B0", "fifo": "#DD8452",
+          "random": "#CCB974", "srrip": "#55A868", "drrip": "#64B5CD", "hawkeye": "#8172B3",
+          "mockingjay": "#DA8BC3", "arc": "#937860", "s3fifo": "#C44E52", "clock": "#8172B3",
+          "sieve": "#55A868", "lruk": "#4C72B0", "wtinylfu": "#937860",
+          "next_n": "#4C72B0", "stride": "#DD8452", "bop": "#55A868", "berti": "#8172B3",
+          "bingo": "#C44E52", "domino": "#64B5CD", "mab": "#DA8BC3", "oracle": "#937860",
+          "recmg": "#D62728", "cm": "#1F77B4", "transfetch": "#FF7F0E"}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+LEARNED = ("recmg", "cm", "transfetch")
+RC = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+      "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+      "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False}
+COLUMN, TWO_COLUMNS = 3.4, 7.0  # inches
+
+
+def style(name: str) -> dict:
+    """Colour, marker, line style, width and drawing order of a strategy (see module)."""
+    key = name.lower()
+    parts = [p.strip() for p in key.split("+")]
+    h = list(COLORS).index(key) if key in COLORS else zlib.crc32(key.encode())
+    color = COLORS.get(key) or COLORS.get(parts[-1]) or PALETTE[h % len(PALETTE)]
+    out = {"color": color, "marker": MARKERS[h % len(MARKERS)], "linestyle": "-",
+           "linewidth": 1.4, "zorder": 2}
+    if key == "belady":
+        out.update(linestyle="--", marker="", zorder=4)
+    elif any(p in LEARNED for p in parts):
+        out.update(linewidth=2.6, zorder=5, marker="o")
+    elif key == "lru":
+        out.update(marker="s", zorder=3)
+    return out
+
+
+def _styled(make):
+    """Run a figure function under :data:`RC`."""
+    @functools.wraps(make)
+    def run(*args, **kwargs):
+        with plt.rc_context(RC):
+            return make(*args, **kwargs)
+    return run
+
+
+def _figure(width: float, height: float = 2.6, ncols: int = 1):
+    return plt.subplots(1, ncols, figsize=(width, height), dpi=200)
+
+
+def _legend(ax, title: str | None = None) -> None:
+    """The legend to the right of the data, outside the axes."""
+    ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def _save(fig, out: Path, stem: str) -> str:
-    fig.tight_layout()
     for fmt in ("png", "svg"):
         with atomic_output(out / f"{stem}.{fmt}") as tmp:
-            fig.savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt, bbox_inches="tight")
     plt.close(fig)
     return f"{stem}.png"
 
@@ -50,56 +113,68 @@ def _by(rows, *keys) -> dict:
     return groups
 
 
-def hit_rate_vs_capacity(rows: list[dict], out: Path) -> list[str]:
+@_styled
+def hit_rate_vs_capacity(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     """One figure per (trace, ways, prefetcher): hit rate against buffer size, a line per
     policy."""
     written = []
     for (trace, ways, prefetcher), group in _by(rows, "trace", "requested_ways",
                                                  "prefetcher").items():
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-        for policy, lines in sorted(_by(group, "policy").items()):
+        fig, ax = _figure(COLUMN)
+        sizes = set()
+        for policy, lines in _by(group, "policy").items():
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
                              100 * _mean(cell, lambda r: r["hit_rate"]))
                             for cell in _by(lines, "requested_capacity").values())
-            ax.plot(*zip(*points), marker="o", label=policy[0])
+            sizes.update(x for x, _ in points)
+            ax.plot(*zip(*points), label=policy[0], markersize=4, **style(policy[0]))
         geometry, tag = _geometry(ways)
+        ax.set_xticks(sorted(sizes), [f"{x:.2g}" for x in sorted(sizes)])
+        pf = "" if prefetcher == "none" else f", with prefetcher {prefetcher}"
         ax.set(xlabel="buffer size (% of unique vectors)", ylabel="hit rate (%)",
-               title=f"{trace}: {geometry}, prefetcher {prefetcher}")
-        ax.grid(alpha=0.3)
-        ax.legend(title="policy")
-        written.append(_save(fig, out, f"hit_rate_{trace}_{tag}_{prefetcher}"))
+               title=f"{trace}, {geometry}{pf}")
+        _legend(ax, "policy")
+        written.append((_save(fig, out, f"hit_rate_{trace}_{tag}_{prefetcher}"),
+                        f"Hit rate against buffer size on {trace}, {geometry}{pf}; "
+                        "Belady (dashed) is the offline optimum."))
     return written
 
 
-def _grouped_bars(rows: list[dict], out: Path, stem: str, ylabel: str, value) -> list[str]:
+def _grouped_bars(rows: list[dict], out: Path, stem: str, ylabel: str, value,
+                  what: str) -> list[tuple[str, str]]:
     """One figure per (trace, ways): a group of bars per buffer size, a bar per series."""
     written = []
     for (trace, ways), group in _by(rows, "trace", "requested_ways").items():
         sizes = list(_by(group, "requested_capacity"))
         series = list(dict.fromkeys(strategy(r) for r in group))
-        fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(sizes) * len(series) / 3), 4), dpi=120)
-        width = 0.8 / len(series)
+        fig, ax = _figure(TWO_COLUMNS, 2.8)
+        width = 0.85 / len(series)
         for k, name in enumerate(series):
             cells = _by([r for r in group if strategy(r) == name], "requested_capacity")
             heights = [_mean(cells.get(size, []), value) for size in sizes]
+            look = style(name)
             ax.bar(np.arange(len(sizes)) + (k - (len(series) - 1) / 2) * width, heights,
-                   width, label=name)
+                   width, label=name, color=look["color"], zorder=2,
+                   hatch="//" if look["linestyle"] == "--" else None,
+                   edgecolor="white" if look["linestyle"] == "--" else None, linewidth=0)
         fractions = [100 * _mean(_by(group, "requested_capacity")[s],
                                  lambda r: r["buffer_fraction"]) for s in sizes]
-        ax.set_xticks(np.arange(len(sizes)), [f"{f:.1f}%" for f in fractions])
+        ax.set_xticks(np.arange(len(sizes)), [f"{f:.2g}%" for f in fractions])
+        ax.grid(axis="x", visible=False)
         geometry, tag = _geometry(ways)
         ax.set(xlabel="buffer size (% of unique vectors)", ylabel=ylabel,
-               title=f"{trace}: {geometry}")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize="small", ncols=2)
-        written.append(_save(fig, out, f"{stem}_{trace}_{tag}"))
+               title=f"{trace}, {geometry}")
+        _legend(ax)
+        written.append((_save(fig, out, f"{stem}_{trace}_{tag}"),
+                        f"{what} of each strategy at each buffer size on {trace}, {geometry}."))
     return written
 
 
-def hit_rate_bars(rows: list[dict], out: Path) -> list[str]:
+@_styled
+def hit_rate_bars(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     """Grouped bars: hit rate per policy (+ prefetcher) at every buffer size."""
     return _grouped_bars(rows, out, "hit_rate_bars", "hit rate (%)",
-                         lambda r: 100 * r["hit_rate"])
+                         lambda r: 100 * r["hit_rate"], "Hit rate")
 
 
 def _shares(row: dict) -> list[float]:
@@ -108,7 +183,8 @@ def _shares(row: dict) -> list[float]:
         row["on_demand_fetches"] + row["merged_misses"])]
 
 
-def breakdown(rows: list[dict], out: Path) -> list[str]:
+@_styled
+def breakdown(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     """The paper's Fig. 14: one figure per (trace, ways, buffer size), a stacked bar per
     policy (+ prefetcher) splitting the accesses into hits by caching, hits by prefetch,
     late prefetches and on-demand fetches (merged misses included)."""
@@ -119,22 +195,30 @@ def breakdown(rows: list[dict], out: Path) -> list[str]:
         labels = [strategy(cells[0]) for cells in series.values()]
         shares = np.array([np.mean([_shares(r) for r in cells], axis=0)
                            for cells in series.values()])
-        fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(labels) + 2), 4), dpi=120)
+        fig, ax = _figure(min(TWO_COLUMNS, max(COLUMN, 0.45 * len(labels) + 1.6)), 2.8)
         bottom = np.zeros(len(labels))
         for k, (name, color) in enumerate(BREAKDOWN):
-            ax.bar(labels, shares[:, k], bottom=bottom, label=name, color=color)
+            ax.bar(labels, shares[:, k], bottom=bottom, label=name, color=color, zorder=2)
             bottom += shares[:, k]
         geometry, tag = _geometry(ways)
         fraction = 100 * _mean(group, lambda r: r["buffer_fraction"])
         ax.set(ylabel="accesses (%)", ylim=(0, 100),
-               title=f"{trace}: {geometry}, buffer {fraction:.1f}% of unique vectors")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.legend(fontsize="small", loc="lower right")
-        written.append(_save(fig, out, f"breakdown_{trace}_{tag}_{fraction:.1f}pct"))
+               title=f"{trace}, {geometry}, buffer {fraction:.1f}% of unique vectors")
+        ax.grid(axis="x", visible=False)
+        ax.tick_params(axis="x", labelrotation=35)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+        handles, names = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0)
+        written.append((_save(fig, out, f"breakdown_{trace}_{tag}_{fraction:.1f}pct"),
+                        f"Where the accesses went on {trace}, {geometry}, buffer "
+                        f"{fraction:.1f}% of unique vectors: hits by caching, hits by prefetch, "
+                        "late prefetches and on-demand fetches (merged misses included)."))
     return written
 
 
-def prefetch_quality(rows: list[dict], out: Path) -> list[str]:
+@_styled
+def prefetch_quality(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     """The paper's Figs. 9-10: per (trace, ways, buffer size), utilization (useful /
     issued prefetches) and coverage (misses removed against no prefetching) per prefetcher."""
     written = []
@@ -143,25 +227,30 @@ def prefetch_quality(rows: list[dict], out: Path) -> list[str]:
                                           "requested_capacity").items():
         series = _by(group, "policy", "prefetcher")
         labels = [strategy(cells[0]) for cells in series.values()]
-        fig, axes = plt.subplots(1, 2, figsize=(max(7, 1.2 * len(labels) + 3), 4), dpi=120)
+        fig, axes = _figure(TWO_COLUMNS, 2.8, ncols=2)
         for ax, key, title in ((axes[0], "utilization", "utilization (useful / issued)"),
                                (axes[1], "coverage", "coverage (misses removed)")):
-            ax.bar(labels, [100 * _mean(cells, lambda r: r[key]) for cells in series.values()])
+            ax.bar(labels, [100 * _mean(cells, lambda r: r[key]) for cells in series.values()],
+                   color=[style(name)["color"] for name in labels], zorder=2)
             ax.axhline(0, color="black", linewidth=0.8)
             ax.set(ylabel="%", title=title)
-            ax.tick_params(axis="x", labelrotation=30)
-            ax.grid(axis="y", alpha=0.3)
+            ax.grid(axis="x", visible=False)
+            ax.tick_params(axis="x", labelrotation=35)
+            plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
         geometry, tag = _geometry(ways)
         fraction = 100 * _mean(group, lambda r: r["buffer_fraction"])
-        fig.suptitle(f"{trace}: {geometry}, buffer {fraction:.1f}% of unique vectors")
-        written.append(_save(fig, out, f"prefetch_quality_{trace}_{tag}_{fraction:.1f}pct"))
+        written.append((_save(fig, out, f"prefetch_quality_{trace}_{tag}_{fraction:.1f}pct"),
+                        f"Prefetch utilization (useful / issued) and coverage (misses removed "
+                        f"against no prefetching) on {trace}, {geometry}, buffer "
+                        f"{fraction:.1f}% of unique vectors."))
     return written
 
 
-def reuse_distance(histograms: dict[str, dict], out: Path) -> list[str]:
+@_styled
+def reuse_distance(histograms: dict[str, dict], out: Path) -> list[tuple[str, str]]:
     """The paper's Fig. 3: the share of accesses per log2 bin of reuse distance (distinct
     vectors since the previous access of the same vector), a line per trace."""
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    fig, ax = _figure(COLUMN)
     for name, hist in histograms.items():
         total = sum(hist["counts"].values()) + hist["first_accesses"]
         bounds = [[int(x) for x in label.split(",")] for label in hist["counts"]]
@@ -169,31 +258,37 @@ def reuse_distance(histograms: dict[str, dict], out: Path) -> list[str]:
         ax.stairs([100 * c / total for c in hist["counts"].values()], edges,
                   label=f"{name} ({100 * hist['first_accesses'] / total:.1f}% first accesses)")
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="reuse distance + 1 (distinct vectors, log2 bins)",
-           ylabel="accesses (%)", title="reuse distance")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return [_save(fig, out, "reuse_distance")]
+    ax.set(xlabel="reuse distance + 1 (distinct vectors, log2 bins)", ylabel="accesses (%)")
+    _legend(ax)
+    return [(_save(fig, out, "reuse_distance"),
+             "Share of accesses per reuse distance (distinct vectors since the previous "
+             "access of the same vector), log2 bins, per trace.")]
 
 
-def latency(rows: list[dict], out: Path, calibration: dict) -> list[str]:
+@_styled
+def latency(rows: list[dict], out: Path, calibration: dict) -> list[tuple[str, str]]:
     """The paper's Fig. 19: estimated inference latency per batch, ``a + b * miss_rate`` from
     a calibration of the TorchRec harness, against buffer size, a line per series."""
     written = []
     for (trace, ways), group in _by(rows, "trace", "requested_ways").items():
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        fig, ax = _figure(COLUMN)
+        sizes = set()
         for _, lines in _by(group, "policy", "prefetcher").items():
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
                              _mean(cell, lambda r: estimate_ms(calibration, r["miss_ratio"])))
                             for cell in _by(lines, "requested_capacity").values())
-            ax.plot(*zip(*points), marker="o", label=strategy(lines[0]))
+            sizes.update(x for x, _ in points)
+            name = strategy(lines[0])
+            ax.plot(*zip(*points), label=name, markersize=4, **style(name))
         geometry, tag = _geometry(ways)
+        ax.set_xticks(sorted(sizes), [f"{x:.2g}" for x in sorted(sizes)])
         ax.set(xlabel="buffer size (% of unique vectors)",
-               ylabel="estimated latency per batch (ms)",
-               title=f"{trace}: {geometry} ({calibration.get('device', 'calibrated')})")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-        written.append(_save(fig, out, f"latency_{trace}_{tag}"))
+               ylabel="est. latency per batch (ms)")
+        _legend(ax)
+        written.append((_save(fig, out, f"latency_{trace}_{tag}"),
+                        f"Estimated inference latency per batch on {trace}, {geometry}, from "
+                        f"the {calibration.get('device', 'calibrated')} latency calibration "
+                        "(a + b x miss rate)."))
     return written
 
 

@@ -24,6 +24,7 @@ from recsim.experiments.tables import (
     latency_table,
     markdown_table,
     number,
+    pivot_table,
     prefetch_table,
     summary_table,
 )
@@ -54,7 +55,8 @@ def write_outputs(out: Path, exp, rows: list[dict], histograms: dict[str, dict],
         else:
             figures += getattr(plots, plot)(rows, out)
     info = {"name": exp.name, "description": exp.description, **meta,
-            "metrics": exp.metrics, "tables": tables, "figures": figures,
+            "metrics": exp.metrics, "tables": tables, "figures": [f for f, _ in figures],
+            "captions": dict(figures),
             "paper": paper_comparison([p.model_dump() for p in exp.paper], rows)}
     with atomic_output(out / "experiment.json") as tmp:
         tmp.write_text(json.dumps(info, indent=1))
@@ -84,12 +86,16 @@ def report_markdown(out: Path) -> str:
         parts.append(info["description"].strip() + "\n")
     parts.append(f"Run of `{info['file']}` (scale {info.get('scale') or 'default'}) with "
                  f"recsim {info['version']} (git {info.get('git_commit') or 'unknown'})"
-                 + (f"; {info['cells']} cells, {info['computed']} computed in this run, the "
-                    "rest reused from the results store" if "cells" in info else "") + ".\n")
+                 + (f"; {_cells(info['cells'], info['computed'])}" if "cells" in info else "")
+                 + ".\n")
     rows_path = out / "results.json"
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
     if info.get("metrics") and rows:
-        parts += ["## Results\n", summary_table(rows, info["metrics"])]
+        metric = info["metrics"][0]
+        what = _PIVOT.get(metric, metric)
+        parts += [f"## {what[0].upper() + what[1:]} by strategy and buffer size\n",
+                  pivot_table(rows, metric, what),
+                  "## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
         body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
                  p["metric"], number(p["value"]), number(p["recsim"]),
@@ -102,8 +108,23 @@ def report_markdown(out: Path) -> str:
         parts += [f"## {name}\n", (out / name).read_text()]
     if info.get("figures"):
         parts.append("## Figures\n")
-        parts += [f"![{Path(f).stem}]({f})\n" for f in info["figures"]]
+        captions = info.get("captions", {})
+        parts += [f"![{Path(f).stem}]({f})\n\n*Figure {i}. {captions.get(f, Path(f).stem)}*\n"
+                  for i, f in enumerate(info["figures"], 1)]
     return "\n".join(parts)
+
+
+_PIVOT = {"hit_rate": "hit rate", "est_latency_ms": "estimated latency per batch (ms)"}
+
+
+def _cells(cells: int, computed: int) -> str:
+    """How many cells the run computed and how many it took from the results store."""
+    if computed == cells:
+        return f"{cells} cells, all computed in this run"
+    if computed == 0:
+        return f"{cells} cells, all reused from the results store"
+    return (f"{cells} cells: {computed} computed in this run, {cells - computed} reused "
+            "from the results store")
 
 
 def write_report(out: Path) -> tuple[Path, Path]:

@@ -46,7 +46,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
-from recsim.errors import ConfigError
+from recsim.errors import ConfigError, gist
 from recsim.experiments.latency import load_calibration
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import GENERATORS, check_generator
@@ -62,13 +62,15 @@ MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys are errors, and values are taken as typed: no "5" or true for a
+    number, no 1 for a boolean."""
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Generate(BaseModel):
     """A generated trace: ``preset`` and ``accesses``; every other key goes to the
     generator, which checks it."""
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     preset: Literal[tuple(GENERATORS)]
     accesses: int = Field(gt=0)
 
@@ -200,7 +202,7 @@ def read_yaml(path) -> dict:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {gist(exc)}") from None
     return raw
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from recsim.engine.replay import replay
 from recsim.engine.settings import ReplaySettings
+from recsim.engine.warm import is_warm, kind_of
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
@@ -159,6 +160,19 @@ def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
     return rows
 
 
+def _first_of_cold_loops(tasks: list[dict], todo: list[int]) -> list[int]:
+    """One cell to do for each replay loop the kernel cache lacks: run first, in parallel,
+    they compile the loops (for this trace's argument types) under a progress bar that says
+    so, and the other cells then load them."""
+    first = {}
+    for i in todo:
+        cfg = tasks[i]["config"]
+        loop = (cfg["policy"]["name"], cfg["prefetcher"]["name"], kind_of(tasks[i]["settings"]))
+        if loop not in first and not is_warm(*loop):
+            first[loop] = i
+    return list(first.values())
+
+
 def _reuse_histogram(trace: Trace) -> dict:
     dense = trace.dense()
     return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
@@ -182,16 +196,20 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     keys = [cell_key(task["config"]) for task in tasks]
     rows = [None if force else store.get(key) for key in keys]
     todo = [i for i, row in enumerate(rows) if row is None]
+    computed = len(todo)
     for i, row in _run_one_pass(tasks, todo).items():
         row["cell"] = keys[i]
         store.put(row["cell"], row)
         rows[i] = row
     todo = [i for i in todo if rows[i] is None]
-    for j, row in run_cells(run_cell, [tasks[i] for i in todo], executor, workers, address,
-                            progress, desc=exp.name):
-        row["cell"] = keys[todo[j]]
-        store.put(row["cell"], row)
-        rows[todo[j]] = row
+    first = _first_of_cold_loops(tasks, todo)
+    for cells, desc in ((first, f"{exp.name}: compiling {len(first)} replay loops (one time)"),
+                        ([i for i in todo if i not in first], exp.name)):
+        for j, row in run_cells(run_cell, [tasks[i] for i in cells], executor, workers,
+                                address, progress, desc=desc):
+            row["cell"] = keys[cells[j]]
+            store.put(row["cell"], row)
+            rows[cells[j]] = row
     add_coverage(rows)
     if exp.calibration is not None:
         add_latency(rows, exp.calibration)
@@ -201,7 +219,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
                   if "reuse_distance" in exp.plots else {})
     write_outputs(out, exp, rows, histograms,
                   meta={"file": str(exp.file), "scale": exp.scale, "cells": len(rows),
-                        "computed": len(todo), "version": code_version(),
+                        "computed": computed, "version": code_version(),
                         "git_commit": git_commit()})
     return rows
 

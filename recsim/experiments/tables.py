@@ -16,6 +16,12 @@ def latency_table(rows: list[dict]) -> str:
     """The RecMG paper's Fig. 19 as a table: estimated latency per batch (ms) of each
     strategy (rows) at each buffer size (columns), per trace and geometry, seeds
     averaged."""
+    return pivot_table(rows, "est_latency_ms", "estimated latency per batch (ms)", 3)
+
+
+def pivot_table(rows: list[dict], metric: str, what: str, digits: int = 4) -> str:
+    """``metric`` of each strategy (rows) at each buffer size (columns), per trace and
+    geometry, seeds averaged; ``what`` names it in each table's heading."""
     groups: dict[tuple, dict] = {}
     for r in rows:
         cell = groups.setdefault((r["trace"], r["requested_ways"]), {}).setdefault(
@@ -24,17 +30,20 @@ def latency_table(rows: list[dict]) -> str:
     lines = []
     for (trace, ways), strategies in groups.items():
         sizes = list(dict.fromkeys(c for cells in strategies.values() for c in cells))
-        lines += [f"{trace}, {'fully associative' if ways == 0 else f'{ways}-way'}: estimated "
-                  "latency per batch (ms)", "",
-                  "| strategy | " + " | ".join(
+        lines += [f"{trace}, {'fully associative' if ways == 0 else f'{ways}-way'}: {what}",
+                  "", "| strategy | " + " | ".join(
                       _size_label(strategies, c) for c in sizes) + " |",
                   "|---" * (len(sizes) + 1) + "|"]
         for name, cells in strategies.items():
-            values = [f"{sum(r['est_latency_ms'] for r in cells[c]) / len(cells[c]):.3f}"
-                      if c in cells else "-" for c in sizes]
+            values = [_mean_of(cells.get(c, []), metric, digits) for c in sizes]
             lines.append(f"| {name} | " + " | ".join(values) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _mean_of(rows: list[dict], metric: str, digits: int) -> str:
+    values = [r[metric] for r in rows if r.get(metric) is not None]
+    return f"{sum(values) / len(values):.{digits}f}" if values else "-"
 
 
 def _size_label(strategies: dict, capacity) -> str:
