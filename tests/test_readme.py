@@ -80,6 +80,7 @@ def test_every_skip_matches_a_readme_line_and_every_line_is_covered():
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     path = tmp_path_factory.mktemp("readme")
+    (path / "calibrations").symlink_to(README.parent / "calibrations")  # as from the root
     for name in TRACES:
         assert main(["trace", "gen", "zipf", "-o", str(path / name), "--accesses", "20000",
                      "--tables", "2", "--rows", "2000", "--seed", "1"]) == 0
