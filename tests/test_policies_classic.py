@@ -30,6 +30,8 @@ from conftest import libcachesim_misses  # noqa: E402
 ORACLES = {
     "twoq": (lcs.TwoQ, 4, {"a_in_size_ratio": "a_in_size_ratio",
                            "a_out_size_ratio": "a_out_size_ratio"}),
+    "mq": (lcs.MQ, 1, {"n_queue": "n_queue", "lifetime": "lifetime",
+                       "qout_size_ratio": "qout_size_ratio"}),
 }
 POLICIES = sorted(ORACLES)
 
@@ -107,6 +109,8 @@ def test_set_associative_is_per_set(zipf_1m, policy, geometry):
 @pytest.mark.parametrize("policy,params", [
     ("twoq", {"a_in_size_ratio": 0.5, "a_out_size_ratio": 1.0}),
     ("twoq", {"a_in_size_ratio": 0.1, "a_out_size_ratio": 0.0}),
+    ("mq", {"n_queue": 3, "lifetime": 50, "qout_size_ratio": 0.5}),
+    ("mq", {"n_queue": 64, "lifetime": 1, "qout_size_ratio": 64.0}),
 ])
 def test_other_params_match_libcachesim(zipf_1m, policy, params):
     trace, path = zipf_1m
@@ -118,6 +122,8 @@ def test_other_params_match_libcachesim(zipf_1m, policy, params):
 @pytest.mark.parametrize("policy,params", [
     ("twoq", {"a_in_size_ratio": 0}), ("twoq", {"a_in_size_ratio": 1.0}),
     ("twoq", {"a_out_size_ratio": -1}),
+    ("mq", {"n_queue": 0}), ("mq", {"n_queue": 65}), ("mq", {"lifetime": 0}),
+    ("mq", {"qout_size_ratio": 0.0}), ("mq", {"qout_size_ratio": 65.0}),
 ])
 def test_bad_params(policy, params):
     with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
