@@ -1,4 +1,4 @@
-"""2Q, MQ, LIRS and CLOCK-Pro: exact miss counts against libCacheSim's C replay (PyPI
+"""2Q, MQ and LIRS: exact miss counts against libCacheSim's C replay (PyPI
 ``libcachesim`` 0.3.5, fully associative, unit-size objects) on the Amazon Video trace, on
 Zipf at several sizes and on tiny hypothesis traces; set-associative replays equal the
 per-set fully associative ones combined; documented differences tested on hand-made
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import libcachesim as lcs
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 import recsim
 from recsim.engine.replay import set_index
 from recsim.errors import ConfigError
-from recsim.traces import oracle_general
+from recsim.policies import lirs
+from recsim.traces import oracle_general, zipf
 from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,8 +34,34 @@ ORACLES = {
                            "a_out_size_ratio": "a_out_size_ratio"}),
     "mq": (lcs.MQ, 1, {"n_queue": "n_queue", "lifetime": "lifetime",
                        "qout_size_ratio": "qout_size_ratio"}),
+    "lirs": (lcs.LIRS, 200, {}),  # exact from 200 vectors on (Q holds two or more)
 }
 POLICIES = sorted(ORACLES)
+
+
+@contextmanager
+def lirs_states():
+    """The LIRS states made by the replays run inside (their ``stats[0]``: hits on doomed
+    vectors, misses in libCacheSim; see policies/lirs.py)."""
+    states, make = [], lirs.POLICY.make_state
+
+    def grab(ctx, params):
+        states.append(make(ctx, params))
+        return states[-1]
+
+    grab.__module__ = make.__module__
+    object.__setattr__(lirs.POLICY, "make_state", grab)
+    try:
+        yield states
+    finally:
+        object.__setattr__(lirs.POLICY, "make_state", make)
+
+
+def libcachesim_count(trace, policy, capacity, **kw):
+    """recsim's misses plus LIRS's doomed hits: what libCacheSim counts as misses."""
+    with lirs_states() as states:
+        result = recsim.simulate(trace, policy, capacity=capacity, ways=0, **kw)
+    return result, result.misses + sum(int(st.stats[0]) for st in states)
 
 
 def lcs_misses(path, policy, capacity, n, params=None):
@@ -57,32 +85,35 @@ def lcs_misses_of(trace, policy, capacity, params=None):
 @pytest.mark.parametrize("fraction", [0.001, 0.01, 0.1])
 def test_zipf_matches_libcachesim(zipf_1m, policy, fraction):
     trace, path = zipf_1m
-    result = recsim.simulate(trace, policy, capacity=fraction, ways=0)
-    assert result.misses == lcs_misses(path, policy, result.capacity, trace.n_accesses)
+    result, ours = libcachesim_count(trace, policy, fraction)
+    if result.capacity < ORACLES[policy][1]:
+        pytest.skip("a documented difference (test_lirs_small_cache_difference)")
+    assert ours == lcs_misses(path, policy, result.capacity, trace.n_accesses)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("fraction", [0.02, 0.2])
 def test_amazon_video_matches_libcachesim(amazon, policy, fraction):
     trace, path = amazon
-    result = recsim.simulate(trace, policy, capacity=fraction, ways=0)
-    assert result.misses == lcs_misses(path, policy, result.capacity, trace.n_accesses)
+    result, ours = libcachesim_count(trace, policy, fraction)
+    assert ours == lcs_misses(path, policy, result.capacity, trace.n_accesses)
 
 
 @st.composite
-def tiny_trace(draw):
-    n = draw(st.integers(1, 400))
-    rows = draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
-    return trace_of(rows)
+def tiny_case(draw, smallest):
+    capacity = draw(st.integers(smallest, smallest + 40))
+    n = draw(st.integers(1, 12 * capacity))
+    rows = draw(st.lists(st.integers(0, 2 * capacity), min_size=n, max_size=n))
+    return trace_of(rows), capacity
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trace=tiny_trace(), capacity=st.integers(4, 40))
-def test_hypothesis_matches_libcachesim(policy, trace, capacity):
-    capacity = max(capacity, ORACLES[policy][1])
-    result = recsim.simulate(trace, policy, capacity=capacity, ways=0)
-    assert result.misses == lcs_misses_of(trace, policy, capacity)
+@given(data=st.data())
+def test_hypothesis_matches_libcachesim(policy, data):
+    trace, capacity = data.draw(tiny_case(max(4, ORACLES[policy][1])))
+    result, ours = libcachesim_count(trace, policy, capacity)
+    assert ours == lcs_misses_of(trace, policy, capacity)
     assert len(result.resident) == min(capacity, trace.n_unique)
 
 
@@ -141,3 +172,25 @@ def test_twoq_tiny_cache_difference():
     assert recsim.simulate(trace, "twoq", capacity=3, ways=0).misses == 3
     # c = 1: A1in holds the one vector and evicts it although it is not above Kin
     assert recsim.simulate(trace, "twoq", capacity=1, ways=0).misses == 8
+
+
+def test_lirs_doomed_hits_explain_the_gap(tmp_path):
+    """On this trace libCacheSim's LIRS evicts Q's LRU vector during a hit and that vector
+    is accessed again before the next miss, twice: hits here, misses there."""
+    trace = zipf.generate(20_000, tables=1, rows=600, alpha=0.8, seed=12)
+    with lirs_states() as states:
+        result = recsim.simulate(trace, "lirs", capacity=200, ways=0)
+    assert int(states[0].stats[0]) == 2
+    assert result.misses + 2 == lcs_misses_of(trace, "lirs", 200)
+
+
+def test_lirs_small_cache_difference(zipf_1m):
+    """Below 200 vectors Q holds one vector; a hit on it when it is not in S evicts it and
+    libCacheSim keeps hitting it uncounted (c + 1 vectors); recsim keeps it counted, so
+    it misses a little more (15 of 1M accesses here). With c = 1 libCacheSim caches nothing."""
+    trace, path = zipf_1m
+    result = recsim.simulate(trace, "lirs", capacity=149, ways=0)
+    assert result.misses - lcs_misses(path, "lirs", 149, trace.n_accesses) == 15
+    ones = trace_of([1, 1, 2, 2, 1])
+    assert lcs_misses_of(ones, "lirs", 1) == 5
+    assert recsim.simulate(ones, "lirs", capacity=1, ways=0).misses == 3
