@@ -144,7 +144,7 @@ def _undoom(st, s, slot):
 
 # -- libCacheSim's LIRS steps -------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _evict_hir(st, s):
     v = st.q_tail[s]
     _q_drop(st, s, v)
@@ -156,7 +156,7 @@ def _evict_hir(st, s):
     _doom(st, s, v)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _prune(st, s):
     v = st.s_tail[s]
     while v != st.s_head[s] and not st.flag[v] & LIR:
@@ -164,7 +164,7 @@ def _prune(st, s):
         v = st.s_tail[s]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _demote(st, s):
     _prune(st, s)  # a no-op but after the small-cache deviation below
     v = st.s_tail[s]
