@@ -7,11 +7,12 @@ recsim-only set-associative policies and prefetchers, with recsim's peak memory 
 The trace is a Zipf(alpha) trace over ``keys`` rows of one table (generated once and kept
 under ``--workdir``). Rows:
 
-- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS): both simulators replay it
-  fully associative with a buffer of ``buffer`` x unique vectors; libCacheSim reads the
-  trace as an ``oracleGeneral`` file (written once, not timed) through
-  ``libcachesim.TraceReader`` and ``process_trace`` (its C++ loop), with its default
-  parameters; both miss counts are printed and must agree;
+- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS): both
+  simulators replay it fully associative with a buffer of ``buffer`` x unique vectors;
+  libCacheSim reads the trace as an ``oracleGeneral`` file (written once, not timed)
+  through ``libcachesim.TraceReader`` and ``process_trace`` (its C++ loop), with its
+  default parameters; both miss counts are printed and must agree (LIRS: but for the
+  hits on vectors libCacheSim evicted during a hit, policies/lirs.py);
 - ``policy:NAME``: recsim only, 32-way (SRRIP, DRRIP, Hawkeye, Mockingjay);
 - ``prefetcher:NAME``: recsim only, LRU with that prefetcher, 32-way.
 
