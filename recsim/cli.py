@@ -26,6 +26,9 @@
                [--plot OUT.png]
     recsim policies | prefetchers
 
+Global option, before the command: ``--plugin FILE.py`` (repeatable) loads the policies and
+prefetchers a Python file defines.
+
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
 """
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import yaml
@@ -315,6 +319,9 @@ def cmd_list(kind: str):
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="recsim", description=__doc__.splitlines()[0])
+    ap.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
+                    help="load the policies and prefetchers this Python file defines "
+                         "(repeatable; before the command)")
     sub = ap.add_subparsers(dest="command", required=True)
 
     trace = sub.add_parser("trace", help="import, export, inspect and generate traces")
@@ -476,7 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = lambda message, *_: f"recsim: warning: {message}\n"
     try:
+        if args.plugin:
+            from recsim.registry import load_plugin_files
+
+            load_plugin_files(args.plugin)
         args.func(args)
     except RecsimError as exc:
         print(f"recsim: error: {exc}", file=sys.stderr)
