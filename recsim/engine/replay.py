@@ -209,7 +209,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                    else None),
         window=window,
         window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
-        resident=np.flatnonzero(slot_of >= 0), hit_log=args.hit_log if log_hits else None)
+        resident=np.flatnonzero(slot_of >= 0),
+        slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1), hit_log=args.hit_log if log_hits else None)
 
 
 class LoopArgs(NamedTuple):
