@@ -45,7 +45,8 @@ from recsim.traces.trace import Trace
 PREFETCH_COUNTERS = ("prefetch_hits", "late_prefetches", "prefetches_issued",
                      "prefetches_useful", "prefetches_unused", "prefetches_redundant",
                      "prefetches_dropped", "prefetches_pending")
-SETTINGS = dict(deadline=None, database=None, derandomize=True,
+SETTINGS = dict(deadline=None, database=None, derandomize=True, report_multiple_bugs=False,
+                # the smallest failure only, reproducible run to run
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -97,10 +98,10 @@ def traces(draw, max_len: int = 120, max_rows: int = 30, max_tables: int = 6):
 def geometries():
     """``(capacity, ways)``: capacity 1, ways >= capacity, fully associative (ways 0),
     direct mapped, a few sets and many sets."""
-    return st.one_of(st.tuples(st.just(1), st.sampled_from([0, 1, 4])),
+    return st.one_of(st.tuples(st.integers(2, 24), st.sampled_from([1, 2, 3, 4, 8])),
+                     st.tuples(st.just(1), st.sampled_from([0, 1, 4])),
                      st.tuples(st.integers(1, 16), st.integers(16, 40)),
                      st.tuples(st.integers(1, 24), st.just(0)),
-                     st.tuples(st.integers(2, 24), st.sampled_from([1, 2, 3, 4, 8])),
                      st.tuples(st.integers(32, 64), st.sampled_from([1, 2])))
 
 

@@ -210,7 +210,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         window=window,
         window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
         resident=np.flatnonzero(slot_of >= 0),
-        slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1), hit_log=args.hit_log if log_hits else None)
+        slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1),
+        hit_log=args.hit_log if log_hits else None)
 
 
 class LoopArgs(NamedTuple):
