@@ -184,7 +184,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                           "latency or bound on prefetches in flight)")
     start = time.perf_counter()
     kernel = load_kernel(pol, pf, features)
-    kernel.compile(tuple(numba.typeof(a) for a in args))  # or load from the disk cache
+    if not numba.config.DISABLE_JIT:  # else plain Python, for pdb (RECSIM_DEBUG=1)
+        kernel.compile(tuple(numba.typeof(a) for a in args))  # or load from the disk cache
     timings["compile_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
