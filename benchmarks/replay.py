@@ -7,12 +7,13 @@ recsim-only set-associative policies and prefetchers, with recsim's peak memory 
 The trace is a Zipf(alpha) trace over ``keys`` rows of one table (generated once and kept
 under ``--workdir``). Rows:
 
-- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS): both
-  simulators replay it fully associative with a buffer of ``buffer`` x unique vectors;
-  libCacheSim reads the trace as an ``oracleGeneral`` file (written once, not timed)
-  through ``libcachesim.TraceReader`` and ``process_trace`` (its C++ loop), with its
-  default parameters; both miss counts are printed and must agree (LIRS: but for the
-  hits on vectors libCacheSim evicted during a hit, policies/lirs.py);
+- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS; SLRU and LFUDA
+  from the example plug-in package ``examples/recsim-extra-policies``): both simulators
+  replay it fully associative with a buffer of ``buffer`` x unique vectors; libCacheSim
+  reads the trace as an ``oracleGeneral`` file (written once, not timed) through
+  ``libcachesim.TraceReader`` and ``process_trace`` (its C++ loop), with its default
+  parameters; both miss counts are printed and must agree (LIRS: but for the hits on
+  vectors libCacheSim evicted during a hit, policies/lirs.py);
 - ``policy:NAME``: recsim only, 32-way (SRRIP, DRRIP, Hawkeye, Mockingjay);
 - ``prefetcher:NAME``: recsim only, LRU with that prefetcher, 32-way.
 
@@ -42,7 +43,8 @@ from recsim.traces.trace import compute_dense
 
 SHARED = {"lru": "LRU", "fifo": "FIFO", "lfu": "LFU", "arc": "ARC", "s3fifo": "S3FIFO",
           "sieve": "Sieve", "belady": "Belady", "twoq": "TwoQ", "mq": "MQ",
-          "lirs": "LIRS"}
+          "lirs": "LIRS",
+          "slru": "SLRU", "lfuda": "LFUDA"}  # these two: examples/recsim-extra-policies
 ROWS = ([f"shared:{p}" for p in SHARED]
         + [f"policy:{p}" for p in ("srrip", "drrip", "hawkeye", "mockingjay")]
         + [f"prefetcher:{p}" for p in ("stride", "bop", "berti", "mab", "bingo", "domino")])

@@ -123,7 +123,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 POLICY = Policy("drrip", "dynamic RRIP, SRRIP/BRRIP set dueling (Jaleel et al. ISCA 2010; "
                 "legacy ChampSim drrip.llc_repl)", make_state, victim, on_hit=on_hit,
-                on_fill=on_fill,
+                on_fill=on_fill, cross_set=True,  # PSEL counts misses of all sets
                 params={"rrpv_bits": RRPV_BITS,
                         "leader_sets": Int(32, lo=0, hi=1 << 20, help="leader sets per policy "
                                            "(at most a quarter of the sets are used)"),

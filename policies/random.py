@@ -31,4 +31,5 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return base + np.int64((x * uint64(0x2545F4914F6CDD1D)) % uint64(ways))
 
 
-POLICY = Policy("random", "uniformly random victim, seeded", make_state, victim)
+POLICY = Policy("random", "uniformly random victim, seeded", make_state, victim,
+                cross_set=True)  # one random stream for all sets

@@ -29,6 +29,9 @@
     recsim compile [POLICY[+PREFETCHER] ... | --all] [--kinds K ...] [--workers N]
     recsim policies | prefetchers
 
+Global option, before the command: ``--plugin FILE.py`` (repeatable) loads the policies and
+prefetchers a Python file defines.
+
 Input problems print one line, ``recsim: error: ...``, and exit with status 2.
 """
 
@@ -424,6 +427,9 @@ def cmd_list(kind: str):
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="recsim", description=__doc__.splitlines()[0])
+    ap.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
+                    help="load the policies and prefetchers this Python file defines "
+                         "(repeatable; before the command)")
     sub = ap.add_subparsers(dest="command", required=True)
 
     trace = sub.add_parser("trace", help="import, export, inspect and generate traces")
@@ -655,6 +661,10 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", RecsimWarning)
             warnings.showwarning = _show_warning
+            if args.plugin:
+                from recsim.registry import load_plugin_files
+
+                load_plugin_files(args.plugin)
             args.func(args)
     except RecsimError as exc:
         print(f"recsim: error: {exc}", file=sys.stderr)

@@ -357,6 +357,10 @@ class Policy(_Plugin):
     on_evict: Callable = noop_evict
     params: dict = field(default_factory=dict)  # name -> Int, Float, Bool or Choice
     replay: Callable = None  # (ctx, state) -> BatchReplay, in place of the hooks
+    # Whether state is shared between sets (a global predictor, sketch, duel counter or
+    # random stream): then a set-associative replay need not equal the per-set fully
+    # associative ones, and recsim.testing.check_policy does not compare them.
+    cross_set: bool = False
 
     def __post_init__(self):
         if self.victim is None and self.replay is None:

@@ -1,5 +1,8 @@
 """Property tests of the replay engine (hypothesis): accounting identities, geometry,
-determinism, Belady's optimality, LRU's stack property, and the prefetch budget.
+determinism, Belady's optimality, LRU's stack property, and the prefetch budget. The
+invariants every policy and prefetcher meets live in :mod:`recsim.testing` (its
+conformance list runs over the whole registry in test_conformance.py); these tests call
+them over prefetch configurations and keep the engine-specific properties.
 
 These hold for every policy, Random included (which tests/test_reference.py cannot
 compare exactly).
@@ -12,15 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsim.engine.replay import set_index, simulate
+from recsim import testing
+from recsim.engine.replay import simulate
 from recsim.traces.trace import Trace
 
 POLICIES = [("lru", False), ("fifo", False), ("lfu", False), ("random", False),
             ("belady", False), ("belady", True)]
 ONLINE = ["lru", "fifo", "lfu", "random"]
-PREFETCH_COUNTERS = ("prefetch_hits", "late_prefetches", "prefetches_issued",
-                     "prefetches_useful", "prefetches_unused", "prefetches_redundant",
-                     "prefetches_dropped", "prefetches_pending")
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -30,20 +31,11 @@ def run(trace, policy, bypass=False, **kw):
     return simulate(trace, policy, policy_params=params, **kw)
 
 
-# -- strategies -----------------------------------------------------------------------------
+# -- strategies (recsim.testing's traces, as plain lists; these geometries) --------------
 
-@st.composite
-def traces(draw, max_len=200, max_rows=30):
-    n = draw(st.integers(1, max_len))
-    n_tables = draw(st.integers(1, 3))
-    n_rows = draw(st.integers(1, max_rows))
-    # squaring a uniform draw skews it towards low rows (a crude Zipf)
-    u = draw(st.lists(st.integers(0, n_rows * n_rows - 1), min_size=n, max_size=n))
-    row = [int(np.sqrt(x)) for x in u]
-    row = [n_rows - 1 - r for r in row]
-    table = draw(st.lists(st.integers(0, n_tables - 1), min_size=n, max_size=n))
-    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=8)))
-    return Trace.from_arrays(table, row, batch_offsets=[0, *cuts, n])
+def traces(max_len=200, max_rows=30):
+    return testing.traces(max_len=max_len, max_rows=max_rows, max_tables=3).map(
+        lambda case: case.trace())
 
 
 geometries = st.tuples(st.integers(1, 24), st.sampled_from([0, 1, 2, 3, 4, 5, 8, 32]))
@@ -76,75 +68,16 @@ def test_accounting_identities(trace, geometry, pf, pol, seed, window):
     capacity, ways = geometry
     res = run(trace, policy, bypass, capacity=capacity, ways=ways, seed=seed,
               per_table=True, window=window, **pf)
+    testing.check_buffer(res, trace)
+    testing.check_counts(res, trace, pf)
     c = res.counts
-    n = trace.n_accesses
     distinct = int(np.unique(trace.dense().vid).shape[0])
-
-    # every access is exactly one of five outcomes
-    assert c["accesses"] == n
-    assert res.hits + res.misses == n
-    assert c["cache_hits"] + c["prefetch_hits"] + c["late_prefetches"] + \
-        c["on_demand_fetches"] + c["merged_misses"] == n
-    if pf["fetch_latency"] <= 1 and pf["prefetch_latency"] <= 1:
-        assert c["merged_misses"] == 0  # every fetch issued at t has arrived by t + 1
-    # a pollution miss re-fetches a vector that was in the buffer
-    assert c["pollution_misses"] <= c["on_demand_fetches"] - c["compulsory_misses"]
-    assert all(v >= 0 for v in c.values())
-
-    # geometry and residency
-    assert res.capacity <= capacity and res.sets * res.ways == res.capacity
-    assert res.occupancy <= res.capacity
-    assert len(res.resident) == res.occupancy
-    assert len(set(res.resident.tolist())) == len(res.resident)
-    assert all(0 <= v < distinct for v in res.resident.tolist())
-    per_set = np.bincount(set_index(trace.dense().keys, res.sets)[res.resident],
-                          minlength=res.sets)
-    assert per_set.max(initial=0) <= res.ways
-
-    # compulsory misses: a vector's first miss if it has never been in the buffer. A
-    # vector that has no compulsory miss was prefetched before its first access.
-    assert c["compulsory_misses"] <= min(distinct, c["on_demand_fetches"])
-    assert c["compulsory_misses"] >= distinct - c["prefetches_issued"]
-
-    # prefetches: each one issued is useful, unused, or still resident and unused
-    assert c["prefetches_useful"] == c["prefetch_hits"] + c["late_prefetches"]
-    assert c["prefetches_issued"] == (c["prefetches_useful"] + c["prefetches_unused"]
-                                      + c["prefetches_pending"])
-    assert 0 <= c["prefetches_pending"] <= res.occupancy
-    if pf["prefetch_latency"] <= 1:
-        assert c["late_prefetches"] == 0  # a prefetch issued at t is ready by t + 1
-    if pf["prefetch_budget"] is None and (pf["max_outstanding"] is None
-                                          or pf["prefetch_latency"] == 0):
-        assert c["prefetches_dropped"] == 0
     if pf["prefetcher"] == "oracle":
         assert c["prefetches_redundant"] == 0  # it names only non-resident vectors
-    if pf["prefetcher"] == "none":
-        assert all(c[k] == 0 for k in PREFETCH_COUNTERS + ("pollution_misses",))
-        assert c["compulsory_misses"] == distinct
-
-    # fills = evictions + final occupancy; a bypass is a refused fill
-    fills = c["on_demand_fetches"] + c["prefetches_issued"]
-    if bypass:
-        assert fills - c["bypasses"] <= c["evictions"] + res.occupancy <= fills
-    else:
+    if not bypass:
         assert c["bypasses"] == 0
-        assert c["evictions"] + res.occupancy == fills
     if ways == 0 and capacity >= distinct:
         assert c["evictions"] == 0 and c["bypasses"] == 0
-
-    # per table and per window
-    assert sum(res.per_table["accesses"]) == n
-    assert sum(res.per_table["hits"]) == res.hits
-    assert len(res.per_table["accesses"]) == trace.n_tables
-    counts = np.bincount(trace.table, minlength=trace.n_tables).tolist()
-    assert res.per_table["accesses"] == counts
-    rates = res.window_hit_rate
-    assert len(rates) == -(-n // window)
-    sizes = [min(window, n - window * i) for i in range(len(rates))]
-    hits = [r * s for r, s in zip(rates, sizes)]
-    assert all(0 <= r <= 1 for r in rates)
-    assert all(abs(h - round(h)) < 1e-6 for h in hits)
-    assert sum(round(h) for h in hits) == res.hits
 
 
 # -- determinism ----------------------------------------------------------------------------

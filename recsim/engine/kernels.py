@@ -51,7 +51,11 @@ def cache_dir() -> Path:
 
 
 def _module_file(name: str) -> Path | None:
-    """The source file of module ``name``, or None if ``name`` is not a module."""
+    """The source file of module ``name``, or None if ``name`` is not a module (a one-file
+    plug-in, imported from its path, is found by its entry in ``sys.modules``)."""
+    loaded = getattr(sys.modules.get(name), "__file__", None)
+    if loaded and loaded.endswith(".py"):
+        return Path(loaded)
     try:
         spec = importlib.util.find_spec(name)
     except ImportError:  # ``package.module.attribute``
@@ -59,8 +63,9 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _add_imports(source: str, found: set[Path]) -> None:
-    """Add the files of the ``recsim`` modules ``source`` imports, and theirs, to ``found``."""
+def _add_imports(source: str, found: set[Path], packages: tuple = ("recsim",)) -> None:
+    """Add the files of the modules of ``packages`` that ``source`` imports, and theirs, to
+    ``found``."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -69,21 +74,23 @@ def _add_imports(source: str, found: set[Path]) -> None:
         else:
             continue
         for name in names:
-            path = _module_file(name) if name.startswith("recsim.") else None
+            ours = any(name.startswith(f"{package}.") for package in packages)
+            path = _module_file(name) if ours else None
             if path is not None and path not in found:
                 found.add(path)
-                _add_imports(path.read_text(), found)
+                _add_imports(path.read_text(), found, packages)
 
 
 @cache
 def kernel_files(policy_module: str, prefetcher_module: str) -> tuple[Path, ...]:
     """The files a loop of this pair is built from: the template (its placeholder hooks
-    aside), the two plug-in modules, and the ``recsim`` modules they import, transitively."""
+    aside), the two plug-in modules, and the modules of ``recsim`` and of the plug-ins' own
+    packages (an out-of-tree plug-in's helpers) that they import, transitively."""
     found = {TEMPLATE}
     _add_imports(_HOOKS.sub("", TEMPLATE.read_text()), found)
     for name in (policy_module, prefetcher_module):
         found.add(_module_file(name))
-        _add_imports(_module_file(name).read_text(), found)
+        _add_imports(_module_file(name).read_text(), found, ("recsim", name.split(".")[0]))
     return tuple(sorted(found))
 
 
@@ -152,6 +159,8 @@ def compile_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset, 
     compile is announced first on the ``recsim`` logger, with the time the last compile
     of this loop took (:data:`TIMES_FILE` in the cache), and its time recorded there."""
     kernel = load_kernel(policy, prefetcher, features)
+    if numba.config.DISABLE_JIT:  # RECSIM_DEBUG=1: plain Python, for pdb
+        return kernel
     cold = not is_compiled(policy, prefetcher, features)
     if cold:
         what = (f"the {policy.name} + {prefetcher.name} "

@@ -69,6 +69,8 @@ class SimResult:
     window: int = 0
     window_hit_rate: list | None = None
     resident: np.ndarray | None = field(default=None, repr=False)  # vids resident at the end
+    # the buffer at the end: the vid in each slot (-1: empty); set s has slots s*ways ...
+    slots: np.ndarray | None = field(default=None, repr=False)
     hit_log: np.ndarray | None = field(default=None, repr=False)  # per access, with log_hits
     # a policy's own counters, one int64 per batch (e.g. FBGEMM's); totals in to_dict
     batch_counters: dict | None = field(default=None, repr=False)

@@ -9,7 +9,7 @@ locality, data cache).
 """
 
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -29,3 +29,8 @@ def preload(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+if config.DISABLE_JIT:  # RECSIM_DEBUG=1: the loop runs as plain Python; a hint is nothing
+    def preload(array, index):  # noqa: F811
+        pass

@@ -222,7 +222,9 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                    else None),
         window=window,
         window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
-        resident=np.flatnonzero(slot_of >= 0), hit_log=args.hit_log if log_hits else None)
+        resident=np.flatnonzero(slot_of >= 0),
+        slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1),
+        hit_log=args.hit_log if log_hits else None)
 
 
 def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metrics.SimResult:

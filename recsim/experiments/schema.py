@@ -48,7 +48,7 @@ from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError, gist
 from recsim.experiments.latency import load_calibration
-from recsim.registry import get_policy, get_prefetcher, resolve_params
+from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
 from recsim.traces import GENERATORS, check_generator
 
 AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds")
@@ -124,6 +124,7 @@ class Experiment(_Strict):
     traces: list[TraceSpec] = Field(min_length=1)
     capacities: list[Union[int, float, str]] = Field([0.1], min_length=1)
     ways: list[int] = Field([32], min_length=1)
+    plugins: list[str] = Field(default_factory=list)  # one-file plug-ins, beside the YAML
     policies: list[PluginSpec] = Field(default_factory=list)
     prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
     seeds: list[int] = Field([0], min_length=1)
@@ -158,7 +159,7 @@ class Experiment(_Strict):
         """The latency calibration, loaded (None without ``latency``)."""
         return self._calibration
 
-    def plugins(self, axis: str) -> list[Plugin]:
+    def resolved(self, axis: str) -> list[Plugin]:
         """The ``policies`` or ``prefetchers`` with every parameter resolved."""
         return self._plugins[axis]
 
@@ -276,6 +277,11 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
             exp.settings(**axes)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {where}{str(exc).removeprefix(f'{field}: ')}") from None
+    for i, name in enumerate(exp.plugins):
+        try:
+            load_plugin_files([path.parent / name])
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: plugins[{i}]: {exc}") from None
     for key, getter, kind in (("policies", get_policy, "policy"),
                               ("prefetchers", get_prefetcher, "prefetcher")):
         exp._plugins[key] = []

@@ -30,6 +30,7 @@ from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
 from recsim.experiments.schema import AXES, Experiment, TraceSpec, load_experiment
 from recsim.experiments.store import ResultsStore, cell_key, code_version, git_commit
+from recsim.registry import load_plugin_files, plugin_files
 from recsim.traces import Trace, generate_trace, load_trace, save_trace
 from recsim.traces.native import is_native
 from recsim.traces.stats import reuse_distance_histogram, reuse_distances
@@ -76,8 +77,8 @@ def open_trace(spec: TraceSpec, base: Path, out: Path) -> Trace:
 def expand(exp: Experiment) -> list[dict]:
     """The sweep's cells, each ``{axis: value}`` over :data:`AXES` (traces by index)."""
     values = {"traces": list(range(len(exp.traces))), "capacities": exp.capacities,
-              "ways": exp.ways, "policies": exp.plugins("policies"),
-              "prefetchers": exp.plugins("prefetchers"), "seeds": exp.seeds}
+              "ways": exp.ways, "policies": exp.resolved("policies"),
+              "prefetchers": exp.resolved("prefetchers"), "seeds": exp.seeds}
     group_of = {axis: group for group in exp.zip for axis in group}
     factors = []
     for axis in AXES:
@@ -90,14 +91,16 @@ def expand(exp: Experiment) -> list[dict]:
 
 
 def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]]) -> dict:
-    """What a worker needs to run a cell: its ``settings``, the ``trace_path``, and its
-    ``config``, the resolved configuration that its key hashes."""
+    """What a worker needs to run a cell: its ``settings``, the ``trace_path``, the
+    one-file plug-ins to load (``plugin_files``), and its ``config``, the resolved
+    configuration that its key hashes."""
     trace, identity = prepared[cell["traces"]]
     settings = exp.settings(capacity=cell["capacities"], ways=cell["ways"], seed=cell["seeds"])
     config = {"trace": {"name": exp.traces[cell["traces"]].name, **identity},
               "policy": cell["policies"].model_dump(),
               "prefetcher": cell["prefetchers"].model_dump(), **asdict(settings)}
-    return {"config": config, "settings": settings, "trace_path": str(trace.path)}
+    return {"config": config, "settings": settings, "trace_path": str(trace.path),
+            "plugin_files": plugin_files()}
 
 
 ONE_PASS_MIN = 8  # fully associative LRU cells of one trace computed in one pass from this
@@ -111,7 +114,9 @@ def _open(path: str) -> Trace:
 
 
 def run_cell(task: dict) -> dict:
-    """Replay one cell (see :func:`cell_task`) and return its row."""
+    """Replay one cell (see :func:`cell_task`) and return its row. A worker process (local
+    or Ray) first loads the one-file plug-ins the parent had loaded."""
+    load_plugin_files(task["plugin_files"])
     cfg, trace = task["config"], _open(task["trace_path"])
     start = time.perf_counter()
     return _row(cfg, trace, replay(trace, task["settings"], cfg["policy"]["name"],

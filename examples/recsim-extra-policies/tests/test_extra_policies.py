@@ -1,0 +1,103 @@
+"""SLRU and LFUDA: recsim's conformance list, and exact miss counts against libCacheSim
+0.3.5's C replay (fully associative, unit-size objects) on the Amazon Video trace and on
+Zipf at several buffer sizes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import recsim
+from recsim.testing import check_policy
+
+lcs = pytest.importorskip("libcachesim")
+AMAZON = Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / \
+    "amazon_video_sasrec.txt"
+ORACLES = {"slru": lcs.SLRU, "lfuda": lcs.LFUDA}
+
+
+@pytest.mark.parametrize("name", ["slru", "lfuda"])
+def test_conformance(name):
+    check_policy(name, max_examples=25)
+
+
+def test_conformance_of_a_two_segment_slru():
+    check_policy("slru", {"segments": 2}, max_examples=10)
+
+
+def _libcachesim_misses(trace, tmp_path, cls, capacity):
+    from recsim.traces import oracle_general
+
+    path = tmp_path / "trace.oracleGeneral"
+    if not path.exists():
+        oracle_general.write(trace, path)
+    reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
+    miss_ratio, _ = cls(capacity).process_trace(reader)
+    return round(miss_ratio * trace.n_accesses)
+
+
+def _exact(trace, tmp_path, name, fraction):
+    # SLRU is exact where its 4 segments divide the capacity (see its docstring)
+    capacity = recsim.simulate(trace, name, capacity=fraction, ways=0).capacity // 4 * 4
+    result = recsim.simulate(trace, name, capacity=capacity, ways=0)
+    assert result.misses == _libcachesim_misses(trace, tmp_path, ORACLES[name], capacity)
+
+
+@pytest.fixture(scope="module")
+def zipf():
+    from recsim.traces import zipf
+
+    return zipf.generate(300_000, tables=1, rows=60_000, alpha=0.9, seed=7)
+
+
+@pytest.mark.parametrize("name", ["slru", "lfuda"])
+@pytest.mark.parametrize("fraction", [0.005, 0.02, 0.1, 0.4])
+def test_zipf_matches_libcachesim(zipf, tmp_path, name, fraction):
+    _exact(zipf, tmp_path, name, fraction)
+
+
+@pytest.mark.parametrize("name", ["slru", "lfuda"])
+@pytest.mark.parametrize("fraction", [0.02, 0.2])
+def test_amazon_video_matches_libcachesim(tmp_path, name, fraction):
+    if not AMAZON.is_file():
+        pytest.skip(f"the shared Amazon Video trace {AMAZON} is absent")
+    from recsim.traces import user_item
+
+    _exact(user_item.read(AMAZON), tmp_path, name, fraction)
+
+
+def test_deviations():
+    """One segment is LRU; a capacity of 1 (where libCacheSim's LFUDA crashes) evicts the
+    one resident vector, as every policy must."""
+    rng = np.random.default_rng(3)
+    trace = recsim.Trace.from_arrays(np.zeros(5000, np.int32), rng.zipf(1.2, 5000) % 500)
+    lru = recsim.simulate(trace, "lru", capacity=50, ways=8)
+    assert recsim.simulate(trace, "slru", capacity=50, ways=8,
+                           policy_params={"segments": 1}).counts == lru.counts
+    one = recsim.simulate(trace, "lru", capacity=1, ways=0).counts
+    assert recsim.simulate(trace, "lfuda", capacity=1, ways=0).counts == one
+
+
+def test_simulate_and_sweep_by_name(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.experiments.sweep import run_experiment
+
+    assert main(["policies"]) == 0
+    listed = capsys.readouterr().out
+    assert "slru " in listed and "lfuda " in listed
+    trace = tmp_path / "z.trace"
+    assert main(["trace", "gen", "zipf", "-o", str(trace), "--accesses", "5000",
+                 "--rows", "500"]) == 0
+    assert main(["simulate", "--trace", str(trace), "--policy", "slru", "--capacity", "0.1",
+                 "--param", "segments=2", "--json"]) == 0
+    assert '"policy": "slru"' in capsys.readouterr().out
+    yaml = tmp_path / "exp.yaml"
+    yaml.write_text(f"""name: extra
+traces: [{{name: z, path: {trace}}}]
+capacities: [0.05, 0.2]
+ways: [0, 8]
+policies: [slru, {{name: slru, params: {{segments: 2}}}}, lfuda]
+""")
+    rows = run_experiment(yaml, output=tmp_path / "out", progress=False, workers=2)
+    assert sorted({r["policy"] for r in rows}) == ["lfuda", "slru"] and len(rows) == 12
+    assert all(r["hits"] + r["misses"] == 5000 for r in rows)

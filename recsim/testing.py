@@ -1,0 +1,318 @@
+"""Property tests for policies and prefetchers, recsim's own and yours (needs hypothesis).
+
+``check_policy(name)`` and ``check_prefetcher(name)`` replay small traces that hypothesis
+draws (:func:`traces`, :func:`geometries`) and check the conformance list below; a
+failure raises with the smallest trace and geometry hypothesis finds, printed as plain
+lists (``Falsifying example: ...``). In a plug-in package's tests one line does it::
+
+    from recsim.testing import check_policy
+
+    def test_conformance():
+        check_policy("slru")
+
+The conformance list, for every drawn trace, geometry and seed:
+
+* capacity is never exceeded: occupancy <= capacity, at most ``ways`` vectors per set, each
+  in the set its key hashes to;
+* the count identities of the README's "Counts" (:func:`check_counts`);
+* the same seed gives the same counts and buffer;
+* a replay in chunks equals a single-shot one;
+* policies without cross-set state (``Policy.cross_set``): a set-associative replay
+  equals the fully associative replays of each set's accesses in a buffer of ``ways``;
+* Belady without prefetching (with bypass if the policy bypassed) has no fewer hits;
+* the resident set reported (``SimResult.resident``) equals the buffer (``slots``);
+* no exception, least of all from compiled code, on edge traces (one access, one vector,
+  capacity 1, ways >= capacity);
+* every declared parameter's bounds are accepted and values past them refused with a
+  one-line ConfigError (:func:`check_param_ranges`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recsim.engine.replay import set_index, simulate
+from recsim.errors import ConfigError
+from recsim.plugin import Bool, Choice, Float, Int
+from recsim.registry import get_policy, get_prefetcher
+from recsim.traces.trace import Trace
+
+PREFETCH_COUNTERS = ("prefetch_hits", "late_prefetches", "prefetches_issued",
+                     "prefetches_useful", "prefetches_unused", "prefetches_redundant",
+                     "prefetches_dropped", "prefetches_pending")
+SETTINGS = dict(deadline=None, database=None, derandomize=True, report_multiple_bugs=False,
+                # the smallest failure only, reproducible run to run
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# -- strategies ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TraceCase:
+    """A drawn trace as plain lists (so a failure prints readably); :meth:`trace` builds
+    it."""
+    tables: tuple
+    rows: tuple
+    batch_offsets: tuple
+
+    def trace(self) -> Trace:
+        return Trace.from_arrays(np.array(self.tables, np.int32), np.array(self.rows),
+                                 batch_offsets=list(self.batch_offsets))
+
+
+def _rows(draw, n: int, n_rows: int) -> list:
+    shape = draw(st.sampled_from(["zipf", "loop", "scan", "one-vector", "mixed"]))
+    if shape == "one-vector":
+        return [0] * n
+    if shape == "loop":
+        period = draw(st.integers(1, n_rows))
+        return [i % period for i in range(n)]
+    if shape == "scan":
+        return list(range(n))
+    # squaring a uniform draw skews it towards low rows (a crude Zipf)
+    u = draw(st.lists(st.integers(0, n_rows * n_rows - 1), min_size=n, max_size=n))
+    zipf = [n_rows - 1 - int(np.sqrt(x)) for x in u]
+    if shape == "zipf":
+        return zipf
+    scan = draw(st.integers(0, n))  # a Zipf stream with a scan spliced in
+    return zipf[:scan] + list(range(100, 100 + n - scan))
+
+
+@st.composite
+def traces(draw, max_len: int = 120, max_rows: int = 30, max_tables: int = 6):
+    """A :class:`TraceCase`: Zipf-like, loop, scan, one vector or Zipf with a scan, over one
+    to ``max_tables`` tables, cut into batches; one access and one vector included."""
+    n = draw(st.one_of(st.just(1), st.integers(1, max_len)))
+    rows = _rows(draw, n, draw(st.integers(1, max_rows)))
+    n_tables = draw(st.sampled_from([1, 2, max_tables]))
+    tables = draw(st.lists(st.integers(0, n_tables - 1), min_size=n, max_size=n))
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=6)))
+    return TraceCase(tuple(tables), tuple(rows), (0, *cuts, n))
+
+
+def geometries():
+    """``(capacity, ways)``: capacity 1, ways >= capacity, fully associative (ways 0),
+    direct mapped, a few sets and many sets."""
+    return st.one_of(st.tuples(st.integers(2, 24), st.sampled_from([1, 2, 3, 4, 8])),
+                     st.tuples(st.just(1), st.sampled_from([0, 1, 4])),
+                     st.tuples(st.integers(1, 16), st.integers(16, 40)),
+                     st.tuples(st.integers(1, 24), st.just(0)),
+                     st.tuples(st.integers(32, 64), st.sampled_from([1, 2])))
+
+
+@st.composite
+def prefetch_configs(draw, prefetcher: str = "next_n"):
+    """Replay keywords for ``prefetcher``: latencies, budget and bound on prefetches in
+    flight."""
+    return dict(prefetcher=prefetcher, prefetch_latency=draw(st.integers(0, 5)),
+                prefetch_budget=draw(st.one_of(st.none(), st.integers(0, 4))),
+                fetch_latency=draw(st.integers(0, 3)),
+                max_outstanding=draw(st.one_of(st.none(), st.integers(1, 4))))
+
+
+# -- invariants ----------------------------------------------------------------------------
+
+def check_buffer(res, trace: Trace) -> None:
+    """Capacity is never exceeded and the resident set reported equals the buffer."""
+    keys = trace.dense().keys
+    assert res.capacity == res.sets * res.ways, "capacity != sets * ways"
+    assert 0 <= res.occupancy <= res.capacity, f"occupancy {res.occupancy} > capacity"
+    held = res.slots[res.slots >= 0]
+    assert sorted(held.tolist()) == sorted(res.resident.tolist()), \
+        "the resident set reported is not the buffer's content"
+    assert len(held) == res.occupancy == len(set(held.tolist())), "a vector held twice"
+    assert all(0 <= v < len(keys) for v in held.tolist()), "a vector that is no vector"
+    slot_set = np.flatnonzero(res.slots >= 0) // res.ways
+    assert (set_index(keys, res.sets)[held] == slot_set).all(), \
+        "a vector in a set other than its own"
+
+
+def check_counts(res, trace: Trace, prefetch: dict | None = None) -> None:
+    """Every identity of the README's "Counts" on a replay of ``trace`` with the replay
+    keywords ``prefetch`` (:func:`prefetch_configs`; none without prefetching)."""
+    pf = {"prefetcher": "none", "prefetch_latency": 0, "fetch_latency": 0,
+          "prefetch_budget": None, "max_outstanding": None, **(prefetch or {})}
+    c, n = res.counts, trace.n_accesses
+    distinct = int(np.unique(trace.dense().vid).shape[0])
+    assert all(v >= 0 for v in c.values()), "a negative count"
+    assert c["accesses"] == n and res.hits + res.misses == n, "hits + misses != accesses"
+    assert c["cache_hits"] + c["prefetch_hits"] + c["late_prefetches"] + \
+        c["on_demand_fetches"] + c["merged_misses"] == n, "an access of no or two kinds"
+    if pf["fetch_latency"] <= 1 and pf["prefetch_latency"] <= 1:
+        assert c["merged_misses"] == 0, "a merged miss though every fetch arrives at once"
+    assert c["pollution_misses"] <= c["on_demand_fetches"] - c["compulsory_misses"]
+    assert c["compulsory_misses"] <= min(distinct, c["on_demand_fetches"])
+    assert c["compulsory_misses"] >= distinct - c["prefetches_issued"]
+    assert c["prefetches_useful"] == c["prefetch_hits"] + c["late_prefetches"]
+    assert c["prefetches_issued"] == (c["prefetches_useful"] + c["prefetches_unused"]
+                                      + c["prefetches_pending"]), "prefetches unaccounted"
+    assert 0 <= c["prefetches_pending"] <= res.occupancy
+    if pf["prefetch_latency"] <= 1:
+        assert c["late_prefetches"] == 0, "a late prefetch though prefetches arrive at once"
+    if pf["prefetch_budget"] is None and (pf["max_outstanding"] is None
+                                          or pf["prefetch_latency"] == 0):
+        assert c["prefetches_dropped"] == 0, "a prefetch dropped without a limit"
+    if pf["prefetcher"] == "none":
+        assert all(c[k] == 0 for k in PREFETCH_COUNTERS + ("pollution_misses",))
+        assert c["compulsory_misses"] == distinct
+    fills = c["on_demand_fetches"] + c["prefetches_issued"]
+    assert fills - c["bypasses"] <= c["evictions"] + res.occupancy <= fills, \
+        "fills != evictions + occupancy (+ bypasses)"
+    if c["bypasses"] == 0:
+        assert c["evictions"] + res.occupancy == fills, "fills != evictions + occupancy"
+    if res.per_table is not None:
+        assert res.per_table["accesses"] == np.bincount(trace.table,
+                                                        minlength=trace.n_tables).tolist()
+        assert sum(res.per_table["hits"]) == res.hits, "hits per table do not add up"
+    if res.window_hit_rate is not None:
+        w = res.window
+        sizes = [min(w, n - w * i) for i in range(-(-n // w))]
+        assert len(res.window_hit_rate) == len(sizes)
+        hits = [r * s for r, s in zip(res.window_hit_rate, sizes)]
+        assert all(abs(h - round(h)) < 1e-6 for h in hits)
+        assert sum(round(h) for h in hits) == res.hits, "hits per window do not add up"
+
+
+def check_per_set(res, trace: Trace, policy: str, params: dict | None, seed: int) -> None:
+    """A set-associative replay equals the fully associative replays of each set's
+    accesses in a buffer of ``ways`` vectors."""
+    dense = trace.dense()
+    set_of = set_index(dense.keys, res.sets)[dense.vid]
+    hits, resident = 0, []
+    for s in np.unique(set_of):
+        mask = set_of == s
+        part_trace = Trace.from_arrays(trace.table[mask], trace.row[mask])
+        part = simulate(part_trace, policy, capacity=res.ways, ways=0, policy_params=params,
+                        seed=seed)
+        hits += part.hits
+        to_global = np.empty(part_trace.dense().n_unique, np.int64)
+        to_global[part_trace.dense().vid] = dense.vid[mask]
+        resident += to_global[part.resident].tolist()
+    assert res.hits == hits, f"{res.hits} hits set-associatively, {hits} set by set"
+    assert sorted(res.resident.tolist()) == sorted(resident), \
+        "the set-associative buffer differs from the sets' fully associative ones"
+
+
+def _probes(spec) -> tuple[list, list]:
+    """Values ``spec`` must accept (its bounds) and refuse (just past them)."""
+    if isinstance(spec, Bool):
+        return [True, False], ["yes please", 2]
+    if isinstance(spec, Choice):
+        return list(spec.choices), ["<no such choice>"]
+    ok, bad = ([spec.default] if spec.default is not None else []), ["a string"]
+    if isinstance(spec, Float):
+        bad.append(float("nan"))
+    for bound, sign, is_open in ((spec.lo, -1, getattr(spec, "open_lo", False)),
+                                 (spec.hi, 1, getattr(spec, "open_hi", False))):
+        if bound is not None:
+            (bad if is_open else ok).append(bound)
+            bad.append(bound + sign)
+    if isinstance(spec, Int) and spec.pow2:
+        ok = [v for v in ok if v & (v - 1) == 0]
+    return ok, bad
+
+
+def check_param_ranges(kind: str, name: str) -> None:
+    """Each declared parameter of the ``kind`` ("policy" or "prefetcher") ``name``: its
+    bounds and choices are accepted by a replay of a small trace (or refused with a
+    one-line ConfigError about the geometry or another parameter), values past them are
+    refused with a one-line ConfigError naming the parameter."""
+    plugin = (get_policy if kind == "policy" else get_prefetcher)(name)
+    trace = Trace.from_arrays(np.zeros(64, np.int32), np.arange(64) % 23)
+    for param, spec in plugin.params.items():
+        ok, bad = _probes(spec)
+        for value in ok + bad:
+            kw = ({"policy": name, "policy_params": {param: value}} if kind == "policy" else
+                  {"prefetcher": name, "prefetcher_params": {param: value}})
+            try:
+                if value in ok and isinstance(value, Real) and abs(value) > 1 << 16:
+                    continue  # a huge table size: accepted by the check, too big to run
+                simulate(trace, capacity=16, ways=0, **kw)
+            except ConfigError as exc:
+                text = str(exc)
+                assert "\n" not in text, f"{kind} {name}: a ConfigError of several lines"
+                # an in-range value may still be refused for the geometry or another
+                # parameter (make_state); one past a bound must be, naming the parameter
+                assert value in ok or param in text, \
+                    f"{kind} {name}: the error for {param}={value!r} does not name it: {text}"
+                continue
+            assert value in ok, f"{kind} {name}: {param}={value!r} accepted, out of range"
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+def policy_properties(name: str, params: dict | None, case: TraceCase, geometry: tuple,
+                      seed: int, prefetch: dict) -> None:
+    """The conformance list (module docstring) for policy ``name`` on one drawn case,
+    without prefetching (``prefetch`` is unused: :func:`check_prefetcher` replays the
+    prefetch paths, with LRU, so that a policy's check compiles only its plain loops)."""
+    trace = case.trace()
+    capacity, ways = geometry
+    kw = dict(policy=name, policy_params=params, capacity=capacity, ways=ways, seed=seed)
+    res = simulate(trace, **kw)
+    check_buffer(res, trace)
+    check_counts(res, trace)
+    again = simulate(trace, **kw)
+    assert (again.counts, again.slots.tolist()) == (res.counts, res.slots.tolist()), \
+        "the same seed gave other counts or another buffer"
+    chunked = simulate(trace, chunk=max(1, trace.n_accesses // 3), **kw)
+    assert (chunked.counts, chunked.slots.tolist()) == (res.counts, res.slots.tolist()), \
+        "a replay in chunks differs from a single-shot one"
+    if not get_policy(name).cross_set and res.sets > 1:
+        check_per_set(res, trace, name, params, seed)
+    opt = simulate(trace, policy="belady", policy_params={"bypass": res.bypasses > 0},
+               capacity=capacity, ways=ways)
+    assert opt.hits >= res.hits, f"{res.hits} hits, more than Belady's {opt.hits}"
+
+
+def prefetcher_properties(name: str, params: dict | None, case: TraceCase, geometry: tuple,
+                          seed: int, prefetch: dict) -> None:
+    """The conformance list for prefetcher ``name`` (with LRU) on one drawn case."""
+    trace = case.trace()
+    capacity, ways = geometry
+    prefetch = {**prefetch, "prefetcher": name}
+    kw = dict(prefetcher_params=params, capacity=capacity, ways=ways, seed=seed)
+    res = simulate(trace, per_table=True, window=max(1, trace.n_accesses // 4), **prefetch, **kw)
+    check_buffer(res, trace)
+    check_counts(res, trace, prefetch)
+    again = simulate(trace, per_table=True, window=max(1, trace.n_accesses // 4), **prefetch, **kw)
+    assert (again.counts, again.slots.tolist()) == (res.counts, res.slots.tolist()), \
+        "the same seed gave other counts or another buffer"
+    # in chunks, fully associative only: one more compiled loop per prefetcher, not two
+    plain = dict(prefetcher=name, prefetch_latency=prefetch["prefetch_latency"],
+                 prefetcher_params=params, capacity=capacity, ways=0, seed=seed)
+    single = simulate(trace, **plain)
+    check_buffer(single, trace)
+    check_counts(single, trace, plain)
+    chunked = simulate(trace, chunk=max(1, trace.n_accesses // 3), **plain)
+    assert (chunked.counts, chunked.slots.tolist()) == (single.counts, single.slots.tolist()), \
+        "a replay in chunks differs from a single-shot one"
+
+
+def _check(properties, kind: str, name: str, params, max_examples: int) -> None:
+    check_param_ranges(kind, name)
+
+    @settings(max_examples=max_examples, **SETTINGS)
+    @given(case=traces(), geometry=geometries(), seed=st.integers(0, 2**16),
+           prefetch=prefetch_configs())
+    def conformance(case, geometry, seed, prefetch):
+        properties(name, params, case, geometry, seed, prefetch)
+
+    conformance()
+
+
+def check_policy(name: str, params: dict | None = None, max_examples: int = 40) -> None:
+    """Check policy ``name`` (with ``params``) against the conformance list; raise with
+    hypothesis's smallest failing case."""
+    _check(policy_properties, "policy", name, params, max_examples)
+
+
+def check_prefetcher(name: str, params: dict | None = None, max_examples: int = 40) -> None:
+    """Check prefetcher ``name`` (with ``params``, under LRU) against the conformance
+    list; raise with hypothesis's smallest failing case."""
+    _check(prefetcher_properties, "prefetcher", name, params, max_examples)

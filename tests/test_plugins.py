@@ -1,0 +1,138 @@
+"""Out-of-tree plug-ins: one-file plug-ins (CLI, YAML, sweep workers), entry points, the
+errors when they clash or fail, the kernel fingerprint of their files, and
+recsim.testing catching a broken policy."""
+
+import multiprocessing
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import recsim
+from recsim import registry
+from recsim.cli import main
+from recsim.engine.kernels import kernel_files
+from recsim.errors import ConfigError
+from recsim.experiments import sweep
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _trace():
+    return recsim.Trace.from_arrays(np.zeros(60, np.int32), [0, 1, 2, 0, 3, 1] * 10)
+
+
+def test_plugin_file_registers_and_replays():
+    registry.load_plugin_files([FIXTURES / "mru_policy.py"])
+    assert "mru" in registry.policies()
+    res = recsim.simulate(_trace(), "mru", capacity=3, ways=0)
+    # MRU on the loop 0 1 2 0 3 1 with 3 slots: hand-computed 25 hits of 60
+    assert res.misses + res.hits == 60 and res.hits != recsim.simulate(
+        _trace(), "lru", capacity=3, ways=0).hits
+    assert FIXTURES / "mru_policy.py" in kernel_files(registry.get_policy("mru").module,
+                                                      "recsim.prefetchers.none")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("duplicate_lru.py", "policy 'lru' is already defined by"),
+    ("unimportable.py", "failed to import: ModuleNotFoundError"),
+    ("no_such_file.py", "expected an existing Python file")])
+def test_plugin_file_errors_name_the_file(name, message):
+    with pytest.raises(ConfigError) as err:
+        registry.load_plugin_files([FIXTURES / name])
+    text = str(err.value)
+    assert name in text and message in text and "\n" not in text
+    assert "lru" in registry.policies()  # the registry still works
+
+
+def test_cli_plugin_option(capsys, tmp_path):
+    assert main(["--plugin", str(FIXTURES / "mru_policy.py"), "policies"]) == 0
+    assert "mru " in capsys.readouterr().out
+    assert main(["--plugin", str(FIXTURES / "unimportable.py"), "policies"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("recsim: error: plug-in") and "unimportable.py" in err
+    assert len(err.splitlines()) == 1
+
+
+class _EntryPoint:
+    def __init__(self, name, value, load):
+        self.name, self.value, self.load = name, value, load
+
+
+def test_broken_entry_point_warns_and_the_rest_stays(monkeypatch, capsys):
+    def boom():
+        raise ImportError("no module named nowhere")
+
+    lru = registry.get_policy("lru")
+    fake = {"recsim.policies": [_EntryPoint("bad", "nowhere:POLICY", boom)]}
+    monkeypatch.setattr(registry, "entry_points", lambda group: fake.get(group, []))
+    registry._entry_point_plugins.cache_clear()
+    registry.policies.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert main(["policies"]) == 0 and main(["policies"]) == 0
+        assert len(caught) == 1 and "nowhere:POLICY" in str(caught[0].message)
+        assert "lru " in capsys.readouterr().out
+        fake["recsim.policies"] = [_EntryPoint("dup", "x:POLICY", lambda: lru),
+                                   _EntryPoint("dup2", "y:POLICY", lambda: registry.Policy(
+                                       "lru", "another", lru.make_state, lru.victim))]
+        registry._entry_point_plugins.cache_clear()
+        registry.policies.cache_clear()
+        with pytest.raises(ConfigError, match="'dup2 = y:POLICY': policy 'lru' is already"):
+            registry.policies()
+    finally:
+        registry._entry_point_plugins.cache_clear()
+        registry.policies.cache_clear()
+
+
+def _yaml(tmp_path, plugin: str) -> Path:
+    """An experiment in ``tmp_path`` naming the plug-in file ``plugin`` of the fixtures,
+    by a path relative to the YAML."""
+    plugin = os.path.relpath(FIXTURES / plugin, tmp_path)
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"""name: plug
+plugins: [{plugin}]
+traces:
+  - name: z
+    generate: {{preset: zipf, accesses: 3000, rows: 300}}
+capacities: [0.1]
+ways: [0]
+policies: [lru, mru]
+""")
+    return path
+
+
+def test_yaml_plugins_relative_to_the_yaml(tmp_path):
+    rows = sweep.run_experiment(_yaml(tmp_path, "mru_policy.py"), output=tmp_path / "out",
+                                progress=False, workers=1)
+    assert [r["policy"] for r in rows] == ["lru", "mru"]
+    with pytest.raises(ConfigError,
+                       match=r"exp.yaml: plugins\[0\]: plug-in .*nope.py: expected an existing"):
+        sweep.run_experiment(_yaml(tmp_path, "nope.py"), output=tmp_path / "o2",
+                             progress=False)
+
+
+def test_sweep_worker_loads_plugin_files(tmp_path):
+    """A fresh (spawned) worker, as on Ray or macOS, loads the plug-in files the task names."""
+    exp = sweep.load_experiment(_yaml(tmp_path, "mru_policy.py"))
+    prepared = [sweep.prepare_trace(spec, tmp_path, tmp_path / "out") for spec in exp.traces]
+    task = [sweep.cell_task(exp, cell, prepared) for cell in sweep.expand(exp)][1]
+    assert task["config"]["policy"]["name"] == "mru" and task["plugin_files"]
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        row = pool.apply(sweep.run_cell, (task,))
+    assert row["policy"] == "mru" and row["accesses"] == 3000
+
+
+def test_check_policy_catches_a_broken_policy():
+    from recsim.testing import check_policy
+
+    registry.load_plugin_files([FIXTURES / "broken_policy.py"])
+    with pytest.raises(AssertionError, match="a set other than its own") as err:
+        check_policy("broken", max_examples=30)
+    example = "\n".join(getattr(err.value, "__notes__", []))
+    assert "TraceCase(tables=" in example and "geometry=" in example
+    rows = example.split("rows=(")[1].split(")")[0]
+    assert len(rows.split(",")) <= 4  # shrunk to a few accesses
