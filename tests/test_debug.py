@@ -15,7 +15,8 @@ SCRIPT = """
 import recsim, json, numba, numpy as np  # recsim first: it sets the switch for numba
 assert numba.config.DISABLE_JIT
 trace = recsim.Trace.from_arrays(np.zeros(80, np.int32), (np.arange(80) * 7) % 11)
-print(json.dumps([recsim.simulate(trace, p, capacity=c, ways=w, prefetcher=f).counts for p, c, w, f in {cases}]))
+print(json.dumps([recsim.simulate(trace, p, capacity=c, ways=w, prefetcher=f).counts
+                  for p, c, w, f in {cases}]))
 """
 
 
@@ -25,5 +26,6 @@ def test_debug_switch_runs_python_with_the_same_counts():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     trace = recsim.Trace.from_arrays(np.zeros(80, np.int32), (np.arange(80) * 7) % 11)
-    compiled = [recsim.simulate(trace, p, capacity=c, ways=w, prefetcher=f).counts for p, c, w, f in CASES]
+    compiled = [recsim.simulate(trace, p, capacity=c, ways=w, prefetcher=f).counts
+                for p, c, w, f in CASES]
     assert json.loads(out.stdout) == compiled
