@@ -2,6 +2,8 @@
 0.3.5's C replay (fully associative, unit-size objects) on the Amazon Video trace and on
 Zipf at several buffer sizes."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +12,10 @@ import pytest
 import recsim
 from recsim.testing import check_policy
 
-lcs = pytest.importorskip("libcachesim")
+pytest.importorskip("libcachesim")
 AMAZON = Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / \
     "amazon_video_sasrec.txt"
-ORACLES = {"slru": lcs.SLRU, "lfuda": lcs.LFUDA}
+ORACLES = {"slru": "SLRU", "lfuda": "LFUDA"}
 
 
 @pytest.mark.parametrize("name", ["slru", "lfuda"])
@@ -25,22 +27,35 @@ def test_conformance_of_a_two_segment_slru():
     check_policy("slru", {"segments": 2}, max_examples=10)
 
 
-def _libcachesim_misses(trace, tmp_path, cls, capacity):
+LCS = """
+import sys, libcachesim as lcs
+reader = lcs.TraceReader(sys.argv[1], lcs.TraceType.ORACLE_GENERAL_TRACE)
+print(getattr(lcs, sys.argv[2])(int(sys.argv[3])).process_trace(reader)[0])
+"""
+
+
+def _libcachesim_misses(trace, tmp_path, name, capacity):
+    """libCacheSim's misses, replayed in a child process: its LFUDA can die of a
+    segmentation fault (e.g. at capacity 1), and then the test is skipped, saying so."""
     from recsim.traces import oracle_general
 
     path = tmp_path / "trace.oracleGeneral"
     if not path.exists():
         oracle_general.write(trace, path)
-    reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
-    miss_ratio, _ = cls(capacity).process_trace(reader)
-    return round(miss_ratio * trace.n_accesses)
+    out = subprocess.run([sys.executable, "-c", LCS, str(path), ORACLES[name], str(capacity)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode < 0:
+        pytest.skip(f"libcachesim 0.3.5's {ORACLES[name]} crashed (signal {-out.returncode}) "
+                    f"at capacity {capacity}")
+    assert out.returncode == 0, out.stderr
+    return round(float(out.stdout) * trace.n_accesses)
 
 
 def _exact(trace, tmp_path, name, fraction):
     # SLRU is exact where its 4 segments divide the capacity (see its docstring)
     capacity = recsim.simulate(trace, name, capacity=fraction, ways=0).capacity // 4 * 4
     result = recsim.simulate(trace, name, capacity=capacity, ways=0)
-    assert result.misses == _libcachesim_misses(trace, tmp_path, ORACLES[name], capacity)
+    assert result.misses == _libcachesim_misses(trace, tmp_path, name, capacity)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +71,9 @@ def test_zipf_matches_libcachesim(zipf, tmp_path, name, fraction):
     _exact(zipf, tmp_path, name, fraction)
 
 
-@pytest.mark.parametrize("name", ["slru", "lfuda"])
-@pytest.mark.parametrize("fraction", [0.02, 0.2])
+# libcachesim 0.3.5's LFUDA does not finish at 2% of this trace (its search for the least
+# frequency steps through every integer up to the largest, which aging makes huge)
+@pytest.mark.parametrize("name, fraction", [("slru", 0.02), ("slru", 0.2), ("lfuda", 0.2)])
 def test_amazon_video_matches_libcachesim(tmp_path, name, fraction):
     if not AMAZON.is_file():
         pytest.skip(f"the shared Amazon Video trace {AMAZON} is absent")
