@@ -4,6 +4,7 @@ recsim.testing catching a broken policy."""
 
 import multiprocessing
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import recsim
 from recsim import registry
 from recsim.cli import main
-from recsim.engine.kernels import kernel_files
+from recsim.engine.kernels import kernel_files, kernel_path
 from recsim.errors import ConfigError
 from recsim.experiments import sweep
 
@@ -32,6 +33,18 @@ def test_plugin_file_registers_and_replays():
         _trace(), "lru", capacity=3, ways=0).hits
     assert FIXTURES / "mru_policy.py" in kernel_files(registry.get_policy("mru").module,
                                                       "recsim.prefetchers.none")
+
+
+def test_same_plugin_file_at_two_paths_gets_two_loops(tmp_path):
+    # the generated loop imports the plug-in by a name that follows its path: a kernel
+    # cache filled from one checkout must not serve a copy at another path
+    paths = [tmp_path / d / "plugins" / "mru_policy.py" for d in "ab"]
+    for p in paths:
+        p.parent.mkdir(parents=True)
+        shutil.copy(FIXTURES / "mru_policy.py", p)
+    none = registry.get_prefetcher("none")
+    loops = {kernel_path(registry._file_module(p).POLICY, none, frozenset()) for p in paths}
+    assert len(loops) == 2
 
 
 @pytest.mark.parametrize("name, message", [

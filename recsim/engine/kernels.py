@@ -96,8 +96,9 @@ def kernel_files(policy_module: str, prefetcher_module: str) -> tuple[Path, ...]
 
 @cache
 def _source_digest(policy_module: str, prefetcher_module: str) -> str:
-    """Digest of :func:`kernel_files` and Numba's version."""
-    h = hashlib.sha256(numba.__version__.encode())
+    """Digest of :func:`kernel_files`, the two module names the loop imports (a one-file
+    plug-in's name follows its path) and Numba's version."""
+    h = hashlib.sha256(f"{numba.__version__} {policy_module} {prefetcher_module}".encode())
     for path in kernel_files(policy_module, prefetcher_module):
         h.update(f"{path.parent.name}/{path.name}".encode())
         h.update(path.read_bytes())
