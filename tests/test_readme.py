@@ -1,9 +1,10 @@
-"""The README runs as written: every ``recsim ...`` line of its shell blocks and every Python
-block, on small traces with the names the README uses, in a temporary folder.
+"""The README and the docs' command page run as written: every ``recsim ...`` line of their
+shell blocks and every Python block, on small traces with the names they use, in a temporary
+folder (a command in both runs once).
 
 Trace generation is shrunk (``--accesses``, ``--rows``) and the imported traces the
-README names (``day0.trace``, ...) are small generated stand-ins; every other argument is
-the README's. Lines that need third-party files, trained models, a finished run or
+pages name (``day0.trace``, ...) are small generated stand-ins; every other argument is
+the pages'. Lines that need third-party files, trained models, a finished run or
 minutes of work are skipped by the reasons in :data:`SKIP`, and a skip that matches no
 line fails, so the list stays true.
 """
@@ -16,7 +17,9 @@ import pytest
 
 from recsim.cli import main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = (README, ROOT / "docs" / "cli.md")  # the pages whose blocks run
 
 # A substring of a command line -> why this test does not run it.
 SKIP = {
@@ -33,28 +36,30 @@ SKIP = {
     "recsim compile ": "compiles for a minute (tests/test_input.py compiles a small loop)",
     "recsim calibrate": "times a model for minutes (tests/test_harness.py calibrates a small one)",
 }
-# The traces the README's commands read, made small up front (so each line runs alone):
+# The traces the commands read, made small up front (so each line runs alone):
 # those it generates, and stand-ins for those it imports from third-party files.
 TRACES = ("zipf.trace", "meta.trace", "day0.trace", "criteo.trace", "video.trace", "ml.trace")
 SMALL = {"--accesses": "20000", "--rows": "2000", "--capacity 2000": "--capacity 200",
          "--unique": "1000"}
 
 
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(), re.S | re.M)
+def _blocks(language: str, pages=PAGES) -> list[str]:
+    blocks = [b for page in pages
+              for b in re.findall(rf"^```{language}\n(.*?)^```", page.read_text(), re.S | re.M)]
+    return list(dict.fromkeys(blocks))
 
 
-def _commands() -> list[str]:
+def _commands(pages=PAGES) -> list[str]:
     lines = []
-    for block in _blocks("bash"):
+    for block in _blocks("bash", pages):
         for line in block.splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
             lines += [part.strip() for part in line.split(";") if part.strip()]
-    return lines
+    return list(dict.fromkeys(lines))
 
 
 def _shrunk(line: str) -> list[str]:
-    """The README line as argv: optional ``[...]`` parts dropped, sizes made small."""
+    """A command line as argv: optional ``[...]`` parts dropped, sizes made small."""
     line = re.sub(r"\s*\[[^]]*\]", "", line)
     for flag, small in SMALL.items():
         if " " in flag:
@@ -69,12 +74,13 @@ RUN = [c for c in COMMANDS if c.startswith("recsim ") and not any(s in c for s i
 
 
 def test_every_skip_matches_a_readme_line_and_every_line_is_covered():
-    assert RUN, "no recsim command found in README.md"
+    assert RUN, "no recsim command found in README.md or docs/cli.md"
+    assert any(c.startswith("recsim ") for c in _commands([README])), "none in README.md"
     for key in SKIP:
-        assert any(key in c for c in COMMANDS), f"SKIP entry {key!r} matches no README line"
+        assert any(key in c for c in COMMANDS), f"SKIP entry {key!r} matches no line"
     stray = [c for c in COMMANDS if not c.startswith("recsim ") and
              not any(s in c for s in SKIP)]
-    assert not stray, f"README shell lines neither run nor skipped: {stray}"
+    assert not stray, f"shell lines neither run nor skipped: {stray}"
 
 
 @pytest.fixture(scope="module")
@@ -99,4 +105,4 @@ def test_readme_command_runs(line, workdir, monkeypatch, capsys):
 @pytest.mark.parametrize("block", _blocks("python"))
 def test_readme_python_block_runs(block, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
-    exec(compile(block, str(README), "exec"), {})
+    exec(compile(block, "<docs python block>", "exec"), {})

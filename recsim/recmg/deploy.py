@@ -1,6 +1,6 @@
 """Deployment of trained models in the replay engine, and their evaluation.
 
-The models run in PyTorch outside the replay loop (DESIGN.md "Engine"): batched CPU
+The models run in PyTorch outside the replay loop (docs/design.md, "Engine"): batched CPU
 inference over the chunks of ``chunk`` accesses (default 15, the models' input length)
 of the part ``[start, stop)`` of a trace gives an :class:`recsim.engine.Advice`:
 

@@ -1,7 +1,7 @@
 """Training labels of the RecMG models from the offline optimum (OPTgen).
 
 Belady (without bypass, as the authors' labels) replays the trace on a buffer of
-``label_capacity`` vectors, by default 80% of the deployed buffer (DESIGN.md "RecMG"):
+``label_capacity`` vectors, by default 80% of the deployed buffer (docs/design.md, "RecMG"):
 
 - the *caching label* of access ``i`` is 1 when the optimum keeps its vector until the
   vector's next use, that is when that next access is an OPT hit, else 0 (also 0 for a
