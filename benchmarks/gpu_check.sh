@@ -4,8 +4,8 @@
 #      timed with CUDA events -> calibrations/<gpu>.json (+ .png/.svg);
 #   2. tests/test_fbgemm_gpu.py: fbgemm_lru / fbgemm_lfu against FBGEMM's GPU cache,
 #      every counter of every batch compared exactly (recsim.harness.fbgemm.counter_check).
-# Needs CUDA builds of torch 2.13 and fbgemm-gpu 1.8.0 in the venv (README, "Latency
-# model and TorchRec harness"). Usage: benchmarks/gpu_check.sh [PYTHON]
+# Needs CUDA builds of torch 2.13 and fbgemm-gpu 1.8.0 in the venv (docs/production.md,
+# "Installing FBGEMM and TorchRec"). Usage: benchmarks/gpu_check.sh [PYTHON]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-.venv/bin/python}

@@ -7,7 +7,7 @@ timed by wall clock with peak resident memory.
                               [--budget-fraction 0.1] [--dim 64] [--dtype fp16]
 
 The budget is ``--budget-fraction`` of the bytes of every unique row (10% by default,
-the buffer size of the README's tables).
+the buffer size of the tables in docs/).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The RecMG paper configuration beside our default, and the ablation of each deviation
-(issue 23; tables in docs/recmg.md and README "RecMG").
+(issue 23; tables in docs/recmg.md).
 
     python benchmarks/recmg_ablation.py [--workdir results/recmg_ablation] [--only NAME ...]
 

@@ -14,7 +14,7 @@ The conformance list, for every drawn trace, geometry and seed:
 
 * capacity is never exceeded: occupancy <= capacity, at most ``ways`` vectors per set, each
   in the set its key hashes to;
-* the count identities of the README's "Counts" (:func:`check_counts`);
+* the count identities of docs/model.md, "Counts" (:func:`check_counts`);
 * the same seed gives the same counts and buffer;
 * a replay in chunks equals a single-shot one;
 * policies without cross-set state (``Policy.cross_set``): a set-associative replay
@@ -133,7 +133,7 @@ def check_buffer(res, trace: Trace) -> None:
 
 
 def check_counts(res, trace: Trace, prefetch: dict | None = None) -> None:
-    """Every identity of the README's "Counts" on a replay of ``trace`` with the replay
+    """Every identity of docs/model.md, "Counts", on a replay of ``trace`` with the replay
     keywords ``prefetch`` (:func:`prefetch_configs`; none without prefetching)."""
     pf = {"prefetcher": "none", "prefetch_latency": 0, "fetch_latency": 0,
           "prefetch_budget": None, "max_outstanding": None, **(prefetch or {})}

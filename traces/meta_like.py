@@ -44,7 +44,7 @@ Construction (each knob is a parameter of :func:`generate`):
    (all of table 0's bags in time order, then table 1, ...), as FBGEMM's table-batched
    lookup and Meta's files order them.
 
-Calibration (``benchmarks/trace_realism.py``, README): at the defaults the histograms match
+Calibration (``benchmarks/trace_realism.py``, docs/traces.md): at the defaults the histograms match
 the 2021 files to 0.003, about 35% of accesses have a reuse distance beyond the scaled
 ``2**20`` (the paper reports about 20% on the real traces; Belady can lead LRU by 30% at
 a 10% buffer only if at least ``0.87 - 0.87 / 1.3 = 20%`` of accesses miss LRU beyond the
