@@ -155,6 +155,7 @@ def test_other_params_match_libcachesim(zipf_1m, policy, params):
     ("twoq", {"a_out_size_ratio": -1}),
     ("mq", {"n_queue": 0}), ("mq", {"n_queue": 65}), ("mq", {"lifetime": 0}),
     ("mq", {"qout_size_ratio": 0.0}), ("mq", {"qout_size_ratio": 65.0}),
+    ("clockpro", {"init_ratio_cold": 1.5}), ("clockpro", {"init_ratio_cold": -0.1}),
 ])
 def test_bad_params(policy, params):
     with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
@@ -194,3 +195,38 @@ def test_lirs_small_cache_difference(zipf_1m):
     ones = trace_of([1, 1, 2, 2, 1])
     assert lcs_misses_of(ones, "lirs", 1) == 5
     assert recsim.simulate(ones, "lirs", capacity=1, ways=0).misses == 3
+
+
+# -- ClockPro: libCacheSim 0.3.5's never evicts (policies/clockpro.py) --------------------
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_clockpro_libcachesim_never_evicts(zipf_1m, ratio):
+    """libCacheSim 0.3.5's ClockPro refuses a miss once its cold pages fill
+    floor(c * init_ratio_cold) and evicts only when full, so it holds the first
+    floor(c * ratio) distinct objects for good: no CLOCK-Pro count to match. recsim's
+    evicts and misses far less; its counts are pinned (no outside count exists)."""
+    trace, path = zipf_1m
+    capacity, vid = 1492, trace.dense().vid
+    kept = int(capacity * ratio)
+    _, first = np.unique(vid, return_index=True)
+    held = int(np.isin(vid, vid[np.sort(first)[:kept]]).sum())
+    theirs = libcachesim_misses(path, lcs.ClockPro, capacity, trace.n_accesses,
+                                init_ratio_cold=ratio)
+    assert theirs == trace.n_accesses - held + kept
+    ours = recsim.simulate(trace, "clockpro", capacity=capacity, ways=0,
+                           policy_params={"init_ratio_cold": ratio})
+    assert ours.evictions > 0 and ours.misses < 0.85 * theirs
+    assert ours.misses == {0.5: 559_892, 1.0: 560_038}[ratio]
+
+
+def test_clockpro_keeps_a_hot_loop_through_scans():
+    """Vectors read twice within their test period turn hot and outlive one-use scans,
+    which LRU and CLOCK let flush them every round."""
+    seq, hot = [], list(range(30))
+    for r in range(20):
+        seq += hot + hot + list(range(1000 + 60 * r, 1060 + 60 * r))
+    trace = trace_of(seq)
+    assert recsim.simulate(trace, "lru", capacity=40, ways=0).misses == 1800
+    assert recsim.simulate(trace, "clockpro", capacity=40, ways=0).misses == 1260
+    assert recsim.simulate(trace, "clockpro", capacity=40, ways=0,
+                           policy_params={"init_ratio_cold": 0.0}).misses == 1230
