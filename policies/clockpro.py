@@ -155,7 +155,7 @@ def _run_test(st, s):
             _end_test(st, s, v)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _run_cold(st, s):
     """Move ``HAND_cold`` until it evicts a resident cold page; returns that vid."""
     b = 4 * s
