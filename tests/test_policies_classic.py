@@ -26,6 +26,8 @@ from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import libcachesim_misses  # noqa: E402
+from reference import reference_replay  # noqa: E402
+from reference_clockpro import ClockProModel  # noqa: E402, F401  (registers the model)
 
 # recsim name -> (libCacheSim class, smallest cache libCacheSim caches anything in,
 #                 recsim parameters -> libCacheSim keyword arguments)
@@ -230,3 +232,28 @@ def test_clockpro_keeps_a_hot_loop_through_scans():
     assert recsim.simulate(trace, "clockpro", capacity=40, ways=0).misses == 1260
     assert recsim.simulate(trace, "clockpro", capacity=40, ways=0,
                            policy_params={"init_ratio_cold": 0.0}).misses == 1230
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("geometry", [(150, 0), (200, 32), (100, 3)], ids=str)
+def test_clockpro_matches_its_model(zipf_1m, geometry, ratio):
+    """The Numba policy equals a plain-Python model of the same rules
+    (tests/reference_clockpro.py), set-associative too."""
+    capacity, ways = geometry
+    trace = Trace.from_arrays(zipf_1m[0].table[:6000] % 1, zipf_1m[0].row[:6000] % 900)
+    params = {"init_ratio_cold": ratio}
+    res = recsim.simulate(trace, "clockpro", capacity=capacity, ways=ways, policy_params=params)
+    ref = reference_replay(trace, "clockpro", capacity, ways, policy_params=params)
+    assert res.counts == ref.counts and res.evictions > 0
+    assert sorted(res.resident.tolist()) == ref.resident
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hypothesis_clockpro_matches_its_model(data):
+    trace, capacity = data.draw(tiny_case(1))
+    ways = data.draw(st.sampled_from([0, 1, 2, 4]))
+    params = {"init_ratio_cold": data.draw(st.sampled_from([0.0, 0.3, 1.0]))}
+    res = recsim.simulate(trace, "clockpro", capacity=capacity, ways=ways, policy_params=params)
+    ref = reference_replay(trace, "clockpro", capacity, ways, policy_params=params)
+    assert res.counts == ref.counts
