@@ -74,6 +74,12 @@ class ClockProModel(_Base):
             if v in self.test:
                 self._end_test(v)
 
+    def _make_hot(self, v):
+        self.test.discard(v)
+        self.hot.add(v)
+        self._to_head(v)
+        self._balance()
+
     def hit(self, v, t):
         self.ref.add(v)
 
@@ -85,10 +91,7 @@ class ClockProModel(_Base):
             elif u in self.ref:
                 self.ref.discard(u)
                 if u in self.test:
-                    self.test.discard(u)
-                    self.hot.add(u)
-                    self._to_head(u)
-                    self._balance()
+                    self._make_hot(u)
                 else:
                     self.test.add(u)
                     self._to_head(u)
@@ -108,10 +111,7 @@ class ClockProModel(_Base):
         self.where[v] = None
         if v in self.clock:  # non-resident, in its test period
             self.m_c = min(self.c, self.m_c + 1)
-            self.test.discard(v)
-            self.hot.add(v)
-            self._to_head(v)
-            self._balance()
+            self._make_hot(v)
         else:
             self.test.add(v)
             self._at_head(v)
