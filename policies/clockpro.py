@@ -30,7 +30,8 @@ refuses a miss while the cold pages fill ``m_c``, and it evicts only when the ca
 full, which the refusal prevents (and a miss on a test page is promoted without entering
 its hash table, so it would never hit): it caches the first ``floor(c * ratio)``
 distinct objects for good. There is no libCacheSim count to match; this is the paper's
-algorithm.
+algorithm, checked against a plain-Python model of these rules
+(tests/reference_clockpro.py).
 
 A prefetch fill is handled as a demand miss. Per-vid state (a listed page outlives
 residency): flags, a circular intrusive list over vids per set, the vector's slot; per

@@ -2,7 +2,8 @@
 ``libcachesim`` 0.3.5, fully associative, unit-size objects) on the Amazon Video trace, on
 Zipf at several sizes and on tiny hypothesis traces; set-associative replays equal the
 per-set fully associative ones combined; documented differences tested on hand-made
-sequences."""
+sequences. CLOCK-Pro: libCacheSim 0.3.5's never evicts (tested), so recsim's is checked
+against a plain-Python model of its rules (tests/reference_clockpro.py) instead."""
 
 from __future__ import annotations
 
