@@ -77,3 +77,14 @@ def pop_oldest(ring, ends, code, mask, lst):
     code[vid] = 0
     ends[2 * lst] += 1
     return vid
+
+
+@njit(cache=True, inline="always")
+def push_bounded(ring, ends, code, mask, count, at, limit, lst, tag, vid):
+    """Append ``vid`` to list ``lst`` whose length is ``count[at]``, dropping its oldest
+    entry first when it holds ``limit``."""
+    if count[at] >= limit:
+        pop_oldest(ring, ends, code, mask, lst)
+        count[at] -= 1
+    push(ring, ends, code, mask, lst, tag, vid)
+    count[at] += 1

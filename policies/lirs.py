@@ -81,20 +81,34 @@ def make_state(ctx, params):
 # -- lists and doomed slots ---------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _s_top(st, s, v):
-    if st.flag[v] & IN_S:
-        unlink(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
+def _to_front(flag, bit, cnt, at, prev, nxt, head, tail, s, v):
+    """Put ``v`` first in list ``s`` of ``prev``/``nxt``/``head``/``tail``: membership in
+    flag ``bit``, the list's length in ``cnt[at]``."""
+    if flag[v] & bit:
+        unlink(prev, nxt, head, tail, s, v)
     else:
-        st.flag[v] |= IN_S
-        st.cnt[6 * s + S_N] += 1
-    push_front(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
+        flag[v] |= bit
+        cnt[at] += 1
+    push_front(prev, nxt, head, tail, s, v)
+
+
+@njit(cache=True, inline="always")
+def _take_out(flag, bit, cnt, at, prev, nxt, head, tail, s, v):
+    unlink(prev, nxt, head, tail, s, v)
+    flag[v] &= ~bit
+    cnt[at] -= 1
+
+
+@njit(cache=True, inline="always")
+def _s_top(st, s, v):
+    _to_front(st.flag, IN_S, st.cnt, 6 * s + S_N, st.s_prev, st.s_next, st.s_head, st.s_tail,
+              s, v)
 
 
 @njit(cache=True, inline="always")
 def _s_drop(st, s, v):
-    unlink(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
-    st.flag[v] &= ~IN_S
-    st.cnt[6 * s + S_N] -= 1
+    _take_out(st.flag, IN_S, st.cnt, 6 * s + S_N, st.s_prev, st.s_next, st.s_head, st.s_tail,
+              s, v)
     if st.flag[v] & IN_NH:
         unlink(st.nh_prev, st.nh_next, st.nh_head, st.nh_tail, s, v)
         st.flag[v] &= ~IN_NH
@@ -102,19 +116,14 @@ def _s_drop(st, s, v):
 
 @njit(cache=True, inline="always")
 def _q_mru(st, s, v):
-    if st.flag[v] & IN_Q:
-        unlink(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
-    else:
-        st.flag[v] |= IN_Q
-        st.cnt[6 * s + HIRS_N] += 1
-    push_front(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
+    _to_front(st.flag, IN_Q, st.cnt, 6 * s + HIRS_N, st.q_prev, st.q_next, st.q_head,
+              st.q_tail, s, v)
 
 
 @njit(cache=True, inline="always")
 def _q_drop(st, s, v):
-    unlink(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
-    st.flag[v] &= ~IN_Q
-    st.cnt[6 * s + HIRS_N] -= 1
+    _take_out(st.flag, IN_Q, st.cnt, 6 * s + HIRS_N, st.q_prev, st.q_next, st.q_head,
+              st.q_tail, s, v)
 
 
 @njit(cache=True, inline="always")

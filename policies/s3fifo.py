@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from recsim.plugin import Float, Int, Policy
-from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, unlink
 
 
@@ -138,11 +138,7 @@ def on_evict(state, set_, slot, vid, t):
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
     if flags[3 * set_ + 2] and state.ghost > 0:
-        if count[3 * set_ + 2] >= state.ghost:
-            pop_oldest(ring, ends, code, mask, set_)
-            count[3 * set_ + 2] -= 1
-        push(ring, ends, code, mask, set_, 0, vid)
-        count[3 * set_ + 2] += 1
+        push_bounded(ring, ends, code, mask, count, 3 * set_ + 2, state.ghost, set_, 0, vid)
 
 
 POLICY = Policy("s3fifo", "S3-FIFO: small, main and ghost FIFOs (Yang et al. 2023; "

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from recsim.plugin import Float, Policy
-from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, push_front, unlink
 
 State = namedtuple("State", "conf count q_of prev next head tail ring ends code mask flags")
@@ -96,11 +96,8 @@ def on_evict(state, set_, slot, vid, t):
     unlink(state.prev, state.next, state.head, state.tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
     if state.flags[2 * set_ + 1] and state.conf[1] > 0:
-        if count[3 * set_ + 2] >= state.conf[1]:
-            pop_oldest(state.ring, state.ends, state.code, state.mask, set_)
-            count[3 * set_ + 2] -= 1
-        push(state.ring, state.ends, state.code, state.mask, set_, 0, vid)
-        count[3 * set_ + 2] += 1
+        push_bounded(state.ring, state.ends, state.code, state.mask, count, 3 * set_ + 2,
+                     state.conf[1], set_, 0, vid)
 
 
 POLICY = Policy("twoq", "2Q: A1in FIFO, A1out ghosts, Am LRU (Johnson & Shasha 1994; "

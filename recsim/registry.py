@@ -6,7 +6,9 @@ Three sources, read once per process:
   that define ``PREFETCHER``;
 * installed packages' entry points in the groups ``recsim.policies`` and
   ``recsim.prefetchers`` (``name = "package.module:POLICY"`` in their ``pyproject.toml``);
-  one that fails to load is skipped with one warning naming it, so the others still work;
+  one that fails to load is skipped with one warning naming it, so the others still work
+  (the same holds for trace formats and generators, group ``recsim.traces``, which
+  :mod:`recsim.traces` reads through :func:`trace_plugins`);
 * one-file plug-ins named by :func:`load_plugin_files` (``recsim --plugin FILE.py``,
   ``plugins: [FILE.py]`` in an experiment YAML): a file that fails to import is an error.
 
@@ -110,6 +112,11 @@ def _entry_point_plugins(kind: str) -> tuple:
                           f"failed to load and is left out: {type(exc).__name__}: {exc}",
                           PluginWarning, stacklevel=2)
     return tuple(loaded)
+
+
+def trace_plugins() -> tuple:
+    """``(module, source)`` of every entry point of group ``recsim.traces`` that loads."""
+    return _entry_point_plugins("traces")
 
 
 def _scan(kind: str) -> dict:

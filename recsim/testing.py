@@ -3,12 +3,12 @@
 ``check_policy(name)`` and ``check_prefetcher(name)`` replay small traces that hypothesis
 draws (:func:`traces`, :func:`geometries`) and check the conformance list below; a
 failure raises with the smallest trace and geometry hypothesis finds, printed as plain
-lists (``Falsifying example: ...``). In a plug-in package's tests one line does it::
+lists (``Falsifying example: ...``). In a plug-in package's tests one line does it, a
+pytest test per plug-in (:func:`conformance_tests`)::
 
-    from recsim.testing import check_policy
+    from recsim.testing import conformance_tests
 
-    def test_conformance():
-        check_policy("slru")
+    test_conformance = conformance_tests("slru", "lfuda")
 
 The conformance list, for every drawn trace, geometry and seed:
 
@@ -316,3 +316,24 @@ def check_prefetcher(name: str, params: dict | None = None, max_examples: int = 
     """Check prefetcher ``name`` (with ``params``, under LRU) against the conformance
     list; raise with hypothesis's smallest failing case."""
     _check(prefetcher_properties, "prefetcher", name, params, max_examples)
+
+
+def conformance_tests(*policies, prefetchers=(), max_examples: int = 40):
+    """A pytest test function, one case per plug-in, that runs :func:`check_policy` on each
+    of ``policies`` and :func:`check_prefetcher` on each of ``prefetchers`` (a name, or a
+    ``(name, params)`` pair). Assign it to a ``test_`` name in a test module."""
+    import pytest
+
+    def pair(kind, plugin):
+        name, params = (plugin, None) if isinstance(plugin, str) else plugin
+        return pytest.param(kind, name, params, id=f"{name}{params or ''}")
+
+    cases = ([pair("policy", p) for p in policies]
+             + [pair("prefetcher", p) for p in prefetchers])
+
+    @pytest.mark.parametrize("kind, name, params", cases)
+    def test(kind, name, params):
+        check = check_policy if kind == "policy" else check_prefetcher
+        check(name, params, max_examples=max_examples)
+
+    return test

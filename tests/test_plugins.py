@@ -99,6 +99,59 @@ def test_broken_entry_point_warns_and_the_rest_stays(monkeypatch, capsys):
         registry.policies.cache_clear()
 
 
+def test_trace_entry_points_add_generators_and_formats(monkeypatch, tmp_path, capsys):
+    """Group ``recsim.traces``: a module with ``generate`` is a generator (CLI ``trace
+    gen``, YAML ``generate:``), one with ``read`` a format (``--format``, file names); a
+    name taken twice is one line naming the entry point."""
+    import types
+
+    from recsim import traces
+    from recsim.experiments.schema import check_experiment, read_yaml
+
+    def generate(path=None, **params):
+        trace = recsim.Trace.from_arrays(np.zeros(params["accesses"], np.int32),
+                                         np.arange(params["accesses"]) % 7)
+        if path is not None:
+            traces.save_trace(trace, path)
+        return trace
+
+    gen = types.ModuleType("fake_gen")
+    gen.NAME, gen.check, gen.generate = "sevens", lambda **p: p, generate
+    fmt = types.ModuleType("fake_fmt")
+    fmt.NAME, fmt.EXTENSIONS = "sevens_text", (".sevens",)
+    fmt.read = lambda path, **opts: generate(accesses=len(Path(path).read_text().split()))
+    for module in (gen, fmt):
+        monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
+    fake = {"recsim.traces": [_EntryPoint("sevens", "fake_gen", lambda: gen),
+                              _EntryPoint("sevens_text", "fake_fmt", lambda: fmt)]}
+    monkeypatch.setattr(registry, "entry_points", lambda group: fake.get(group, []))
+
+    def reload():
+        for fn in (registry._entry_point_plugins, traces.generators, traces.formats):
+            fn.cache_clear()
+
+    reload()
+    try:
+        out = tmp_path / "g.trace"
+        assert main(["trace", "gen", "sevens", "-o", str(out), "--accesses", "70"]) == 0
+        assert recsim.load_trace(out).n_unique == 7
+        (tmp_path / "t.sevens").write_text("a b c")
+        assert recsim.load_trace(tmp_path / "t.sevens").n_accesses == 3
+        yaml = tmp_path / "e.yaml"
+        yaml.write_text("name: g\ntraces: [{name: s, generate: {preset: sevens, accesses: "
+                        "50}}]\ncapacities: [0.5]\nways: [0]\npolicies: [lru]\n")
+        check_experiment(read_yaml(yaml), yaml)
+        fake["recsim.traces"].append(_EntryPoint("zipf", "fake_gen:zipf", lambda: types.
+                                                 SimpleNamespace(NAME="zipf", generate=1)))
+        reload()
+        with pytest.raises(ConfigError, match="'zipf = fake_gen:zipf': trace generator "
+                                              "'zipf' is already defined by recsim.traces.zipf"):
+            traces.generators()
+    finally:
+        monkeypatch.undo()
+        reload()
+
+
 def _yaml(tmp_path, plugin: str) -> Path:
     """An experiment in ``tmp_path`` naming the plug-in file ``plugin`` of the fixtures,
     by a path relative to the YAML."""

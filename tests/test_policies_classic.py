@@ -2,7 +2,8 @@
 ``libcachesim`` 0.3.5, fully associative, unit-size objects) on the Amazon Video trace, on
 Zipf at several sizes and on tiny hypothesis traces; set-associative replays equal the
 per-set fully associative ones combined; documented differences tested on hand-made
-sequences."""
+sequences. CLOCK-Pro: libCacheSim 0.3.5's never evicts (tested), so recsim's is checked
+against a plain-Python model of its rules (tests/reference_clockpro.py) instead."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from recsim.traces.trace import Trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import libcachesim_misses  # noqa: E402
+from reference import reference_replay  # noqa: E402
+from reference_clockpro import ClockProModel  # noqa: E402, F401  (registers the model)
 
 # recsim name -> (libCacheSim class, smallest cache libCacheSim caches anything in,
 #                 recsim parameters -> libCacheSim keyword arguments)
@@ -155,6 +158,7 @@ def test_other_params_match_libcachesim(zipf_1m, policy, params):
     ("twoq", {"a_out_size_ratio": -1}),
     ("mq", {"n_queue": 0}), ("mq", {"n_queue": 65}), ("mq", {"lifetime": 0}),
     ("mq", {"qout_size_ratio": 0.0}), ("mq", {"qout_size_ratio": 65.0}),
+    ("clockpro", {"init_ratio_cold": 1.5}), ("clockpro", {"init_ratio_cold": -0.1}),
 ])
 def test_bad_params(policy, params):
     with pytest.raises(ConfigError, match=f"policy '{policy}': parameter"):
@@ -194,3 +198,63 @@ def test_lirs_small_cache_difference(zipf_1m):
     ones = trace_of([1, 1, 2, 2, 1])
     assert lcs_misses_of(ones, "lirs", 1) == 5
     assert recsim.simulate(ones, "lirs", capacity=1, ways=0).misses == 3
+
+
+# -- ClockPro: libCacheSim 0.3.5's never evicts (policies/clockpro.py) --------------------
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_clockpro_libcachesim_never_evicts(zipf_1m, ratio):
+    """libCacheSim 0.3.5's ClockPro refuses a miss once its cold pages fill
+    floor(c * init_ratio_cold) and evicts only when full, so it holds the first
+    floor(c * ratio) distinct objects for good: no CLOCK-Pro count to match. recsim's
+    evicts and misses far less; its counts are pinned (no outside count exists)."""
+    trace, path = zipf_1m
+    capacity, vid = 1492, trace.dense().vid
+    kept = int(capacity * ratio)
+    _, first = np.unique(vid, return_index=True)
+    held = int(np.isin(vid, vid[np.sort(first)[:kept]]).sum())
+    theirs = libcachesim_misses(path, lcs.ClockPro, capacity, trace.n_accesses,
+                                init_ratio_cold=ratio)
+    assert theirs == trace.n_accesses - held + kept
+    ours = recsim.simulate(trace, "clockpro", capacity=capacity, ways=0,
+                           policy_params={"init_ratio_cold": ratio})
+    assert ours.evictions > 0 and ours.misses < 0.85 * theirs
+    assert ours.misses == {0.5: 559_892, 1.0: 560_038}[ratio]
+
+
+def test_clockpro_keeps_a_hot_loop_through_scans():
+    """Vectors read twice within their test period turn hot and outlive one-use scans,
+    which LRU and CLOCK let flush them every round."""
+    seq, hot = [], list(range(30))
+    for r in range(20):
+        seq += hot + hot + list(range(1000 + 60 * r, 1060 + 60 * r))
+    trace = trace_of(seq)
+    assert recsim.simulate(trace, "lru", capacity=40, ways=0).misses == 1800
+    assert recsim.simulate(trace, "clockpro", capacity=40, ways=0).misses == 1260
+    assert recsim.simulate(trace, "clockpro", capacity=40, ways=0,
+                           policy_params={"init_ratio_cold": 0.0}).misses == 1230
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("geometry", [(150, 0), (200, 32), (100, 3)], ids=str)
+def test_clockpro_matches_its_model(zipf_1m, geometry, ratio):
+    """The Numba policy equals a plain-Python model of the same rules
+    (tests/reference_clockpro.py), set-associative too."""
+    capacity, ways = geometry
+    trace = Trace.from_arrays(zipf_1m[0].table[:6000] % 1, zipf_1m[0].row[:6000] % 900)
+    params = {"init_ratio_cold": ratio}
+    res = recsim.simulate(trace, "clockpro", capacity=capacity, ways=ways, policy_params=params)
+    ref = reference_replay(trace, "clockpro", capacity, ways, policy_params=params)
+    assert res.counts == ref.counts and res.evictions > 0
+    assert sorted(res.resident.tolist()) == ref.resident
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hypothesis_clockpro_matches_its_model(data):
+    trace, capacity = data.draw(tiny_case(1))
+    ways = data.draw(st.sampled_from([0, 1, 2, 4]))
+    params = {"init_ratio_cold": data.draw(st.sampled_from([0.0, 0.3, 1.0]))}
+    res = recsim.simulate(trace, "clockpro", capacity=capacity, ways=ways, policy_params=params)
+    ref = reference_replay(trace, "clockpro", capacity, ways, policy_params=params)
+    assert res.counts == ref.counts

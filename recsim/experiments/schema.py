@@ -42,14 +42,14 @@ from typing import Any, Literal, Union
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
-                      model_validator)
+                      field_validator, model_validator)
 
 from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError, gist
 from recsim.experiments.latency import load_calibration
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
-from recsim.traces import GENERATORS, check_generator
+from recsim.traces import check_generator, generators
 
 AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds")
 PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
@@ -71,8 +71,15 @@ class Generate(BaseModel):
     """A generated trace: ``preset`` and ``accesses``; every other key goes to the
     generator, which checks it."""
     model_config = ConfigDict(extra="allow", strict=True)
-    preset: Literal[tuple(GENERATORS)]
+    preset: str
     accesses: int = Field(gt=0)
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, preset):
+        if preset not in generators():
+            raise ValueError(f"expected one of {', '.join(generators())}")
+        return preset
 
     @model_validator(mode="after")
     def _generator_accepts(self):

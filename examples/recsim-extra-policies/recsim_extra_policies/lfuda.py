@@ -41,35 +41,22 @@ def _before(s, a, b):
 
 
 @njit(cache=True)
-def _sift_up(s, base, i):
-    slot = s.heap[base + i]
-    while i > 0:
-        parent = (i - 1) >> 1
-        other = s.heap[base + parent]
-        if not _before(s, slot, other):
-            break
-        s.heap[base + i] = other
-        s.pos[other] = i
-        i = parent
-    s.heap[base + i] = slot
-    s.pos[slot] = i
-
-
-@njit(cache=True)
-def _sift_down(s, base, i, n):
+def _settle(s, base, i, n):
+    """Move the vector at heap position ``i`` (of ``n``) up or down to its place."""
     slot = s.heap[base + i]
     while True:
-        child = 2 * i + 1
-        if child >= n:
-            break
-        if child + 1 < n and _before(s, s.heap[base + child + 1], s.heap[base + child]):
-            child += 1
-        other = s.heap[base + child]
-        if not _before(s, other, slot):
-            break
+        if i > 0 and _before(s, slot, s.heap[base + ((i - 1) >> 1)]):
+            to = (i - 1) >> 1
+        else:
+            to = 2 * i + 1
+            if to + 1 < n and _before(s, s.heap[base + to + 1], s.heap[base + to]):
+                to += 1
+            if to >= n or not _before(s, s.heap[base + to], slot):
+                break
+        other = s.heap[base + to]
         s.heap[base + i] = other
         s.pos[other] = i
-        i = child
+        i = to
     s.heap[base + i] = slot
     s.pos[slot] = i
 
@@ -87,7 +74,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _stamp(state, slot)
     state.heap[base + n] = slot
     state.size[set_] = n + 1
-    _sift_up(state, base, n)
+    _settle(state, base, n, n + 1)
 
 
 @njit(cache=True, inline="always")
@@ -104,8 +91,7 @@ def on_evict(state, set_, slot, vid, t):
     if i < n:  # the last vector of the heap takes the victim's place
         moved = state.heap[base + n]
         state.heap[base + i] = moved
-        _sift_down(state, base, i, n)
-        _sift_up(state, base, state.pos[moved])
+        _settle(state, base, i, n)
     if n > 0:
         state.age[set_] = state.freq[state.heap[base]]
 
@@ -116,7 +102,7 @@ def on_hit(state, set_, slot, vid, t, prio):
     was_min = state.freq[slot] == age
     state.freq[slot] += age
     _stamp(state, slot)
-    _sift_down(state, base, state.pos[slot], n)
+    _settle(state, base, state.pos[slot], n)
     if was_min and n > 1:  # frequency ``age`` may have lost its last vector
         root = state.heap[base]
         if root == slot:  # the least of the others is a child of the root

@@ -1,6 +1,6 @@
 """SLRU and LFUDA: recsim's conformance list, and exact miss counts against libCacheSim
 0.3.5's C replay (fully associative, unit-size objects) on the Amazon Video trace and on
-Zipf at several buffer sizes."""
+Zipf at several buffer sizes; the loop generator from the CLI and experiment YAML."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import recsim
-from recsim.testing import check_policy
+from recsim.testing import conformance_tests
 
 pytest.importorskip("libcachesim")
 AMAZON = Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / \
@@ -18,13 +18,8 @@ AMAZON = Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / \
 ORACLES = {"slru": "SLRU", "lfuda": "LFUDA"}
 
 
-@pytest.mark.parametrize("name", ["slru", "lfuda"])
-def test_conformance(name):
-    check_policy(name, max_examples=25)
-
-
-def test_conformance_of_a_two_segment_slru():
-    check_policy("slru", {"segments": 2}, max_examples=10)
+test_conformance = conformance_tests("slru", "lfuda", ("slru", {"segments": 2}),
+                                     max_examples=20)
 
 
 LCS = """
@@ -117,3 +112,24 @@ policies: [slru, {{name: slru, params: {{segments: 2}}}}, lfuda]
     rows = run_experiment(yaml, output=tmp_path / "out", progress=False, workers=2)
     assert sorted({r["policy"] for r in rows}) == ["lfuda", "slru"] and len(rows) == 12
     assert all(r["hits"] + r["misses"] == 5000 for r in rows)
+
+
+def test_loop_generator_from_the_cli_and_yaml(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.experiments.sweep import run_experiment
+
+    path = tmp_path / "loop.trace"
+    assert main(["trace", "gen", "loop", "-o", str(path), "--accesses", "1000", "--rows",
+                 "50", "--batch-size", "64"]) == 0
+    trace = recsim.load_trace(path)
+    assert (trace.n_accesses, trace.n_unique, trace.n_batches) == (1000, 50, 16)
+    assert recsim.simulate(trace, "lru", capacity=49, ways=0).misses == 1000
+    yaml = tmp_path / "exp.yaml"
+    yaml.write_text("""name: loop
+traces: [{name: l, generate: {preset: loop, accesses: 2000, rows: 40}}]
+capacities: [39]
+ways: [0]
+policies: [lru, slru]
+""")
+    rows = run_experiment(yaml, output=tmp_path / "out", progress=False, workers=1)
+    assert {r["policy"]: r["misses"] for r in rows}["lru"] == 2000
