@@ -127,7 +127,8 @@ def test_trace_entry_points_add_generators_and_formats(monkeypatch, tmp_path, ca
     monkeypatch.setattr(registry, "entry_points", lambda group: fake.get(group, []))
 
     def reload():
-        for fn in (registry._entry_point_plugins, traces.generators, traces.formats):
+        for fn in (registry._entry_point_plugins, registry.policies, registry.prefetchers,
+                   traces.generators, traces.formats):
             fn.cache_clear()
 
     reload()
