@@ -240,7 +240,8 @@ def cmd_simulate(args) -> None:
                      (f"{r:.4f}" for r in result.window_hit_rate))
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
-          f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
+          f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s"
+          + (f", model advice {t['advice_s']:.2f} s" if "advice_s" in t else ""))
 
 
 def cmd_run(args) -> None:

@@ -24,7 +24,7 @@ from recsim.engine import metrics
 from recsim.engine.kernels import compile_kernel
 from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
+from recsim.plugin import PREFETCHED, QUEUE_SIZE, advice_of, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -114,6 +114,22 @@ class Advice:
         return prio, ptr, vids, int(self.chunk), int(self.lag)
 
 
+def merged_advice(*parts: Advice | None) -> Advice | None:
+    """One advice from several (the caller's, a learned policy's, a learned
+    prefetcher's), each giving priorities or prefetch lists, no part given twice."""
+    parts = [a for a in parts if a is not None]
+    priority = [a.priority for a in parts if a.priority is not None]
+    prefetch = [a for a in parts if a.prefetch_ptr is not None]
+    if len(priority) > 1 or len(prefetch) > 1:
+        raise ConfigError("advice: priorities or prefetch lists given twice (by the advice "
+                          "argument and a learned plug-in's model, or by two models)")
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    lists = prefetch[0] if prefetch else Advice()
+    return Advice(priority[0] if priority else None, lists.prefetch_ptr, lists.prefetch_vids,
+                  lists.chunk, lists.lag)
+
+
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher: str = "none", policy_params: dict | None = None,
              prefetcher_params: dict | None = None, prefetch_latency: int = 0,
@@ -162,6 +178,11 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         trace = dedup_batches(trace)
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    learned = [advice_of(pol, trace, pol_params), advice_of(pf, trace, pf_params)]
+    if any(learned):  # a learned plug-in's model inference (or its cached predictions)
+        advice = merged_advice(advice, *learned)
+        timings["advice_s"] = time.perf_counter() - start
     cap = resolve_capacity(settings.capacity, dense.n_unique)
     if pol.replay is not None:
         if (pf.name != "none" or advice is not None or per_table or window or log_hits
