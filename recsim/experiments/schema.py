@@ -19,6 +19,7 @@ Schema (unknown keys are errors that name the YAML path)::
     prefetch_budget: null          # prefetches issued per batch at most
     max_outstanding: null          # prefetches in flight at most
     dedup: null                    # batch: a row repeated in a batch counts one lookup
+    eval_after: 0                  # count every metric on the accesses from this one on
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -30,8 +31,9 @@ Schema (unknown keys are errors that name the YAML path)::
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
 
-``capacities``, ``ways`` and ``seeds`` (the axes) and the four latency and prefetch keys
-make each cell's :class:`~recsim.engine.settings.ReplaySettings`, which checks them.
+``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
+``dedup`` and ``eval_after`` make each cell's
+:class:`~recsim.engine.settings.ReplaySettings`, which checks them.
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
 
@@ -134,6 +136,7 @@ class Experiment(_Strict):
     prefetch_budget: int | None = None
     max_outstanding: int | None = None
     dedup: str | None = None
+    eval_after: int = 0
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
@@ -170,7 +173,7 @@ class Experiment(_Strict):
                               fetch_latency=self.fetch_latency,
                               prefetch_budget=self.prefetch_budget,
                               max_outstanding=self.max_outstanding, dedup=self.dedup,
-                              **axes)
+                              eval_after=self.eval_after, **axes)
 
     def output_dir(self, output=None) -> Path:
         """``output`` (a command-line override), else the YAML's ``output``, else

@@ -25,6 +25,7 @@ from pathlib import Path
 from recsim.engine.replay import replay
 from recsim.engine.settings import ReplaySettings
 from recsim.engine.warm import is_warm, kind_of
+from recsim.errors import ConfigError
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
@@ -127,7 +128,8 @@ def run_cell(task: dict) -> dict:
 def _row(cfg: dict, trace, result, start: float) -> dict:
     """A cell's row: its configuration, the result's counts and rates, provenance."""
     row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
-           "requested_ways": cfg["ways"], "seed": cfg["seed"], **result.to_dict()}
+           "requested_ways": cfg["ways"], "seed": cfg["seed"],
+           "eval_after": cfg["eval_after"], **result.to_dict()}
     row["buffer_fraction"] = result.capacity / trace.n_unique
     row.update(wall_s=time.perf_counter() - start, version=code_version(),
                git_commit=git_commit())
@@ -135,10 +137,11 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
 
 
 def _one_pass(cfg: dict) -> bool:
-    """Whether a cell is fully associative LRU without prefetching, fetch latency or
-    deduplication."""
+    """Whether a cell is fully associative LRU without prefetching, fetch latency,
+    deduplication or ``eval_after``."""
     return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
-            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"])
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"]
+            and not cfg["eval_after"])
 
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
@@ -196,6 +199,11 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     out = exp.output_dir(output)
     store = ResultsStore(out)
     prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    for i, (trace, _) in enumerate(prepared):
+        if exp.eval_after >= trace.n_accesses:
+            raise ConfigError(f"{exp.file}: eval_after: expected fewer than the "
+                              f"{trace.n_accesses:,} accesses of traces[{i}] "
+                              f"({exp.traces[i].name}), got {exp.eval_after:,}")
     _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
     tasks = [cell_task(exp, cell, prepared) for cell in expand(exp)]
     keys = [cell_key(task["config"]) for task in tasks]
