@@ -257,6 +257,8 @@ def cmd_run(args) -> None:
         return
     exp = check_experiment(raw, args.file, scale)
     out = exp.output_dir(args.output)
+    if exp.learned:  # models to train or check first (torch)
+        from recsim.recmg.sweep import run_experiment
     rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
                           address=args.address, force=args.force)
     if rows:

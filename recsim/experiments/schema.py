@@ -27,6 +27,9 @@ Schema (unknown keys are errors that name the YAML path)::
     paper:                         # reference values: a paper-vs-recsim table in the report
       - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
     latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
+    models:                        # learned models the sweep trains (docs/recmg.md)
+      cm: {kind: recmg-cache, train_accesses: 2000000}  # policies: [{name: recmg,
+                                                        #   params: {model: cm}}]
     output: results/quickstart     # default results/<name> (results/<name>_<scale>)
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
@@ -50,6 +53,7 @@ from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError, gist
 from recsim.experiments.latency import load_calibration
+from recsim.plugin import files_set
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
 from recsim.traces import GENERATORS, check_generator
 
@@ -61,6 +65,7 @@ METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilizat
 TABLES = ("prefetch", "latency")
 AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
+MODEL_KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")  # recsim.recmg.train.KINDS
 
 
 class _Strict(BaseModel):
@@ -120,6 +125,24 @@ class Latency(_Strict):
     calibration: str
 
 
+class ModelSpec(_Strict):
+    """A learned model the sweep trains (``models:``); ``params`` are the model's, checked
+    by :mod:`recsim.recmg.sweep` before any training."""
+    kind: Literal[MODEL_KINDS]
+    train_accesses: int = Field(gt=0)
+    epochs: int = Field(8, ge=1)
+    label_fraction: float = Field(0.8, gt=0, le=1)
+    seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1)
+    params: dict = Field(default_factory=dict)
+
+    @property
+    def uses_buffer(self) -> bool:
+        """Whether its labels depend on the buffer (Belady's on it; TransFetch learns from
+        the accesses alone)."""
+        return self.kind != "transfetch"
+
+
 class Experiment(_Strict):
     name: str
     description: str = ""
@@ -142,12 +165,14 @@ class Experiment(_Strict):
     tables: list[Literal[TABLES]] = Field(default_factory=list)
     paper: list[PaperValue] = Field(default_factory=list)
     latency: Latency | None = None
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
     output: str | None = None
     # Worked out once by check_experiment, not read from the YAML:
     _file: Path | None = PrivateAttr(None)
     _scale: str | None = PrivateAttr(None)
     _calibration: dict | None = PrivateAttr(None)
     _plugins: dict = PrivateAttr(default_factory=dict)  # axis: [Plugin, params resolved]
+    _learned: bool = PrivateAttr(False)  # whether a cell replays a model checkpoint
 
     @property
     def file(self) -> Path | None:
@@ -161,6 +186,11 @@ class Experiment(_Strict):
     def calibration(self) -> dict | None:
         """The latency calibration, loaded (None without ``latency``)."""
         return self._calibration
+
+    @property
+    def learned(self) -> bool:
+        """Whether a cell replays a learned model (a ``models:`` name or a checkpoint)."""
+        return self._learned
 
     def resolved(self, axis: str) -> list[Plugin]:
         """The ``policies`` or ``prefetchers`` with every parameter resolved."""
@@ -298,6 +328,8 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
                 params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}].params")
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
+            params = _checkpoints(exp, f"{key}[{i}].params", f"{kind} '{found.name}'", found,
+                                  params)
             exp._plugins[key].append(Plugin(name=plugin.name, params=params))
     if exp.latency is not None:
         calibration = path.parent / exp.latency.calibration
@@ -310,6 +342,30 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
         except ConfigError as exc:
             raise ConfigError(f"{path}: latency.calibration: {exc}") from None
     return exp
+
+
+def _checkpoints(exp: Experiment, where: str, owner: str, plugin, params: dict) -> dict:
+    """``params`` with each checkpoint path (a File parameter naming no model of
+    ``models:``) made absolute from the YAML's folder; a model name is checked to be of
+    the kind the plug-in takes, with ``eval_after`` past its training span."""
+    path, out = exp.file, dict(params)
+    for name, value in files_set(plugin, params).items():
+        exp._learned = True
+        kind, model = plugin.params[name].kind, exp.models.get(value)
+        if model is None:
+            file = path.parent / value
+            if not file.is_file():
+                raise ConfigError(f"{path}: {where}.{name}: no model '{value}' under models: "
+                                  f"and no file {file}")
+            out[name] = str(file.resolve())
+        elif model.kind != kind:
+            raise ConfigError(f"{path}: {where}.{name}: model '{value}' is a {model.kind} "
+                              f"model; {owner} takes a {kind} model")
+        elif exp.eval_after < model.train_accesses:
+            raise ConfigError(f"{path}: eval_after: {exp.eval_after:,} is inside the training "
+                              f"span of model '{value}' ({model.train_accesses:,} accesses): "
+                              "learned strategies are judged after it")
+    return out
 
 
 def _plugin(spec: PluginSpec) -> Plugin:

@@ -18,14 +18,13 @@ is predicted each time.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
-from recsim.files import atomic_output
+from recsim.files import atomic_output, digest
 from recsim.recmg import deploy, transfetch
 from recsim.recmg.encoding import Vocabulary
 from recsim.recmg.train import load_checkpoint, load_model
@@ -48,14 +47,6 @@ def transfetch_advice(trace, params: dict) -> Advice:
     """Prefetch lists from a TransFetch model (the ``transfetch`` prefetcher's hook)."""
     return deploy.advice(trace, None, predictions(params["model"], "transfetch", trace),
                          params["lag"])
-
-
-def digest(path) -> str:
-    """The content digest of a checkpoint file (a missing one is a one-line error)."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the model checkpoint: {exc.strerror}") from None
 
 
 def checked_checkpoint(path, kind: str, trace=None) -> dict:
@@ -100,7 +91,10 @@ def _cache_file(trace, key: str) -> Path | None:
 def predictions(path, kind: str, trace) -> deploy.Predictions:
     """The predictions of the ``kind`` model at ``path`` for ``trace``, from the first
     whole chunk after its training span to the end (see module)."""
-    cache = _cache_file(trace, digest(path))
+    try:
+        cache = _cache_file(trace, digest(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model checkpoint: {exc.strerror}") from None
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as saved:
             if str(saved["kind"]) != kind:
