@@ -114,6 +114,8 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypat
     (("{model: cm}}, lru", "{model: junk.pt}}, lru"),
      r"policies\[1\].params.model: .*junk.pt: not a recsim model checkpoint"),
     (("kind: transfetch", "kind: belady"), r"models.tf.kind: Input should be"),
+    (("eval_after: 9000", "eval_after: 12000"),  # found once the trace is there
+     r"eval_after: expected fewer than the 12,000 accesses of traces\[0\] \(ml\)"),
 ])
 def test_bad_models_are_refused_before_any_training(tmp_path, monkeypatch, change, error):
     (tmp_path / "junk.pt").write_text("not a checkpoint")
@@ -121,4 +123,4 @@ def test_bad_models_are_refused_before_any_training(tmp_path, monkeypatch, chang
     trained = _count(monkeypatch, train, "train")
     with pytest.raises(ConfigError, match=error):
         run_experiment(load_experiment(tmp_path / "s.yaml"), tmp_path / "out", progress=False)
-    assert not trained and not (tmp_path / "out" / "traces").exists()
+    assert not trained and (tmp_path / "out" / "traces").exists() == ("12000" in change[1])

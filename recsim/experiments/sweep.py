@@ -247,6 +247,15 @@ def _reuse_histogram(trace: Trace) -> dict:
     return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
 
 
+def check_eval_after(exp: Experiment, prepared) -> None:
+    """That ``eval_after`` leaves accesses to count in every trace."""
+    for i, (trace, _) in enumerate(prepared):
+        if exp.eval_after >= trace.n_accesses:
+            raise ConfigError(f"{exp.file}: eval_after: expected fewer than the "
+                              f"{trace.n_accesses:,} accesses of traces[{i}] "
+                              f"({exp.traces[i].name}), got {exp.eval_after:,}")
+
+
 def run_experiment(experiment, output=None, progress: bool = True, scale: str | None = None,
                    workers: int | None = None, executor: str = "local",
                    address: str | None = None, force: bool = False) -> list[dict]:
@@ -260,11 +269,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     out = exp.output_dir(output)
     store = ResultsStore(out)
     prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
-    for i, (trace, _) in enumerate(prepared):
-        if exp.eval_after >= trace.n_accesses:
-            raise ConfigError(f"{exp.file}: eval_after: expected fewer than the "
-                              f"{trace.n_accesses:,} accesses of traces[{i}] "
-                              f"({exp.traces[i].name}), got {exp.eval_after:,}")
+    check_eval_after(exp, prepared)
     _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
     tasks = [cell_task(exp, cell, prepared, out) for cell in expand(exp)]
     keys = [cell_key(task["config"]) for task in tasks]

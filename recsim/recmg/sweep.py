@@ -48,6 +48,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     for (where, path), kind in given.items():
         _at(where, exp, plugins.checked_checkpoint, path, kind)
     prepared = [sweep.prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    sweep.check_eval_after(exp, prepared)  # past every model's training span (the schema)
     for (where, path), kind in given.items():
         for trace, _ in prepared:
             ck = _at(where, exp, plugins.checked_checkpoint, path, kind, trace)
@@ -59,7 +60,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     todo = [job for job in jobs if not _finished(job["path"])]
     for job in tqdm(todo, desc=f"{exp.name}: training {len(todo)} models", unit="model",
                     disable=not progress or not todo):
-        _train(job, progress)
+        _at(f"models.{job['name']}", exp, _train, job, progress)
     for job in jobs:
         plugins.predictions(job["path"], job["spec"].kind, job["trace"])
     for (where, path), kind in given.items():
