@@ -28,6 +28,11 @@ priority ``p`` stores ``stamp = age[set] + p``, and the priority now is
 set-associative buffers. Without advice (``prio`` = 0 everywhere) every priority decays
 to 0 after ``eviction_speed`` evictions and the policy is LRU among the decayed vectors.
 The policy never bypasses.
+
+``model``: a RecMG caching-model checkpoint (``recsim train recmg-cache``); set, the engine
+asks :mod:`recsim.recmg.plugins` for its decisions on the accesses after the model's
+training span (batched inference before the replay, cached beside the trace). Unset, the
+advice is the caller's (``kind: recmg-evaluation``), or none.
 """
 
 from collections import namedtuple
@@ -35,7 +40,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from recsim.plugin import Int, Policy
+from recsim.plugin import File, Int, Policy
 
 # per slot: the eviction count at which its priority runs out, and its last touch; per set:
 # evictions so far; the touch counter (one int64: several prefetch fills can share one access
@@ -89,7 +94,10 @@ def on_evict(state, set_, slot, vid, t):
 
 POLICY = Policy("recmg", "RecMG Algorithm 2: caching-model priorities, aged per eviction",
                 make_state, victim, on_hit=on_hit, on_fill=on_fill, on_evict=on_evict,
-                params={"eviction_speed": Int(4, lo=0, help="evictions a vector outlives without "
+                advise="recsim.recmg.plugins:caching_advice",
+                params={"model": File("", "recmg-cache", help="caching-model checkpoint whose "
+                                      "decisions are the advice ('': the caller's, or none)"),
+                        "eviction_speed": Int(4, lo=0, help="evictions a vector outlives without "
                                                "advice (a prefetch fill's priority)"),
                         "keep": Int(128, lo=0, help="more evictions a vector the caching "
                                     "model keeps (prio 1.0) outlives")})

@@ -9,7 +9,7 @@
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
-                    [--dedup batch] [--chunk N]
+                    [--dedup batch] [--chunk N] [--eval-after N]
                     [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
@@ -204,7 +204,7 @@ def cmd_simulate(args) -> None:
 
     settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
                               args.fetch_latency, args.prefetch_budget, args.max_outstanding,
-                              args.seed, args.dedup)
+                              args.seed, args.dedup, args.eval_after)
     trace = load_trace(args.trace)
     result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
                     dict(args.pf_param), advice=_model_advice(args, trace),
@@ -239,7 +239,8 @@ def cmd_simulate(args) -> None:
                      (f"{r:.4f}" for r in result.window_hit_rate))
     t = result.timings
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
-          f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s")
+          f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s"
+          + (f", model advice {t['advice_s']:.2f} s" if "advice_s" in t else ""))
 
 
 def cmd_run(args) -> None:
@@ -255,6 +256,8 @@ def cmd_run(args) -> None:
         return
     exp = check_experiment(raw, args.file, scale)
     out = exp.output_dir(args.output)
+    if exp.learned:  # models to train or check first (torch)
+        from recsim.recmg.sweep import run_experiment
     rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
                           address=args.address, force=args.force)
     if rows:
@@ -510,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stream the trace N accesses at a time (traces larger than memory)")
     p.add_argument("--dedup", choices=["batch"],
                    help="batch: a row looked up several times in a batch counts once")
+    p.add_argument("--eval-after", type=int, default=0, metavar="N",
+                   help="count only the accesses from N on (the first N warm the buffer)")
     p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
     p.add_argument("--prefetch-model", type=Path,
                    help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")

@@ -1,4 +1,5 @@
-"""Atomic file writes, for every module that writes results, traces or caches.
+"""Atomic file writes, for every module that writes results, traces or caches; content
+digests of files.
 
 :func:`atomic_output` (one file) and :func:`atomic_directory` (a directory) write beside
 the final name, then ``os.replace`` it into place, so a killed process leaves either the
@@ -7,6 +8,7 @@ old content or the whole new one, never a torn file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -48,3 +50,8 @@ def atomic_directory(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def digest(path) -> str:
+    """A hash of the file's content (20 hex digits), for keys that must change with it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]

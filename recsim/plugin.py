@@ -36,10 +36,11 @@ Make-state functions read both latencies from the context (``ctx.fetch_latency``
 ``ctx.prefetch_latency``): a timeliness-aware prefetcher such as Berti trains on them.
 
 A plug-in declares its parameters as ``params = {name: spec}`` with the typed specs below
-(:class:`Int`, :class:`Float`, :class:`Bool`, :class:`Choice`: default, range, one-line
-meaning); :func:`check_params` checks them in one place for the Python API, YAML and the
-command line, so ``make_state`` gets them typed and in range. A check that needs the
-geometry or another parameter stays in ``make_state`` (raised with :func:`param_error`).
+(:class:`Int`, :class:`Float`, :class:`Bool`, :class:`Choice`, :class:`File`: default,
+range, one-line meaning); :func:`check_params` checks them in one place for the Python
+API, YAML and the command line, so ``make_state`` gets them typed and in range. A check
+that needs the geometry or another parameter stays in ``make_state`` (raised with
+:func:`param_error`).
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -52,6 +53,13 @@ row of a batch before it inserts any, and locks the rows the batch uses) instead
 ``replay(ctx, state) -> BatchReplay`` and no hooks: the engine then calls it in place of
 the replay loop, for plain replays only (no prefetcher, advice or per-access statistics).
 
+A *learned* plug-in (the ``recmg`` policy, the ``recmg`` and ``transfetch`` prefetchers)
+takes its model checkpoint as a :class:`File` parameter and names an ``advise`` hook,
+``"module:function"``: when a File parameter is set, the engine imports that function (of
+a higher layer, which may use torch: :mod:`recsim.recmg.plugins`) and calls
+``function(trace, params) -> Advice`` before the replay; a policy's advice gives ``prio``,
+a prefetcher's the vectors the engine prefetches per chunk (docs/architecture.md).
+
 Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
 (policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
@@ -59,6 +67,7 @@ is one new module; the engine generates and caches a replay loop specialised to 
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from numbers import Real
@@ -208,6 +217,21 @@ class Choice:
         return str(value) if isinstance(value, str) and value in self.choices else None
 
 
+@dataclass(frozen=True)
+class File:
+    """A file path (a model checkpoint): ``""`` for none where the default is ``""``;
+    ``kind`` says what the file holds (a checkpoint's model kind)."""
+    default: str | None
+    kind: str
+    help: str = ""
+
+    def expected(self) -> str:
+        return f"the path of a {self.kind} checkpoint"
+
+    def convert(self, value):
+        return str(value) if isinstance(value, str) else None
+
+
 def describe(spec) -> str:
     """``spec`` in one line for ``recsim policies``: type and range, default, meaning."""
     default = "required" if spec.default is None else f"default {spec.default!r}"
@@ -327,11 +351,29 @@ class _Plugin:
     name: str
     description: str
     make_state: Callable  # (ReplayContext, params checked and typed) -> its State namedtuple
+    # "module:function" of (trace, params) -> Advice, called before the replay when a File
+    # parameter is set (a learned plug-in's model inference; see the module)
+    advise: str = field(default="", kw_only=True)
 
     @property
     def module(self) -> str:
         """The module that defines the plug-in (named in the generated replay loop)."""
         return self.make_state.__module__
+
+
+def files_set(plugin, params: dict) -> dict:
+    """The plug-in's :class:`File` parameters that ``params`` sets (name -> path)."""
+    return {name: params[name] for name, spec in plugin.params.items()
+            if isinstance(spec, File) and params.get(name)}
+
+
+def advice_of(plugin, trace, params: dict):
+    """The plug-in's advice for ``trace`` (its ``advise`` hook, imported by name), or None
+    when it has no hook or none of its File parameters is set."""
+    if not plugin.advise or not files_set(plugin, params):
+        return None
+    module, function = plugin.advise.split(":")
+    return getattr(importlib.import_module(module), function)(trace, params)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from recsim.engine.replay import set_index, simulate
 from recsim.errors import ConfigError
-from recsim.plugin import Bool, Choice, Float, Int
+from recsim.plugin import Bool, Choice, File, Float, Int
 from recsim.registry import get_policy, get_prefetcher
 from recsim.traces.trace import Trace
 
@@ -204,6 +204,8 @@ def _probes(spec) -> tuple[list, list]:
         return [True, False], ["yes please", 2]
     if isinstance(spec, Choice):
         return list(spec.choices), ["<no such choice>"]
+    if isinstance(spec, File):  # a path; a file that is no checkpoint: test_recmg_plugins
+        return [spec.default] if spec.default is not None else [], [1]
     ok, bad = ([spec.default] if spec.default is not None else []), ["a string"]
     if isinstance(spec, Float):
         bad.append(float("nan"))

@@ -1,7 +1,9 @@
 """recsim.testing's conformance list over every registered policy and prefetcher: a new
 plug-in is checked with no test edit. Policies that replay whole batches in place of the
 loop (``Policy.replay``: FBGEMM's cache, which takes only its own 32-way geometry, no
-prefetcher and no chunks) are checked against FBGEMM's model in test_fbgemm_policies.py."""
+prefetcher and no chunks) are checked against FBGEMM's model in test_fbgemm_policies.py.
+Learned prefetchers (an ``advise`` hook: they need a model checkpoint) are checked in
+test_recmg_plugins.py."""
 
 import pytest
 
@@ -17,6 +19,7 @@ def test_policy_conforms(name):
     check_policy(name, max_examples=EXAMPLES)
 
 
-@pytest.mark.parametrize("name", sorted(registry.prefetchers()))
+@pytest.mark.parametrize("name", sorted(n for n, p in registry.prefetchers().items()
+                                        if not p.advise))
 def test_prefetcher_conforms(name):
     check_prefetcher(name, max_examples=EXAMPLES)

@@ -238,3 +238,28 @@ def test_dedup_batch_counts_a_repeated_row_once(policy):
     assert got.counts == want.counts and got.counts["accesses"] == len(keep) < n
     with pytest.raises(ConfigError, match="dedup"):
         recsim.simulate(trace, policy, capacity=40, dedup="table")
+
+
+@pytest.mark.parametrize("policy, prefetcher, ways", [("lru", "none", 4), ("srrip", "next_n", 0),
+                                                      ("lru", "stride", 4)])
+def test_eval_after_counts_only_the_accesses_after_it(policy, prefetcher, ways):
+    """The counts from access N on equal the whole replay's less those of its first N (a
+    plain loop split at N, a general one marking N, in chunks too), and hits agree with
+    the hit log."""
+    rng = np.random.default_rng(4)
+    trace = Trace.from_arrays(rng.integers(0, 3, 3000), rng.zipf(1.3, 3000) % 400,
+                              np.arange(0, 3001, 100))
+    kw = dict(policy=policy, capacity=40, ways=ways, prefetcher=prefetcher)
+    whole = recsim.simulate(trace, log_hits=True, **kw)
+    plain = recsim.simulate(trace, eval_after=1234, **kw)
+    general = recsim.simulate(trace, eval_after=1234, log_hits=True, per_table=True,
+                              window=1000, **kw)
+    chunked = recsim.simulate(trace, eval_after=1234, chunk=500, **kw)
+    assert plain.counts == general.counts == chunked.counts
+    assert plain.accesses == 3000 - 1234 and plain.hits == whole.hit_log[1234:].sum()
+    assert plain.hits + plain.misses == plain.accesses
+    assert general.per_table["accesses"] == np.bincount(trace.table[1234:], minlength=3).tolist()
+    assert len(general.window_hit_rate) == 2 and plain.params["eval_after"] == 1234
+    assert recsim.simulate(trace, eval_after=0, **kw).counts == whole.counts
+    with pytest.raises(ConfigError, match="eval_after: expected fewer than the trace's 3,000"):
+        recsim.simulate(trace, eval_after=3000, **kw)

@@ -171,3 +171,23 @@ def test_one_style_per_strategy():
     assert style("fifo") != style("random") and style("srrip")["marker"] != style("sieve")[
         "marker"]
     assert style("lru + bingo")["color"] == style("bingo")["color"]
+
+
+def test_eval_after_reads_every_cell_after_the_warm_up(tmp_path):
+    """``eval_after`` reaches every cell (fully associative LRU included, which then leaves
+    the one-pass path) and the table records it; past the trace it is refused."""
+    spec = tmp_path / "warm.yaml"
+    spec.write_text(SMALL.replace("plots: [hit_rate_vs_capacity]", "eval_after: 3000"))
+    rows = run_experiment(spec, tmp_path / "out", progress=False)
+    whole = {(r["requested_capacity"], r["requested_ways"], r["policy"]): r
+             for r in run_experiment(load_experiment(tmp_path / "warm.yaml").model_copy(
+                 update={"eval_after": 0}), tmp_path / "whole", progress=False)}
+    for r in rows:
+        assert r["accesses"] == 2000 and r["eval_after"] == r["params"]["eval_after"] == 3000
+        assert r["hits"] <= whole[r["requested_capacity"], r["requested_ways"],
+                                  r["policy"]]["hits"]
+    assert "| counted from access |" in (tmp_path / "out" / "report.md").read_text()
+    spec.write_text(SMALL.replace("plots: [hit_rate_vs_capacity]", "eval_after: 5000"))
+    with pytest.raises(ConfigError, match=r"eval_after: expected fewer than the 5,000 "
+                                          r"accesses of traces\[0\] \(z\)"):
+        run_experiment(spec, tmp_path / "out2", progress=False)

@@ -6,7 +6,7 @@ import pytest
 
 import recsim
 from recsim.errors import ConfigError
-from recsim.plugin import Bool, Choice, Float, Int, Text
+from recsim.plugin import Bool, Choice, File, Float, Int, Text
 from recsim.registry import get_policy, policies, prefetchers, resolve_params
 from recsim.traces.trace import Trace
 
@@ -78,7 +78,10 @@ def test_floats_and_choices():
 def test_every_plugin_declares_typed_documented_defaults():
     for plugin in [*policies().values(), *prefetchers().values()]:
         kind = "policy" if plugin in policies().values() else "prefetcher"
-        resolved = resolve_params(kind, plugin, {})
+        required = {n: "m.pt" for n, spec in plugin.params.items() if spec.default is None}
+        assert all(isinstance(plugin.params[n], File) for n in required)  # a model's file
+        resolved = resolve_params(kind, plugin, required)
         for name, spec in plugin.params.items():
-            assert isinstance(spec, (Int, Float, Bool, Choice)) and spec.help, (plugin.name, name)
-            assert resolved[name] == spec.default
+            assert isinstance(spec, (Int, Float, Bool, Choice, File)) and spec.help, \
+                (plugin.name, name)
+            assert resolved[name] == required.get(name, spec.default)

@@ -58,7 +58,7 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     assert "| miss reduction vs LRU, Bingo |" in printed
     assert 0 <= report["quality"]["recmg coverage (Eq. 2)"] <= 1
     assert "| coverage (Eq. 2), RecMG |" in printed
-    assert report["policy_params"] == {"eviction_speed": 4, "keep": 128}
+    assert report["policy_params"] == {"model": "", "eviction_speed": 4, "keep": 128}
     assert report["label_geometry"]["sets"] == report["capacity"] // 32
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<td>caching accuracy (RecMG CM)</td>" in html

@@ -138,7 +138,7 @@ def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issu
 @njit(cache=True, _nrt=False)
 def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
            latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
-           hit_log, t0):
+           hit_log, t0, mark, marked):
     """Replay ``vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add the outcome
     to ``counts``. A plain loop may be called chunk by chunk with the same state (``t0``
     the time of the chunk's first access): the counts are those of one call. A general
@@ -153,7 +153,9 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     merged miss);
     ``budget`` caps prefetches issued per batch (-1: no cap); ``inflight`` bounds the
     prefetches in flight (see ``_issue``); ``hit_log`` (length n, or 0) receives 1 for
-    each access that hit. A plain loop ignores advice, fetch latency, budget, bound and log.
+    each access that hit. ``marked`` receives the counts before access ``mark`` (-1:
+    none; for ``eval_after``). A plain loop ignores advice, fetch latency, budget, bound,
+    log and mark (the driver splits its calls at the mark instead).
     """
     slot_of, vid_of, n_used, ready_at = buf
     n = vids.shape[0]
@@ -169,6 +171,10 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
     for i in range(n):
         t = t0 + i
+        if GENERAL and t == mark:
+            for c in range(counts.shape[0]):
+                marked[c] = counts[c]
+            marked[ACCESSES] += i
         if has_budget:
             while t >= batch_end:
                 batch += 1

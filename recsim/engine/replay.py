@@ -24,7 +24,7 @@ from recsim.engine import metrics
 from recsim.engine.kernels import compile_kernel
 from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import PREFETCHED, QUEUE_SIZE, readonly
+from recsim.plugin import PREFETCHED, QUEUE_SIZE, advice_of, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -114,17 +114,34 @@ class Advice:
         return prio, ptr, vids, int(self.chunk), int(self.lag)
 
 
+def merged_advice(*parts: Advice | None) -> Advice | None:
+    """One advice from several (the caller's, a learned policy's, a learned
+    prefetcher's), each giving priorities or prefetch lists, no part given twice."""
+    parts = [a for a in parts if a is not None]
+    priority = [a.priority for a in parts if a.priority is not None]
+    prefetch = [a for a in parts if a.prefetch_ptr is not None]
+    if len(priority) > 1 or len(prefetch) > 1:
+        raise ConfigError("advice: priorities or prefetch lists given twice (by the advice "
+                          "argument and a learned plug-in's model, or by two models)")
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    lists = prefetch[0] if prefetch else Advice()
+    return Advice(priority[0] if priority else None, lists.prefetch_ptr, lists.prefetch_vids,
+                  lists.chunk, lists.lag)
+
+
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher: str = "none", policy_params: dict | None = None,
              prefetcher_params: dict | None = None, prefetch_latency: int = 0,
              prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
              max_outstanding: int | None = None, log_hits: bool = False,
-             chunk: int | None = None, dedup: str | None = None) -> metrics.SimResult:
+             chunk: int | None = None, dedup: str | None = None,
+             eval_after: int = 0) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
     with the settings given by keyword (see :class:`ReplaySettings`)."""
     settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
-                              max_outstanding, seed, dedup)
+                              max_outstanding, seed, dedup, eval_after)
     return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
                   advice=advice, per_table=per_table, window=window, log_hits=log_hits,
                   chunk=chunk)
@@ -144,6 +161,10 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
     counts equal a single-shot replay's. Only for plain replays (none of advice, hit log,
     per-table or window statistics, budget, fetch latency, bound on prefetches in flight).
+
+    With ``settings.eval_after = N`` every count, per-table and window statistic is of the
+    accesses from ``N`` on (the replay still starts at access 0; ``hit_log`` stays whole).
+    A prefetch issued before ``N`` and used or evicted after it counts as useful or unused.
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -162,14 +183,23 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         trace = dedup_batches(trace)
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    learned = [advice_of(pol, trace, pol_params), advice_of(pf, trace, pf_params)]
+    if any(learned):  # a learned plug-in's model inference (or its cached predictions)
+        advice = merged_advice(advice, *learned)
+        timings["advice_s"] = time.perf_counter() - start
     cap = resolve_capacity(settings.capacity, dense.n_unique)
+    if settings.eval_after >= max(trace.n_accesses, 1):
+        raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
+                          f"accesses, got {settings.eval_after:,}")
     if pol.replay is not None:
         if (pf.name != "none" or advice is not None or per_table or window or log_hits
                 or chunk or settings.prefetch_latency or settings.fetch_latency
+                or settings.eval_after
                 or settings.prefetch_budget is not None or settings.max_outstanding is not None):
             raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
                               "prefetcher, advice, per-table or window statistics, hit log, "
-                              "chunk, latencies, prefetch budget or bound")
+                              "chunk, latencies, prefetch budget, bound or eval_after")
         return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
     if pf.metadata_vectors is not None:
         charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
@@ -201,9 +231,12 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     timings["compile_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    n = trace.n_accesses
-    for lo in range(0, n, chunk or max(n, 1)):
-        hi = min(n, lo + (chunk or n))
+    n, mark = trace.n_accesses, settings.eval_after
+    bounds = sorted({*range(0, n, chunk or max(n, 1)), n}
+                    | ({mark} if args.mark < 0 else set()))  # a plain loop splits at it
+    for lo, hi in zip(bounds, bounds[1:]):
+        if lo == mark and args.mark < 0:
+            args.marked[:] = args.counts
         kernel(*args._replace(vids=args.vids[lo:hi], tables=args.tables[lo:hi],
                               t0=np.int64(lo)))
         if chunk:
@@ -212,16 +245,18 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     timings["replay_s"] = setup_s + time.perf_counter() - start
     timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
     slot_of, vid_of, n_used, _ = args.buf
+    evaluated = args.hit_log[mark:]  # the accesses counted (all but the first eval_after)
     return metrics.SimResult(
         policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
-        counts=metrics.counts_dict(args.counts, np.count_nonzero(slot_of >= PREFETCHED)),
+        counts=metrics.counts_dict(args.counts - args.marked,
+                                   np.count_nonzero(slot_of >= PREFETCHED)),
         occupancy=int(n_used.sum()),
         params={"policy": pol_params, "prefetcher": pf_params, **settings.recorded()},
         timings=timings,
-        per_table=(metrics.per_table(trace.table, args.hit_log, trace.n_tables) if per_table
-                   else None),
+        per_table=(metrics.per_table(trace.table[mark:], evaluated, trace.n_tables)
+                   if per_table else None),
         window=window,
-        window_hit_rate=metrics.window_rates(args.hit_log, window) if window else None,
+        window_hit_rate=metrics.window_rates(evaluated, window) if window else None,
         resident=np.flatnonzero(slot_of >= 0),
         slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1),
         hit_log=args.hit_log if log_hits else None)
@@ -281,6 +316,8 @@ class LoopArgs(NamedTuple):
     queue: np.ndarray
     hit_log: np.ndarray
     t0: np.int64
+    mark: np.int64
+    marked: np.ndarray
 
 
 def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
@@ -299,7 +336,9 @@ def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
         ctx.prefetch_latency, ctx.fetch_latency, budget,
         np.zeros(bound + 2 if bound else 0, np.int64), pstate, fstate, buf,
         np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
-        np.zeros(n if log_hits else 0, np.uint8), np.int64(0))
+        np.zeros(n if log_hits else 0, np.uint8), np.int64(0),
+        np.int64(settings.eval_after if "GENERAL" in features else -1),
+        np.zeros(metrics.N_COUNTERS, np.int64))
     return features, args
 
 

@@ -10,7 +10,10 @@ prefetch to its arrival, ``fetch_latency`` from a demand miss to its arrival.
 those in flight (None: no cap, no bound). ``seed`` goes to plug-ins that draw random
 numbers. ``dedup="batch"`` replays each batch's distinct rows once, in order of first
 lookup (a row looked up several times in a batch counts one access), as FBGEMM's cache
-looks up a batch's unique indices; every policy and prefetcher sees that trace. The
+looks up a batch's unique indices; every policy and prefetcher sees that trace.
+``eval_after=N``: the whole trace is replayed and every count is read on the accesses
+from ``N`` on (the first ``N`` warm the buffer; a learned model is judged after its
+training span). The
 Python API (:func:`recsim.simulate`), ``recsim simulate`` and every cell of an experiment
 build one of these, so a bad value is one ConfigError naming the setting, raised before
 any work.
@@ -84,6 +87,7 @@ class ReplaySettings:
     max_outstanding: int | None = None
     seed: int = 0
     dedup: str | None = None
+    eval_after: int = 0
 
     def __post_init__(self):
         _capacity_value(self.capacity)
@@ -95,6 +99,7 @@ class ReplaySettings:
         if self.max_outstanding is not None:
             _check_int("max_outstanding", self.max_outstanding, 1, " (None: no bound)")
         _check_int("seed", self.seed, None)
+        _check_int("eval_after", self.eval_after, 0, " (accesses replayed before counting)")
         if self.dedup not in (None, "batch"):
             raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
 
@@ -104,4 +109,4 @@ class ReplaySettings:
         return {"prefetch_latency": self.prefetch_latency,
                 "prefetch_budget": self.prefetch_budget, "fetch_latency": self.fetch_latency,
                 "max_outstanding": self.max_outstanding, "dedup": self.dedup,
-                "seed": self.seed}
+                "seed": self.seed, "eval_after": self.eval_after}

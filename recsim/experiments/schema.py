@@ -19,6 +19,7 @@ Schema (unknown keys are errors that name the YAML path)::
     prefetch_budget: null          # prefetches issued per batch at most
     max_outstanding: null          # prefetches in flight at most
     dedup: null                    # batch: a row repeated in a batch counts one lookup
+    eval_after: 0                  # count every metric on the accesses from this one on
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -26,12 +27,16 @@ Schema (unknown keys are errors that name the YAML path)::
     paper:                         # reference values: a paper-vs-recsim table in the report
       - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
     latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
+    models:                        # learned models the sweep trains (docs/recmg.md)
+      cm: {kind: recmg-cache, train_accesses: 2000000}  # policies: [{name: recmg,
+                                                        #   params: {model: cm}}]
     output: results/quickstart     # default results/<name> (results/<name>_<scale>)
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
 
-``capacities``, ``ways`` and ``seeds`` (the axes) and the four latency and prefetch keys
-make each cell's :class:`~recsim.engine.settings.ReplaySettings`, which checks them.
+``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
+``dedup`` and ``eval_after`` make each cell's
+:class:`~recsim.engine.settings.ReplaySettings`, which checks them.
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
 
@@ -48,6 +53,7 @@ from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError, gist
 from recsim.experiments.latency import load_calibration
+from recsim.plugin import files_set
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
 from recsim.traces import check_generator, generators
 
@@ -59,6 +65,7 @@ METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilizat
 TABLES = ("prefetch", "latency")
 AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
+MODEL_KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")  # recsim.recmg.train.KINDS
 
 
 class _Strict(BaseModel):
@@ -125,6 +132,24 @@ class Latency(_Strict):
     calibration: str
 
 
+class ModelSpec(_Strict):
+    """A learned model the sweep trains (``models:``); ``params`` are the model's, checked
+    by :mod:`recsim.recmg.sweep` before any training."""
+    kind: Literal[MODEL_KINDS]
+    train_accesses: int = Field(gt=0)
+    epochs: int = Field(8, ge=1)
+    label_fraction: float = Field(0.8, gt=0, le=1)
+    seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1)
+    params: dict = Field(default_factory=dict)
+
+    @property
+    def uses_buffer(self) -> bool:
+        """Whether its labels depend on the buffer (Belady's on it; TransFetch learns from
+        the accesses alone)."""
+        return self.kind != "transfetch"
+
+
 class Experiment(_Strict):
     name: str
     description: str = ""
@@ -141,17 +166,20 @@ class Experiment(_Strict):
     prefetch_budget: int | None = None
     max_outstanding: int | None = None
     dedup: str | None = None
+    eval_after: int = 0
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
     paper: list[PaperValue] = Field(default_factory=list)
     latency: Latency | None = None
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
     output: str | None = None
     # Worked out once by check_experiment, not read from the YAML:
     _file: Path | None = PrivateAttr(None)
     _scale: str | None = PrivateAttr(None)
     _calibration: dict | None = PrivateAttr(None)
     _plugins: dict = PrivateAttr(default_factory=dict)  # axis: [Plugin, params resolved]
+    _learned: bool = PrivateAttr(False)  # whether a cell replays a model checkpoint
 
     @property
     def file(self) -> Path | None:
@@ -166,6 +194,11 @@ class Experiment(_Strict):
         """The latency calibration, loaded (None without ``latency``)."""
         return self._calibration
 
+    @property
+    def learned(self) -> bool:
+        """Whether a cell replays a learned model (a ``models:`` name or a checkpoint)."""
+        return self._learned
+
     def resolved(self, axis: str) -> list[Plugin]:
         """The ``policies`` or ``prefetchers`` with every parameter resolved."""
         return self._plugins[axis]
@@ -177,7 +210,7 @@ class Experiment(_Strict):
                               fetch_latency=self.fetch_latency,
                               prefetch_budget=self.prefetch_budget,
                               max_outstanding=self.max_outstanding, dedup=self.dedup,
-                              **axes)
+                              eval_after=self.eval_after, **axes)
 
     def output_dir(self, output=None) -> Path:
         """``output`` (a command-line override), else the YAML's ``output``, else
@@ -302,6 +335,8 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
                 params = resolve_params(kind, found, plugin.params, where=f"{key}[{i}].params")
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
+            params = _checkpoints(exp, f"{key}[{i}].params", f"{kind} '{found.name}'", found,
+                                  params)
             exp._plugins[key].append(Plugin(name=plugin.name, params=params))
     if exp.latency is not None:
         calibration = path.parent / exp.latency.calibration
@@ -314,6 +349,30 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
         except ConfigError as exc:
             raise ConfigError(f"{path}: latency.calibration: {exc}") from None
     return exp
+
+
+def _checkpoints(exp: Experiment, where: str, owner: str, plugin, params: dict) -> dict:
+    """``params`` with each checkpoint path (a File parameter naming no model of
+    ``models:``) made absolute from the YAML's folder; a model name is checked to be of
+    the kind the plug-in takes, with ``eval_after`` past its training span."""
+    path, out = exp.file, dict(params)
+    for name, value in files_set(plugin, params).items():
+        exp._learned = True
+        kind, model = plugin.params[name].kind, exp.models.get(value)
+        if model is None:
+            file = path.parent / value
+            if not file.is_file():
+                raise ConfigError(f"{path}: {where}.{name}: no model '{value}' under models: "
+                                  f"and no file {file}")
+            out[name] = str(file.resolve())
+        elif model.kind != kind:
+            raise ConfigError(f"{path}: {where}.{name}: model '{value}' is a {model.kind} "
+                              f"model; {owner} takes a {kind} model")
+        elif exp.eval_after < model.train_accesses:
+            raise ConfigError(f"{path}: eval_after: {exp.eval_after:,} is inside the training "
+                              f"span of model '{value}' ({model.train_accesses:,} accesses): "
+                              "learned strategies are judged after it")
+    return out
 
 
 def _plugin(spec: PluginSpec) -> Plugin:

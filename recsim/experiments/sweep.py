@@ -11,11 +11,17 @@ computed in-process from one reuse-distance pass (:func:`recsim.engine.mrc.lru_r
 rows a replay gives, tested) instead of a replay each. Non-native
 trace files are imported once into ``OUTPUT/traces/`` (as generated traces are), so
 every worker memory-maps the same native trace and its cached dense ids.
+
+A cell that names a model of the ``models:`` section replays the checkpoint
+:func:`model_jobs` assigns it under ``OUTPUT/models/``; :mod:`recsim.recmg.sweep` trains
+those first (``recsim run`` goes there when a sweep replays a learned model). A cell's
+key includes the content digest of each checkpoint it replays.
 """
 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -23,14 +29,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 from recsim.engine.replay import replay
-from recsim.engine.settings import ReplaySettings
+from recsim.engine.settings import ReplaySettings, resolve_capacity
 from recsim.engine.warm import is_warm, kind_of
+from recsim.errors import ConfigError
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
 from recsim.experiments.schema import AXES, Experiment, TraceSpec, load_experiment
 from recsim.experiments.store import ResultsStore, cell_key, code_version, git_commit
-from recsim.registry import load_plugin_files, plugin_files
+from recsim.files import digest
+from recsim.plugin import files_set
+from recsim.registry import get_policy, get_prefetcher, load_plugin_files, plugin_files
 from recsim.traces import Trace, generate_trace, load_trace, save_trace
 from recsim.traces.native import is_native
 from recsim.traces.stats import reuse_distance_histogram, reuse_distances
@@ -90,15 +99,68 @@ def expand(exp: Experiment) -> list[dict]:
             for combo in itertools.product(*factors)]
 
 
-def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]]) -> dict:
+def _checkpoint_params(cell: dict):
+    """``(axis, parameter, value)`` of each checkpoint parameter the cell's plug-ins set
+    (a path, or a name of ``models:``)."""
+    for axis, get in (("policies", get_policy), ("prefetchers", get_prefetcher)):
+        plugin = cell[axis]
+        for name, value in files_set(get(plugin.name), plugin.params).items():
+            yield axis, name, value
+
+
+def _model_job(exp: Experiment, name: str, cell: dict, prepared, out: Path) -> dict:
+    """The model ``name`` as the cell replays it: trained on the cell's trace (and for
+    the buffer, when its labels depend on it), in a file named by a digest of that, the
+    model's configuration and the code version."""
+    spec = exp.models[name]
+    trace, identity = prepared[cell["traces"]]
+    buffer = ({"capacity": resolve_capacity(cell["capacities"], trace.n_unique),
+               "ways": cell["ways"]} if spec.uses_buffer else {})
+    blob = json.dumps({"model": spec.model_dump(), "trace": identity, "buffer": buffer,
+                       "code": code_version()}, sort_keys=True)
+    path = out / "models" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.pt"
+    return {"name": name, "spec": spec, "trace": trace, "path": path,
+            **(buffer or {"capacity": 0.15, "ways": 32})}  # the latter unused by its labels
+
+
+def model_jobs(exp: Experiment, prepared, out: Path) -> list[dict]:
+    """The models the sweep's cells replay, each once: ``name``, ``spec``
+    (:class:`~recsim.experiments.schema.ModelSpec`), ``trace``, ``capacity``, ``ways``
+    and the checkpoint ``path``."""
+    jobs = {}
+    for cell in expand(exp):
+        for _, _, name in _checkpoint_params(cell):
+            if name in exp.models:
+                job = _model_job(exp, name, cell, prepared, out)
+                jobs.setdefault(job["path"], job)
+    return list(jobs.values())
+
+
+def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]],
+              out: Path | None = None) -> dict:
     """What a worker needs to run a cell: its ``settings``, the ``trace_path``, the
     one-file plug-ins to load (``plugin_files``), and its ``config``, the resolved
-    configuration that its key hashes."""
+    configuration that its key hashes (a model name replaced by its checkpoint under
+    ``out``, and every checkpoint's digest)."""
     trace, identity = prepared[cell["traces"]]
     settings = exp.settings(capacity=cell["capacities"], ways=cell["ways"], seed=cell["seeds"])
+    params = {axis: dict(cell[axis].params) for axis in ("policies", "prefetchers")}
+    checkpoints = {}
+    for axis, name, value in _checkpoint_params(cell):
+        if value in exp.models:
+            value = str(_model_job(exp, value, cell, prepared, exp.output_dir(out))["path"])
+            params[axis][name] = value
+        try:
+            checkpoints[value] = digest(value)
+        except OSError:
+            raise ConfigError(f"{exp.file}: {value} is not there: run the sweep with recsim "
+                              "run (recsim.recmg.sweep.run_experiment), which trains the "
+                              "models") from None
     config = {"trace": {"name": exp.traces[cell["traces"]].name, **identity},
-              "policy": cell["policies"].model_dump(),
-              "prefetcher": cell["prefetchers"].model_dump(), **asdict(settings)}
+              "policy": {"name": cell["policies"].name, "params": params["policies"]},
+              "prefetcher": {"name": cell["prefetchers"].name,
+                             "params": params["prefetchers"]},
+              **asdict(settings), **({"checkpoints": checkpoints} if checkpoints else {})}
     return {"config": config, "settings": settings, "trace_path": str(trace.path),
             "plugin_files": plugin_files()}
 
@@ -127,7 +189,8 @@ def run_cell(task: dict) -> dict:
 def _row(cfg: dict, trace, result, start: float) -> dict:
     """A cell's row: its configuration, the result's counts and rates, provenance."""
     row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
-           "requested_ways": cfg["ways"], "seed": cfg["seed"], **result.to_dict()}
+           "requested_ways": cfg["ways"], "seed": cfg["seed"],
+           "eval_after": cfg["eval_after"], **result.to_dict()}
     row["buffer_fraction"] = result.capacity / trace.n_unique
     row.update(wall_s=time.perf_counter() - start, version=code_version(),
                git_commit=git_commit())
@@ -135,10 +198,11 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
 
 
 def _one_pass(cfg: dict) -> bool:
-    """Whether a cell is fully associative LRU without prefetching, fetch latency or
-    deduplication."""
+    """Whether a cell is fully associative LRU without prefetching, fetch latency,
+    deduplication or ``eval_after``."""
     return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
-            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"])
+            and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"]
+            and not cfg["eval_after"])
 
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:
@@ -183,6 +247,15 @@ def _reuse_histogram(trace: Trace) -> dict:
     return reuse_distance_histogram(reuse_distances(dense.vid, dense.n_unique))
 
 
+def check_eval_after(exp: Experiment, prepared) -> None:
+    """That ``eval_after`` leaves accesses to count in every trace."""
+    for i, (trace, _) in enumerate(prepared):
+        if exp.eval_after >= trace.n_accesses:
+            raise ConfigError(f"{exp.file}: eval_after: expected fewer than the "
+                              f"{trace.n_accesses:,} accesses of traces[{i}] "
+                              f"({exp.traces[i].name}), got {exp.eval_after:,}")
+
+
 def run_experiment(experiment, output=None, progress: bool = True, scale: str | None = None,
                    workers: int | None = None, executor: str = "local",
                    address: str | None = None, force: bool = False) -> list[dict]:
@@ -196,8 +269,9 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     out = exp.output_dir(output)
     store = ResultsStore(out)
     prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    check_eval_after(exp, prepared)
     _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
-    tasks = [cell_task(exp, cell, prepared) for cell in expand(exp)]
+    tasks = [cell_task(exp, cell, prepared, out) for cell in expand(exp)]
     keys = [cell_key(task["config"]) for task in tasks]
     rows = [None if force else store.get(key) for key in keys]
     todo = [i for i, row in enumerate(rows) if row is None]

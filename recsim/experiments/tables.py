@@ -88,10 +88,12 @@ def number(value) -> str:
 
 def summary_table(rows: list[dict], metrics: list[str]) -> str:
     seeds = len({r["seed"] for r in rows}) > 1
+    span = any(r.get("eval_after") for r in rows)  # metrics read after a warm-up
     header = ["trace", "buffer", "ways", "policy", "prefetcher", *(["seed"] if seeds else []),
-              *metrics]
+              *(["counted from access"] if span else []), *metrics]
     body = [[r["trace"], f"{100 * r['buffer_fraction']:.1f}% ({r['capacity']:,})",
              r["requested_ways"] or "full", r["policy"], r["prefetcher"],
-             *([r["seed"]] if seeds else []), *(number(r.get(m)) for m in metrics)]
+             *([r["seed"]] if seeds else []), *([f"{r['eval_after']:,}"] if span else []),
+             *(number(r.get(m)) for m in metrics)]
             for r in rows]
     return markdown_table(header, body)
