@@ -13,7 +13,8 @@ from pathlib import Path
 from recsim.errors import ConfigError, TraceFormatError
 from recsim.traces.trace import DenseIds, Trace
 
-GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "hitrate": "hitrate"}
+GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "sessions": "sessions",
+              "hitrate": "hitrate"}
 FORMAT_MODULES = ("native", "dlrm_datasets", "recmg_text", "csv_table", "parquet_table",
                   "oracle_general", "user_item", "click_log", "movielens")
 
@@ -58,9 +59,9 @@ def save_trace(trace: Trace, path, format: str | None = None) -> Path:
 
 
 def check_generator(preset: str, params: dict) -> dict:
-    """``params`` checked and typed by generator ``preset`` (``zipf``, ``meta-like``,
-    ``hitrate``) against its ``PARAMS``: one ConfigError naming the first unknown, missing
-    or bad parameter."""
+    """``params`` checked and typed by generator ``preset`` (a key of :data:`GENERATORS`)
+    against its ``PARAMS``: one ConfigError naming the first unknown, missing or bad
+    parameter."""
     if preset not in GENERATORS:
         raise ConfigError(f"generator: preset: expected one of {', '.join(GENERATORS)}, "
                           f"got {preset!r}")
