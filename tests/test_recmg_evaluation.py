@@ -24,6 +24,7 @@ train_accesses: 22500
 eval_accesses: 7500
 epochs: 3
 prefetch_gate: 0.1
+soft_priority: true
 params: {transfetch: {dim: 16, depth: 1, heads: 2}, recmg-cache: {hidden: 16}}
 seed: 0
 """
@@ -52,7 +53,8 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     report = json.loads((tmp_path / "out" / "results.json").read_text())
     rates = report["hit_rate"]
     assert set(rates) == {"LRU", "LFU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch",
-                          "LRU+Bingo", "LRU+Domino", "Belady", "RecMG (ungated)"}
+                          "LRU+Bingo", "LRU+Domino", "Belady", "RecMG (ungated)",
+                          "CM (decisions)"}
     assert 0 <= report["quality"]["prefetch gate open share"] <= 1
     assert "| prefetch lists the gate lets through, RecMG |" in printed
     for name in ("TransFetch", "Bingo", "Domino"):  # miss reduction against LRU's misses
@@ -145,8 +147,9 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
     trace = meta_like.generate(12_000, tables=8, seed=2)
     start, stop, cap = 9_000, 12_000, 300
     rng = np.random.default_rng(0)
-    keep = deploy.Predictions("recmg-cache", start, 15,
-                              keep=(rng.random(stop - start) < 0.5).astype(np.uint8))
+    prob = rng.random(stop - start).astype(np.float32)
+    keep = deploy.Predictions("recmg-cache", start, 15, keep=(prob > 0.5).astype(np.uint8),
+                              prob=prob)
     nxt = trace.vid[start + 15:stop + 15]  # chunk k names the vectors of chunk k + 1
     ptr = np.minimum(np.arange(0, stop - start + 1, 15), nxt.shape[0])
     pf = deploy.Predictions("recmg-prefetch", start, 15, ptr=ptr, vids=nxt.astype(np.int64))
@@ -158,8 +161,9 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
                                                   "prefetch_latency": 20})):
         cfg = validate(RecmgEvaluation, {**base, **extra}, tmp_path / "e.yaml")
         got[name] = replays(trace, cfg, cap, pred, start, stop)
-        for run, policy, adv in (("CM", "recmg", deploy.advice(trace, keep)),
-                                 ("RecMG", "recmg", deploy.advice(trace, keep, pf)),
+        for run, policy, adv in (("CM", "recmg", deploy.advice(trace, keep, soft=True)),
+                                 ("CM (decisions)", "recmg", deploy.advice(trace, keep)),
+                                 ("RecMG", "recmg", deploy.advice(trace, keep, pf, soft=True)),
                                  ("LRU+PF", "lru", deploy.advice(trace, None, pf))):
             want = simulate(trace, policy, cap, 32, advice=adv, log_hits=True,
                             policy_params=extra.get("policy_params") if policy == "recmg"
@@ -167,4 +171,5 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
             assert (got[name][run] == want.hit_log[start:stop]).all(), (name, run)
     for run in ("CM", "LRU+PF"):
         assert got["default"][run].mean() != got["set"][run].mean(), run
+    assert got["default"]["CM"].mean() != got["default"]["CM (decisions)"].mean()
     assert (got["default"]["LRU"] == got["set"]["LRU"]).all()

@@ -13,6 +13,7 @@
     lag: 1                      # prefetch advice pipeline lag, in chunks of 15 accesses
     prefetch_latency: 0         # accesses from issuing a prefetch to its arrival (0: at once)
     prefetch_gate: 0.1          # confidence gate of the learned prefetchers (0: off)
+    soft_priority: true         # CM's priority is its probability of keep, not its decision
     policy_params: {}           # of the recmg policy (CM, RecMG): keep (128), eviction_speed (4)
     threads: null               # torch threads (default: torch's; on 2 busy cores 1 trained
                                 # the caching model 15 times faster than 2)
@@ -43,7 +44,10 @@ lists pass a confidence gate (:func:`recsim.recmg.deploy.gate`: no prefetch whil
 model's recent online precision is below ``prefetch_gate``; its horizon is
 ``eviction_speed x sets`` accesses, the fewest in which a prefetched vector, filled with
 priority ``eviction_speed``, can be evicted when the accesses spread over the sets), and
-the ungated RecMG is replayed too, as ``RecMG (ungated)``.
+the ungated RecMG is replayed too, as ``RecMG (ungated)``. With ``soft_priority`` the
+caching model's advice is its probability of keep (:func:`recsim.recmg.deploy.advice`),
+so CM and RecMG rank vectors by predicted reuse instead of two classes; CM with the
+decisions is replayed too, as ``CM (decisions)``.
 
 Writes ``results.json`` and ``results.md`` (the table with the paper's numbers beside ours)
 atomically under the output folder.
@@ -94,6 +98,7 @@ class RecmgEvaluation(_Strict):
     lag: int = Field(1, ge=0)
     prefetch_latency: int = Field(0, ge=0)
     prefetch_gate: float = Field(0.0, ge=0, le=1)
+    soft_priority: bool = False
     policy_params: dict = Field(default_factory=dict)  # checked by the policy's specs
     threads: int | None = Field(None, ge=1)
     params: dict[Literal[KINDS], dict] = Field(default_factory=dict)
@@ -175,6 +180,7 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                                  "ways": labels.ways},
               "policy_params": policy_params,
               "prefetch_latency": cfg.prefetch_latency, "prefetch_gate": cfg.prefetch_gate,
+              "soft_priority": cfg.soft_priority,
               "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "results.json") as tmp:
@@ -197,16 +203,19 @@ def replays(trace, cfg: RecmgEvaluation, capacity: int, pred: dict, start: int, 
     cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
     runs = {"LRU": ("lru", "none", None), "LFU": ("lfu", "none", None),
             "SRRIP": ("srrip", "none", None),
-            "CM": ("recmg", "none", deploy.advice(trace, cm)),
+            "CM": ("recmg", "none", deploy.advice(trace, cm, soft=cfg.soft_priority)),
             "LRU+PF": ("lru", "none", deploy.advice(trace, None, pf, cfg.lag)),
-            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag)),
+            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag,
+                                                     cfg.soft_priority)),
             "LRU+TransFetch": ("lru", "none", deploy.advice(trace, None, tf, cfg.lag)),
             "LRU+Bingo": ("lru", "bingo", None), "LRU+Domino": ("lru", "domino", None),
             "Belady": ("belady", "none", None)}
+    if cfg.soft_priority:
+        runs["CM (decisions)"] = ("recmg", "none", deploy.advice(trace, cm))
     if "recmg-prefetch ungated" in pred:
         runs["RecMG (ungated)"] = ("recmg", "none",
                                    deploy.advice(trace, cm, pred["recmg-prefetch ungated"],
-                                                 cfg.lag))
+                                                 cfg.lag, cfg.soft_priority))
     hits = {}
     for name, (policy, prefetcher, adv) in tqdm(runs.items(), desc="replays",
                                                 disable=not progress):
