@@ -207,19 +207,22 @@ def acceptance(runs: dict) -> str:
     CM - 0.002, and the mean share of the gap RecMG closes at 15% over the traces with
     order (the issue asks for a geometric mean, undefined for negative shares)."""
     head = ["run", "CM >= best heuristic", "RecMG >= CM - 0.002",
-            "RecMG gap closed at 15%, mean over ordered traces"]
+            "RecMG (ungated) >= CM - 0.002", "RecMG gap closed at 15%, mean over ordered traces"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, results in runs.items():
-        cm_ok, pf_ok, gaps = [], [], []
+        cm_ok, pf_ok, ungated_ok, gaps = [], [], [], []
         for (trace, cap), r in results.items():
             h, learned = r["heuristics"], r["learned"]
             best = max(h.values())
             slack = 0.005 if trace in ORDERLESS else 0.0
             cm_ok.append(learned["CM"] >= best - slack)
             pf_ok.append(learned["RecMG"] >= learned["CM"] - 0.002)
+            ungated = learned.get("RecMG (ungated)", learned["RecMG"])
+            ungated_ok.append(ungated >= learned["CM"] - 0.002)
             if cap == 0.15 and trace not in ORDERLESS:
                 gaps.append(gap_closed(learned["RecMG"], best, learned["Belady"]))
         lines.append(f"| {name} | {sum(cm_ok)} of {len(cm_ok)} | {sum(pf_ok)} of {len(pf_ok)} "
+                     f"| {sum(ungated_ok)} of {len(ungated_ok)} "
                      f"| {np.mean(gaps) if gaps else float('nan'):+.0%} |")
     return "\n".join(lines) + "\n"
 
