@@ -227,13 +227,46 @@ def acceptance(runs: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def combined(runs: dict) -> str:
+    """One row per trace and buffer: the best heuristic, the default configuration's
+    strategies (training seed 0; CM and RecMG of the other seeds after a slash), the
+    paper configuration's CM and RecMG, and Belady."""
+    default = runs.get("default-seed0", {})
+    seeds = [k for k in runs if k.startswith("default-seed") and k != "default-seed0"]
+    paper = runs.get("paper-seed0", {})
+    head = ["trace", "buffer", "best heuristic", "its hit rate", "CM", "CM (decisions)", "RecMG",
+            "RecMG (ungated)", "LRU+PF", "LRU+TransFetch", "paper CM", "paper RecMG",
+            "Belady", "RecMG gap closed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, r in default.items():
+        h, learned = r["heuristics"], r["learned"]
+        best = max(h, key=h.get)
+
+        def cell(name, extra=()):
+            value = learned.get(name)
+            text = "-" if value is None else f"{value:.4f}"
+            others = [runs[k][key]["learned"][name] for k in extra if key in runs[k]]
+            return text + "".join(f" / {v:.4f}" for v in others)
+        lines.append("| " + " | ".join(
+            [key[0], f"{key[1]:.0%}", best, f"{h[best]:.4f}", cell("CM", seeds),
+             cell("CM (decisions)"), cell("RecMG", seeds), cell("RecMG (ungated)"),
+             cell("LRU+PF"), cell("LRU+TransFetch"),
+             *(f"{paper[key]['learned'][m]:.4f}" if key in paper else "-"
+               for m in ("CM", "RecMG")),
+             f"{learned['Belady']:.4f}",
+             f"{gap_closed(learned['RecMG'], h[best], learned['Belady']):+.0%}"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summary(root: Path) -> str:
-    """Every finished ``CONFIG-seedSEED`` folder under ``root``: its table, then the
-    acceptance checks of all of them."""
+    """Every finished ``CONFIG-seedSEED`` folder under ``root``: the combined table, the
+    heuristics of the default's seed 0, then the acceptance checks of every run."""
     runs = {d.name: load(d) for d in sorted(root.glob("*-seed*")) if d.is_dir()}
     runs = {k: v for k, v in runs.items() if v}
-    parts = [f"### {name}\n\n{table(r)}" for name, r in runs.items()]
-    return "\n".join(parts) + "\n### acceptance\n\n" + acceptance(runs)
+    parts = [combined(runs)]
+    if "default-seed0" in runs:
+        parts.append(heuristic_table(runs["default-seed0"]))
+    return "\n".join(parts) + "\n" + acceptance(runs)
 
 
 def main(argv=None) -> None:
