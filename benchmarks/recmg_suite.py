@@ -12,8 +12,9 @@ default``) or ``experiments/recmg_paper.yaml`` (``--config paper``, the paper's
 configuration at the suite's buffers), training on the first 2/3 of the trace (training
 seed ``--seed``) and judging on the rest; then replays of every heuristic policy of
 recsim's registry (:func:`heuristics`) over the whole trace, read on the same evaluation
-accesses. Writes ``WORKDIR/CONFIG-seedSEED/TRACE/CAPACITY/`` (the evaluation's output and
-``heuristics.json``), then ``WORKDIR/CONFIG-seedSEED/table.md`` and ``gap.png``: per trace
+accesses, and the ceiling of a perfect caching model (:func:`replay_heuristics`). Writes
+``WORKDIR/CONFIG-seedSEED/TRACE/CAPACITY/`` (the evaluation's output, ``heuristics.json``
+and ``ceiling.json``), then ``WORKDIR/CONFIG-seedSEED/table.md`` and ``gap.png``: per trace
 and buffer, the best heuristic and the share of the gap from it to Belady that each
 learned strategy closes, ``(x - best) / (Belady - best)`` (negative: below the best
 heuristic). A finished step (its result file exists) is not run again.
@@ -83,18 +84,32 @@ def heuristics() -> list[str]:
     return [p for p in sorted(registry.policies()) if p not in NOT_HEURISTIC]
 
 
-def replay_heuristics(out: Path, trace_path: Path, report: dict) -> dict:
-    """Hit rate of every heuristic on the evaluation accesses of ``report``."""
+def replay_heuristics(out: Path, trace_path: Path, report: dict, label_fraction: float) -> dict:
+    """Hit rate of every heuristic on the evaluation accesses of ``report`` (written to
+    ``heuristics.json``), and the ceiling of Algorithm 2 under perfect caching advice: the
+    ``recmg`` policy given the OPT labels the caching model learns (Belady at
+    ``label_fraction`` of the buffer) as the priority of the evaluation accesses, with the
+    run's ``policy_params`` (``ceiling.json``)."""
     from recsim import simulate
+    from recsim.engine.replay import Advice
+    from recsim.recmg.labels import opt_labels
     from recsim.traces import load_trace
     trace = load_trace(trace_path)
     start = report["eval_start"]
     stop = start + report["eval_accesses"]
+    cap, ways = report["capacity"], report["ways"]
     rates = {}
     for policy in heuristics():
-        log = simulate(trace, policy, report["capacity"], report["ways"], log_hits=True).hit_log
-        rates[policy] = float(log[start:stop].mean())
+        rates[policy] = float(simulate(trace, policy, cap, ways, log_hits=True)
+                              .hit_log[start:stop].mean())
+    labels = opt_labels(trace, cap, label_fraction, ways=ways)
+    priority = np.zeros(trace.n_accesses)
+    priority[start:stop] = labels.cache[start:stop]
+    log = simulate(trace, "recmg", cap, ways, advice=Advice(priority=priority),
+                   policy_params=report["policy_params"], log_hits=True).hit_log
+    ceiling = {"CM, OPT labels": float(log[start:stop].mean())}
     (out / "heuristics.json").write_text(json.dumps(rates, indent=1))
+    (out / "ceiling.json").write_text(json.dumps(ceiling, indent=1))
     return rates
 
 
@@ -115,20 +130,27 @@ def run(name: str, trace: str, capacity: float, seed: int, workdir: Path,
         print(f"== {name} seed {seed}: {trace} at {capacity:g}", flush=True)
         subprocess.run([sys.executable, "-m", "recsim.cli", "run", str(out / "config.yaml"),
                         "--output", str(out)], check=True)
-    report = json.loads((out / "results.json").read_text())
-    if (out / "heuristics.json").exists():
-        rates = json.loads((out / "heuristics.json").read_text())
-    else:
+    if not (out / "ceiling.json").exists():
         began = time.perf_counter()
         traces = sorted((out / "traces").glob("*")) if (out / "traces").exists() else []
-        path = traces[0] if traces else Path(TRACES[trace]["path"])
-        if not traces:  # a file trace: parse it again (the evaluation did not store it)
+        path = traces[0] if traces else out / "trace.trace"
+        if not path.exists():  # a file trace: parse it (the evaluation did not store it)
             from recsim.traces import load_trace, save_trace
-            path = save_trace(load_trace(path, TRACES[trace]["format"]), out / "trace.trace")
-        rates = replay_heuristics(out, path, report)
+            save_trace(load_trace(TRACES[trace]["path"], TRACES[trace]["format"]), path)
+        replay_heuristics(out, path, json.loads((out / "results.json").read_text()),
+                          yaml.safe_load((out / "config.yaml").read_text())["label_fraction"])
         print(f"   heuristics {time.perf_counter() - began:.0f} s", flush=True)
-    return {"heuristics": rates, "learned": report["hit_rate"], "quality": report["quality"],
-            "timings": report["timings"]}
+    return result(out)
+
+
+def result(out: Path) -> dict:
+    """One finished evaluation and its replays (see :func:`run`)."""
+    report = json.loads((out / "results.json").read_text())
+    ceiling = out / "ceiling.json"
+    return {"heuristics": json.loads((out / "heuristics.json").read_text()),
+            "learned": {**report["hit_rate"],
+                        **(json.loads(ceiling.read_text()) if ceiling.exists() else {})},
+            "quality": report["quality"], "timings": report["timings"]}
 
 
 def gap_closed(x: float, best: float, belady: float) -> float:
@@ -192,12 +214,8 @@ def load(workdir: Path) -> dict:
     results = {}
     for trace in TRACES:
         for out in sorted((workdir / trace).glob("*")) if (workdir / trace).exists() else []:
-            if (out / "results.json").exists() and (out / "heuristics.json").exists():
-                report = json.loads((out / "results.json").read_text())
-                results[(trace, float(out.name))] = {
-                    "heuristics": json.loads((out / "heuristics.json").read_text()),
-                    "learned": report["hit_rate"], "quality": report["quality"],
-                    "timings": report["timings"]}
+            if (out / "heuristics.json").exists():
+                results[(trace, float(out.name))] = result(out)
     return results
 
 
@@ -236,7 +254,7 @@ def combined(runs: dict) -> str:
     paper = runs.get("paper-seed0", {})
     head = ["trace", "buffer", "best heuristic", "its hit rate", "CM", "CM (decisions)", "RecMG",
             "RecMG (ungated)", "LRU+PF", "LRU+TransFetch", "paper CM", "paper RecMG",
-            "Belady", "RecMG gap closed"]
+            "CM, OPT labels", "Belady", "RecMG gap closed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, r in default.items():
         h, learned = r["heuristics"], r["learned"]
@@ -253,7 +271,7 @@ def combined(runs: dict) -> str:
              cell("LRU+PF"), cell("LRU+TransFetch"),
              *(f"{paper[key]['learned'][m]:.4f}" if key in paper else "-"
                for m in ("CM", "RecMG")),
-             f"{learned['Belady']:.4f}",
+             cell("CM, OPT labels"), f"{learned['Belady']:.4f}",
              f"{gap_closed(learned['RecMG'], h[best], learned['Belady']):+.0%}"]) + " |")
     return "\n".join(lines) + "\n"
 
