@@ -23,6 +23,8 @@ trace: {name: ml, generate: {preset: meta-like, accesses: 30000, seed: 3, tables
 train_accesses: 22500
 eval_accesses: 7500
 epochs: 3
+prefetch_gate: 0.1
+soft_priority: true
 params: {transfetch: {dim: 16, depth: 1, heads: 2}, recmg-cache: {hidden: 16}}
 seed: 0
 """
@@ -51,7 +53,10 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     report = json.loads((tmp_path / "out" / "results.json").read_text())
     rates = report["hit_rate"]
     assert set(rates) == {"LRU", "LFU", "SRRIP", "CM", "LRU+PF", "RecMG", "LRU+TransFetch",
-                          "LRU+Bingo", "LRU+Domino", "Belady"}
+                          "LRU+Bingo", "LRU+Domino", "Belady", "RecMG (ungated)",
+                          "CM (decisions)"}
+    assert 0 <= report["quality"]["prefetch gate open share"] <= 1
+    assert "| prefetch lists the gate lets through, RecMG |" in printed
     for name in ("TransFetch", "Bingo", "Domino"):  # miss reduction against LRU's misses
         assert report["quality"][f"{name.lower()} miss reduction"] == pytest.approx(
             1 - (1 - rates[f"LRU+{name}"]) / (1 - rates["LRU"]))
@@ -97,6 +102,26 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     assert "recmg-prefetch or transfetch model for prefetching" in capsys.readouterr().err
 
 
+def test_gate_closes_while_recent_precision_is_low_and_ignores_resident_vectors():
+    vids = np.arange(3030)  # every vector accessed once, at the position equal to its id
+    issue = (np.arange(200) + 1) * 15  # chunk k's list is issued at (k + 1) x 15 (lag 1)
+    # chunks 0-99 predict the vector accessed 5 after the issue (used), chunks 100-199 the
+    # vector accessed at 0 (never used again); every chunk also a resident vector (t - 1)
+    good = np.where(np.arange(200) < 100, issue + 5, 0)
+    pred = deploy.Predictions("recmg-prefetch", 0, 15, ptr=np.arange(0, 401, 2),
+                              vids=np.stack([good, issue - 1], 1).reshape(-1), predicted=400)
+    gated = deploy.gate(pred, vids, capacity=10, horizon=30, threshold=0.5, history=8)
+    kept = np.diff(gated.ptr) > 0
+    # chunk k knows the outcome of chunks < k - 1 (horizon 30 = 2 chunks) and reads the 8
+    # latest: at least half of them are used while k <= 105
+    assert kept[:106].all() and not kept[106:].any()
+    assert np.array_equal(gated.vids, pred.vids[:212]) and gated.predicted == 400
+    # the resident vectors alone never close it
+    only_resident = deploy.Predictions("recmg-prefetch", 0, 15, ptr=np.arange(201),
+                                       vids=issue - 1, predicted=200)
+    assert deploy.gate(only_resident, vids, 10, 30, 0.5, 8).vids.shape[0] == 200
+
+
 @pytest.mark.parametrize("edit, match", [
     ("eval_accesses: 7500", "eval_accesses: 99000"),
     ("hidden: 16", "hiden: 16"),
@@ -105,6 +130,7 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     ("seed: 0", "policy_params: {kep: 1}"),
     ("seed: 0", "policy_params: {keep: -1}"),
     ("seed: 0", "prefetch_latency: -2"),
+    ("seed: 0", "prefetch_gate: 1.5"),
     ("hidden: 16", "encoding: rows"),
 ])
 def test_evaluation_yaml_errors_name_the_field(tmp_path, capsys, edit, match):
@@ -121,8 +147,9 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
     trace = meta_like.generate(12_000, tables=8, seed=2)
     start, stop, cap = 9_000, 12_000, 300
     rng = np.random.default_rng(0)
-    keep = deploy.Predictions("recmg-cache", start, 15,
-                              keep=(rng.random(stop - start) < 0.5).astype(np.uint8))
+    prob = rng.random(stop - start).astype(np.float32)
+    keep = deploy.Predictions("recmg-cache", start, 15, keep=(prob > 0.5).astype(np.uint8),
+                              prob=prob)
     nxt = trace.vid[start + 15:stop + 15]  # chunk k names the vectors of chunk k + 1
     ptr = np.minimum(np.arange(0, stop - start + 1, 15), nxt.shape[0])
     pf = deploy.Predictions("recmg-prefetch", start, 15, ptr=ptr, vids=nxt.astype(np.int64))
@@ -134,8 +161,9 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
                                                   "prefetch_latency": 20})):
         cfg = validate(RecmgEvaluation, {**base, **extra}, tmp_path / "e.yaml")
         got[name] = replays(trace, cfg, cap, pred, start, stop)
-        for run, policy, adv in (("CM", "recmg", deploy.advice(trace, keep)),
-                                 ("RecMG", "recmg", deploy.advice(trace, keep, pf)),
+        for run, policy, adv in (("CM", "recmg", deploy.advice(trace, keep, soft=True)),
+                                 ("CM (decisions)", "recmg", deploy.advice(trace, keep)),
+                                 ("RecMG", "recmg", deploy.advice(trace, keep, pf, soft=True)),
                                  ("LRU+PF", "lru", deploy.advice(trace, None, pf))):
             want = simulate(trace, policy, cap, 32, advice=adv, log_hits=True,
                             policy_params=extra.get("policy_params") if policy == "recmg"
@@ -143,4 +171,5 @@ def test_replays_honour_policy_params_and_prefetch_latency(tmp_path):
             assert (got[name][run] == want.hit_log[start:stop]).all(), (name, run)
     for run in ("CM", "LRU+PF"):
         assert got["default"][run].mean() != got["set"][run].mean(), run
+    assert got["default"]["CM"].mean() != got["default"]["CM (decisions)"].mean()
     assert (got["default"]["LRU"] == got["set"]["LRU"]).all()

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from recsim import simulate
 from recsim.cli import main
 from recsim.errors import ConfigError
-from recsim.traces import Trace, generate_trace, hitrate, load_trace, meta_like, zipf
+from recsim.traces import (Trace, generate_trace, hitrate, load_trace, meta_like, sessions,
+                           zipf)
 from recsim.traces.stats import (FAR_DISTANCE, reuse_count_histograms, reuse_distances,
                                  successor_accuracy)
 
@@ -148,12 +149,58 @@ def test_hitrate_at_one_misses_only_the_hot_set():
     ("hitrate", {"accesses": 10, "hit_rate": 1.5, "capacity": 10}, "'hit_rate': expected a "
                                                                      "number in [0, 1]"),
     ("hitrate", {"accesses": 10}, "generator 'hitrate': missing parameter 'hit_rate'"),
-    ("zipv", {"accesses": 10}, "preset: expected one of zipf, meta-like, hitrate"),
+    ("zipv", {"accesses": 10}, "preset: expected one of zipf, meta-like, sessions, hitrate"),
 ])
 def test_generator_errors_name_the_parameter(preset, params, message):
     with pytest.raises(ConfigError, match=None) as info:
         generate_trace(preset, **params)
     assert message in str(info.value)
+
+
+def test_sessions_is_deterministic_per_seed_and_streams_to_disk(tmp_path):
+    a = sessions.generate(50_000, seed=1, tables=6)
+    b = generate_trace("sessions", path=tmp_path / "b.trace", accesses=50_000, seed=1,
+                       tables=6)
+    c = sessions.generate(50_000, seed=2, tables=6)
+    for name in ("table", "row", "batch_offsets", "cardinalities"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.row, c.row)
+    assert load_trace(tmp_path / "b.trace").meta["provenance"]["topic_shift"] == 0.5
+    assert np.all(a.row < a.cardinalities[a.table]) and a.n_tables == 6
+
+
+@pytest.fixture(scope="module")
+def sessions400k():
+    return sessions.generate(400_000, seed=3)
+
+
+def test_sessions_order_spans_tables(sessions400k):
+    t = sessions400k
+    assert np.mean(t.table[1:] != t.table[:-1]) >= 0.9  # 1 - 1/24 but for repeats
+    # most-frequent successor over the whole sequence against one per table
+    across = successor_accuracy(t.vid, np.zeros_like(t.table), t.n_unique)
+    within = successor_accuracy(t.vid, t.table, t.n_unique)
+    assert across >= 0.25 and across >= 3 * within
+    shuffled = np.random.default_rng(0).permutation(t.n_accesses)
+    assert successor_accuracy(t.vid[shuffled], np.zeros_like(t.table), t.n_unique) < across / 5
+
+
+def _hot_pair_overlap(trace, top=2000):
+    """Share of the ``top`` most frequent pairs of consecutive lookups of the first fifth
+    that are among the ``top`` of the last fifth."""
+    fifth = trace.n_accesses // 5
+    vid = trace.vid.astype(np.int64)
+    pairs = vid[:-1] * trace.n_unique + vid[1:]
+    hot = []
+    for part in (pairs[:fifth], pairs[-fifth:]):
+        keys, counts = np.unique(part, return_counts=True)
+        hot.append(keys[np.argsort(-counts, kind="stable")[:top]])
+    return np.isin(hot[0], hot[1]).mean()
+
+
+def test_sessions_interests_drift(sessions400k):
+    still = sessions.generate(400_000, seed=3, topic_shift=0.0, drift=0.0)
+    assert _hot_pair_overlap(sessions400k) < _hot_pair_overlap(still) - 0.1
 
 
 def test_cli_generates_each_preset(tmp_path, capsys):

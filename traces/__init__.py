@@ -21,7 +21,8 @@ from recsim.errors import ConfigError, TraceFormatError
 from recsim.registry import trace_plugins
 from recsim.traces.trace import DenseIds, Trace
 
-GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "hitrate": "hitrate"}  # built in
+GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "sessions": "sessions",
+              "hitrate": "hitrate"}  # built in
 FORMAT_MODULES = ("native", "dlrm_datasets", "recmg_text", "csv_table", "parquet_table",
                   "oracle_general", "user_item", "click_log", "movielens")
 
@@ -96,7 +97,7 @@ def save_trace(trace: Trace, path, format: str | None = None) -> Path:
 
 def check_generator(preset: str, params: dict) -> dict:
     """``params`` checked and typed by generator ``preset`` (``zipf``, ``meta-like``,
-    ``hitrate`` or a plug-in's): one ConfigError naming the first unknown, missing or bad
+    ``sessions``, ``hitrate`` or a plug-in's): one ConfigError naming the first unknown, missing or bad
     parameter."""
     if preset not in generators():
         raise ConfigError(f"generator: preset: expected one of {', '.join(generators())}, "

@@ -46,6 +46,7 @@ class Predictions:
     start: int
     chunk: int
     keep: np.ndarray | None = None  # uint8 per access of [start, stop) (caching model)
+    prob: np.ndarray | None = None  # float32 per access: its probability of keep
     ptr: np.ndarray | None = None  # CSR per chunk of predicted vids (prefetch models)
     vids: np.ndarray | None = None
     predicted: int = 0  # predictions made, including those that snapped to no vector
@@ -98,8 +99,9 @@ def predict(loaded, trace, start: int = 0, stop: int | None = None,
             logits = [_batched(model, *whole[:2]).reshape(-1)]
             if tail is not None:
                 logits.append(_batched(model, *tail[:2]).reshape(-1))
-            pred = Predictions(kind, start, chunk, keep=(torch.cat(logits) > 0).numpy()
-                               .astype(np.uint8))
+            logits = torch.cat(logits)
+            pred = Predictions(kind, start, chunk, keep=(logits > 0).numpy().astype(np.uint8),
+                               prob=torch.sigmoid(logits).numpy())
             pred.predicted = pred.keep.shape[0]
         else:
             points = _batched(model, *whole)
@@ -139,9 +141,13 @@ def _transfetch(model, p, payload, trace, start, stop, chunk) -> Predictions:
 
 
 def advice(trace, caching: Predictions | None = None, prefetch: Predictions | None = None,
-           lag: int = 1) -> Advice:
+           lag: int = 1, soft: bool = False) -> Advice:
     """The engine's advice for the whole trace from the predictions of one or two models
-    (accesses before a prediction's ``start`` get none)."""
+    (accesses before a prediction's ``start`` get none). The priority of an access is the
+    caching model's decision (1.0 keep, 0.0 not), or with ``soft`` its probability of
+    keep, so that the ``recmg`` policy ranks vectors by predicted reuse (a vector kept
+    with probability p outlives ``round(p x keep)`` more evictions) instead of two
+    classes."""
     if ((caching is not None and caching.keep is None)
             or (prefetch is not None and prefetch.ptr is None)):
         raise ConfigError("advice: expected a recmg-cache model for caching and a "
@@ -149,7 +155,8 @@ def advice(trace, caching: Predictions | None = None, prefetch: Predictions | No
     priority = None
     if caching is not None:
         priority = np.zeros(trace.n_accesses)
-        priority[caching.start:caching.start + caching.keep.shape[0]] = caching.keep
+        priority[caching.start:caching.start + caching.keep.shape[0]] = (
+            caching.prob if soft else caching.keep)
     if prefetch is None:
         return Advice(priority=priority)
     chunk, first = prefetch.chunk, prefetch.start // prefetch.chunk
@@ -159,6 +166,55 @@ def advice(trace, caching: Predictions | None = None, prefetch: Predictions | No
     ptr = np.concatenate([np.zeros(first, np.int64), prefetch.ptr])
     return Advice(priority=priority, prefetch_ptr=ptr, prefetch_vids=prefetch.vids,
                   chunk=chunk, lag=lag)
+
+
+GATE_PRECISION = 0.1  # the gate's default: a transferred prefetch must be used 1 time in 10
+GATE_HISTORY = 64  # chunks of predictions whose outcome the gate reads
+
+
+def gate(pred: Predictions, vids: np.ndarray, capacity: int, horizon: int,
+         threshold: float = GATE_PRECISION, history: int = GATE_HISTORY,
+         lag: int = 1) -> Predictions:
+    """A prefetch confidence gate: ``pred`` without the lists of the chunks issued while the
+    recent measured precision of the model is below ``threshold`` (RecMG's prefetch model,
+    TransFetch; a wrong prefetch evicts a vector, so a model that is rarely right costs
+    hits: issue 18 measured RecMG below CM on a trace whose order spans tables).
+
+    The precision is what a deployed buffer observes online, for the model's predictions
+    whether issued or not (the gate keeps watching while closed). The list of chunk ``k``
+    is issued at access ``t = start + (k + lag) x chunk``. A predicted vector accessed in
+    the last ``capacity`` accesses before ``t`` is taken as resident (fewer than
+    ``capacity`` other vectors were touched since, so LRU would keep it): its prefetch
+    transfers nothing and costs nothing, and it is left out. Another is *used* when it is
+    accessed in ``[t, t + horizon)``, known at ``t + horizon``. The gate of chunk ``k``
+    reads the ``history`` latest chunks whose outcome is known at its own issue time
+    (chunks ``j <= k - ceil(horizon / chunk)``) and opens when their used share of the
+    transferred predictions is at least ``threshold``, or when they have none."""
+    n = np.int64(vids.shape[0])
+    n_chunks = pred.ptr.shape[0] - 1
+    owner = np.repeat(np.arange(n_chunks), np.diff(pred.ptr))
+    issue = pred.start + (owner + lag) * pred.chunk
+    order = np.argsort(vids, kind="stable")
+    occurrences = vids[order].astype(np.int64) * n + order  # sorted: by vid, then position
+    key = pred.vids.astype(np.int64) * n
+    at = np.searchsorted(occurrences, key + np.minimum(issue, n))
+    before = occurrences[np.maximum(at - 1, 0)]
+    recent = (at > 0) & (before >= key) & (before >= key + issue - capacity)
+    after = occurrences[np.minimum(at, occurrences.shape[0] - 1)]
+    used = (at < occurrences.shape[0]) & (after < key + np.minimum(issue + horizon, n))
+    moved = np.bincount(owner, ~recent, n_chunks)
+    hits = np.bincount(owner, used & ~recent, n_chunks)
+    cum_moved = np.concatenate([[0], np.cumsum(moved)])
+    cum_hits = np.concatenate([[0], np.cumsum(hits)])
+    k = np.arange(n_chunks)
+    known = np.clip(k - (-(-horizon // pred.chunk)) + 1, 0, n_chunks)  # chunks [0, known)
+    lo = np.maximum(known - history, 0)
+    seen = cum_moved[known] - cum_moved[lo]
+    open_ = (seen == 0) | (cum_hits[known] - cum_hits[lo] >= threshold * seen)
+    keep = open_[owner]
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(owner[keep], minlength=n_chunks))])
+    return Predictions(pred.kind, pred.start, pred.chunk, ptr=ptr.astype(np.int64),
+                       vids=pred.vids[keep], predicted=pred.predicted, seconds=pred.seconds)
 
 
 # -- evaluation ---------------------------------------------------------------------------

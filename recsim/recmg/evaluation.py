@@ -12,6 +12,8 @@
     epochs: 8                   # at most (early stopping, patience 2)
     lag: 1                      # prefetch advice pipeline lag, in chunks of 15 accesses
     prefetch_latency: 0         # accesses from issuing a prefetch to its arrival (0: at once)
+    prefetch_gate: 0.1          # confidence gate of the learned prefetchers (0: off)
+    soft_priority: true         # CM's priority is its probability of keep, not its decision
     policy_params: {}           # of the recmg policy (CM, RecMG): keep (128), eviction_speed (4)
     threads: null               # torch threads (default: torch's; on 2 busy cores 1 trained
                                 # the caching model 15 times faster than 2)
@@ -37,7 +39,15 @@ paper's Eq. 2 over unique vectors (:func:`recsim.recmg.deploy.coverage`). Two pr
 of the learned prefetchers' predictions: *correctness* (:func:`recsim.recmg.deploy.correctness`,
 the vector is accessed before the evaluation window ends) and the share that are among the
 window's OPT misses (:func:`recsim.recmg.deploy.window_precision`), which a prediction of a
-vector that only hits cannot score.
+vector that only hits cannot score. With ``prefetch_gate`` > 0 the learned prefetchers'
+lists pass a confidence gate (:func:`recsim.recmg.deploy.gate`: no prefetch while the
+model's recent online precision is below ``prefetch_gate``; its horizon is
+``eviction_speed x sets`` accesses, the fewest in which a prefetched vector, filled with
+priority ``eviction_speed``, can be evicted when the accesses spread over the sets), and
+the ungated RecMG is replayed too, as ``RecMG (ungated)``. With ``soft_priority`` the
+caching model's advice is its probability of keep (:func:`recsim.recmg.deploy.advice`),
+so CM and RecMG rank vectors by predicted reuse instead of two classes; CM with the
+decisions is replayed too, as ``CM (decisions)``.
 
 Writes ``results.json`` and ``results.md`` (the table with the paper's numbers beside ours)
 atomically under the output folder.
@@ -87,6 +97,8 @@ class RecmgEvaluation(_Strict):
     epochs: int = Field(8, ge=1)
     lag: int = Field(1, ge=0)
     prefetch_latency: int = Field(0, ge=0)
+    prefetch_gate: float = Field(0.0, ge=0, le=1)
+    soft_priority: bool = False
     policy_params: dict = Field(default_factory=dict)  # checked by the policy's specs
     threads: int | None = Field(None, ge=1)
     params: dict[Literal[KINDS], dict] = Field(default_factory=dict)
@@ -146,6 +158,15 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                                                        labels.miss_index, stop),
         **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
     }
+    if cfg.prefetch_gate > 0:
+        horizon = policy_params["eviction_speed"] * max(capacity // max(cfg.ways, 1), 1)
+        for kind in ("recmg-prefetch", "transfetch"):
+            gated = deploy.gate(pred[kind], trace.vid, capacity, horizon, cfg.prefetch_gate,
+                                lag=cfg.lag)
+            name = kind.removeprefix("recmg-")
+            quality[f"{name} gate open share"] = float(gated.vids.shape[0]
+                                                       / max(pred[kind].vids.shape[0], 1))
+            pred[f"{kind} ungated"], pred[kind] = pred[kind], gated
     hits = replays(trace, cfg, capacity, pred, start, stop, progress)
     hit_rates = {name: float(h.mean()) for name, h in hits.items()}
     for model, run in (("recmg", "LRU+PF"), ("transfetch", "LRU+TransFetch"),
@@ -158,7 +179,8 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
               "label_geometry": {"capacity": labels.label_capacity, "sets": labels.sets,
                                  "ways": labels.ways},
               "policy_params": policy_params,
-              "prefetch_latency": cfg.prefetch_latency,
+              "prefetch_latency": cfg.prefetch_latency, "prefetch_gate": cfg.prefetch_gate,
+              "soft_priority": cfg.soft_priority,
               "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "results.json") as tmp:
@@ -181,12 +203,19 @@ def replays(trace, cfg: RecmgEvaluation, capacity: int, pred: dict, start: int, 
     cm, pf, tf = pred["recmg-cache"], pred["recmg-prefetch"], pred["transfetch"]
     runs = {"LRU": ("lru", "none", None), "LFU": ("lfu", "none", None),
             "SRRIP": ("srrip", "none", None),
-            "CM": ("recmg", "none", deploy.advice(trace, cm)),
+            "CM": ("recmg", "none", deploy.advice(trace, cm, soft=cfg.soft_priority)),
             "LRU+PF": ("lru", "none", deploy.advice(trace, None, pf, cfg.lag)),
-            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag)),
+            "RecMG": ("recmg", "none", deploy.advice(trace, cm, pf, cfg.lag,
+                                                     cfg.soft_priority)),
             "LRU+TransFetch": ("lru", "none", deploy.advice(trace, None, tf, cfg.lag)),
             "LRU+Bingo": ("lru", "bingo", None), "LRU+Domino": ("lru", "domino", None),
             "Belady": ("belady", "none", None)}
+    if cfg.soft_priority:
+        runs["CM (decisions)"] = ("recmg", "none", deploy.advice(trace, cm))
+    if "recmg-prefetch ungated" in pred:
+        runs["RecMG (ungated)"] = ("recmg", "none",
+                                   deploy.advice(trace, cm, pred["recmg-prefetch ungated"],
+                                                 cfg.lag, cfg.soft_priority))
     hits = {}
     for name, (policy, prefetcher, adv) in tqdm(runs.items(), desc="replays",
                                                 disable=not progress):
@@ -211,7 +240,7 @@ def markdown(report: dict) -> str:
              f"labels from Belady on {report['label_geometry']['sets']:,} sets x "
              f"{report['label_geometry']['ways']} ways; recmg policy "
              f"{report['policy_params']}; prefetch latency {report['prefetch_latency']} "
-             f"accesses.",
+             f"accesses; prefetch gate {report.get('prefetch_gate', 0)}.",
              "", "| model metric | recsim | paper |", "|---|---|---|"]
     rows = [("caching accuracy (RecMG CM)", q["caching accuracy"], PAPER["caching accuracy"]),
             ("caching labels that say keep", q["label keep share"], "-"),
@@ -225,6 +254,9 @@ def markdown(report: dict) -> str:
               for m in ("RecMG", "TransFetch")),
             *((f"miss reduction vs LRU, {m}", q[f"{m.lower()} miss reduction"], "-")
               for m in ("RecMG", "TransFetch", "Bingo", "Domino"))]
+    rows += [(f"prefetch lists the gate lets through, {m}", q[f"{k} gate open share"], "-")
+             for m, k in (("RecMG", "prefetch"), ("TransFetch", "transfetch"))
+             if f"{k} gate open share" in q]
     lines += [f"| {name} | {value:.1%} | {paper} |" for name, value, paper in rows]
     lines += [f"| cost per access, {m} model (us, batched CPU) | {q[f'{m} us/access']:.2f} | "
               f"{PAPER[f'{paper} us/prediction']} per prediction |"
