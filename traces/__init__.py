@@ -97,8 +97,8 @@ def save_trace(trace: Trace, path, format: str | None = None) -> Path:
 
 def check_generator(preset: str, params: dict) -> dict:
     """``params`` checked and typed by generator ``preset`` (``zipf``, ``meta-like``,
-    ``sessions``, ``hitrate`` or a plug-in's): one ConfigError naming the first unknown, missing or bad
-    parameter."""
+    ``sessions``, ``hitrate`` or a plug-in's): one ConfigError naming the first unknown,
+    missing or bad parameter."""
     if preset not in generators():
         raise ConfigError(f"generator: preset: expected one of {', '.join(generators())}, "
                           f"got {preset!r}")
