@@ -10,7 +10,6 @@
                      [--unique U] [--param KEY=VALUE ...]
     recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
                     [--dedup batch] [--chunk N] [--eval-after N]
-                    [--cache-model M.pt] [--prefetch-model M.pt] [--advice-start N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
     recsim report RESULTS_DIR
@@ -185,18 +184,6 @@ def cmd_trace_gen(args) -> None:
         print(f"  fully associative LRU hit rate {trace.meta['provenance']['lru_hit_rate']:.4f}")
 
 
-def _model_advice(args, trace):
-    """Advice from ``--cache-model``/``--prefetch-model`` checkpoints, or None."""
-    if not (args.cache_model or args.prefetch_model):
-        return None
-    from recsim.recmg import deploy
-    from recsim.recmg.train import load_model
-
-    pred = [deploy.predict(load_model(m), trace, args.advice_start) if m else None
-            for m in (args.cache_model, args.prefetch_model)]
-    return deploy.advice(trace, *pred, lag=args.advice_lag)
-
-
 def cmd_simulate(args) -> None:
     from recsim.engine.replay import replay
     from recsim.engine.settings import ReplaySettings
@@ -207,8 +194,8 @@ def cmd_simulate(args) -> None:
                               args.seed, args.dedup, args.eval_after)
     trace = load_trace(args.trace)
     result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
-                    dict(args.pf_param), advice=_model_advice(args, trace),
-                    per_table=args.per_table, window=args.window, chunk=args.chunk)
+                    dict(args.pf_param), per_table=args.per_table, window=args.window,
+                    chunk=args.chunk)
     if args.json:
         print(result.to_json(indent=1))
         return
@@ -515,12 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch: a row looked up several times in a batch counts once")
     p.add_argument("--eval-after", type=int, default=0, metavar="N",
                    help="count only the accesses from N on (the first N warm the buffer)")
-    p.add_argument("--cache-model", type=Path, help="RecMG caching model (.pt) as advice")
-    p.add_argument("--prefetch-model", type=Path,
-                   help="RecMG prefetch or TransFetch model (.pt) as prefetch advice")
-    p.add_argument("--advice-start", type=int, default=0,
-                   help="first access the models advise (a multiple of 15; default 0)")
-    p.add_argument("--advice-lag", type=int, default=1, help="prefetch lag in chunks (1)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of plug-ins that draw random numbers (default 0)")
     p.add_argument("--per-table", action="store_true", help="also print the hit rate per table")

@@ -32,7 +32,7 @@ SKIP = {
     "recsim run ": "a sweep of seconds to minutes (tests/test_experiment.py runs small ones)",
     "recsim report ": "needs a finished run's results folder",
     "recsim train ": "trains a model for minutes (tests/test_recmg_*.py train small ones)",
-    "--cache-model cache.pt": "needs trained models",
+    "--param model=cache.pt": "needs trained models",
     "recsim compile ": "compiles for a minute (tests/test_input.py compiles a small loop)",
     "recsim calibrate": "times a model for minutes (tests/test_harness.py calibrates a small one)",
 }

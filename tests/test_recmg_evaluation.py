@@ -85,21 +85,17 @@ def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):
     assert again["hit_rate"] == rates
     after = torch.load(tmp_path / "out" / "models" / "recmg-cache.pt", weights_only=True)
     assert all(torch.equal(v, after["best_state"][n]) for n, v in before["recmg-cache"].items())
-    # the same models as advice from the command line
+    # the same models as plug-ins from the command line (advice from the training span on)
     models = tmp_path / "out" / "models"
     args = ["simulate", "--trace", str(tmp_path / "out" / "traces" / "ml.trace"), "--policy",
-            "recmg", "--capacity", str(report["capacity"]), "--cache-model",
-            str(models / "recmg-cache.pt"), "--prefetch-model", str(models / "transfetch.pt"),
-            "--json"]
+            "recmg", "--capacity", str(report["capacity"]), "--json",
+            "--param", f"model={models / 'recmg-cache.pt'}", "--prefetcher", "transfetch"]
     capsys.readouterr()
-    assert main(args + ["--advice-start", "22500"]) == 0
+    assert main(args + ["--pf-param", f"model={models / 'transfetch.pt'}"]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["accesses"] == 30000 and counts["prefetches_issued"] > 0
-    assert main(args + ["--advice-start", "22501"]) == 2
-    assert "expected a multiple of the chunk" in capsys.readouterr().err
-    swapped = [str(models / "recmg-cache.pt") if a.endswith("transfetch.pt") else a for a in args]
-    assert main(swapped + ["--advice-start", "22500"]) == 2
-    assert "recmg-prefetch or transfetch model for prefetching" in capsys.readouterr().err
+    assert main(args + ["--pf-param", f"model={models / 'recmg-cache.pt'}"]) == 2
+    assert "a recmg-cache checkpoint; expected a transfetch" in capsys.readouterr().err
 
 
 def test_gate_closes_while_recent_precision_is_low_and_ignores_resident_vectors():
