@@ -25,8 +25,21 @@ import tempfile
 from pathlib import Path
 
 CHILD = """
-import json, sys, time, warnings
+import importlib.util, json, os, sys, time, warnings
 warnings.simplefilter("ignore")
+source = os.environ.get("RECSIM_BENCH_SOURCE")
+if source:  # recsim and its plug-in packages from that checkout, not the installed ones
+    packages = {"recsim": "recsim", "recsim.traces": "traces", "recsim.policies": "policies",
+                "recsim.prefetchers": "prefetchers"}  # run in reverse: recsim's imports last
+    for name, folder in packages.items():
+        spec = importlib.util.spec_from_file_location(
+            name, f"{source}/{folder}/__init__.py",
+            submodule_search_locations=[f"{source}/{folder}"])
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        if "." in name:
+            setattr(sys.modules["recsim"], name.split(".")[1], sys.modules[name])
+    for name in reversed(packages):
+        sys.modules[name].__spec__.loader.exec_module(sys.modules[name])
 import recsim
 from recsim.traces import zipf
 trace = zipf.generate(20_000, tables=1, rows=5_000, alpha=0.9, seed=0)
@@ -53,7 +66,7 @@ def compile_seconds(source: str | None, policy: str, prefetcher: str,
     """(wall, CPU) seconds of the first compile in a fresh process and cache."""
     env = dict(os.environ)
     if source:
-        env["PYTHONPATH"] = source
+        env["RECSIM_BENCH_SOURCE"] = source
     _clear_numba_caches(ROOT, *([Path(source)] if source else []))
     with tempfile.TemporaryDirectory(prefix="recsim-compile-") as cache:
         env["RECSIM_CACHE_DIR"] = cache

@@ -49,9 +49,8 @@ runs its own LIRS with c = ways.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._lists import push_front, unlink
 
 IN_S, IN_Q, LIR, IN_CACHE, IN_NH = 1, 2, 4, 8, 16
@@ -80,7 +79,7 @@ def make_state(ctx, params):
 
 # -- lists and doomed slots ---------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def _s_top(st, s, v):
     if st.flag[v] & IN_S:
         unlink(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
@@ -90,7 +89,7 @@ def _s_top(st, s, v):
     push_front(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _s_drop(st, s, v):
     unlink(st.s_prev, st.s_next, st.s_head, st.s_tail, s, v)
     st.flag[v] &= ~IN_S
@@ -100,7 +99,7 @@ def _s_drop(st, s, v):
         st.flag[v] &= ~IN_NH
 
 
-@njit(cache=True, inline="always")
+@hook
 def _q_mru(st, s, v):
     if st.flag[v] & IN_Q:
         unlink(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
@@ -110,14 +109,14 @@ def _q_mru(st, s, v):
     push_front(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _q_drop(st, s, v):
     unlink(st.q_prev, st.q_next, st.q_head, st.q_tail, s, v)
     st.flag[v] &= ~IN_Q
     st.cnt[6 * s + HIRS_N] -= 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _doom(st, s, v):
     """``v`` left the buffer (by libCacheSim's count) but keeps its slot for now."""
     slot = st.slot_of[v]
@@ -128,7 +127,7 @@ def _doom(st, s, v):
     st.cnt[6 * s + FREE_N] = k + 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _undoom(st, s, slot):
     k = st.free_pos[slot]
     if k < 0:
@@ -144,7 +143,7 @@ def _undoom(st, s, slot):
 
 # -- libCacheSim's LIRS steps -------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def _evict_hir(st, s):
     v = st.q_tail[s]
     _q_drop(st, s, v)
@@ -156,7 +155,7 @@ def _evict_hir(st, s):
     _doom(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _prune(st, s):
     v = st.s_tail[s]
     while v != st.s_head[s] and not st.flag[v] & LIR:
@@ -164,7 +163,7 @@ def _prune(st, s):
         v = st.s_tail[s]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _demote(st, s):
     _prune(st, s)  # a no-op but after the small-cache deviation below
     v = st.s_tail[s]
@@ -177,13 +176,13 @@ def _demote(st, s):
     _prune(st, s)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _make_lir_room(st, s):
     while st.cnt[6 * s + LIRS_N] >= st.conf[1]:
         _demote(st, s)
 
 
-@njit(cache=True)
+@hook
 def _miss(st, s, v):
     """libCacheSim's miss on ``v``: find, can-insert, evict while full, insert."""
     lhirs, llirs, c = st.conf[0], st.conf[1], st.conf[2]
@@ -218,7 +217,7 @@ def _miss(st, s, v):
     st.cnt[b + OCC] += 1
 
 
-@njit(cache=True)
+@hook
 def _hit(st, s, v):
     f = st.flag[v]
     if f & IN_Q:
@@ -242,13 +241,13 @@ def _hit(st, s, v):
     _s_top(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _limit_stack(st, s):
     while st.cnt[6 * s + S_N] > 2 * st.conf[2] and st.nh_tail[s] >= 0:
         _s_drop(st, s, st.nh_tail[s])
 
 
-@njit(cache=True, inline="always")
+@hook
 def _resident(st, v):
     f = st.flag[v]
     return (f & IN_CACHE) != 0 and (f & (IN_S | IN_Q)) != 0
@@ -256,7 +255,7 @@ def _resident(st, v):
 
 # -- hooks --------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(st, set_, slot, vid, t, prio):
     if st.conf[1] == 0:
         return
@@ -269,7 +268,7 @@ def on_hit(st, set_, slot, vid, t, prio):
     _limit_stack(st, set_)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(st, set_, base, ways, vid, t, prefetch):
     if st.conf[1] == 0:
         return base
@@ -279,13 +278,13 @@ def victim(st, set_, base, ways, vid, t, prefetch):
     return st.free[set_ * ways + k]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(st, set_, slot, vid, t):
     _undoom(st, set_, slot)
     st.slot_of[vid] = -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(st, set_, slot, vid, t, prio, prefetch):
     st.slot_of[vid] = slot
     if st.conf[1] == 0:

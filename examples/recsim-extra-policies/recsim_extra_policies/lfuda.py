@@ -21,9 +21,8 @@ evicts the least-frequency vector.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 
 State = namedtuple("State", "heap pos size freq order age clock ways")
 
@@ -35,12 +34,12 @@ def make_state(ctx, params):
                  clock=np.zeros(1, np.int64), ways=np.int64(ctx.ways))
 
 
-@njit(cache=True, inline="always")
+@hook
 def _before(s, a, b):
     return s.freq[a] < s.freq[b] or (s.freq[a] == s.freq[b] and s.order[a] < s.order[b])
 
 
-@njit(cache=True)
+@hook
 def _sift_up(s, base, i):
     slot = s.heap[base + i]
     while i > 0:
@@ -55,7 +54,7 @@ def _sift_up(s, base, i):
     s.pos[slot] = i
 
 
-@njit(cache=True)
+@hook
 def _sift_down(s, base, i, n):
     slot = s.heap[base + i]
     while True:
@@ -74,13 +73,13 @@ def _sift_down(s, base, i, n):
     s.pos[slot] = i
 
 
-@njit(cache=True, inline="always")
+@hook
 def _stamp(s, slot):
     s.order[slot] = s.clock[0]
     s.clock[0] += 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     base, n = set_ * state.ways, state.size[set_]
     state.freq[slot] = state.age[set_] + 1
@@ -90,12 +89,12 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _sift_up(state, base, n)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return state.heap[base]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     base, n = set_ * state.ways, state.size[set_] - 1
     i = state.pos[slot]
@@ -110,7 +109,7 @@ def on_evict(state, set_, slot, vid, t):
         state.age[set_] = state.freq[state.heap[base]]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     base, n, age = set_ * state.ways, state.size[set_], state.age[set_]
     was_min = state.freq[slot] == age
