@@ -72,7 +72,7 @@ from typing import Callable
 
 import numba
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
 
@@ -161,7 +161,8 @@ def hook(fn):
     compile for a complex pair.)"""
     if numba.config.DISABLE_JIT:  # RECSIM_DEBUG=1
         return fn
-    dispatcher = _Hook(py_func=fn, locals={}, targetoptions={"nopython": True})
+    dispatcher = _Hook(py_func=fn, locals={},
+                       targetoptions={"nopython": True, "forceinline": True})
     dispatcher.enable_caching()
     return dispatcher
 
@@ -387,32 +388,35 @@ def vid_of_key(keys, vid, key):
     return i if i < hi and keys[i] == key else -1
 
 
-@hook
+# The default hooks: inlined, not disk-cached, as they take every plug-in's state: a
+# cached version's index would name each state's type, and a process that reads the index
+# must import them all (a one-file plug-in's module is not importable in another process).
+@njit(inline="always")
 def noop_access(state, vid, t):
     pass
 
 
-@hook
+@njit(inline="always")
 def noop_hit(state, set_, slot, vid, t, prio):
     pass
 
 
-@hook
+@njit(inline="always")
 def noop_fill(state, set_, slot, vid, t, prio, prefetch):
     pass
 
 
-@hook
+@njit(inline="always")
 def noop_evict(state, set_, slot, vid, t):
     pass
 
 
-@hook
+@njit(inline="always")
 def no_prefetch(state, vid, table, outcome, t, slot_of, out):
     return 0
 
 
-@hook
+@njit(inline="always")
 def noop_prefetcher_evict(state, vid, t):
     pass
 
