@@ -192,9 +192,7 @@ def _train(shct, index, up, conf):
 
 @hook
 def _sample(state, si, vid, pc, prefetch):
-    """OPTgen and sampler update for an access to sampled set number ``si``. Compiled as a
-    function of its own, not inlined (only sampled sets call it): the general replay loop
-    then compiles in 5 s instead of 14, at the same speed within noise."""
+    """OPTgen and sampler update for an access to sampled set number ``si``."""
     shct, timer, liveness, conf = state.shct, state.timer, state.liveness, state.conf
     s_tag, s_last, s_pc, s_pref, s_stamp = (state.s_tag, state.s_last, state.s_pc, state.s_pref,
                                             state.s_stamp)

@@ -167,9 +167,7 @@ def _detrain(rdp, sc_tag, sc_sig, e, inf_rd):
 
 @hook
 def _sample(state, si, vid, sig, prefetch):
-    """Sampled-cache and RDP update for an access to sampled set number ``si``. Compiled
-    as a function of its own, not inlined (only sampled sets call it): the general replay
-    loop then compiles in 7 s instead of 22, at the same speed."""
+    """Sampled-cache and RDP update for an access to sampled set number ``si``."""
     rdp, now_, sc_tag, sc_sig, sc_ts, conf = (
         state.rdp, state.now, state.sc_tag, state.sc_sig, state.sc_ts, state.conf)
     inf_rd = conf[C_INF_RD]

@@ -58,9 +58,6 @@ table of its 10 indices, 40) and preloaded 16 accesses ahead; each index's ``mod
 counters`` from a floating-point reciprocal and one correction (exact below 2**52) instead
 of a 64-bit division; int32 list links (4.4 -> 6.3 M accesses/s in all). A faster sketch
 (a blocked Bloom filter, 8- or 16-bit counters) would change libCacheSim's counts.
-``_estimate``, ``_add`` and ``_move`` are compiled as functions of their own instead of
-being inlined at each of their many call sites: the general replay loop then compiles in
-9 s instead of 36 (the plain one in 3 instead of 7.5), at the same speed within noise.
 """
 
 import math

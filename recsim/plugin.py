@@ -1,7 +1,7 @@
 """The contracts between the replay engine and its plug-ins (policies and prefetchers).
 
 A **policy** module in ``policies/`` defines ``POLICY = Policy(...)``: a Python
-``make_state(ctx, params) -> State`` and Numba ``@njit`` hooks over that state, in the
+``make_state(ctx, params) -> State`` and Numba hooks (:func:`hook`) over that state, in the
 spirit of ChampSim's ``find_victim`` / ``update_replacement_state``. The buffer has
 ``sets x ways`` slots; slot ``s * ways + w`` is way ``w`` of set ``s``. The engine owns
 residency (which vector sits in which slot) and calls:
