@@ -190,9 +190,10 @@ def _train(shct, index, up, conf):
         shct[index] -= 1
 
 
-@hook
+@hook(inline=False)
 def _sample(state, si, vid, pc, prefetch):
-    """OPTgen and sampler update for an access to sampled set number ``si``."""
+    """OPTgen and sampler update for an access to sampled set number ``si``. Kept out of
+    line (only sampled sets call it)."""
     shct, timer, liveness, conf = state.shct, state.timer, state.liveness, state.conf
     s_tag, s_last, s_pc, s_pref, s_stamp = (state.s_tag, state.s_last, state.s_pc, state.s_pref,
                                             state.s_stamp)

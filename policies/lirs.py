@@ -182,7 +182,7 @@ def _make_lir_room(st, s):
         _demote(st, s)
 
 
-@hook
+@hook(inline=False)
 def _miss(st, s, v):
     """libCacheSim's miss on ``v``: find, can-insert, evict while full, insert."""
     lhirs, llirs, c = st.conf[0], st.conf[1], st.conf[2]
@@ -217,7 +217,7 @@ def _miss(st, s, v):
     st.cnt[b + OCC] += 1
 
 
-@hook
+@hook(inline=False)
 def _hit(st, s, v):
     f = st.flag[v]
     if f & IN_Q:

@@ -58,6 +58,9 @@ table of its 10 indices, 40) and preloaded 16 accesses ahead; each index's ``mod
 counters`` from a floating-point reciprocal and one correction (exact below 2**52) instead
 of a 64-bit division; int32 list links (4.4 -> 6.3 M accesses/s in all). A faster sketch
 (a blocked Bloom filter, 8- or 16-bit counters) would change libCacheSim's counts.
+``_estimate``, ``_add`` and ``_move`` are kept out of line (``@hook(inline=False)``), as
+they were when hooks were inlined in Numba's IR (inlined there, they made the general
+loop's first compile 36 s instead of 9, at the same speed within noise).
 """
 
 import math
@@ -165,7 +168,7 @@ def _counter(state, vid, i):
     return r + n if r < 0 else (r - n if r >= n else r)
 
 
-@hook
+@hook(inline=False)
 def _estimate(state, set_, vid):
     cbf = state.cbf
     base = set_ * state.counters
@@ -177,7 +180,7 @@ def _estimate(state, set_, vid):
     return best
 
 
-@hook
+@hook(inline=False)
 def _add(state, set_, vid):
     cbf = state.cbf
     base = set_ * state.counters
@@ -185,7 +188,7 @@ def _add(state, set_, vid):
         cbf[base + _counter(state, vid, i)] += np.uint32(1)
 
 
-@hook
+@hook(inline=False)
 def _move(state, set_, slot, to, front):
     """Take ``slot`` out of its list and put it at the MRU end (or the back) of ``to``."""
     lst_of, prev, nxt, head, tail, count = (

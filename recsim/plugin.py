@@ -152,17 +152,20 @@ class _Hook(CPUDispatcher):
         self._cache = _HookCache(self.py_func)
 
 
-def hook(fn):
+def hook(fn=None, *, inline=True):
     """The decorator of hooks and of the functions they call: ``@njit(cache=True)``, each
     compiled once per argument types and cached on disk, whatever constants its callers
-    pass (see :class:`_Hook`). Every replay loop that calls it links that one compiled
-    version, so a plug-in's hooks compile once, not once per loop. (Numba's
-    ``inline="always"`` would instead re-type the hook inside every loop: a minute's
-    compile for a complex pair.)"""
+    pass (see :class:`_Hook`), and inlined by LLVM into its callers. Every replay loop that
+    calls it links that one compiled version, so a plug-in's hooks compile once, not once
+    per loop. (Numba's ``inline="always"`` would instead re-type the hook inside every
+    loop: a minute's compile for a complex pair.) ``@hook(inline=False)`` keeps a cold path
+    out of line (a sampled set's update: inlined, it slows Mockingjay's loop by 15%)."""
+    if fn is None:
+        return lambda fn: hook(fn, inline=inline)
     if numba.config.DISABLE_JIT:  # RECSIM_DEBUG=1
         return fn
     dispatcher = _Hook(py_func=fn, locals={},
-                       targetoptions={"nopython": True, "forceinline": True})
+                       targetoptions={"nopython": True, "forceinline": inline})
     dispatcher.enable_caching()
     return dispatcher
 

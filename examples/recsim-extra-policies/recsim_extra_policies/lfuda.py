@@ -39,7 +39,7 @@ def _before(s, a, b):
     return s.freq[a] < s.freq[b] or (s.freq[a] == s.freq[b] and s.order[a] < s.order[b])
 
 
-@hook
+@hook(inline=False)
 def _sift_up(s, base, i):
     slot = s.heap[base + i]
     while i > 0:
@@ -54,7 +54,7 @@ def _sift_up(s, base, i):
     s.pos[slot] = i
 
 
-@hook
+@hook(inline=False)
 def _sift_down(s, base, i, n):
     slot = s.heap[base + i]
     while True:
