@@ -16,7 +16,8 @@ Why not doubly-linked lists over vids: they cost five or six random loads and st
 """
 
 import numpy as np
-from numba import njit
+
+from recsim.plugin import hook
 
 
 def make_rings(lists: int, max_entries: int, n_vids: int):
@@ -28,18 +29,18 @@ def make_rings(lists: int, max_entries: int, n_vids: int):
             code, np.array([width - 1], dtype=np.int64))
 
 
-@njit(cache=True, inline="always")
+@hook
 def _at(mask, lst, place):
     return lst * (mask[0] + 1) + (place & mask[0])
 
 
-@njit(cache=True, inline="always")
+@hook
 def ghost_tag(code, vid):
     """The tag of the list ``vid`` is a ghost in, or -1."""
     return ((code[vid] - 1) & 1) if code[vid] > 0 else -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def push(ring, ends, code, mask, lst, tag, vid):
     """Append ``vid`` to list ``lst`` (called ``tag``)."""
     if ends[2 * lst + 1] - ends[2 * lst] > mask[0]:  # all places taken: compact
@@ -59,14 +60,14 @@ def push(ring, ends, code, mask, lst, tag, vid):
     ends[2 * lst + 1] = place + 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def remove(ring, code, mask, lst, vid):
     """Take the ghost ``vid`` out of its list ``lst``, leaving a hole."""
     ring[_at(mask, lst, (code[vid] - 1) >> 1)] = -1
     code[vid] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def pop_oldest(ring, ends, code, mask, lst):
     """Take the oldest entry out of the non-empty list ``lst``; returns its vid."""
     while ring[_at(mask, lst, ends[2 * lst])] < 0:  # skip the holes
@@ -79,7 +80,7 @@ def pop_oldest(ring, ends, code, mask, lst):
     return vid
 
 
-@njit(cache=True, inline="always")
+@hook
 def push_bounded(ring, ends, code, mask, count, at, limit, lst, tag, vid):
     """Append ``vid`` to list ``lst`` whose length is ``count[at]``, dropping its oldest
     entry first when it holds ``limit``."""

@@ -10,10 +10,10 @@ line of keys: fewer cache misses per sift, which is what a large fully associati
 buffer pays for.
 """
 
-from numba import njit
+from recsim.plugin import hook
 
 
-@njit(cache=True, inline="always")
+@hook
 def _sift_up(hkey, hslot, pos, base, i, k, slot):
     while i > 0:
         parent = (i - 1) >> 2
@@ -29,7 +29,7 @@ def _sift_up(hkey, hslot, pos, base, i, k, slot):
     pos[slot] = i
 
 
-@njit(cache=True, inline="always")
+@hook
 def _sift_down(hkey, hslot, pos, base, size, i, k, slot):
     while True:
         first = 4 * i + 1
@@ -51,20 +51,20 @@ def _sift_down(hkey, hslot, pos, base, size, i, k, slot):
     pos[slot] = i
 
 
-@njit(cache=True, inline="always")
+@hook
 def push(hkey, hslot, pos, size, s, base, slot, k):
     i = size[s]
     size[s] = i + 1
     _sift_up(hkey, hslot, pos, base, i, k, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def increase(hkey, hslot, pos, base, slot, k):
     """Raise ``slot``'s key to ``k`` (``k`` must not be below its current key)."""
     _sift_up(hkey, hslot, pos, base, pos[slot], k, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def remove(hkey, hslot, pos, size, s, base, slot):
     i = pos[slot]
     last = size[s] - 1

@@ -5,10 +5,10 @@ and one ``head``/``tail`` pair indexed by list id (a cache set, an LFU frequency
 Every operation is O(1); ``-1`` means "none".
 """
 
-from numba import njit
+from recsim.plugin import hook
 
 
-@njit(cache=True, inline="always")
+@hook
 def push_front(prev, nxt, head, tail, lst, node):
     first = head[lst]
     prev[node] = -1
@@ -20,7 +20,7 @@ def push_front(prev, nxt, head, tail, lst, node):
     head[lst] = node
 
 
-@njit(cache=True, inline="always")
+@hook
 def push_back(prev, nxt, head, tail, lst, node):
     last = tail[lst]
     nxt[node] = -1
@@ -32,7 +32,7 @@ def push_back(prev, nxt, head, tail, lst, node):
     tail[lst] = node
 
 
-@njit(cache=True, inline="always")
+@hook
 def insert_after(prev, nxt, head, tail, lst, after, node):
     follow = nxt[after]
     prev[node] = after
@@ -44,7 +44,7 @@ def insert_after(prev, nxt, head, tail, lst, after, node):
         tail[lst] = node
 
 
-@njit(cache=True, inline="always")
+@hook
 def unlink(prev, nxt, head, tail, lst, node):
     p = prev[node]
     n = nxt[node]

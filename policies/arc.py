@@ -35,9 +35,8 @@ goes; ``on_evict`` and ``on_fill`` apply it.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 from recsim.policies._lists import push_front, unlink
 
@@ -62,7 +61,7 @@ def make_state(ctx, params):
     return State(p, size, lst_of, r_prev, r_next, r_head, r_tail, ring, ends, code, mask, flags)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     size, lst_of, r_prev, r_next, r_head, r_tail = (
         state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
@@ -78,7 +77,7 @@ def on_hit(state, set_, slot, vid, t, prio):
         push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     size, lst_of, r_prev, r_next, r_head, r_tail = (
         state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
@@ -90,14 +89,14 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _drop_ghost_tail(state, set_, g):
     """Forget the LRU entry of ghost list ``g`` (0: B1, 1: B2) of the set."""
     pop_oldest(state.ring, state.ends, state.code, state.mask, 2 * set_ + g)
     state.size[4 * set_ + 2 + g] -= 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _replace(state, set_, in_b2):
     p, size, r_tail = state.p, state.size, state.r_tail
     t1 = size[4 * set_]
@@ -107,7 +106,7 @@ def _replace(state, set_, in_b2):
     return r_tail[2 * set_ + 1]
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     p, size, flags = state.p, state.size, state.flags
     b = 4 * set_
@@ -141,7 +140,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return _replace(state, set_, False)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     size, lst_of, r_prev, r_next, r_head, r_tail = (
         state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)

@@ -21,9 +21,8 @@ Belady is then no longer optimal, but stays well defined.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Bool, Policy
+from recsim.plugin import Bool, Policy, hook
 from recsim.policies import _heap as heap
 from recsim.traces.nextuse import NEVER
 
@@ -45,30 +44,30 @@ def make_state(ctx, params):
                  bool(ctx.prefetching), ctx.n_vids)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, t):
     if state.prefetching:
         state.cursor[vid] = state.next_use[t]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _key(next_use, t, vid, n_vids):
     return NEVER - 1 - (t * n_vids + vid) if next_use == NEVER else next_use
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     heap.increase(state.hkey, state.hslot, state.pos, set_ * state.ways, slot,
                   _key(state.next_use[t], t, vid, state.n_vids))
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     heap.push(state.hkey, state.hslot, state.pos, state.size, set_, set_ * state.ways, slot,
               _key(state.cursor[vid] if prefetch else state.next_use[t], t, vid, state.n_vids))
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     if state.bypass:
         incoming = state.cursor[vid] if prefetch else state.next_use[t]
@@ -77,7 +76,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return state.hslot[base]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     heap.remove(state.hkey, state.hslot, state.pos, state.size, set_, set_ * state.ways, slot)
 

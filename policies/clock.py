@@ -23,9 +23,8 @@ Parameters: ``n_bit_counter`` (default 1), ``init_freq`` (default 0).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Int, Policy, param_error
+from recsim.plugin import Int, Policy, hook, param_error
 
 # each slot's counter, each set's hand, the largest count and a newcomer's count
 State = namedtuple("State", "freq hand max_freq init_freq")
@@ -42,19 +41,19 @@ def make_state(ctx, params):
     return State(freq, hand, max_freq, init)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     freq = state.freq
     if freq[slot] < state.max_freq:
         freq[slot] += 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     state.freq[slot] = state.init_freq
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     freq, hand = state.freq, state.hand
     h = hand[set_]

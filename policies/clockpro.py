@@ -44,9 +44,8 @@ CLOCK-Pro with c = ways.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Float, Policy
+from recsim.plugin import Float, Policy, hook
 from recsim.policies._lists import insert_after, push_back, unlink
 
 RES, HOT, REF, TEST = 1, 2, 4, 8
@@ -68,13 +67,13 @@ def make_state(ctx, params):
 
 # -- the clock ----------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def _after(st, s, v):
     n = st.next[v]
     return st.head[s] if n < 0 else n
 
 
-@njit(cache=True, inline="always")
+@hook
 def _at_head(st, s, v):
     """Put ``v`` (not listed) just behind ``HAND_hot``: the list head."""
     h = st.hand[3 * s + H_HOT]
@@ -88,7 +87,7 @@ def _at_head(st, s, v):
         insert_after(st.prev, st.next, st.head, st.tail, s, st.prev[h], v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _unlist(st, s, v):
     """Take ``v`` off the clock; hands on it move on."""
     n = _after(st, s, v)
@@ -98,13 +97,13 @@ def _unlist(st, s, v):
     unlink(st.prev, st.next, st.head, st.tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _to_head(st, s, v):
     _unlist(st, s, v)
     _at_head(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _end_test(st, s, v):
     """``v``'s test period ends (it is cold): ``m_c - 1``; a non-resident page leaves."""
     b = 4 * s
@@ -118,7 +117,7 @@ def _end_test(st, s, v):
 
 # -- the hands ----------------------------------------------------------------------------
 
-@njit(cache=True)
+@hook(inline=False)
 def _run_hot(st, s):
     """Turn the first unreferenced hot page at or past ``HAND_hot`` cold."""
     while True:
@@ -137,14 +136,14 @@ def _run_hot(st, s):
             _end_test(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _balance(st, s):
     b = 4 * s
     while st.cnt[b + HOT_N] > st.ways - st.cnt[b + M_C]:
         _run_hot(st, s)
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _run_test(st, s):
     """End test periods from ``HAND_test`` on until a non-resident page leaves."""
     b = 4 * s
@@ -156,7 +155,7 @@ def _run_test(st, s):
             _end_test(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _run_cold(st, s):
     """Move ``HAND_cold`` until it evicts a resident cold page; returns that vid."""
     b = 4 * s
@@ -191,22 +190,22 @@ def _run_cold(st, s):
 
 # -- hooks --------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(st, set_, slot, vid, t, prio):
     st.flag[vid] |= REF
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(st, set_, base, ways, vid, t, prefetch):
     return st.slot_of[_run_cold(st, set_)]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(st, set_, slot, vid, t):
     st.slot_of[vid] = -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(st, set_, slot, vid, t, prio, prefetch):
     b = 4 * set_
     st.slot_of[vid] = slot

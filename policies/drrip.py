@@ -41,9 +41,8 @@ associative.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Int, Policy
+from recsim.plugin import Int, Policy, hook
 from recsim.policies.srrip import RRPV_BITS, rrip_victim, rrpv_arrays
 
 # conf layout (one int64 array; PSEL and the BIP counter are mutable)
@@ -84,7 +83,7 @@ def make_state(ctx, params):
     return State(rrpv, words, leader, conf)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _bip_insert(conf):
     c = conf[_BIP] + 1
     if c == conf[_BIP_MAX]:
@@ -93,12 +92,12 @@ def _bip_insert(conf):
     return conf[_MAX] - 1 if c == 0 else conf[_MAX]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     state.rrpv[slot] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     rrpv, conf = state.rrpv, state.conf
     kind = state.leader[set_]
@@ -116,7 +115,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         rrpv[slot] = conf[_MAX] - 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return rrip_victim(state.rrpv, state.words, base, ways, state.conf[_MAX])
 

@@ -8,9 +8,8 @@ vector: O(1) state, one integer per set. Hits do not change the order.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 
 State = namedtuple("State", "next_way")  # per set: the way the next fill replaces
 
@@ -19,7 +18,7 @@ def make_state(ctx, params):
     return State(np.zeros(ctx.sets, dtype=np.int64))
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     ptr = state.next_way
     way = ptr[set_]

@@ -59,9 +59,8 @@ no writebacks.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Int, Policy, param_error
+from recsim.plugin import Int, Policy, hook, param_error
 
 MAX_RRPV = 7
 CHAMPSIM_SAMPLER = 2800  # entries for 64 sampled sets x 16 ways
@@ -163,7 +162,7 @@ def make_state(ctx, params):
                  s_pref, s_stamp, conf, crc_of_table)
 
 
-@njit(cache=True, inline="always")
+@hook
 def should_cache(liveness, off, vec, cap, cur, last):
     """OPTgen: would MIN have kept a line whose usage interval is [last, cur)?"""
     i = last
@@ -182,7 +181,7 @@ def should_cache(liveness, off, vec, cap, cur, last):
     return True
 
 
-@njit(cache=True, inline="always")
+@hook
 def _train(shct, index, up, conf):
     if up:
         if shct[index] < conf[C_MAX]:
@@ -191,11 +190,10 @@ def _train(shct, index, up, conf):
         shct[index] -= 1
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _sample(state, si, vid, pc, prefetch):
-    """OPTgen and sampler update for an access to sampled set number ``si``. Compiled as a
-    function of its own, not inlined (only sampled sets call it): the general replay loop
-    then compiles in 5 s instead of 14, at the same speed within noise."""
+    """OPTgen and sampler update for an access to sampled set number ``si``. Kept out of
+    line (only sampled sets call it)."""
     shct, timer, liveness, conf = state.shct, state.timer, state.liveness, state.conf
     s_tag, s_last, s_pc, s_pref, s_stamp = (state.s_tag, state.s_last, state.s_pc, state.s_pref,
                                             state.s_stamp)
@@ -244,7 +242,7 @@ def _sample(state, si, vid, pc, prefetch):
     timer[si] = 0 if now == conf[C_TIMER] else now
 
 
-@njit(cache=True, inline="always")
+@hook
 def _update(state, set_, slot, vid, hit, prefetch):
     rrpv, shct, conf = state.rrpv, state.shct, state.conf
     pc = state.crc_of_table[state.table_of[vid]]
@@ -273,17 +271,17 @@ def _update(state, set_, slot, vid, hit, prefetch):
     rrpv[slot] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     _update(state, set_, slot, vid, True, False)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _update(state, set_, slot, vid, False, prefetch)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     rrpv = state.rrpv
     top = rrpv[base]

@@ -14,9 +14,8 @@ transit) and are recycled through a free stack.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._lists import insert_after, push_back, push_front, unlink
 
 
@@ -47,7 +46,7 @@ def make_state(ctx, params):
                  node_tail, set_head, set_tail, free, n_free)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _new_node(state, freq):
     node_freq, free, n_free = state.node_freq, state.free, state.n_free
     n_free[0] -= 1
@@ -58,7 +57,7 @@ def _new_node(state, freq):
     return node
 
 
-@njit(cache=True, inline="always")
+@hook
 def _leave(state, set_, slot):
     """Take ``slot`` out of its count node, dropping the node if it empties."""
     item_node, item_prev, item_next = state.item_node, state.item_prev, state.item_next
@@ -70,7 +69,7 @@ def _leave(state, set_, slot):
         state.n_free[0] += 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     node_freq, set_head = state.node_freq, state.set_head
     node = set_head[set_]
@@ -81,7 +80,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     state.item_node[slot] = node
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     item_node, node_freq, node_next = state.item_node, state.node_freq, state.node_next
     node = item_node[slot]
@@ -95,12 +94,12 @@ def on_hit(state, set_, slot, vid, t, prio):
     item_node[slot] = up
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return state.node_head[state.set_head[set_]]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     _leave(state, set_, slot)
 

@@ -49,9 +49,8 @@ runs its own LIRS with c = ways.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._lists import push_front, unlink
 
 IN_S, IN_Q, LIR, IN_CACHE, IN_NH = 1, 2, 4, 8, 16
@@ -80,7 +79,7 @@ def make_state(ctx, params):
 
 # -- lists and doomed slots ---------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def _to_front(flag, bit, cnt, at, prev, nxt, head, tail, s, v):
     """Put ``v`` first in list ``s`` of ``prev``/``nxt``/``head``/``tail``: membership in
     flag ``bit``, the list's length in ``cnt[at]``."""
@@ -92,20 +91,20 @@ def _to_front(flag, bit, cnt, at, prev, nxt, head, tail, s, v):
     push_front(prev, nxt, head, tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _take_out(flag, bit, cnt, at, prev, nxt, head, tail, s, v):
     unlink(prev, nxt, head, tail, s, v)
     flag[v] &= ~bit
     cnt[at] -= 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _s_top(st, s, v):
     _to_front(st.flag, IN_S, st.cnt, 6 * s + S_N, st.s_prev, st.s_next, st.s_head, st.s_tail,
               s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _s_drop(st, s, v):
     _take_out(st.flag, IN_S, st.cnt, 6 * s + S_N, st.s_prev, st.s_next, st.s_head, st.s_tail,
               s, v)
@@ -114,19 +113,19 @@ def _s_drop(st, s, v):
         st.flag[v] &= ~IN_NH
 
 
-@njit(cache=True, inline="always")
+@hook
 def _q_mru(st, s, v):
     _to_front(st.flag, IN_Q, st.cnt, 6 * s + HIRS_N, st.q_prev, st.q_next, st.q_head,
               st.q_tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _q_drop(st, s, v):
     _take_out(st.flag, IN_Q, st.cnt, 6 * s + HIRS_N, st.q_prev, st.q_next, st.q_head,
               st.q_tail, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _doom(st, s, v):
     """``v`` left the buffer (by libCacheSim's count) but keeps its slot for now."""
     slot = st.slot_of[v]
@@ -137,7 +136,7 @@ def _doom(st, s, v):
     st.cnt[6 * s + FREE_N] = k + 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _undoom(st, s, slot):
     k = st.free_pos[slot]
     if k < 0:
@@ -153,7 +152,7 @@ def _undoom(st, s, slot):
 
 # -- libCacheSim's LIRS steps -------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def _evict_hir(st, s):
     v = st.q_tail[s]
     _q_drop(st, s, v)
@@ -165,7 +164,7 @@ def _evict_hir(st, s):
     _doom(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _prune(st, s):
     v = st.s_tail[s]
     while v != st.s_head[s] and not st.flag[v] & LIR:
@@ -173,7 +172,7 @@ def _prune(st, s):
         v = st.s_tail[s]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _demote(st, s):
     _prune(st, s)  # a no-op but after the small-cache deviation below
     v = st.s_tail[s]
@@ -186,13 +185,13 @@ def _demote(st, s):
     _prune(st, s)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _make_lir_room(st, s):
     while st.cnt[6 * s + LIRS_N] >= st.conf[1]:
         _demote(st, s)
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _miss(st, s, v):
     """libCacheSim's miss on ``v``: find, can-insert, evict while full, insert."""
     lhirs, llirs, c = st.conf[0], st.conf[1], st.conf[2]
@@ -227,7 +226,7 @@ def _miss(st, s, v):
     st.cnt[b + OCC] += 1
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _hit(st, s, v):
     f = st.flag[v]
     if f & IN_Q:
@@ -251,13 +250,13 @@ def _hit(st, s, v):
     _s_top(st, s, v)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _limit_stack(st, s):
     while st.cnt[6 * s + S_N] > 2 * st.conf[2] and st.nh_tail[s] >= 0:
         _s_drop(st, s, st.nh_tail[s])
 
 
-@njit(cache=True, inline="always")
+@hook
 def _resident(st, v):
     f = st.flag[v]
     return (f & IN_CACHE) != 0 and (f & (IN_S | IN_Q)) != 0
@@ -265,7 +264,7 @@ def _resident(st, v):
 
 # -- hooks --------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(st, set_, slot, vid, t, prio):
     if st.conf[1] == 0:
         return
@@ -278,7 +277,7 @@ def on_hit(st, set_, slot, vid, t, prio):
     _limit_stack(st, set_)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(st, set_, base, ways, vid, t, prefetch):
     if st.conf[1] == 0:
         return base
@@ -288,13 +287,13 @@ def victim(st, set_, base, ways, vid, t, prefetch):
     return st.free[set_ * ways + k]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(st, set_, slot, vid, t):
     _undoom(st, set_, slot)
     st.slot_of[vid] = -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(st, set_, slot, vid, t, prio, prefetch):
     st.slot_of[vid] = slot
     if st.conf[1] == 0:

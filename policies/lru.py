@@ -9,9 +9,8 @@ at any associativity, fully associative included. Prefetch fills enter at the MR
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._lists import push_front, unlink
 
 # one doubly-linked list per set: slot links, and each set's most and least recent slot
@@ -26,24 +25,24 @@ def make_state(ctx, params):
     return State(prev, nxt, head, tail)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     if state.head[set_] != slot:
         unlink(state.prev, state.next, state.head, state.tail, set_, slot)
         push_front(state.prev, state.next, state.head, state.tail, set_, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     push_front(state.prev, state.next, state.head, state.tail, set_, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return state.tail[set_]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     unlink(state.prev, state.next, state.head, state.tail, set_, slot)
 

@@ -27,9 +27,8 @@ its own LRU-K (per-set FIFO and event list).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Int, Policy
+from recsim.plugin import Int, Policy, hook
 from recsim.policies._lists import push_back, unlink
 
 
@@ -58,7 +57,7 @@ def make_state(ctx, params):
                  f_tail, in_fifo)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     k = state.k
     state.count[slot] = 1
@@ -69,7 +68,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         state.in_fifo[slot] = 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     k = state.k
     count = state.count
@@ -89,7 +88,7 @@ def on_hit(state, set_, slot, vid, t, prio):
         state.oldest[slot] = o + 1 if o + 1 < k else 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     f = state.f_head[set_]
     if f >= 0:
@@ -97,7 +96,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return state.ev_head[set_] // state.k
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     k = state.k
     for j in range(state.count[slot]):

@@ -29,9 +29,8 @@ caps them at 2^31 - 1 (never reached by a trace that fits in memory).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Float, Int, Policy
+from recsim.plugin import Float, Int, Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
 from recsim.policies._lists import push_front, unlink
 
@@ -58,7 +57,7 @@ def make_state(ctx, params):
         ring=ring, ends=ends, code=code, mask=mask)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _queue_of(m, f):
     k = 0
     while f > 1 and k < m - 1:
@@ -67,14 +66,14 @@ def _queue_of(m, f):
     return k
 
 
-@njit(cache=True, inline="always")
+@hook
 def _link(state, set_, slot, k):
     push_front(state.prev, state.next, state.head, state.tail, state.conf[0] * set_ + k, slot)
     state.queue[slot] = k
     state.expire[slot] = state.vtime[set_] + state.conf[1]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _adjust(state, set_):
     m = state.conf[0]
     state.vtime[set_] += 1
@@ -86,7 +85,7 @@ def _adjust(state, set_):
             _link(state, set_, slot, k - 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     m = state.conf[0]
     unlink(state.prev, state.next, state.head, state.tail, m * set_ + state.queue[slot], slot)
@@ -95,7 +94,7 @@ def on_hit(state, set_, slot, vid, t, prio):
     _adjust(state, set_)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     f = state.enter[set_]
     state.enter[set_] = 1
@@ -104,7 +103,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _adjust(state, set_)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     if ghost_tag(state.code, vid) >= 0:
         remove(state.ring, state.code, state.mask, set_, vid)
@@ -118,7 +117,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     m, q_out = state.conf[0], state.conf[2]
     unlink(state.prev, state.next, state.head, state.tail, m * set_ + state.queue[slot], slot)

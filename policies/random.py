@@ -8,9 +8,9 @@ simulation's ``seed``, so a replay is deterministic per seed.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 
 State = namedtuple("State", "rng")  # the xorshift generator's state (one uint64)
 
@@ -20,7 +20,7 @@ def make_state(ctx, params):
     return State(np.array([mixed or 1], dtype=np.uint64))
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     rng = state.rng
     x = rng[0]

@@ -38,9 +38,8 @@ advice is the caller's (``kind: recmg-evaluation``), or none.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import File, Int, Policy
+from recsim.plugin import File, Int, Policy, hook
 
 # per slot: the eviction count at which its priority runs out, and its last touch; per set:
 # evictions so far; the touch counter (one int64: several prefetch fills can share one access
@@ -56,26 +55,26 @@ def make_state(ctx, params):
     return State(stamp, touched, age, np.zeros(1, np.int64), speed, keep)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _set_priority(state, set_, slot, t, priority):
     state.stamp[slot] = state.age[set_] + priority
     state.touches[0] += 1
     state.touched[slot] = state.touches[0]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     _set_priority(state, set_, slot, t,
                   state.eviction_speed + np.int64(round(prio * state.keep)))
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     bonus = 0 if prefetch else np.int64(round(prio * state.keep))
     _set_priority(state, set_, slot, t, state.eviction_speed + bonus)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     stamp, touched = state.stamp, state.touched
     now = state.age[set_]
@@ -87,7 +86,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return best
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     state.age[set_] += 1  # ages every other vector of the set by one
 

@@ -37,9 +37,8 @@ its own S3-FIFO with c = ways.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Float, Int, Policy
+from recsim.plugin import Float, Int, Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, unlink
 
@@ -71,12 +70,12 @@ def make_state(ctx, params):
                  ring, ends, code, mask, flags)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     state.freq[slot] += 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     count, q_of, freq, r_prev, r_next, r_head, r_tail = (
         state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
@@ -94,7 +93,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     push_back(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     count, q_of, freq, r_prev, r_next, r_head, r_tail = (
         state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
@@ -129,7 +128,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
             freq[slot] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     count, q_of, r_prev, r_next, r_head, r_tail = (
         state.count, state.q_of, state.r_prev, state.r_next, state.r_head, state.r_tail)

@@ -20,10 +20,9 @@ the work is O(1) amortised per access.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from recsim.errors import ConfigError
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 from recsim.policies._lists import push_front, unlink
 
 # a FIFO list per set (newer / older: a slot's neighbours towards the head / the tail),
@@ -45,18 +44,18 @@ def make_state(ctx, params):
     return State(newer, older, head, tail, hand, visited)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     state.visited[slot] = 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     state.visited[slot] = 0
     push_front(state.newer, state.older, state.head, state.tail, set_, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     newer, tail, hand, visited = state.newer, state.tail, state.hand, state.visited
     s = hand[set_]
@@ -71,7 +70,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return s
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     unlink(state.newer, state.older, state.head, state.tail, set_, slot)
 

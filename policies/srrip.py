@@ -26,10 +26,9 @@ a fully associative buffer (one set of ``capacity`` ways) a miss costs O(capacit
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from recsim.plugin import Int, Policy
+from recsim.plugin import Int, Policy, hook
 
 # the RRPV of each slot, the same memory as 64-bit words, and maxRRPV
 State = namedtuple("State", "rrpv words max_rrpv")
@@ -52,7 +51,7 @@ _LOW = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _first_equal(words, w0, nw, rep):
     """The first slot of words[w0:w0+nw] (8 slots a word, lowest byte first) whose byte
     equals the byte repeated in ``rep``, or -1: a zero-byte test of word ^ rep, whose
@@ -65,7 +64,7 @@ def _first_equal(words, w0, nw, rep):
     return -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def rrip_victim(rrpv, words, base, ways, max_rrpv):
     """First way at max_rrpv after ageing the set by (max_rrpv - its max RRPV)."""
     if ways & 7 == 0:
@@ -96,17 +95,17 @@ def rrip_victim(rrpv, words, base, ways, max_rrpv):
     return first
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     state.rrpv[slot] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     state.rrpv[slot] = state.max_rrpv - 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return rrip_victim(state.rrpv, state.words, base, ways, state.max_rrpv)
 

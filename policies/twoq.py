@@ -30,9 +30,8 @@ full, and a full set stays full, so ``victim`` does the ghost check.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Float, Policy
+from recsim.plugin import Float, Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, push_front, unlink
 
@@ -55,7 +54,7 @@ def make_state(ctx, params):
         flags=np.zeros(2 * sets, dtype=np.int8))  # [2*s]: fill into Am, [2*s+1]: to A1out
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     lst = 2 * set_ + 1
     if state.q_of[slot] == 1 and state.head[lst] != slot:
@@ -63,7 +62,7 @@ def on_hit(state, set_, slot, vid, t, prio):
         push_front(state.prev, state.next, state.head, state.tail, lst, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     q = state.flags[2 * set_]
     state.flags[2 * set_] = 0
@@ -75,7 +74,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         push_back(state.prev, state.next, state.head, state.tail, 2 * set_, slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     count, flags = state.count, state.flags
     if ghost_tag(state.code, vid) >= 0:
@@ -89,7 +88,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return state.tail[2 * set_ + 1]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     count = state.count
     q = state.q_of[slot]

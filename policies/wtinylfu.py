@@ -58,9 +58,9 @@ table of its 10 indices, 40) and preloaded 16 accesses ahead; each index's ``mod
 counters`` from a floating-point reciprocal and one correction (exact below 2**52) instead
 of a 64-bit division; int32 list links (4.4 -> 6.3 M accesses/s in all). A faster sketch
 (a blocked Bloom filter, 8- or 16-bit counters) would change libCacheSim's counts.
-``_estimate``, ``_add`` and ``_move`` are compiled as functions of their own instead of
-being inlined at each of their many call sites: the general replay loop then compiles in
-9 s instead of 36 (the plain one in 3 instead of 7.5), at the same speed within noise.
+``_estimate``, ``_add`` and ``_move`` are kept out of line (``@hook(inline=False)``), as
+they were when hooks were inlined in Numba's IR (inlined there, they made the general
+loop's first compile 36 s instead of 9, at the same speed within noise).
 """
 
 import math
@@ -68,10 +68,9 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from recsim.engine.preload import preload
-from recsim.plugin import Choice, Float, Policy
+from recsim.plugin import Choice, Float, Policy, hook
 from recsim.policies._lists import push_back, push_front, unlink
 
 _P1 = np.uint64(0x9E3779B185EBCA87)
@@ -157,7 +156,7 @@ def make_state(ctx, params):
                  lst_of, prev, nxt, head, tail, count, vid_of, ctx.vids)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _counter(state, vid, i):
     """The index in its set's counters of the ``i``-th counter of ``vid``:
     ``((a + i*b) mod 2**32) mod counters``, the last ``mod`` by the reciprocal (see
@@ -169,7 +168,7 @@ def _counter(state, vid, i):
     return r + n if r < 0 else (r - n if r >= n else r)
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _estimate(state, set_, vid):
     cbf = state.cbf
     base = set_ * state.counters
@@ -181,7 +180,7 @@ def _estimate(state, set_, vid):
     return best
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _add(state, set_, vid):
     cbf = state.cbf
     base = set_ * state.counters
@@ -189,7 +188,7 @@ def _add(state, set_, vid):
         cbf[base + _counter(state, vid, i)] += np.uint32(1)
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _move(state, set_, slot, to, front):
     """Take ``slot`` out of its list and put it at the MRU end (or the back) of ``to``."""
     lst_of, prev, nxt, head, tail, count = (
@@ -205,7 +204,7 @@ def _move(state, set_, slot, to, front):
     lst_of[slot] = to
 
 
-@njit(cache=True, inline="always")
+@hook
 def _main_insert(state, set_, slot):
     count = state.count
     if count[4 * set_ + PROBATION] + 1 <= state.max_probation:
@@ -217,21 +216,21 @@ def _main_insert(state, set_, slot):
     _move(state, set_, slot, seg, True)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _main_victim(state, set_):
     if state.count[4 * set_ + PROBATION] > 0:
         return state.tail[4 * set_ + PROBATION]
     return state.tail[4 * set_ + PROTECTED]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, t):
     vids = state.vids  # preload the hashes of the vector accessed 16 accesses ahead
     if t + 16 < vids.shape[0]:
         preload(state.pairs, 2 * vids[t + 16])
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     lst_of, prev, nxt, head, tail, count = (
         state.lst_of, state.prev, state.next, state.head, state.tail, state.count)
@@ -242,7 +241,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _add(state, set_, vid)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     count, head, tail = state.count, state.head, state.tail
     lst = state.lst_of[slot]
@@ -274,7 +273,7 @@ def on_hit(state, set_, slot, vid, t, prio):
             cbf[i] >>= np.uint32(1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     count, head, tail, vid_of = state.count, state.head, state.tail, state.vid_of
     if count[4 * set_ + DOOMED] > 0:
@@ -311,7 +310,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return first
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     count = state.count
     unlink(state.prev, state.next, state.head, state.tail, 4 * set_ + DOOMED, slot)

@@ -82,11 +82,10 @@ of the access 16 ahead is preloaded (a cache hint; it changes nothing).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from recsim.engine.preload import preload
-from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Bool, Prefetcher, readonly,
-                           vid_of_key)
+from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Bool, Prefetcher, hook,
+                          readonly, vid_of_key)
 
 HISTORY_SETS = 8
 HISTORY_WAYS = 16
@@ -152,7 +151,7 @@ def make_state(ctx, params):
                  regs)
 
 
-@njit(cache=True, inline="always")
+@hook
 def history_add(history, regs, s, ip, addr, t):
     """Record (ip, addr, t) in set ``s`` unless the set's newest address is ``addr``."""
     p = regs[HIST_NEXT + s]
@@ -165,7 +164,7 @@ def history_add(history, regs, s, ip, addr, t):
     regs[HIST_NEXT + s] = p + 1 if p + 1 < HISTORY_WAYS else 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def timely_deltas(history, regs, s, ip, addr, limit, found):
     """The deltas from the accesses of set ``s`` recorded by ``ip`` at a time ``<= limit``
     to ``addr``, in the reference's search order (the slot written next, then newest to
@@ -188,7 +187,7 @@ def timely_deltas(history, regs, s, ip, addr, limit, found):
     return timely, n
 
 
-@njit(cache=True, inline="always")
+@hook
 def _replacement_key(slots, j):
     """Replacement order: class none < L2R < issued (L1, L2), then lower confidence."""
     cls = slots[j, CLASS]
@@ -196,7 +195,7 @@ def _replacement_key(slots, j):
     return rank * (CONF_MAX + 1) + slots[j, CONF]
 
 
-@njit(cache=True, inline="always")
+@hook
 def add_delta(slots, d):
     """Count delta ``d`` in one entry's slots (a free slot, else replacing the first slot
     of least replacement key if its class is none or L2R); returns True if it replaced an
@@ -221,7 +220,7 @@ def add_delta(slots, d):
     return replaced
 
 
-@njit(cache=True, inline="always")
+@hook
 def count_training(entry, slots):
     """One more training for an entry; at CONF_MAX classify its deltas and restart.
     Returns True if it classified."""
@@ -237,7 +236,7 @@ def count_training(entry, slots):
     return True
 
 
-@njit(cache=True, inline="always")
+@hook
 def issue_list(entry, slots, issue, issue_lower):
     """An entry's deltas to issue: L1 (and L2, L2R if ``issue_lower``), in class order,
     then by ``|delta|``, ties in slot order."""
@@ -256,7 +255,7 @@ def issue_list(entry, slots, issue, issue_lower):
     entry[N_ISSUE] = n
 
 
-@njit(cache=True, inline="always")
+@hook
 def train(ips, history, entries, slots, issue, found, regs, ip, addr, issue_t, latency):
     """The reference's ``find_and_update`` for a demand access of ``addr`` by ``ip`` that
     missed at ``issue_t`` and waited ``latency``."""
@@ -280,7 +279,7 @@ def train(ips, history, entries, slots, issue, found, regs, ip, addr, issue_t, l
         issue_list(entries[e], slots[e], issue[e], regs[ISSUE_LOWER] != 0)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _in_flight(record, t, fetch_latency, prefetch_latency):
     """Whether a fetch record (0: none, 2s+2: demand at s, 2s+1: prefetch at s) is still
     in flight at ``t``."""
@@ -291,7 +290,7 @@ def _in_flight(record, t, fetch_latency, prefetch_latency):
     return (record - 2) // 2 + fetch_latency > t
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, vids, rows, ips, history, entries, slots, issue, fetched, fills, found, regs = (
         state.keys, state.vids, state.rows, state.ips, state.history, state.entries, state.slots,

@@ -64,10 +64,9 @@ an insertion changes the set.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from recsim.engine.preload import preload
-from recsim.plugin import Float, Int, Prefetcher, param_error, vid_of_key
+from recsim.plugin import Float, Int, Prefetcher, hook, param_error, vid_of_key
 
 OWNER = "prefetcher 'bingo'"  # as parameter errors name it
 TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
@@ -137,7 +136,7 @@ def votes_needed(threshold, ways):
     return need
 
 
-@njit(cache=True, inline="always")
+@hook
 def hash_index(key, index_bits):
     """The reference's set hash of ``key >= 0``: the XOR of all its ``index_bits``-bit
     blocks, in the low ``index_bits`` bits of the result (the set; the higher bits are
@@ -154,7 +153,7 @@ def hash_index(key, index_bits):
     return key
 
 
-@njit(cache=True, inline="always")
+@hook
 def rotate(pattern, n, width):
     """Rotate a ``width``-bit footprint (``width`` a power of two) by ``n >= 0`` places
     towards higher offsets."""
@@ -162,7 +161,7 @@ def rotate(pattern, n, width):
     return ((pattern << n) | (pattern >> (width - n))) & ((1 << width) - 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def add_vote(p, pattern):
     """Add 1 to the count of every offset in ``pattern``. ``p[k]`` holds bit k of all the
     counts (a bit-sliced counter: one ripple-carry add for all offsets at once); seven
@@ -177,7 +176,7 @@ def add_vote(p, pattern):
     return (p0, p1, p2, p3, p4, p5, p[6] ^ c)
 
 
-@njit(cache=True, inline="always")
+@hook
 def counts_at_least(p, need):
     """The offsets whose count in the planes ``p`` is >= ``need`` (compared from the top
     bit down)."""
@@ -193,7 +192,7 @@ def counts_at_least(p, need):
     return above | equal
 
 
-@njit(cache=True, inline="always")
+@hook
 def _find(tab, base, ways, region):
     for w in range(base, base + ways):
         if tab[0, w] == region:
@@ -201,7 +200,7 @@ def _find(tab, base, ways, region):
     return -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _victim(tab, base, ways):
     """The first invalid way, else the least recently used: the first way of least LRU
     stamp (row 1), as an invalid entry's stamp is 0 and a valid one's is >= 1."""
@@ -215,19 +214,19 @@ def _victim(tab, base, ways):
     return best
 
 
-@njit(cache=True, inline="always")
+@hook
 def _tick(clock):
     clock[0] += 1
     return clock[0]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _pht_set(conf, pc, offset):
     index = hash_index(((pc & PC_MASK) << conf[REGION_BITS]) | offset, conf[PHT_INDEX_BITS])
     return index & (conf[PHT_SETS] - 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def pht_insert(state, pc, address, footprint):
     """Store a generation's footprint, rotated so that the trigger offset is bit 0."""
     conf, pht, memo, clock = state.conf, state.pht, state.memo, state.clock
@@ -245,7 +244,7 @@ def pht_insert(state, pc, address, footprint):
     pht[2, w] = rotate(footprint, width - offset, width)
 
 
-@njit(cache=True, inline="always")
+@hook
 def pht_lookup(state, pc, address):
     """The footprint to prefetch for a trigger access (absolute offsets; 0: none)."""
     conf, need, pht, memo, clock = state.conf, state.need, state.pht, state.memo, state.clock
@@ -272,7 +271,7 @@ def pht_lookup(state, pc, address):
     return rotate(memo[1, s], offset, width)
 
 
-@njit(cache=True, inline="always")
+@hook
 def _cover(marks, spans, e, step):
     """Add ``step`` to the count of the (one or two) blocks of 32 vids that entry ``e``'s
     span (``region`` <= 32 vids) touches."""
@@ -283,13 +282,13 @@ def _cover(marks, spans, e, step):
         marks[hi] += step
 
 
-@njit(cache=True, inline="always")
+@hook
 def _lowest_bit(x):
     """The index of the lowest set bit of ``x`` (0 < x < 2**32), by a de Bruijn product."""
     return BIT_INDEX[(((x & -x) * 0x077CB531) & 0xFFFFFFFF) >> 27]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _reverse32(x):
     x = ((x >> 1) & 0x55555555) | ((x & 0x55555555) << 1)
     x = ((x >> 2) & 0x33333333) | ((x & 0x33333333) << 2)
@@ -298,7 +297,7 @@ def _reverse32(x):
     return ((x >> 16) & 0xFFFF) | ((x & 0xFFFF) << 16)
 
 
-@njit(cache=True, inline="always")
+@hook
 def emit(keys, vid, footprint, width, out):
     """Write the vids of ``footprint`` (offsets of ``vid``'s region, ``vid``'s own excluded)
     into ``out``, nearest offset first, + before -; offsets that are no vector of the
@@ -323,7 +322,7 @@ def emit(keys, vid, footprint, width, out):
     return n
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, vids, conf, ft, at, tracked, spans, marks, clock = (
         state.keys, state.vids, state.conf, state.ft, state.at, state.tracked, state.spans,
@@ -369,7 +368,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
     return emit(keys, vid, footprint, 1 << bits, out) if footprint else 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, vid, t):
     keys, conf, ft, at, tracked, spans, marks = (
         state.keys, state.conf, state.ft, state.at, state.tracked, state.spans, state.marks)

@@ -67,9 +67,8 @@ it at SCORE_MAX and prefetches at any non-zero offset, as here).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import HIT, Int, Prefetcher, readonly, vid_of_key
+from recsim.plugin import HIT, Int, Prefetcher, hook, readonly, vid_of_key
 
 OFFSETS = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9, 10, -10, 11, -11,
            12, -12, 13, -13, 14, -14, 15, -15, 16, -16, 18, -18, 20, -20, 24, -24, 30, -30,
@@ -114,42 +113,42 @@ def make_state(ctx, params):
                  np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var)
 
 
-@njit(cache=True, inline="always")
+@hook
 def rr_tag(x):
     return (x >> RR_INDEX_BITS) & ((1 << RR_TAG_BITS) - 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def rr_left(x):
     """Index of ``x``'s entry in the left bank (entries 0-63 of the flat RR array)."""
     return (x ^ (x >> RR_INDEX_BITS)) & ((1 << RR_INDEX_BITS) - 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def rr_right(x):
     """Index of ``x``'s entry in the right bank (entries 64-127 of the flat RR array)."""
     return (1 << RR_INDEX_BITS) + ((x ^ (x >> (2 * RR_INDEX_BITS))) & ((1 << RR_INDEX_BITS) - 1))
 
 
-@njit(cache=True, inline="always")
+@hook
 def rr_insert(rr, x):
     tag = rr_tag(x)
     rr[rr_left(x)] = tag
     rr[rr_right(x)] = tag
 
 
-@njit(cache=True, inline="always")
+@hook
 def rr_hit(rr, x):
     tag = rr_tag(x)
     return rr[rr_left(x)] == tag or rr[rr_right(x)] == tag
 
 
-@njit(cache=True, inline="always")
+@hook
 def same_page(a, b):
     return (a >> PAGE_BITS) == (b >> PAGE_BITS)
 
 
-@njit(cache=True, inline="always")
+@hook
 def learn(offsets, scores, rr, var, x):
     """Test the next offset on learning access ``x``; end the round and, at SCORE_MAX or
     ROUND_MAX, the learning phase (setting the prefetch offset ``var[OFFSET]``)."""
@@ -173,7 +172,7 @@ def learn(offsets, scores, rr, var, x):
         var[ROUND] = 0
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, rows, table_base, offsets, scores, rr, queued_key, queued_at, var = (
         state.keys, state.rows, state.table_base, state.offsets, state.scores, state.rr,

@@ -58,9 +58,8 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import HIT, QUEUE_SIZE, Bool, Choice, Float, Int, Prefetcher
+from recsim.plugin import HIT, QUEUE_SIZE, Bool, Choice, Float, Int, Prefetcher, hook
 
 EIT_WAYS = 16
 WORD_BYTES = 8
@@ -119,13 +118,13 @@ def metadata_dtype(n_accesses, n_vids):
     return np.int32 if max(n_accesses, n_vids) < np.iinfo(np.int32).max else np.int64
 
 
-@njit(cache=True, inline="always")
+@hook
 def eit_set(conf, vid):
     """The first row of ``vid``'s EIT set (set = vid mod sets)."""
     return (vid % conf[EIT_SETS]) * conf[EIT_ROW_WAYS]
 
 
-@njit(cache=True, inline="always")
+@hook
 def _row_of(conf, tag, vid):
     """The EIT row of ``vid`` or -1."""
     base = eit_set(conf, vid)
@@ -135,7 +134,7 @@ def _row_of(conf, tag, vid):
     return -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def pointer(pair, r, cur, pairs):
     """The GHB position of the pair of ``cur`` in EIT row ``r``, else of the row's most
     recently written pair (its first); -1 if the row is empty."""
@@ -145,7 +144,7 @@ def pointer(pair, r, cur, pairs):
     return pair[r, 0, POS] if pair[r, 0, NEXT] >= 0 else -1
 
 
-@njit(cache=True, inline="always")
+@hook
 def predict(state, r, cur, out):
     """Write ``GHB[p + 1 ..]`` (at most ``degree``) into ``out`` for the pointer ``p`` of
     ``cur`` in EIT row ``r``; returns how many."""
@@ -161,7 +160,7 @@ def predict(state, r, cur, out):
     return n
 
 
-@njit(cache=True, inline="always")
+@hook
 def train(state, r, cur, last, t):
     """Append ``cur`` to the GHB and write (cur, its position) into the row of ``last``
     (``r``; -1: none yet, install one; no ``last`` (-1) on the first trigger)."""
@@ -197,7 +196,7 @@ def train(state, r, cur, last, t):
     pair[r, 0, POS] = pos
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     conf, var, tag = state.conf, state.var, state.tag
     if outcome == HIT and conf[ON_ALL] == 0:

@@ -50,9 +50,8 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Float, Int, Prefetcher, defaults, is_hit
+from recsim.plugin import Float, Int, Prefetcher, defaults, hook, is_hit
 from recsim.prefetchers.next_n import PREFETCHER as NEXT_N
 from recsim.prefetchers.next_n import make_state as next_n_state
 from recsim.prefetchers.next_n import on_access as next_n_access
@@ -78,7 +77,7 @@ def make_state(ctx, params):
                  ctrl, params["gamma"], params["c"], params["restart_prob"])
 
 
-@njit(cache=True)
+@hook
 def uniform(ctrl):
     """Next draw in [0, 1) of a 64-bit LCG (Knuth's MMIX constants) kept in ctrl[RNG]."""
     x = ctrl[RNG] * 6364136223846793005 + 1442695040888963407  # wraps modulo 2**64
@@ -86,7 +85,7 @@ def uniform(ctrl):
     return ((x >> 11) & ((1 << 53) - 1)) / float(1 << 53)
 
 
-@njit(cache=True)
+@hook
 def bandit_step(counts, sums, ctrl, reward, gamma, c, restart_prob, draw):
     """End a step of arm ``ctrl[ARM]`` with ``reward``; choose, store and return the next
     arm (``draw`` in [0, 1) decides a round-robin restart)."""
@@ -119,7 +118,7 @@ def bandit_step(counts, sums, ctrl, reward, gamma, c, restart_prob, draw):
     return arm
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     ctrl = state.ctrl
     ctrl[HITS] += is_hit(outcome)

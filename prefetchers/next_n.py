@@ -11,9 +11,8 @@ pollution is a lower bound.
 
 from collections import namedtuple
 
-from numba import njit
 
-from recsim.plugin import Choice, Int, Prefetcher, is_hit
+from recsim.plugin import Choice, Int, Prefetcher, hook, is_hit
 
 
 # the trace's keys; per table its past-the-end key; the parameters (trigger 'access':
@@ -26,7 +25,7 @@ def make_state(ctx, params):
     return State(ctx.keys, table_end, params["n"], params["trigger"] == "access")
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys = state.keys
     if is_hit(outcome) and not state.every_access:

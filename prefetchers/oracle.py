@@ -17,9 +17,8 @@ them, so they can lower the hit rate.
 
 from collections import namedtuple
 
-from numba import njit
 
-from recsim.plugin import Int, Prefetcher, is_hit
+from recsim.plugin import Int, Prefetcher, hook, is_hit
 
 
 State = namedtuple("State", "vids n window")  # the trace's vids; the parameters
@@ -29,7 +28,7 @@ def make_state(ctx, params):
     return State(ctx.vids, params["n"], params["window"])
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     vids = state.vids
     if is_hit(outcome):

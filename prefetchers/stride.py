@@ -40,9 +40,8 @@ cycle, and a newer trigger replaces an unfinished run); every prefetch fills the
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import QUEUE_SIZE, Bool, Int, Prefetcher, readonly, vid_of_key
+from recsim.plugin import QUEUE_SIZE, Bool, Int, Prefetcher, hook, readonly, vid_of_key
 
 PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
@@ -63,7 +62,7 @@ def make_state(ctx, params):
                  np.array([params["degree"], params["confirm"], params["cross_pages"]], np.int64))
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_access(state, vid, table, outcome, t, slot_of, out):
     keys, table_base, table_end = state.keys, state.table_base, state.table_end
     last_key, last_stride, repeats, conf = (state.last_key, state.last_stride, state.repeats,

@@ -20,7 +20,6 @@ it) with the time the loop's last compile took, recorded in the cache.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
 import json
@@ -36,7 +35,7 @@ from pathlib import Path
 import numba
 
 from recsim.files import atomic_output
-from recsim.plugin import Policy, Prefetcher
+from recsim.plugin import Policy, Prefetcher, add_imports, module_files
 
 TEMPLATE = Path(__file__).with_name("loop.py")
 FEATURES = ("ONE_SET", "GENERAL")
@@ -50,47 +49,15 @@ def cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
-def _module_file(name: str) -> Path | None:
-    """The source file of module ``name``, or None if ``name`` is not a module (a one-file
-    plug-in, imported from its path, is found by its entry in ``sys.modules``)."""
-    loaded = getattr(sys.modules.get(name), "__file__", None)
-    if loaded and loaded.endswith(".py"):
-        return Path(loaded)
-    try:
-        spec = importlib.util.find_spec(name)
-    except ImportError:  # ``package.module.attribute``
-        return None
-    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
-
-
-def _add_imports(source: str, found: set[Path], packages: tuple = ("recsim",)) -> None:
-    """Add the files of the modules of ``packages`` that ``source`` imports, and theirs, to
-    ``found``."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            ours = any(name.startswith(f"{package}.") for package in packages)
-            path = _module_file(name) if ours else None
-            if path is not None and path not in found:
-                found.add(path)
-                _add_imports(path.read_text(), found, packages)
-
-
 @cache
 def kernel_files(policy_module: str, prefetcher_module: str) -> tuple[Path, ...]:
     """The files a loop of this pair is built from: the template (its placeholder hooks
     aside), the two plug-in modules, and the modules of ``recsim`` and of the plug-ins' own
     packages (an out-of-tree plug-in's helpers) that they import, transitively."""
     found = {TEMPLATE}
-    _add_imports(_HOOKS.sub("", TEMPLATE.read_text()), found)
+    add_imports(_HOOKS.sub("", TEMPLATE.read_text()), found)
     for name in (policy_module, prefetcher_module):
-        found.add(_module_file(name))
-        _add_imports(_module_file(name).read_text(), found, ("recsim", name.split(".")[0]))
+        found.update(module_files(name))
     return tuple(sorted(found))
 
 

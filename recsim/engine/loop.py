@@ -12,6 +12,7 @@ costs: together they halved the speed of plain LRU. As shipped, the blocks name 
 without prefetching in a plain set-associative loop, so the module also imports and runs.
 """
 
+import numpy as np
 from numba import njit
 
 from recsim.engine.metrics import (
@@ -166,7 +167,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
     wait = latency > 0 or (GENERAL and fetch_latency > 0)  # a fill can be in flight
     batch = 0
     batch_end = batch_offsets[1]
-    issued = 0
+    issued = np.int64(0)  # not the constant 0: _issue would compile once more for it
     chunk = adv_lag  # the next chunk whose advice is due
     next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
     for i in range(n):
@@ -179,7 +180,7 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
             while t >= batch_end:
                 batch += 1
                 batch_end = batch_offsets[batch + 1]
-                issued = 0
+                issued = np.int64(0)
         if GENERAL and t == next_advice:
             k = chunk - adv_lag
             if k < adv_ptr.shape[0] - 1:

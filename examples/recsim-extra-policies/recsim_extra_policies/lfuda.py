@@ -21,9 +21,8 @@ evicts the least-frequency vector.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Policy
+from recsim.plugin import Policy, hook
 
 State = namedtuple("State", "heap pos size freq order age clock ways")
 
@@ -35,12 +34,12 @@ def make_state(ctx, params):
                  clock=np.zeros(1, np.int64), ways=np.int64(ctx.ways))
 
 
-@njit(cache=True, inline="always")
+@hook
 def _before(s, a, b):
     return s.freq[a] < s.freq[b] or (s.freq[a] == s.freq[b] and s.order[a] < s.order[b])
 
 
-@njit(cache=True)
+@hook(inline=False)
 def _settle(s, base, i, n):
     """Move the vector at heap position ``i`` (of ``n``) up or down to its place."""
     slot = s.heap[base + i]
@@ -61,13 +60,13 @@ def _settle(s, base, i, n):
     s.pos[slot] = i
 
 
-@njit(cache=True, inline="always")
+@hook
 def _stamp(s, slot):
     s.order[slot] = s.clock[0]
     s.clock[0] += 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     base, n = set_ * state.ways, state.size[set_]
     state.freq[slot] = state.age[set_] + 1
@@ -77,12 +76,12 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _settle(state, base, n, n + 1)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     return state.heap[base]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     base, n = set_ * state.ways, state.size[set_] - 1
     i = state.pos[slot]
@@ -96,7 +95,7 @@ def on_evict(state, set_, slot, vid, t):
         state.age[set_] = state.freq[state.heap[base]]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     base, n, age = set_ * state.ways, state.size[set_], state.age[set_]
     was_min = state.freq[slot] == age

@@ -17,9 +17,8 @@ at hit time, which the engine cannot express; here the remainder goes to the low
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from recsim.plugin import Int, Policy
+from recsim.plugin import Int, Policy, hook
 
 State = namedtuple("State", "prev nxt seg head tail count size n_seg")
 
@@ -36,7 +35,7 @@ def make_state(ctx, params):
                  count=np.zeros(lists, np.int64), size=size, n_seg=np.int64(n_seg))
 
 
-@njit(cache=True, inline="always")
+@hook
 def _unlink(s, lst, slot):
     p, n = s.prev[slot], s.nxt[slot]
     if p >= 0:
@@ -50,7 +49,7 @@ def _unlink(s, lst, slot):
     s.count[lst] -= 1
 
 
-@njit(cache=True, inline="always")
+@hook
 def _push_front(s, lst, slot, k):
     h = s.head[lst]
     s.prev[slot] = -1
@@ -64,7 +63,7 @@ def _push_front(s, lst, slot, k):
     s.seg[slot] = k
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
     base = set_ * state.n_seg
     k = 0
@@ -73,7 +72,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     _push_front(state, base + k, slot, k)
 
 
-@njit(cache=True, inline="always")
+@hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     first = set_ * state.n_seg
     k = 0
@@ -82,12 +81,12 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     return state.tail[first + k]
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_evict(state, set_, slot, vid, t):
     _unlink(state, set_ * state.n_seg + state.seg[slot], slot)
 
 
-@njit(cache=True, inline="always")
+@hook
 def on_hit(state, set_, slot, vid, t, prio):
     base = set_ * state.n_seg
     k = state.seg[slot]
