@@ -84,6 +84,8 @@ def test_small_sweep_writes_table_and_figures(tmp_path):
     (SMALL + "paper: [{source: Fig. 8, metric: hit_rate, value: 0.5, where: {polcy: lru}}]\n",
      "paper[0].where.polcy"),
     (SMALL + "paper: [{source: Fig. 8, metric: hit, value: 0.5}]\n", "paper[0].metric"),
+    (SMALL + "paper: [{source: F, metric: hit_rate, value: 0, relative_to: {policy: lru}}]\n",
+     "paper[0]: value: expected a ratio > 0"),
     (SMALL + "seed: 3\n", "seed: unknown key"),
     (SMALL.replace("[0.05, 0.2]", "[0.05, 150%]"),
      "capacities[1]: a fraction of unique vectors must be in (0, 1], got '150%'"),

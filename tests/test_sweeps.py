@@ -156,6 +156,10 @@ paper:
   - {source: Fig. X, metric: hit_rate, value: 0.5, where: {policy: lru, prefetcher: none,
      requested_capacity: 0.2}}
   - {source: Fig. Y, metric: misses, value: 10, where: {policy: none}}
+  - {source: Fig. Z, metric: hit_rate, value: 1.3, where: {policy: belady, prefetcher: none},
+     relative_to: {policy: lru, prefetcher: none}}
+  - {source: Fig. W, metric: misses, value: 1.1, where: {policy: belady, prefetcher: none},
+     relative_to: {policy: lru, prefetcher: none}}
 """
 
 
@@ -177,8 +181,21 @@ def test_figures_and_report(tmp_path, capsys):
                and r["requested_capacity"] == 0.2)
     assert info["paper"][0]["recsim"] == lru["hit_rate"] and info["paper"][0]["rows"] == 1
     assert info["paper"][1]["recsim"] is None  # no row matches
+    assert info["paper"][1]["verdict"] == "no rows at this scale"
+    ratios = [next(r["hit_rate"] for r in rows if r["policy"] == "belady" and r["prefetcher"]
+                   == "none" and r["requested_capacity"] == c) / next(
+        r["hit_rate"] for r in rows if r["policy"] == "lru" and r["prefetcher"] == "none"
+        and r["requested_capacity"] == c) for c in (0.05, 0.2)]  # paired cell by cell
+    belady = info["paper"][2]
+    assert belady["rows"] == 2 and belady["recsim"] == pytest.approx(
+        (ratios[0] * ratios[1]) ** 0.5) and belady["recsim"] > 1
+    assert belady["verdict"] == "holds" and belady["ratio"] == pytest.approx(
+        belady["recsim"] / 1.3)
+    assert info["paper"][3]["verdict"] == "does not hold"  # Belady misses less than LRU
     report = (out / "report.md").read_text()
     assert "## Paper vs recsim" in report and f"| {lru['hit_rate']:.4f} |" in report
+    assert ("| Fig. Z | policy=belady, prefetcher=none / policy=lru, prefetcher=none | "
+            "hit_rate ratio | 1.3000 |") in report and "| does not hold |" in report
     assert "## prefetch_table.md" in report and "Every figure of a sweep." in report
     for r in rows:  # the calibration's a + b * miss ratio, in ms
         assert r["est_latency_ms"] == pytest.approx(1e3 * (0.002 + 0.01 * r["miss_ratio"]))

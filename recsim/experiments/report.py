@@ -7,19 +7,21 @@ rendered from the Markdown with Python-Markdown).
 ``results.json``, for example after editing a figure by hand. The report holds: what was
 run (file, scale, code version, cells computed and reused), the summary table (one row
 per cell, the experiment's ``metrics`` as columns), a paper-vs-recsim table where the
-experiment declares ``paper`` values (the recsim value is the mean over the rows whose
-``where`` fields match), the further tables, and every figure.
+experiment declares ``paper`` values (:func:`paper_comparison`), the further tables, and
+every figure.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 
 import markdown
 
 from recsim.errors import ConfigError
+from recsim.experiments.schema import MATCH_KEYS
 from recsim.experiments.tables import (
     latency_table,
     markdown_table,
@@ -63,15 +65,45 @@ def write_outputs(out: Path, exp, rows: list[dict], histograms: dict[str, dict],
     write_report(out)
 
 
+def _matches(row: dict, where: dict) -> bool:
+    return all(row.get(k) == v for k, v in where.items())
+
+
 def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
-    """Each paper value with recsim's: the mean of its metric over the matching rows."""
+    """Each paper value with recsim's, their ratio and a verdict.
+
+    An absolute value is compared with the mean of its metric over the rows ``where``
+    matches. A ratio (``relative_to``) with the geometric mean, over the cells found on
+    both sides, of ``metric(where row) / metric(relative_to row)``, the two rows paired by
+    every cell key neither names (trace, size, ways, seed, ...); it *holds* when recsim's
+    ratio lies on the same side of 1 as the paper's (the ordering the paper claims)."""
     out = []
     for ref in paper:
-        match = [r for r in rows if all(r.get(k) == v for k, v in ref["where"].items())]
-        values = [r[ref["metric"]] for r in match if r.get(ref["metric"]) is not None]
-        out.append({**ref, "rows": len(values),
-                    "recsim": sum(values) / len(values) if values else None})
+        metric, base = ref["metric"], ref.get("relative_to")
+        match = [r for r in rows if _matches(r, ref["where"]) and r.get(metric) is not None]
+        verdict, recsim = "-", None
+        if base is None:
+            values = [r[metric] for r in match]
+            recsim = sum(values) / len(values) if values else None
+        else:
+            free = [k for k in MATCH_KEYS if k not in ref["where"] and k not in base]
+            cell = {tuple(r.get(k) for k in free): r[metric] for r in rows
+                    if _matches(r, base) and r.get(metric)}
+            values = [r[metric] / cell[key] for r in match
+                      if r[metric] > 0 and (key := tuple(r.get(k) for k in free)) in cell]
+            if values:
+                recsim = math.exp(sum(map(math.log, values)) / len(values))
+                same_side = (recsim - 1) * (ref["value"] - 1) > 0 or recsim == ref["value"]
+                verdict = "holds" if same_side else "does not hold"
+        if not values:
+            verdict = "no rows at this scale"
+        out.append({**ref, "rows": len(values), "recsim": recsim, "verdict": verdict,
+                    "ratio": None if recsim is None else recsim / ref["value"]})
     return out
+
+
+def _where(where: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in where.items()) or "all"
 
 
 def report_markdown(out: Path) -> str:
@@ -97,13 +129,17 @@ def report_markdown(out: Path) -> str:
                   pivot_table(rows, metric, what),
                   "## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
-        body = [[p["source"], ", ".join(f"{k}={v}" for k, v in p["where"].items()) or "all",
-                 p["metric"], number(p["value"]), number(p["recsim"]),
-                 "-" if p["recsim"] is None else f"{p['recsim'] - p['value']:+.4f}"]
+        body = [[p["source"], _where(p["where"]) + (f" / {_where(p['relative_to'])}"
+                                                    if p.get("relative_to") else ""),
+                 p["metric"] + (" ratio" if p.get("relative_to") else ""), number(p["value"]),
+                 number(p["recsim"]), number(p.get("ratio")), p.get("verdict", "-")]
                 for p in info["paper"]]
         parts += ["## Paper vs recsim\n",
-                  markdown_table(["source", "where", "metric", "paper", "recsim", "difference"],
-                                 body)]
+                  "A ratio compares the rows left of the slash with those right of it, cell "
+                  "by cell (geometric mean); its verdict says whether recsim finds the "
+                  "ordering the paper claims.\n",
+                  markdown_table(["source", "where", "metric", "paper", "recsim",
+                                  "recsim / paper", "verdict"], body)]
     for name in info.get("tables", []):
         parts += [f"## {name}\n", (out / name).read_text()]
     if info.get("figures"):

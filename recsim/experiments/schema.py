@@ -26,6 +26,8 @@ Schema (unknown keys are errors that name the YAML path)::
                                    # latency: est. latency per strategy and size (Fig. 19)
     paper:                         # reference values: a paper-vs-recsim table in the report
       - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
+      - {source: Fig. 15, metric: hit_rate, value: 1.14, where: {policy: srrip},
+         relative_to: {policy: lru}}   # a ratio: SRRIP 14% above LRU, geomean over cells
     latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
     models:                        # learned models the sweep trains (docs/recmg.md)
       cm: {kind: recmg-cache, train_accesses: 2000000}  # policies: [{name: recmg,
@@ -121,11 +123,20 @@ PluginSpec = Union[str, Plugin]
 
 
 class PaperValue(_Strict):
-    """A number the paper reports, matched to the rows whose ``where`` fields are equal."""
+    """A number the paper reports, matched to the rows whose ``where`` fields are equal.
+    With ``relative_to`` it is a ratio: the metric of the ``where`` rows over that of the
+    ``relative_to`` rows of the same cell otherwise (1.14: 14% more)."""
     source: str
     metric: Literal[METRICS]
     value: float
     where: dict[Literal[MATCH_KEYS], Any] = Field(default_factory=dict)
+    relative_to: dict[Literal[MATCH_KEYS], Any] | None = None
+
+    @model_validator(mode="after")
+    def _positive_ratio(self):
+        if self.relative_to is not None and self.value <= 0:
+            raise ValueError(f"value: expected a ratio > 0 with relative_to, got {self.value}")
+        return self
 
 
 class Latency(_Strict):
