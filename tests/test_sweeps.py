@@ -181,7 +181,7 @@ def test_figures_and_report(tmp_path, capsys):
                and r["requested_capacity"] == 0.2)
     assert info["paper"][0]["recsim"] == lru["hit_rate"] and info["paper"][0]["rows"] == 1
     assert info["paper"][1]["recsim"] is None  # no row matches
-    assert info["paper"][1]["verdict"] == "no rows at this scale"
+    assert info["paper"][1]["verdict"] == "no value here"
     ratios = [next(r["hit_rate"] for r in rows if r["policy"] == "belady" and r["prefetcher"]
                    == "none" and r["requested_capacity"] == c) / next(
         r["hit_rate"] for r in rows if r["policy"] == "lru" and r["prefetcher"] == "none"

@@ -96,7 +96,7 @@ def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
                 same_side = (recsim - 1) * (ref["value"] - 1) > 0 or recsim == ref["value"]
                 verdict = "holds" if same_side else "does not hold"
         if not values:
-            verdict = "no rows at this scale"
+            verdict = "no value here"
         out.append({**ref, "rows": len(values), "recsim": recsim, "verdict": verdict,
                     "ratio": None if recsim is None else recsim / ref["value"]})
     return out
