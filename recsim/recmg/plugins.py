@@ -27,7 +27,7 @@ from recsim.errors import ConfigError
 from recsim.files import atomic_output, digest
 from recsim.recmg import deploy, transfetch
 from recsim.recmg.encoding import Vocabulary
-from recsim.recmg.train import load_checkpoint, load_model
+from recsim.recmg.train import load_checkpoint, model_of
 
 _FIELDS = ("keep", "ptr", "vids")
 
@@ -53,11 +53,15 @@ def checked_checkpoint(path, kind: str, trace=None) -> dict:
     """The checkpoint at ``path``, checked to hold a ``kind`` model and, given ``trace``,
     to have been trained on its head; every problem is one line naming the file."""
     ck = load_checkpoint(path)
-    if ck["kind"] != kind:
-        raise ConfigError(f"{path}: a {ck['kind']} checkpoint; expected a {kind} model")
+    _check_kind(path, ck["kind"], kind)
     if trace is not None:
         _check_trace(path, ck, trace)
     return ck
+
+
+def _check_kind(path, found: str, kind: str) -> None:
+    if found != kind:
+        raise ConfigError(f"{path}: a {found} checkpoint; expected a {kind} model")
 
 
 def _check_trace(path, ck: dict, trace) -> None:
@@ -97,9 +101,7 @@ def predictions(path, kind: str, trace) -> deploy.Predictions:
         raise ConfigError(f"{path}: cannot read the model checkpoint: {exc.strerror}") from None
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as saved:
-            if str(saved["kind"]) != kind:
-                raise ConfigError(f"{path}: a {saved['kind']} checkpoint; expected a {kind} "
-                                  "model")
+            _check_kind(path, str(saved["kind"]), kind)
             return deploy.Predictions(kind, int(saved["start"]), int(saved["chunk"]),
                                       **{k: saved[k] for k in _FIELDS if k in saved},
                                       predicted=int(saved["predicted"]),
@@ -110,7 +112,7 @@ def predictions(path, kind: str, trace) -> deploy.Predictions:
         raise ConfigError(f"{path}: trained on {ck['data']['train_accesses']:,} of the "
                           f"{trace.n_accesses:,} accesses of trace '{trace.name}', so none "
                           "is left to advise: train it on a head (--train-accesses)")
-    pred = deploy.predict(load_model(path), trace, start)
+    pred = deploy.predict(model_of(ck), trace, start)
     if cache is not None:
         arrays = {k: getattr(pred, k) for k in _FIELDS if getattr(pred, k) is not None}
         try:

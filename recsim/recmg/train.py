@@ -243,7 +243,11 @@ class LoadedModel(NamedTuple):
 
 def load_model(path) -> LoadedModel:
     """The model of a checkpoint, ready for :func:`recsim.recmg.deploy.predict`."""
-    ck = load_checkpoint(path)
+    return model_of(load_checkpoint(path))
+
+
+def model_of(ck: dict) -> LoadedModel:
+    """The model of a checkpoint already read by :func:`load_checkpoint`."""
     model = build_model(ck["kind"], ck["params"])
     model.load_state_dict(ck["best_state"])
     return LoadedModel(ck["kind"], model.eval(), ck["params"], ck["payload"])
