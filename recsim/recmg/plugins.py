@@ -55,7 +55,7 @@ def checked_checkpoint(path, kind: str, trace=None) -> dict:
     ck = load_checkpoint(path)
     _check_kind(path, ck["kind"], kind)
     if trace is not None:
-        _check_trace(path, ck, trace)
+        check_trace(path, ck, trace)
     return ck
 
 
@@ -64,7 +64,7 @@ def _check_kind(path, found: str, kind: str) -> None:
         raise ConfigError(f"{path}: a {found} checkpoint; expected a {kind} model")
 
 
-def _check_trace(path, ck: dict, trace) -> None:
+def check_trace(path, ck: dict, trace) -> None:
     """That the model learnt from the first accesses of ``trace``: as many exist, and the
     vocabulary (or row-id scale) fitted on them is the checkpoint's, for TransFetch the
     key space's segments."""

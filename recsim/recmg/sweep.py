@@ -45,13 +45,13 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
         except ConfigError as exc:
             raise ConfigError(f"{exp.file}: models.{name}.params: {exc}") from None
     given = {(where, path): kind for where, kind, path in _given_checkpoints(exp)}
-    for (where, path), kind in given.items():
-        _at(where, exp, plugins.checked_checkpoint, path, kind)
+    read = {key: _at(key[0], exp, plugins.checked_checkpoint, key[1], kind)
+            for key, kind in given.items()}
     prepared = [sweep.prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
     sweep.check_eval_after(exp, prepared)  # past every model's training span (the schema)
-    for (where, path), kind in given.items():
+    for (where, path), ck in read.items():
         for trace, _ in prepared:
-            ck = _at(where, exp, plugins.checked_checkpoint, path, kind, trace)
+            _at(where, exp, plugins.check_trace, path, ck, trace)
             if exp.eval_after < ck["data"]["train_accesses"]:
                 raise ConfigError(f"{exp.file}: eval_after: {exp.eval_after:,} is inside the "
                                   f"training span of {path} ({ck['data']['train_accesses']:,}"
