@@ -33,102 +33,144 @@ distinct objects for good. There is no libCacheSim count to match; this is the p
 algorithm, checked against a plain-Python model of these rules
 (tests/reference_clockpro.py).
 
-A prefetch fill is handled as a demand miss. Per-vid state (a listed page outlives
-residency): flags, a circular intrusive list over vids per set, the vector's slot; per
-set three hands and four counters. Amortised O(1) per access (each hand step clears a
-bit a hit set, ends a test period a fill started, or moves past a page once per
-rotation). Fully associative by design; with ``sets > 1`` every set runs its own
-CLOCK-Pro with c = ways.
+A prefetch fill is handled as a demand miss. State: one circular doubly-linked list of
+nodes per set, ``node[i] = (prev, next, vid, flags)`` in one int32 array (one cache line
+holds four nodes, and a hand step or a hit touches one); a resident page's node is its
+slot, so a hit and the hands stay within ``sets * ways`` nodes; a non-resident page in
+its test period moves to a node of a free pool (``sets * (ways + 1)`` nodes: a set lists
+at most ``ways + 1`` at once), found again from its vid through ``nonres_of[vid]``
+(valid while that node's vid is still ``vid``), which ``on_access`` preloads 16 accesses
+ahead, as policies/wtinylfu.py does its hashes; per set three hands and four counters.
+Amortised O(1) per access (each hand step clears a bit a hit set, ends a test period a
+fill started, or moves past a page once per rotation). Fully associative by design; with
+``sets > 1`` every set runs its own CLOCK-Pro with c = ways.
 """
 
 from collections import namedtuple
 
 import numpy as np
 
+from recsim.engine.preload import preload
 from recsim.plugin import Float, Policy, hook
-from recsim.policies._lists import insert_after, push_back, unlink
 
-RES, HOT, REF, TEST = 1, 2, 4, 8
+HOT, REF, TEST = 1, 2, 4  # flags; a page is resident iff its node is a slot (< slots)
+PREV, NEXT, KEY, FLAG = range(4)  # columns of ``node``
 HOT_N, COLD_N, NONRES_N, M_C = range(4)  # per-set counters, ``4 * set + i``
-H_HOT, H_COLD, H_TEST = range(3)  # per-set hands, ``3 * set + i`` (a vid, -1: empty)
+H_HOT, H_COLD, H_TEST = range(3)  # per-set hands, ``3 * set + i`` (a node, -1: empty)
 
-State = namedtuple("State", "ways cnt hand flag slot_of prev next head tail")
+# ways; sets * ways (the first pool node); counters; hands; the nodes; per vid its pool
+# node (stale unless that node's KEY is the vid); the first free pool node (the free ones
+# are chained by NEXT); the trace's vids (for preloading)
+State = namedtuple("State", "ways slots cnt hand node nonres_of free vids")
 
 
 def make_state(ctx, params):
-    sets, ways, n = ctx.sets, ctx.ways, ctx.n_vids
+    sets, ways = ctx.sets, ctx.ways
+    slots = sets * ways
     cnt = np.zeros(4 * sets, dtype=np.int64)
     cnt[M_C::4] = max(1, int(ways * params["init_ratio_cold"]))
-    return State(ways, cnt, np.full(3 * sets, -1, dtype=np.int64), np.zeros(n, dtype=np.int8),
-                 np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int32),
-                 np.full(n, -1, dtype=np.int32), np.full(sets, -1, dtype=np.int64),
-                 np.full(sets, -1, dtype=np.int64))
+    node = np.zeros((slots + sets * (ways + 1), 4), dtype=np.int32)
+    node[:, KEY] = -1
+    node[slots:, NEXT] = np.arange(slots + 1, node.shape[0] + 1)
+    node[-1, NEXT] = -1
+    return State(ways, slots, cnt, np.full(3 * sets, -1, dtype=np.int64), node,
+                 np.full(ctx.n_vids, -1, dtype=np.int32), np.array([slots], dtype=np.int64),
+                 ctx.vids)
 
 
 # -- the clock ----------------------------------------------------------------------------
 
 @hook
-def _after(st, s, v):
-    n = st.next[v]
-    return st.head[s] if n < 0 else n
+def _unlist(st, s, v):
+    """Take node ``v`` off the clock; hands on it move on."""
+    nd = st.node
+    p = nd[v, PREV]
+    n = nd[v, NEXT]
+    nd[p, NEXT] = n
+    nd[n, PREV] = p
+    h = 3 * s
+    for i in range(3):
+        if st.hand[h + i] == v:
+            st.hand[h + i] = -1 if n == v else n
 
 
 @hook
 def _at_head(st, s, v):
-    """Put ``v`` (not listed) just behind ``HAND_hot``: the list head."""
+    """Put node ``v`` (not listed) just behind ``HAND_hot``: the list head."""
+    nd = st.node
     h = st.hand[3 * s + H_HOT]
     if h < 0:
-        push_back(st.prev, st.next, st.head, st.tail, s, v)
+        nd[v, PREV] = v
+        nd[v, NEXT] = v
         for i in range(3):
             st.hand[3 * s + i] = v
-    elif st.prev[h] < 0:
-        push_back(st.prev, st.next, st.head, st.tail, s, v)
     else:
-        insert_after(st.prev, st.next, st.head, st.tail, s, st.prev[h], v)
+        p = nd[h, PREV]
+        nd[v, PREV] = p
+        nd[v, NEXT] = h
+        nd[p, NEXT] = v
+        nd[h, PREV] = v
 
 
 @hook
-def _unlist(st, s, v):
-    """Take ``v`` off the clock; hands on it move on."""
-    n = _after(st, s, v)
+def _to_pool(st, s, v):
+    """The page of slot node ``v`` leaves the buffer in its test period: a free pool node
+    takes its place in the clock (and its hands)."""
+    nd = st.node
+    w = st.free[0]
+    st.free[0] = nd[w, NEXT]
+    p = nd[v, PREV]
+    n = nd[v, NEXT]
+    if n == v:
+        p = n = w
+    nd[w, PREV] = p
+    nd[w, NEXT] = n
+    nd[p, NEXT] = w
+    nd[n, PREV] = w
+    vid = nd[v, KEY]
+    nd[w, KEY] = vid
+    nd[w, FLAG] = TEST
+    st.nonres_of[vid] = w
     for i in range(3):
         if st.hand[3 * s + i] == v:
-            st.hand[3 * s + i] = -1 if n == v else n
-    unlink(st.prev, st.next, st.head, st.tail, s, v)
+            st.hand[3 * s + i] = w
 
 
 @hook
-def _to_head(st, s, v):
-    _unlist(st, s, v)
-    _at_head(st, s, v)
+def _free(st, v):
+    """Pool node ``v`` leaves the clock (unlisted already)."""
+    st.node[v, KEY] = -1
+    st.node[v, NEXT] = st.free[0]
+    st.free[0] = v
 
 
 @hook
 def _end_test(st, s, v):
-    """``v``'s test period ends (it is cold): ``m_c - 1``; a non-resident page leaves."""
+    """Node ``v``'s test period ends (it is cold): ``m_c - 1``; a non-resident page leaves."""
     b = 4 * s
-    st.flag[v] &= ~TEST
+    st.node[v, FLAG] &= ~TEST
     st.cnt[b + M_C] = max(1, st.cnt[b + M_C] - 1)
-    if not st.flag[v] & RES:
+    if v >= st.slots:
         _unlist(st, s, v)
-        st.flag[v] = 0
+        _free(st, v)
         st.cnt[b + NONRES_N] -= 1
 
 
 # -- the hands ----------------------------------------------------------------------------
 
-@hook(inline=False)
+@hook
 def _run_hot(st, s):
     """Turn the first unreferenced hot page at or past ``HAND_hot`` cold."""
+    nd = st.node
     while True:
         v = st.hand[3 * s + H_HOT]
-        f = st.flag[v]
-        st.hand[3 * s + H_HOT] = _after(st, s, v)
+        f = nd[v, FLAG]
+        st.hand[3 * s + H_HOT] = nd[v, NEXT]
         if f & HOT:
             if f & REF:
-                st.flag[v] = f & ~REF
+                nd[v, FLAG] = f & ~REF
             else:
-                st.flag[v] = RES
+                nd[v, FLAG] = 0
                 st.cnt[4 * s + HOT_N] -= 1
                 st.cnt[4 * s + COLD_N] += 1
                 return
@@ -143,87 +185,94 @@ def _balance(st, s):
         _run_hot(st, s)
 
 
-@hook(inline=False)
+@hook
 def _run_test(st, s):
     """End test periods from ``HAND_test`` on until a non-resident page leaves."""
     b = 4 * s
+    nd = st.node
     n = st.cnt[b + NONRES_N]
     while st.cnt[b + NONRES_N] == n:
         v = st.hand[3 * s + H_TEST]
-        st.hand[3 * s + H_TEST] = _after(st, s, v)
-        if st.flag[v] & TEST:
+        st.hand[3 * s + H_TEST] = nd[v, NEXT]
+        if nd[v, FLAG] & TEST:
             _end_test(st, s, v)
 
 
 @hook
 def _run_cold(st, s):
-    """Move ``HAND_cold`` until it evicts a resident cold page; returns that vid."""
+    """Move ``HAND_cold`` until it evicts a resident cold page; returns its slot."""
     b = 4 * s
+    nd = st.node
     while True:
         v = st.hand[3 * s + H_COLD]
-        f = st.flag[v]
-        if f & HOT or not f & RES:
-            st.hand[3 * s + H_COLD] = _after(st, s, v)
+        f = nd[v, FLAG]
+        if f & HOT or v >= st.slots:
+            st.hand[3 * s + H_COLD] = nd[v, NEXT]
         elif f & REF:
+            _unlist(st, s, v)
             if f & TEST:
-                st.flag[v] = RES | HOT
+                nd[v, FLAG] = HOT
                 st.cnt[b + COLD_N] -= 1
                 st.cnt[b + HOT_N] += 1
-                _to_head(st, s, v)
+                _at_head(st, s, v)
                 _balance(st, s)
             else:
-                st.flag[v] = RES | TEST
-                _to_head(st, s, v)
+                nd[v, FLAG] = TEST
+                _at_head(st, s, v)
         else:
-            st.hand[3 * s + H_COLD] = _after(st, s, v)
+            st.hand[3 * s + H_COLD] = nd[v, NEXT]
             st.cnt[b + COLD_N] -= 1
-            if f & TEST:
-                st.flag[v] = TEST
+            if f & TEST:  # it stays listed, non-resident, on a pool node
+                _to_pool(st, s, v)
                 st.cnt[b + NONRES_N] += 1
                 if st.cnt[b + NONRES_N] > st.ways:
                     _run_test(st, s)
             else:
                 _unlist(st, s, v)
-                st.flag[v] = 0
             return v
 
 
 # -- hooks --------------------------------------------------------------------------------
 
 @hook
+def on_access(st, vid, t):
+    if t + 16 < st.vids.shape[0]:
+        preload(st.nonres_of, st.vids[t + 16])
+
+
+@hook
 def on_hit(st, set_, slot, vid, t, prio):
-    st.flag[vid] |= REF
+    st.node[slot, FLAG] |= REF
 
 
 @hook
 def victim(st, set_, base, ways, vid, t, prefetch):
-    return st.slot_of[_run_cold(st, set_)]
-
-
-@hook
-def on_evict(st, set_, slot, vid, t):
-    st.slot_of[vid] = -1
+    return _run_cold(st, set_)
 
 
 @hook
 def on_fill(st, set_, slot, vid, t, prio, prefetch):
     b = 4 * set_
-    st.slot_of[vid] = slot
-    if st.flag[vid] & TEST:  # listed, non-resident, in its test period
+    nd = st.node
+    nd[slot, KEY] = vid
+    w = st.nonres_of[vid]
+    if w >= 0 and nd[w, KEY] == vid:  # listed, non-resident, in its test period
         st.cnt[b + M_C] = min(st.ways, st.cnt[b + M_C] + 1)
         st.cnt[b + NONRES_N] -= 1
         st.cnt[b + HOT_N] += 1
-        st.flag[vid] = RES | HOT
-        _to_head(st, set_, vid)
+        nd[slot, FLAG] = HOT
+        _unlist(st, set_, w)
+        _free(st, w)
+        _at_head(st, set_, slot)
         _balance(st, set_)
     else:
         st.cnt[b + COLD_N] += 1
-        st.flag[vid] = RES | TEST
-        _at_head(st, set_, vid)
+        nd[slot, FLAG] = TEST
+        _at_head(st, set_, slot)
 
 
 POLICY = Policy("clockpro", "CLOCK-Pro: hot/cold pages, test periods, adaptive cold target "
-                "(Jiang, Chen & Zhang 2005)", make_state, victim, on_hit=on_hit,
-                on_fill=on_fill, on_evict=on_evict,
+                "(Jiang, Chen & Zhang 2005)", make_state, victim, on_access=on_access,
+                on_hit=on_hit, on_fill=on_fill,
                 params={"init_ratio_cold": Float(1.0, lo=0, hi=1, help="initial cold target "
                                                  "m_c as a share of the ways (at least 1)")})
