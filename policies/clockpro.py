@@ -34,16 +34,17 @@ algorithm, checked against a plain-Python model of these rules
 (tests/reference_clockpro.py).
 
 A prefetch fill is handled as a demand miss. State: one circular doubly-linked list of
-nodes per set, ``node[i] = (prev, next, vid, flags)`` in one int32 array (one cache line
-holds four nodes, and a hand step or a hit touches one); a resident page's node is its
-slot, so a hit and the hands stay within ``sets * ways`` nodes; a non-resident page in
-its test period moves to a node of a free pool (``sets * (ways + 1)`` nodes: a set lists
-at most ``ways + 1`` at once), found again from its vid through ``nonres_of[vid]``
-(valid while that node's vid is still ``vid``), which ``on_access`` preloads 16 accesses
-ahead, as policies/wtinylfu.py does its hashes; per set three hands and four counters.
-Amortised O(1) per access (each hand step clears a bit a hit set, ends a test period a
-fill started, or moves past a page once per rotation). Fully associative by design; with
-``sets > 1`` every set runs its own CLOCK-Pro with c = ways.
+nodes per set, ``node[i] = (prev, next, vid)`` in one int32 array, and ``flag[i]`` in a
+byte array apart (a hit writes only that: a large buffer's hits stay in cache); a
+resident page's node is its slot, so hits and hands work within about twice the
+capacity's nodes, not over every vid; a non-resident page in its test period moves to a
+node of a pool (``sets * (ways + 1)`` nodes: a set lists at most ``ways + 1``
+at once; free ones chained by ``next``), found again from its vid through
+``nonres_of[vid]`` (valid while that node's vid is still ``vid``), which ``on_access``
+preloads 16 accesses ahead, as policies/wtinylfu.py does its hashes; per set three hands
+and four counters. Amortised O(1) per access (each hand step clears a bit a hit set, ends
+a test period a fill started, or moves past a page once per rotation). Fully associative
+by design; with ``sets > 1`` every set runs its own CLOCK-Pro with c = ways.
 """
 
 from collections import namedtuple
@@ -54,14 +55,14 @@ from recsim.engine.preload import preload
 from recsim.plugin import Float, Policy, hook
 
 HOT, REF, TEST = 1, 2, 4  # flags; a page is resident iff its node is a slot (< slots)
-PREV, NEXT, KEY, FLAG = range(4)  # columns of ``node``
+PREV, NEXT, KEY = range(3)  # columns of ``node``
 HOT_N, COLD_N, NONRES_N, M_C = range(4)  # per-set counters, ``4 * set + i``
 H_HOT, H_COLD, H_TEST = range(3)  # per-set hands, ``3 * set + i`` (a node, -1: empty)
 
 # ways; sets * ways (the first pool node); counters; hands; the nodes; per vid its pool
-# node (stale unless that node's KEY is the vid); the first free pool node (the free ones
-# are chained by NEXT); the trace's vids (for preloading)
-State = namedtuple("State", "ways slots cnt hand node nonres_of free vids")
+# node (stale unless that node's KEY is the vid); the first free pool node; the trace's
+# vids (for preloading); per node its flags
+State = namedtuple("State", "ways slots cnt hand node nonres_of free vids flag")
 
 
 def make_state(ctx, params):
@@ -69,13 +70,13 @@ def make_state(ctx, params):
     slots = sets * ways
     cnt = np.zeros(4 * sets, dtype=np.int64)
     cnt[M_C::4] = max(1, int(ways * params["init_ratio_cold"]))
-    node = np.zeros((slots + sets * (ways + 1), 4), dtype=np.int32)
+    node = np.zeros((slots + sets * (ways + 1), 3), dtype=np.int32)
     node[:, KEY] = -1
     node[slots:, NEXT] = np.arange(slots + 1, node.shape[0] + 1)
     node[-1, NEXT] = -1
     return State(ways, slots, cnt, np.full(3 * sets, -1, dtype=np.int64), node,
                  np.full(ctx.n_vids, -1, dtype=np.int32), np.array([slots], dtype=np.int64),
-                 ctx.vids)
+                 ctx.vids, np.zeros(node.shape[0], dtype=np.uint8))
 
 
 # -- the clock ----------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def _to_pool(st, s, v):
     nd[n, PREV] = w
     vid = nd[v, KEY]
     nd[w, KEY] = vid
-    nd[w, FLAG] = TEST
+    st.flag[w] = TEST
     st.nonres_of[vid] = w
     for i in range(3):
         if st.hand[3 * s + i] == v:
@@ -148,7 +149,7 @@ def _free(st, v):
 def _end_test(st, s, v):
     """Node ``v``'s test period ends (it is cold): ``m_c - 1``; a non-resident page leaves."""
     b = 4 * s
-    st.node[v, FLAG] &= ~TEST
+    st.flag[v] &= ~TEST
     st.cnt[b + M_C] = max(1, st.cnt[b + M_C] - 1)
     if v >= st.slots:
         _unlist(st, s, v)
@@ -164,13 +165,13 @@ def _run_hot(st, s):
     nd = st.node
     while True:
         v = st.hand[3 * s + H_HOT]
-        f = nd[v, FLAG]
+        f = st.flag[v]
         st.hand[3 * s + H_HOT] = nd[v, NEXT]
         if f & HOT:
             if f & REF:
-                nd[v, FLAG] = f & ~REF
+                st.flag[v] = f & ~REF
             else:
-                nd[v, FLAG] = 0
+                st.flag[v] = 0
                 st.cnt[4 * s + HOT_N] -= 1
                 st.cnt[4 * s + COLD_N] += 1
                 return
@@ -194,7 +195,7 @@ def _run_test(st, s):
     while st.cnt[b + NONRES_N] == n:
         v = st.hand[3 * s + H_TEST]
         st.hand[3 * s + H_TEST] = nd[v, NEXT]
-        if nd[v, FLAG] & TEST:
+        if st.flag[v] & TEST:
             _end_test(st, s, v)
 
 
@@ -205,19 +206,19 @@ def _run_cold(st, s):
     nd = st.node
     while True:
         v = st.hand[3 * s + H_COLD]
-        f = nd[v, FLAG]
+        f = st.flag[v]
         if f & HOT or v >= st.slots:
             st.hand[3 * s + H_COLD] = nd[v, NEXT]
         elif f & REF:
             _unlist(st, s, v)
             if f & TEST:
-                nd[v, FLAG] = HOT
+                st.flag[v] = HOT
                 st.cnt[b + COLD_N] -= 1
                 st.cnt[b + HOT_N] += 1
                 _at_head(st, s, v)
                 _balance(st, s)
             else:
-                nd[v, FLAG] = TEST
+                st.flag[v] = TEST
                 _at_head(st, s, v)
         else:
             st.hand[3 * s + H_COLD] = nd[v, NEXT]
@@ -242,7 +243,7 @@ def on_access(st, vid, t):
 
 @hook
 def on_hit(st, set_, slot, vid, t, prio):
-    st.node[slot, FLAG] |= REF
+    st.flag[slot] |= REF
 
 
 @hook
@@ -260,14 +261,14 @@ def on_fill(st, set_, slot, vid, t, prio, prefetch):
         st.cnt[b + M_C] = min(st.ways, st.cnt[b + M_C] + 1)
         st.cnt[b + NONRES_N] -= 1
         st.cnt[b + HOT_N] += 1
-        nd[slot, FLAG] = HOT
+        st.flag[slot] = HOT
         _unlist(st, set_, w)
         _free(st, w)
         _at_head(st, set_, slot)
         _balance(st, set_)
     else:
         st.cnt[b + COLD_N] += 1
-        nd[slot, FLAG] = TEST
+        st.flag[slot] = TEST
         _at_head(st, set_, slot)
 
 
