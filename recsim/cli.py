@@ -40,6 +40,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -231,8 +232,8 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_run(args) -> None:
+    from recsim.experiments.collection import is_collection
     from recsim.experiments.schema import apply_scale, check_experiment, read_yaml
-    from recsim.experiments.sweep import run_experiment
     from recsim.experiments.tables import summary_table
 
     raw, scale = apply_scale(read_yaml(args.file), args.file, args.scale)
@@ -241,15 +242,46 @@ def cmd_run(args) -> None:
 
         print(markdown(run_evaluation(args.file, raw, args.output, scale=scale)), end="")
         return
+    if is_collection(raw):
+        _run_collection(args, raw, scale)
+        return
     exp = check_experiment(raw, args.file, scale)
     out = exp.output_dir(args.output)
-    if exp.learned:  # models to train or check first (torch)
-        from recsim.recmg.sweep import run_experiment
-    rows = run_experiment(exp, out, workers=args.workers, executor=args.executor,
-                          address=args.address, force=args.force)
+    rows = _runner(exp)(exp, out, workers=args.workers, executor=args.executor,
+                        address=args.address, force=args.force)
     if rows:
         print(summary_table(rows, exp.metrics), end="")
     print(f"report: {out / 'report.html'}")
+
+
+def _runner(exp):
+    """The function that runs ``exp``: a sweep replaying learned models trains or checks
+    them first (:mod:`recsim.recmg.sweep`, torch)."""
+    if exp.learned:
+        from recsim.recmg.sweep import run_experiment
+    else:
+        from recsim.experiments.sweep import run_experiment
+    return run_experiment
+
+
+def _run_collection(args, raw: dict, scale) -> None:
+    """``recsim run`` of a collection (:mod:`recsim.experiments.collection`): every member
+    checked, its models too, before the first one runs."""
+    from recsim.experiments.collection import load_collection, write_index
+
+    coll, out, members = load_collection(args.file, raw, scale, args.output)
+    for exp in members:
+        if exp.learned:
+            from recsim.recmg.sweep import check_models
+            check_models(exp)
+    seconds = {}
+    for i, exp in enumerate(members, 1):
+        print(f"[{i}/{len(members)}] {exp.name} ({exp.file})", flush=True)
+        start = time.perf_counter()
+        _runner(exp)(exp, out / exp.name, workers=args.workers, executor=args.executor,
+                     address=args.address, force=args.force)
+        seconds[exp.name] = time.perf_counter() - start
+    print(f"report: {write_index(out, coll, members, seconds)[1]}")
 
 
 def cmd_report(args) -> None:

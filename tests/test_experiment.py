@@ -150,6 +150,13 @@ def test_shipped_experiments_load_at_every_scale(path):
     from recsim.recmg.evaluation import RecmgEvaluation
 
     raw = read_yaml(path)
+    if raw.get("kind") == "collection":  # its members, each at each of its scales
+        from recsim.experiments.collection import load_collection
+        for scale in ("quick", "full"):
+            _, out, members = load_collection(path, raw, scale)
+            assert out.name == f"paper{'_full' * (scale == 'full')}" and len(members) == 5
+            assert all(m.scale == scale and m.store_dir() == out for m in members)
+        return
     for scale in raw.get("scales", {None: {}}):
         if raw.get("kind") == "recmg-evaluation":
             cfg = validate(RecmgEvaluation, apply_scale(raw, path, scale)[0], path)

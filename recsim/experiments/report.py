@@ -76,7 +76,8 @@ def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
     matches. A ratio (``relative_to``) with the geometric mean, over the cells found on
     both sides, of ``metric(where row) / metric(relative_to row)``, the two rows paired by
     every cell key neither names (trace, size, ways, seed, ...); it *holds* when recsim's
-    ratio lies on the same side of 1 as the paper's (the ordering the paper claims)."""
+    ratio lies on the same side of 1 as the paper's (the ordering the paper claims), or,
+    with ``within`` (a claim of closeness), when it is within that fraction of the paper's."""
     out = []
     for ref in paper:
         metric, base = ref["metric"], ref.get("relative_to")
@@ -93,8 +94,11 @@ def paper_comparison(paper: list[dict], rows: list[dict]) -> list[dict]:
                       if r[metric] > 0 and (key := tuple(r.get(k) for k in free)) in cell]
             if values:
                 recsim = math.exp(sum(map(math.log, values)) / len(values))
-                same_side = (recsim - 1) * (ref["value"] - 1) > 0 or recsim == ref["value"]
-                verdict = "holds" if same_side else "does not hold"
+                if ref.get("within") is not None:
+                    holds = abs(recsim / ref["value"] - 1) <= ref["within"]
+                else:
+                    holds = (recsim - 1) * (ref["value"] - 1) > 0 or recsim == ref["value"]
+                verdict = "holds" if holds else "does not hold"
         if not values:
             verdict = "no value here"
         out.append({**ref, "rows": len(values), "recsim": recsim, "verdict": verdict,
@@ -120,6 +124,7 @@ def report_markdown(out: Path) -> str:
                  f"recsim {info['version']} (git {info.get('git_commit') or 'unknown'})"
                  + (f"; {_cells(info['cells'], info['computed'])}" if "cells" in info else "")
                  + ".\n")
+    parts += [f"Skipped: {line}.\n" for line in info.get("skipped", [])]
     rows_path = out / "results.json"
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
     if info.get("metrics") and rows:
@@ -129,17 +134,7 @@ def report_markdown(out: Path) -> str:
                   pivot_table(rows, metric, what),
                   "## Results\n", summary_table(rows, info["metrics"])]
     if info.get("paper"):
-        body = [[p["source"], _where(p["where"]) + (f" / {_where(p['relative_to'])}"
-                                                    if p.get("relative_to") else ""),
-                 p["metric"] + (" ratio" if p.get("relative_to") else ""), number(p["value"]),
-                 number(p["recsim"]), number(p.get("ratio")), p.get("verdict", "-")]
-                for p in info["paper"]]
-        parts += ["## Paper vs recsim\n",
-                  "A ratio compares the rows left of the slash with those right of it, cell "
-                  "by cell (geometric mean); its verdict says whether recsim finds the "
-                  "ordering the paper claims.\n",
-                  markdown_table(["source", "where", "metric", "paper", "recsim",
-                                  "recsim / paper", "verdict"], body)]
+        parts += ["## Paper vs recsim\n", PAPER_NOTE, paper_table(info["paper"])]
     for name in info.get("tables", []):
         parts += [f"## {name}\n", (out / name).read_text()]
     if info.get("figures"):
@@ -148,6 +143,29 @@ def report_markdown(out: Path) -> str:
         parts += [f"![{Path(f).stem}]({f})\n\n*Figure {i}. {captions.get(f, Path(f).stem)}*\n"
                   for i, f in enumerate(info["figures"], 1)]
     return "\n".join(parts)
+
+
+PAPER_NOTE = ("A ratio compares the rows left of the slash with those right of it, cell by "
+              "cell (geometric mean); its verdict says whether recsim finds the ordering the "
+              "paper claims (or, for a claim of closeness, a ratio that close).\n")
+
+
+def paper_table(paper: list[dict], figure: list[str] | None = None) -> str:
+    """The paper-vs-recsim table of :func:`paper_comparison`'s entries (with a first
+    column ``figure``, the experiment of each entry, when given)."""
+    body = [[*([figure[i]] if figure else []), p["source"],
+             _where(p["where"]) + (f" / {_where(p['relative_to'])}"
+                                   if p.get("relative_to") else ""),
+             _metric(p), number(p["value"]), number(p["recsim"]), number(p.get("ratio")),
+             p.get("verdict", "-")] for i, p in enumerate(paper)]
+    return markdown_table([*(["experiment"] if figure else []), "source", "where", "metric",
+                           "paper", "recsim", "recsim / paper", "verdict"], body)
+
+
+def _metric(p: dict) -> str:
+    if p.get("within") is not None:
+        return f"{p['metric']} ratio (within {p['within']:.0%})"
+    return p["metric"] + (" ratio" if p.get("relative_to") else "")
 
 
 _PIVOT = {"hit_rate": "hit rate", "est_latency_ms": "estimated latency per batch (ms)"}
@@ -165,8 +183,11 @@ def _cells(cells: int, computed: int) -> str:
 
 def write_report(out: Path) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` in ``out``; return their paths."""
-    out = Path(out)
-    text = report_markdown(out)
+    return write_page(Path(out) / "report", report_markdown(Path(out)))
+
+
+def write_page(stem: Path, text: str) -> tuple[Path, Path]:
+    """Write the Markdown ``text`` to ``STEM.md`` and, rendered, to ``STEM.html``."""
     body = markdown.markdown(text, extensions=["tables"])
     title = html.escape(text.splitlines()[0].lstrip("# "))
     page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title>\n"
@@ -174,8 +195,9 @@ def write_report(out: Path) -> tuple[Path, Path]:
             "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;"
             "padding:2px 6px;text-align:right}img{max-width:100%}</style></head>\n"
             f"<body>\n{body}\n</body></html>\n")
-    with atomic_output(out / "report.md") as tmp:
+    md, page_path = stem.with_suffix(".md"), stem.with_suffix(".html")
+    with atomic_output(md) as tmp:
         tmp.write_text(text)
-    with atomic_output(out / "report.html") as tmp:
+    with atomic_output(page_path) as tmp:
         tmp.write_text(page)
-    return out / "report.md", out / "report.html"
+    return md, page_path

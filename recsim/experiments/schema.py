@@ -8,6 +8,8 @@ Schema (unknown keys are errors that name the YAML path)::
     traces:                       # a file (relative to the YAML) or a generator
       - {name: zipf, generate: {preset: zipf, accesses: 1000000, rows: 100000, alpha: 0.9}}
       - {name: video, path: ../data/video.txt, format: user_item, options: {batch_size: 512}}
+      - {name: amazon, path: ../data/amazon.txt, format: user_item, optional: true}  # skipped
+                                                                # with a warning when absent
     capacities: [0.01, 0.05, 0.1]  # fractions of unique vectors, "5%", or vector counts
     ways: [32]                     # 0 = fully associative
     policies: [lru, {name: belady, params: {bypass: true}}]   # [] for trace-only figures
@@ -28,6 +30,8 @@ Schema (unknown keys are errors that name the YAML path)::
       - {source: Fig. 13, metric: hit_rate, value: 0.61, where: {policy: lru}}
       - {source: Fig. 15, metric: hit_rate, value: 1.14, where: {policy: srrip},
          relative_to: {policy: lru}}   # a ratio: SRRIP 14% above LRU, geomean over cells
+      - {source: Fig. 13, metric: hit_rate, value: 1.0, within: 0.05, where: {policy: recmg},
+         relative_to: {policy: belady}}  # "close to": holds within 5% of the paper's ratio
     latency: {calibration: calibrations/cpu.json}   # adds est_latency_ms to every row
     models:                        # learned models the sweep trains (docs/recmg.md)
       cm: {kind: recmg-cache, train_accesses: 2000000}  # policies: [{name: recmg,
@@ -44,6 +48,7 @@ The sweep itself is :mod:`recsim.experiments.sweep`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -53,7 +58,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
-from recsim.errors import ConfigError, gist
+from recsim.errors import ConfigError, RecsimWarning, gist
 from recsim.experiments.latency import load_calibration
 from recsim.plugin import files_set
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
@@ -106,11 +111,14 @@ class TraceSpec(_Strict):
     format: str | None = None
     options: dict = Field(default_factory=dict)
     generate: Generate | None = None
+    optional: bool = False  # a file that may be absent (third-party data): skipped then
 
     @model_validator(mode="after")
     def _one_source(self):
         if (self.path is None) == (self.generate is None):
             raise ValueError("give exactly one of 'path' or 'generate'")
+        if self.optional and self.path is None:
+            raise ValueError("optional: applies to a trace file (path)")
         return self
 
 
@@ -131,11 +139,14 @@ class PaperValue(_Strict):
     value: float
     where: dict[Literal[MATCH_KEYS], Any] = Field(default_factory=dict)
     relative_to: dict[Literal[MATCH_KEYS], Any] | None = None
+    within: float | None = Field(None, gt=0)  # "close to": |recsim / paper - 1| <= within
 
     @model_validator(mode="after")
     def _positive_ratio(self):
         if self.relative_to is not None and self.value <= 0:
             raise ValueError(f"value: expected a ratio > 0 with relative_to, got {self.value}")
+        if self.within is not None and self.relative_to is None:
+            raise ValueError("within: applies to a ratio; add relative_to")
         return self
 
 
@@ -191,6 +202,8 @@ class Experiment(_Strict):
     _calibration: dict | None = PrivateAttr(None)
     _plugins: dict = PrivateAttr(default_factory=dict)  # axis: [Plugin, params resolved]
     _learned: bool = PrivateAttr(False)  # whether a cell replays a model checkpoint
+    _store: Path | None = PrivateAttr(None)  # traces and models shared by a collection
+    _skipped: list[str] = PrivateAttr(default_factory=list)  # absent optional traces
 
     @property
     def file(self) -> Path | None:
@@ -204,6 +217,11 @@ class Experiment(_Strict):
     def calibration(self) -> dict | None:
         """The latency calibration, loaded (None without ``latency``)."""
         return self._calibration
+
+    @property
+    def skipped(self) -> list[str]:
+        """The ``optional`` traces left out because their file is absent, each a line."""
+        return self._skipped
 
     @property
     def learned(self) -> bool:
@@ -227,6 +245,12 @@ class Experiment(_Strict):
         """``output`` (a command-line override), else the YAML's ``output``, else
         :func:`default_output`."""
         return Path(output or self.output or default_output(self.name, self._scale))
+
+    def store_dir(self, output=None) -> Path:
+        """Where the sweep keeps its prepared ``traces/`` and trained ``models/``: the
+        output folder, or the folder a collection shares among its experiments
+        (:mod:`recsim.experiments.collection`)."""
+        return self._store or self.output_dir(output)
 
     @model_validator(mode="after")
     def _zip_groups(self):
@@ -320,6 +344,7 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
     path = Path(path)
     exp = validate(Experiment, raw, path)
     exp._file, exp._scale = path, scale
+    _skip_absent(exp)
     checks = [("", None, {})] + [(f"{key}[{i}]: ", field, {field: value})
                                   for key, field in AXIS_SETTINGS
                                   for i, value in enumerate(getattr(exp, key))]
@@ -360,6 +385,23 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
         except ConfigError as exc:
             raise ConfigError(f"{path}: latency.calibration: {exc}") from None
     return exp
+
+
+def _skip_absent(exp: Experiment) -> None:
+    """Drop the ``optional`` traces whose file is absent, each with a warning (and in
+    ``exp.skipped``, for the report); an error if no trace is left."""
+    kept = []
+    for i, spec in enumerate(exp.traces):
+        file = exp.file.parent / spec.path if spec.path else None
+        if spec.optional and not file.exists():
+            reason = f"traces[{i}] ({spec.name}): {file} is absent, so it is skipped"
+            warnings.warn(f"{exp.file}: {reason}", RecsimWarning, stacklevel=3)
+            exp._skipped.append(reason)
+        else:
+            kept.append(spec)
+    if not kept:
+        raise ConfigError(f"{exp.file}: traces: every trace is an absent optional file")
+    exp.traces = kept
 
 
 def _checkpoints(exp: Experiment, where: str, owner: str, plugin, params: dict) -> dict:

@@ -78,6 +78,12 @@ def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Trace, dict]:
     return trace, identity
 
 
+def prepare_traces(exp: Experiment, out: Path) -> list[tuple[Trace, dict]]:
+    """Every trace of the sweep, prepared (:func:`prepare_trace`) in its store folder
+    (:meth:`Experiment.store_dir`)."""
+    return [prepare_trace(spec, exp.file.parent, exp.store_dir(out)) for spec in exp.traces]
+
+
 def open_trace(spec: TraceSpec, base: Path, out: Path) -> Trace:
     """The trace of ``spec``, prepared as for a sweep (:func:`prepare_trace`)."""
     return prepare_trace(spec, base, out)[0]
@@ -110,15 +116,16 @@ def _checkpoint_params(cell: dict):
 
 def _model_job(exp: Experiment, name: str, cell: dict, prepared, out: Path) -> dict:
     """The model ``name`` as the cell replays it: trained on the cell's trace (and for
-    the buffer, when its labels depend on it), in a file named by a digest of that, the
-    model's configuration and the code version."""
+    the buffer, when its labels depend on it), in a file under the store folder named by a
+    digest of that, the model's configuration and the code version."""
     spec = exp.models[name]
     trace, identity = prepared[cell["traces"]]
     buffer = ({"capacity": resolve_capacity(cell["capacities"], trace.n_unique),
                "ways": cell["ways"]} if spec.uses_buffer else {})
     blob = json.dumps({"model": spec.model_dump(), "trace": identity, "buffer": buffer,
                        "code": code_version()}, sort_keys=True)
-    path = out / "models" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.pt"
+    file = f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.pt"
+    path = exp.store_dir(out) / "models" / file
     return {"name": name, "spec": spec, "trace": trace, "path": path,
             **(buffer or {"capacity": 0.15, "ways": 32})}  # the latter unused by its labels
 
@@ -268,7 +275,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
            else load_experiment(experiment, scale))
     out = exp.output_dir(output)
     store = ResultsStore(out)
-    prepared = [prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    prepared = prepare_traces(exp, out)
     check_eval_after(exp, prepared)
     _OPEN_TRACES.update((str(trace.path), trace) for trace, _ in prepared)
     tasks = [cell_task(exp, cell, prepared, out) for cell in expand(exp)]
@@ -299,7 +306,7 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     write_outputs(out, exp, rows, histograms,
                   meta={"file": str(exp.file), "scale": exp.scale, "cells": len(rows),
                         "computed": computed, "version": code_version(),
-                        "git_commit": git_commit()})
+                        "git_commit": git_commit(), "skipped": exp.skipped})
     return rows
 
 

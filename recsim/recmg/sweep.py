@@ -7,13 +7,13 @@ checkpoint a cell names by path (readable, of the kind its plug-in takes) are ch
 before any trace is generated; then, on the prepared traces, that those checkpoints were
 trained on the trace they replay and that ``eval_after`` is past their training span;
 then the models are trained, each once per trace (and buffer, for the kinds whose labels
-depend on it) into ``OUTPUT/models/`` (:func:`recsim.experiments.sweep.model_jobs` names
-the file: a digest of the model's configuration, the trace's identity, the buffer and the
-code version), resuming an interrupted training from its last epoch and reusing a
-finished one (its ``.json`` beside it says it finished). Last, each (checkpoint, trace)
-pair's predictions are computed once and cached beside the trace
-(:func:`recsim.recmg.plugins.predictions`), so the cells, in any number of workers, read
-them back.
+depend on it) into ``OUTPUT/models/`` (a collection's shared folder in a collection;
+:func:`recsim.experiments.sweep.model_jobs` names the file: a digest of the model's
+configuration, the trace's identity, the buffer and the code version), resuming an
+interrupted training from its last epoch and reusing a finished one (its ``.json`` beside
+it says it finished). Last, each (checkpoint, trace) pair's predictions are computed once
+and cached beside the trace (:func:`recsim.recmg.plugins.predictions`), so the cells, in
+any number of workers, read them back.
 """
 
 from __future__ import annotations
@@ -39,15 +39,8 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
     exp = (experiment if isinstance(experiment, Experiment)
            else load_experiment(experiment, scale))
     out = exp.output_dir(output)
-    for name, spec in exp.models.items():
-        try:
-            training.resolve_params(spec.kind, spec.params)
-        except ConfigError as exc:
-            raise ConfigError(f"{exp.file}: models.{name}.params: {exc}") from None
-    given = {(where, path): kind for where, kind, path in _given_checkpoints(exp)}
-    read = {key: _at(key[0], exp, plugins.checked_checkpoint, key[1], kind)
-            for key, kind in given.items()}
-    prepared = [sweep.prepare_trace(spec, exp.file.parent, out) for spec in exp.traces]
+    read = check_models(exp)
+    prepared = sweep.prepare_traces(exp, out)
     sweep.check_eval_after(exp, prepared)  # past every model's training span (the schema)
     for (where, path), ck in read.items():
         for trace, _ in prepared:
@@ -63,10 +56,23 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
         _at(f"models.{job['name']}", exp, _train, job, progress)
     for job in jobs:
         plugins.predictions(job["path"], job["spec"].kind, job["trace"])
-    for (where, path), kind in given.items():
+    for (_, path), ck in read.items():
         for trace, _ in prepared:
-            plugins.predictions(path, kind, trace)
+            plugins.predictions(path, ck["kind"], trace)
     return sweep.run_experiment(exp, out, progress=progress, **options)
+
+
+def check_models(exp: Experiment) -> dict:
+    """The checks that need no trace: the parameters of every model under ``models:``, and
+    every checkpoint a cell names by path (readable, of the kind its plug-in takes); returns
+    those checkpoints read, by ``(YAML path, file)``."""
+    for name, spec in exp.models.items():
+        try:
+            training.resolve_params(spec.kind, spec.params)
+        except ConfigError as exc:
+            raise ConfigError(f"{exp.file}: models.{name}.params: {exc}") from None
+    return {(where, path): _at(where, exp, plugins.checked_checkpoint, path, kind)
+            for where, kind, path in _given_checkpoints(exp)}
 
 
 def _at(where: str, exp: Experiment, check, *args):
