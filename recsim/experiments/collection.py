@@ -87,7 +87,7 @@ def _source(spec, base: Path) -> dict:
     generator request."""
     if spec.generate is not None:
         return {"generate": spec.generate.model_dump()}
-    return {"path": str((base / spec.path).resolve()), "format": spec.format,
+    return {"path": str(spec.file(base).resolve()), "format": spec.format,
             "options": spec.options}
 
 

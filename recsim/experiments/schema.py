@@ -113,6 +113,11 @@ class TraceSpec(_Strict):
     generate: Generate | None = None
     optional: bool = False  # a file that may be absent (third-party data): skipped then
 
+    def file(self, base: Path) -> Path:
+        """The trace file of ``path``, a relative one taken from ``base`` (the YAML's
+        folder)."""
+        return base / self.path
+
     @model_validator(mode="after")
     def _one_source(self):
         if (self.path is None) == (self.generate is None):
@@ -392,8 +397,7 @@ def _skip_absent(exp: Experiment) -> None:
     ``exp.skipped``, for the report); an error if no trace is left."""
     kept = []
     for i, spec in enumerate(exp.traces):
-        file = exp.file.parent / spec.path if spec.path else None
-        if spec.optional and not file.exists():
+        if spec.optional and not (file := spec.file(exp.file.parent)).exists():
             reason = f"traces[{i}] ({spec.name}): {file} is absent, so it is skipped"
             warnings.warn(f"{exp.file}: {reason}", RecsimWarning, stacklevel=3)
             exp._skipped.append(reason)

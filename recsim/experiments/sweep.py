@@ -53,7 +53,7 @@ def prepare_trace(spec: TraceSpec, base: Path, out: Path) -> tuple[Trace, dict]:
     its source (file name, size, modification time, format and options) or its generator
     request is unchanged. The dense ids are computed here, once, and cached beside it."""
     if spec.path is not None:
-        src = Path(spec.path) if Path(spec.path).is_absolute() else base / spec.path
+        src = spec.file(base)
         if (spec.format or "native") == "native" and is_native(src):
             stat = (src / "meta.json").stat()
             identity = {"file": src.name, "format": "native", "mtime_ns": stat.st_mtime_ns}
