@@ -259,7 +259,7 @@ def test_bad_checkpoints_and_settings_are_one_clear_error(tmp_path):
         load_model(tmp_path / "absent.pt")
     torch.save({"kind": "recmg-cache", "params": {}, "best_state": {}, "payload": {},
                 "format": 1}, tmp_path / "old.pt")
-    with pytest.raises(ConfigError, match="old.pt: field 'format' is 1; expected 3 .*again"):
+    with pytest.raises(ConfigError, match="old.pt: field 'format' is 1; expected 4 .*again"):
         load_model(tmp_path / "old.pt")
     trace = repeating_trace(5)
     with pytest.raises(ConfigError, match="model kind 'lstm'"):

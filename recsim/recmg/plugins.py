@@ -54,6 +54,9 @@ def checked_checkpoint(path, kind: str, trace=None) -> dict:
     to have been trained on its head; every problem is one line naming the file."""
     ck = load_checkpoint(path)
     _check_kind(path, ck["kind"], kind)
+    if not ck["history"]:  # best_state is still the initial weights
+        raise ConfigError(f"{path}: its training was stopped before its first epoch ended; "
+                          "resume it (recsim train ... --resume)")
     if trace is not None:
         check_trace(path, ck, trace)
     return ck

@@ -21,19 +21,34 @@
 The loop (:func:`fit`) is the same for all: mini-batches from a ``DataLoader`` shuffled by a
 generator seeded with ``(seed, epoch)``; the last ``val_fraction`` of the samples in time
 order is the validation split (the model never trains on accesses after those it is
-validated on); Adam, gradient norm clipped to 1; after every epoch the validation loss,
-early stopping after ``patience`` epochs without improvement, and an atomic checkpoint
-(``.pt``, written to a temporary file then renamed) holding the model's kind and
-parameters, the training config, the current and the best weights, the optimiser state,
-the history and what the model needs at deployment (the vocabulary, TransFetch's
-threshold). ``resume=True`` continues an interrupted run from its checkpoint and ends with
-the same weights as an uninterrupted one. Checkpoints load with ``weights_only=True``.
+validated on); Adam, gradient norm clipped to 1 (no learning-rate schedule); after every
+epoch the validation loss, early stopping after ``patience`` epochs without improvement,
+and an atomic checkpoint (``.pt``, written to a temporary file then renamed), also every
+``checkpoint_steps`` steps within an epoch, holding the model's kind and parameters, the
+training config, the current and the best weights, the optimiser state, the training
+state (:data:`STATE`: the epoch and the steps done in the next, the history, early
+stopping's best loss and epochs without improvement), the states of torch's, numpy's and
+Python's global random generators, and what the model needs at deployment (the
+vocabulary, TransFetch's threshold). Checkpoints load with ``weights_only=True``.
+
+``resume=True`` continues an interrupted run from its checkpoint and ends with the same
+weights, bit for bit, as an uninterrupted one, wherever it was killed: the batches of the
+epoch it stopped in come again from the loader seeded by ``(seed, epoch)`` and those done
+are skipped, and the generators are restored, so the dropout masks of TransFetch (the
+only model with dropout) are those of the uninterrupted run. (Before checkpoint format 4
+a resume re-seeded torch instead of restoring it, and the resumed TransFetch differed.)
+A resume whose kind, parameters, training data or :data:`RESUME_SETTINGS` differ from the
+checkpoint's is refused; ``epochs``, ``patience`` and ``threads`` may change. An epoch's
+``seconds`` in the history count the time spent on it in every run that trained it, the
+steps lost to a kill excepted.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import os
+import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,8 +72,15 @@ from recsim.recmg.models import (CACHING_DEFAULTS, CHOICES, PREFETCH_DEFAULTS, C
 
 KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")
 # Checkpoint format: 3 since the payload holds the encoding (vocabulary or row ids) and
-# the prefetch model the span of its points.
-FORMAT = 3
+# the prefetch model the span of its points; 4 since it holds the random generators'
+# states and the position within an epoch (exact resume).
+FORMAT = 4
+# The training state a checkpoint holds beside the weights, the optimiser and the generators.
+STATE = ("epoch", "step", "loss_sum", "seconds", "history", "best_val", "bad_epochs",
+         "best_state")
+# The settings of TrainConfig that shape the weights, so that a resume must keep them (the
+# others may change: more epochs or patience extend a finished training).
+RESUME_SETTINGS = ("batch_size", "lr", "val_fraction", "seed")
 
 
 @dataclass
@@ -72,11 +94,12 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     threads: int | None = None  # torch.set_num_threads; None leaves torch's default
+    checkpoint_steps: int = 1000  # a checkpoint every so many steps within an epoch, too
 
     def check(self) -> None:
         d = asdict(self)
         for name, lo in (("epochs", 1), ("patience", 1), ("seed", 0), ("batch_size", 1),
-                         ("threads", 1)):
+                         ("threads", 1), ("checkpoint_steps", 1)):
             if d[name] is not None:
                 int_param("training", d, name, lo)
         if self.lr is not None:
@@ -263,6 +286,80 @@ def _mean_loss(model, loss_fn, dataset, batch_size) -> float:
     return total / max(count, 1)
 
 
+def _seed(seed: int) -> None:
+    """Seed torch's, numpy's and Python's global generators (Lightning's ``seed_everything``
+    without the environment variable): training draws from torch's (dropout, the
+    validation loader's base seed); the other two are saved with it."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _rng_states() -> dict:
+    """The global generators' states in types that ``weights_only`` loads."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+
+
+def _set_rng_states(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    name, keys, *rest = rng["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+
+
+def _resumed(checkpoint: Path, header: dict, model, optimizer) -> dict:
+    """The training state of ``checkpoint``, with the model, the optimiser and the global
+    generators set to where it stopped; a different training is an error."""
+    ck = load_checkpoint(checkpoint)
+    differs = [k for k in ("kind", "params", "data") if ck.get(k) != header[k]]
+    differs += [f"train_config.{k}" for k in RESUME_SETTINGS
+                if ck["train_config"].get(k) != header["train_config"][k]]
+    if differs:
+        raise ConfigError(f"{checkpoint}: resuming a different model ({', '.join(differs)} "
+                          f"differ); use a new output path or drop --resume")
+    model.load_state_dict(ck["state"])
+    optimizer.load_state_dict(ck["optimizer"])
+    _set_rng_states(ck["rng"])
+    return {k: ck[k] for k in STATE}
+
+
+def _train_epoch(model, loss_fn, optimizer, loader, state: dict, save, every: int,
+                 desc: str | None) -> None:
+    """The epoch's steps from step ``state["step"]`` on (the earlier ones were done before a
+    resume: ``loader``, seeded by ``(seed, epoch)``, yields the same batches, and they are
+    skipped), with a checkpoint every ``every`` steps; ``desc``: the progress bar's."""
+    model.train()
+    began = time.perf_counter() - state["seconds"]
+    # The bar (tqdm.auto's asyncio one) calls iter(loader) once when it is made, which
+    # draws from the loader's generator, so the batches' order depends on it: kept, as the
+    # weights of every training before exact resume came from that order.
+    bar = tqdm(loader, desc=desc, disable=desc is None, leave=False)
+    for batch in itertools.islice(bar, state["step"], None):
+        loss = loss_fn(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        state["loss_sum"] += loss.item() * len(batch[0])
+        state["step"] += 1
+        state["seconds"] = time.perf_counter() - began
+        if state["step"] % every == 0 and state["step"] < len(loader):
+            save()
+
+
+def _end_epoch(state: dict, epoch: int, val: float, n_train: int, model) -> None:
+    """Record epoch ``epoch`` (validation loss ``val``) and update early stopping."""
+    state["history"].append({"epoch": epoch + 1, "train_loss": state["loss_sum"] / n_train,
+                             "val_loss": val, "seconds": state["seconds"]})
+    if val < state["best_val"]:
+        state.update(best_val=val, bad_epochs=0, best_state=copy.deepcopy(model.state_dict()))
+    else:
+        state["bad_epochs"] += 1
+    state.update(epoch=epoch, step=0, loss_sum=0.0, seconds=0.0)
+
+
 def fit(model: nn.Module, loss_fn: Callable, tensors: tuple, cfg: TrainConfig,
         checkpoint: Path, header: dict, resume: bool = False, progress: bool = True) -> dict:
     """Train ``model`` on ``tensors`` (aligned along dim 0, in time order); see module."""
@@ -274,49 +371,31 @@ def fit(model: nn.Module, loss_fn: Callable, tensors: tuple, cfg: TrainConfig,
     train_set = TensorDataset(*(t[:n - n_val] for t in tensors))
     val_set = TensorDataset(*(t[n - n_val:] for t in tensors))
     optimizer = torch.optim.Adam(model.parameters(), lr=header["train_config"]["lr"])
-    state = {"epoch": -1, "history": [], "best_val": float("inf"), "bad_epochs": 0,
+    state = {"epoch": -1, "step": 0, "loss_sum": 0.0, "seconds": 0.0, "history": [],
+             "best_val": float("inf"), "bad_epochs": 0,
              "best_state": copy.deepcopy(model.state_dict())}
     if resume and checkpoint.exists():
-        ck = load_checkpoint(checkpoint)
-        if any(ck.get(k) != header[k] for k in ("kind", "params", "data")):
-            raise ConfigError(f"{checkpoint}: resuming a different model (kind, params or "
-                              f"training data); "
-                              f"use a new output path or drop --resume")
-        model.load_state_dict(ck["state"])
-        optimizer.load_state_dict(ck["optimizer"])
-        state = {k: ck[k] for k in state}
+        state = _resumed(checkpoint, header, model, optimizer)
+
+    def save():
+        _save(checkpoint, {**header, **state, "state": model.state_dict(),
+                           "optimizer": optimizer.state_dict(), "rng": _rng_states()})
+
     batch_size = header["train_config"]["batch_size"]
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if state["bad_epochs"] >= cfg.patience:
             break
-        start = time.perf_counter()
-        model.train()
         loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                             generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        total = 0.0
-        bar = tqdm(loader, desc=f"{header['kind']} epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not progress, leave=False)
-        for batch in bar:
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            total += loss.item() * len(batch[0])
+        desc = f"{header['kind']} epoch {epoch + 1}/{cfg.epochs}" if progress else None
+        _train_epoch(model, loss_fn, optimizer, loader, state, save, cfg.checkpoint_steps,
+                     desc)
         val = _mean_loss(model, loss_fn, val_set, batch_size)
-        state["history"].append({"epoch": epoch + 1, "train_loss": total / len(train_set),
-                                 "val_loss": val, "seconds": time.perf_counter() - start})
-        if val < state["best_val"]:
-            state.update(best_val=val, bad_epochs=0,
-                         best_state=copy.deepcopy(model.state_dict()))
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch
-        _save(checkpoint, {**header, **state, "state": model.state_dict(),
-                           "optimizer": optimizer.state_dict()})
+        _end_epoch(state, epoch, val, len(train_set), model)
+        save()
         if progress:
-            tqdm.write(f"{header['kind']} epoch {epoch + 1}: train {total / len(train_set):.4f}"
-                       f" val {val:.4f}")
+            tqdm.write(f"{header['kind']} epoch {epoch + 1}: train "
+                       f"{state['history'][-1]['train_loss']:.4f} val {val:.4f}")
     model.load_state_dict(state["best_state"])
     return state
 
@@ -340,7 +419,7 @@ def train(kind: str, trace, output, *, train_accesses: int | None = None, capaci
     batch_size = config.batch_size or 256
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    _seed(config.seed)
     tensors, loss_fn, payload = training_data(kind, head, params, capacity, ways,
                                               label_fraction)
     model = build_model(kind, params)
