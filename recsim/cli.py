@@ -48,6 +48,7 @@ import yaml
 
 from recsim.errors import ConfigError, RecsimError, RecsimWarning
 from recsim.engine.warm import KINDS
+from recsim.plugin import MODEL_KINDS
 from recsim.harness import HIT_RATES, SIZES
 
 
@@ -559,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train", help="train a RecMG or TransFetch model on a trace")
-    p.add_argument("kind", choices=["recmg-cache", "recmg-prefetch", "transfetch"])
+    p.add_argument("kind", choices=MODEL_KINDS)
     p.add_argument("--trace", type=Path, required=True)
     p.add_argument("-o", "--output", type=Path, required=True, help="checkpoint (.pt)")
     p.add_argument("--train-accesses", type=int, help="train on the first N accesses only")

@@ -316,10 +316,15 @@ class Choice:
         return str(value) if isinstance(value, str) and value in self.choices else None
 
 
+# The kinds of learned model (recsim.recmg.train trains them, a File parameter takes one);
+# the YAML schema, the CLI and the training read this one list.
+MODEL_KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")
+
+
 @dataclass(frozen=True)
 class File:
     """A file path (a model checkpoint): ``""`` for none where the default is ``""``;
-    ``kind`` says what the file holds (a checkpoint's model kind)."""
+    ``kind`` says what the file holds (one of :data:`MODEL_KINDS`)."""
     default: str | None
     kind: str
     help: str = ""

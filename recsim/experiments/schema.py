@@ -60,7 +60,7 @@ from recsim.engine.metrics import COUNTER_NAMES
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import ConfigError, RecsimWarning, gist
 from recsim.experiments.latency import load_calibration
-from recsim.plugin import files_set
+from recsim.plugin import MODEL_KINDS, files_set
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
 from recsim.traces import check_generator, generators
 
@@ -72,7 +72,6 @@ METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilizat
 TABLES = ("prefetch", "latency")
 AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
-MODEL_KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")  # recsim.recmg.train.KINDS
 
 
 class _Strict(BaseModel):

@@ -72,12 +72,13 @@ from recsim.experiments.schema import TraceSpec, _Strict, default_output, valida
 from recsim.experiments.store import code_version, git_commit
 from recsim.experiments.sweep import open_trace
 from recsim.files import atomic_output
+from recsim.plugin import MODEL_KINDS
 from recsim import registry
 from recsim.registry import get_policy
 from recsim.recmg import deploy
 from recsim.recmg.chamfer import WINDOW_FACTOR
 from recsim.recmg.labels import opt_labels
-from recsim.recmg.train import KINDS, TrainConfig, load_model, resolve_params, train
+from recsim.recmg.train import TrainConfig, load_model, resolve_params, train
 
 # The RecMG paper's numbers on Meta's traces (Sections V-VI, Table II).
 PAPER = {"caching accuracy": "80-83%", "recmg correctness": "37%",
@@ -101,7 +102,7 @@ class RecmgEvaluation(_Strict):
     soft_priority: bool = False
     policy_params: dict = Field(default_factory=dict)  # checked by the policy's specs
     threads: int | None = Field(None, ge=1)
-    params: dict[Literal[KINDS], dict] = Field(default_factory=dict)
+    params: dict[Literal[MODEL_KINDS], dict] = Field(default_factory=dict)
     seed: int = 0
     output: str | None = None
 
@@ -129,7 +130,7 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
             raise ConfigError(f"{path}: params.{kind}: {exc}") from None
     config = TrainConfig(epochs=cfg.epochs, seed=cfg.seed, threads=cfg.threads)
     models, timings = {}, {}
-    for kind in KINDS:
+    for kind in MODEL_KINDS:
         began = time.perf_counter()
         ck = train(kind, trace, out / "models" / f"{kind}.pt", train_accesses=cfg.train_accesses,
                    capacity=capacity, ways=cfg.ways, label_fraction=cfg.label_fraction,
@@ -139,7 +140,7 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
         models[kind] = {"epochs": len(ck["history"]), "params": ck["params"]}
     labels = opt_labels(trace, capacity, cfg.label_fraction, ways=cfg.ways)
     pred = {kind: deploy.predict(load_model(out / "models" / f"{kind}.pt"), trace, start, stop)
-            for kind in KINDS}
+            for kind in MODEL_KINDS}
     window = WINDOW_FACTOR * models["recmg-prefetch"]["params"]["output_len"]
     quality = {
         "caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels),

@@ -62,7 +62,7 @@ from tqdm.auto import tqdm
 
 import recsim
 from recsim.errors import ConfigError
-from recsim.plugin import int_param, number_param
+from recsim.plugin import MODEL_KINDS, int_param, number_param
 from recsim.recmg import transfetch
 from recsim.recmg.chamfer import WINDOW_FACTOR, chamfer_loss
 from recsim.recmg.encoding import fit_encoding
@@ -70,7 +70,6 @@ from recsim.recmg.labels import LABEL_FRACTION, opt_labels
 from recsim.recmg.models import (CACHING_DEFAULTS, CHOICES, PREFETCH_DEFAULTS, CachingModel,
                                  PrefetchModel)
 
-KINDS = ("recmg-cache", "recmg-prefetch", "transfetch")
 # Checkpoint format: 3 since the payload holds the encoding (vocabulary or row ids) and
 # the prefetch model the span of its points; 4 since it holds the random generators'
 # states and the position within an epoch (exact resume).
@@ -108,8 +107,8 @@ class TrainConfig:
 
 
 def _kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ConfigError(f"model kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
     return kind
 
 
@@ -251,9 +250,9 @@ def load_checkpoint(path) -> dict:
     if ck.get("format") != FORMAT:
         raise ConfigError(f"{path}: field 'format' is {ck.get('format')!r}; expected {FORMAT} "
                           f"(a checkpoint of an earlier recsim: train the model again)")
-    if ck["kind"] not in KINDS:
+    if ck["kind"] not in MODEL_KINDS:
         raise ConfigError(f"{path}: field 'kind' is {ck['kind']!r}; expected one of "
-                          f"{', '.join(KINDS)}")
+                          f"{', '.join(MODEL_KINDS)}")
     return ck
 
 
