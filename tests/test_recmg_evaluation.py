@@ -2,15 +2,18 @@
 a small meta-like trace."""
 
 import json
+from typing import get_args
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
+from recsim import registry
 from recsim.cli import main
 from recsim.engine.replay import simulate
-from recsim.experiments.schema import validate
+from recsim.experiments.schema import ModelSpec, validate
+from recsim.plugin import MODEL_KINDS, File
 from recsim.recmg import deploy
 from recsim.recmg.evaluation import RecmgEvaluation, replays
 from recsim.recmg.train import load_checkpoint
@@ -43,6 +46,21 @@ def test_recsim_train_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     assert [h["epoch"] for h in load_checkpoint(tmp_path / "c.pt")["history"]] == [1, 2]
     assert main(args[:-2] + ["--param", "hidden=8", "--resume"]) == 2
     assert "resuming a different model" in capsys.readouterr().err
+
+
+def test_the_model_kinds_are_one_list(capsys):
+    """The trainer, the two YAML schemas, ``recsim train`` and the plug-ins' checkpoint
+    parameters take their model kinds from ``recsim.plugin.MODEL_KINDS``."""
+    with pytest.raises(SystemExit):
+        main(["train", "lstm", "--trace", "t.npz", "-o", "m.pt"])
+    listed = capsys.readouterr().err.split("choose from ")[1].split(")")[0]
+    assert [k.strip("' ") for k in listed.split(",")] == list(MODEL_KINDS)
+    assert get_args(ModelSpec.model_fields["kind"].annotation) == MODEL_KINDS
+    params = RecmgEvaluation.model_fields["params"].annotation
+    assert get_args(get_args(params)[0]) == MODEL_KINDS
+    plugins = (*registry.policies().values(), *registry.prefetchers().values())
+    files = {spec.kind for p in plugins for spec in p.params.values() if isinstance(spec, File)}
+    assert files == set(MODEL_KINDS)
 
 
 def test_evaluation_runs_and_writes_its_table(tmp_path, capsys):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from recsim.errors import ConfigError
+from recsim.experiments.store import TIMING_FIELDS
 from recsim.experiments.schema import load_experiment
 from recsim.plugin import MODEL_KINDS
 from recsim.recmg import deploy, train
@@ -99,6 +100,38 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypat
     assert saves == [0, 1, 1]  # the rerun trained the second epoch only
     assert [h["epoch"] for h in train.load_checkpoint(ck)["history"]] == [1, 2]
     assert len(rows) == 5 and ck.with_suffix(".json").exists()
+
+
+def test_a_sweep_killed_while_transfetch_trains_gives_the_uninterrupted_table(tmp_path,
+                                                                              monkeypatch):
+    """Issue 31: killed in TransFetch's second epoch, then run again into the same folder,
+    the sweep gives an uninterrupted run's table (it differed in every TransFetch cell, as
+    the resumed TransFetch's dropout drew from a re-seeded generator)."""
+    (tmp_path / "s.yaml").write_text(YAML.replace("epochs: 1", "epochs: 2"))
+    straight = run_experiment(tmp_path / "s.yaml", tmp_path / "a", progress=False, workers=1)
+    save = train._save
+
+    def killed_in_transfetchs_second_epoch(path, state):
+        if state["kind"] == "transfetch" and state["epoch"] == 1:
+            raise KeyboardInterrupt
+        save(path, state)
+
+    monkeypatch.setattr(train, "_save", killed_in_transfetchs_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tmp_path / "s.yaml", tmp_path / "b", progress=False, workers=1)
+    (tf,) = (tmp_path / "b" / "models").glob("tf-*.pt")
+    assert len(train.load_checkpoint(tf)["history"]) == 1
+    monkeypatch.undo()
+    resumed = run_experiment(tmp_path / "s.yaml", tmp_path / "b", progress=False, workers=1)
+    assert len(train.load_checkpoint(tf)["history"]) == 2
+    assert _table(resumed) == _table(straight)
+
+
+def _table(rows: list[dict]) -> list[dict]:
+    """The rows without timings and what holds the checkpoints' paths (under each run's
+    folder): the parameters and the cell's digest."""
+    return [{k: v for k, v in r.items() if k not in (*TIMING_FIELDS, "params", "cell")}
+            for r in rows]
 
 
 @pytest.mark.parametrize("change, error", [
