@@ -115,61 +115,18 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
     cfg = validate(RecmgEvaluation, raw, path)
     out = Path(output or cfg.output or default_output(cfg.name, scale))
     trace = open_trace(cfg.trace, path.parent, out)
-    stop = cfg.train_accesses + cfg.eval_accesses
-    start = -(-cfg.train_accesses // deploy.CHUNK) * deploy.CHUNK  # advice by whole chunks
-    if stop > trace.n_accesses:
-        raise ConfigError(f"{path}: train_accesses + eval_accesses = {stop:,} exceeds the "
-                         f"trace's {trace.n_accesses:,} accesses")
+    start, stop = _span(cfg, trace, path)
     capacity = resolve_capacity(cfg.capacity, trace.n_unique)
-    policy_params = registry.resolve_params("policy", get_policy("recmg"), cfg.policy_params,
-                                            f"{path}: policy_params")
-    for kind, params in cfg.params.items():
-        try:
-            resolve_params(kind, params, trace)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: params.{kind}: {exc}") from None
-    config = TrainConfig(epochs=cfg.epochs, seed=cfg.seed, threads=cfg.threads)
-    models, timings = {}, {}
-    for kind in MODEL_KINDS:
-        began = time.perf_counter()
-        ck = train(kind, trace, out / "models" / f"{kind}.pt", train_accesses=cfg.train_accesses,
-                   capacity=capacity, ways=cfg.ways, label_fraction=cfg.label_fraction,
-                   params=cfg.params.get(kind), config=config, resume=True,
-                   progress=progress)
-        timings[f"train {kind} s"] = time.perf_counter() - began
-        models[kind] = {"epochs": len(ck["history"]), "params": ck["params"]}
+    policy_params = _checked_params(cfg, trace, path)
+    models, timings = _train_models(cfg, trace, out / "models", capacity, progress)
     labels = opt_labels(trace, capacity, cfg.label_fraction, ways=cfg.ways)
     pred = {kind: deploy.predict(load_model(out / "models" / f"{kind}.pt"), trace, start, stop)
             for kind in MODEL_KINDS}
     window = WINDOW_FACTOR * models["recmg-prefetch"]["params"]["output_len"]
-    quality = {
-        "caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels),
-        "label keep share": float(labels.cache[start:stop][labels.known[start:stop]].mean()),
-        "recmg correctness": deploy.correctness(pred["recmg-prefetch"], trace.vid,
-                                                labels.miss_index, window),
-        "transfetch correctness": deploy.correctness(pred["transfetch"], trace.vid,
-                                                     labels.miss_index, window),
-        "recmg window precision": deploy.window_precision(pred["recmg-prefetch"], trace.vid,
-                                                          labels.miss_index, window),
-        "transfetch window precision": deploy.window_precision(pred["transfetch"], trace.vid,
-                                                               labels.miss_index, window),
-        "recmg coverage (Eq. 2)": deploy.coverage(pred["recmg-prefetch"], trace.vid,
-                                                  labels.miss_index, stop),
-        "transfetch coverage (Eq. 2)": deploy.coverage(pred["transfetch"], trace.vid,
-                                                       labels.miss_index, stop),
-        **{f"{k.removeprefix('recmg-')} us/access": p.us_per_access for k, p in pred.items()},
-    }
+    quality = _model_quality(pred, trace, labels, window, start, stop)
     if cfg.prefetch_gate > 0:
-        horizon = policy_params["eviction_speed"] * max(capacity // max(cfg.ways, 1), 1)
-        for kind in ("recmg-prefetch", "transfetch"):
-            gated = deploy.gate(pred[kind], trace.vid, capacity, horizon, cfg.prefetch_gate,
-                                lag=cfg.lag)
-            name = kind.removeprefix("recmg-")
-            quality[f"{name} gate open share"] = float(gated.vids.shape[0]
-                                                       / max(pred[kind].vids.shape[0], 1))
-            pred[f"{kind} ungated"], pred[kind] = pred[kind], gated
+        quality.update(_gate(pred, trace, cfg, capacity, policy_params))
     hits = replays(trace, cfg, capacity, pred, start, stop, progress)
-    hit_rates = {name: float(h.mean()) for name, h in hits.items()}
     for model, run in (("recmg", "LRU+PF"), ("transfetch", "LRU+TransFetch"),
                        ("bingo", "LRU+Bingo"), ("domino", "LRU+Domino")):
         quality[f"{model} miss reduction"] = deploy.miss_reduction(hits[run], hits["LRU"])
@@ -181,8 +138,84 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
                                  "ways": labels.ways},
               "policy_params": policy_params,
               "prefetch_latency": cfg.prefetch_latency, "prefetch_gate": cfg.prefetch_gate,
-              "soft_priority": cfg.soft_priority,
-              "models": models, "quality": quality, "hit_rate": hit_rates, "timings": timings}
+              "soft_priority": cfg.soft_priority, "models": models, "quality": quality,
+              "hit_rate": {name: float(h.mean()) for name, h in hits.items()},
+              "timings": timings}
+    _write(out, report, cfg, path, scale)
+    return report
+
+
+def _span(cfg: RecmgEvaluation, trace, path: Path) -> tuple[int, int]:
+    """``(start, stop)`` of the evaluated accesses: from the first whole advice chunk after
+    the training accesses to ``train_accesses + eval_accesses``, which the trace must hold."""
+    stop = cfg.train_accesses + cfg.eval_accesses
+    if stop > trace.n_accesses:
+        raise ConfigError(f"{path}: train_accesses + eval_accesses = {stop:,} exceeds the "
+                          f"trace's {trace.n_accesses:,} accesses")
+    return -(-cfg.train_accesses // deploy.CHUNK) * deploy.CHUNK, stop
+
+
+def _checked_params(cfg: RecmgEvaluation, trace, path: Path) -> dict:
+    """The ``recmg`` policy's resolved parameters, once the models' are checked too."""
+    policy_params = registry.resolve_params("policy", get_policy("recmg"), cfg.policy_params,
+                                            f"{path}: policy_params")
+    for kind, params in cfg.params.items():
+        try:
+            resolve_params(kind, params, trace)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: params.{kind}: {exc}") from None
+    return policy_params
+
+
+def _train_models(cfg: RecmgEvaluation, trace, folder: Path, capacity: int,
+                 progress: bool) -> tuple[dict, dict]:
+    """Train (or resume) each kind's model into ``folder/KIND.pt``; returns each one's
+    epochs and parameters, and the seconds each took."""
+    config = TrainConfig(epochs=cfg.epochs, seed=cfg.seed, threads=cfg.threads)
+    models, timings = {}, {}
+    for kind in MODEL_KINDS:
+        began = time.perf_counter()
+        ck = train(kind, trace, folder / f"{kind}.pt", train_accesses=cfg.train_accesses,
+                   capacity=capacity, ways=cfg.ways, label_fraction=cfg.label_fraction,
+                   params=cfg.params.get(kind), config=config, resume=True,
+                   progress=progress)
+        timings[f"train {kind} s"] = time.perf_counter() - began
+        models[kind] = {"epochs": len(ck["history"]), "params": ck["params"]}
+    return models, timings
+
+
+def _model_quality(pred: dict, trace, labels, window: int, start: int, stop: int) -> dict:
+    """The models' measures on ``[start, stop)`` (see module) from their predictions
+    ``pred`` by kind; ``window``: the prefetch model's window of OPT misses."""
+    known = labels.known[start:stop]
+    quality = {"caching accuracy": deploy.caching_accuracy(pred["recmg-cache"], labels),
+               "label keep share": float(labels.cache[start:stop][known].mean())}
+    for measure, of, last in (("correctness", deploy.correctness, window),
+                              ("window precision", deploy.window_precision, window),
+                              ("coverage (Eq. 2)", deploy.coverage, stop)):
+        for name, kind in (("recmg", "recmg-prefetch"), ("transfetch", "transfetch")):
+            quality[f"{name} {measure}"] = of(pred[kind], trace.vid, labels.miss_index, last)
+    quality.update({f"{k.removeprefix('recmg-')} us/access": p.us_per_access
+                    for k, p in pred.items()})
+    return quality
+
+
+def _gate(pred: dict, trace, cfg: RecmgEvaluation, capacity: int, policy_params: dict) -> dict:
+    """Pass the learned prefetchers' lists in ``pred`` through the confidence gate (the
+    ungated ones stay, as ``KIND ungated``); returns the share of lists each let through."""
+    horizon = policy_params["eviction_speed"] * max(capacity // max(cfg.ways, 1), 1)
+    shares = {}
+    for kind in ("recmg-prefetch", "transfetch"):
+        gated = deploy.gate(pred[kind], trace.vid, capacity, horizon, cfg.prefetch_gate,
+                            lag=cfg.lag)
+        shares[f"{kind.removeprefix('recmg-')} gate open share"] = float(
+            gated.vids.shape[0] / max(pred[kind].vids.shape[0], 1))
+        pred[f"{kind} ungated"], pred[kind] = pred[kind], gated
+    return shares
+
+
+def _write(out: Path, report: dict, cfg: RecmgEvaluation, path: Path, scale) -> None:
+    """``results.json``, ``results.md``, ``experiment.json`` and the report, atomically."""
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "results.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
@@ -194,7 +227,6 @@ def run_evaluation(path, raw: dict, output=None, progress: bool = True,
     with atomic_output(out / "experiment.json") as tmp:
         tmp.write_text(json.dumps(info, indent=1))
     write_report(out)
-    return report
 
 
 def replays(trace, cfg: RecmgEvaluation, capacity: int, pred: dict, start: int, stop: int,
