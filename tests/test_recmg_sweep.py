@@ -71,6 +71,25 @@ def test_a_sweep_trains_each_model_once_and_reuses_it(tmp_path, monkeypatch):
     assert len(trained) == 3
 
 
+def _killed_run(monkeypatch, path, out, when) -> list:
+    """Run the sweep at ``path`` into ``out``, killed (a KeyboardInterrupt) at the first
+    checkpoint write whose training state ``when`` accepts, before it writes; returns the
+    epochs of the writes tried."""
+    saves, save = [], train._save
+
+    def killed(file, state):
+        saves.append(state["epoch"])
+        if when(state):
+            raise KeyboardInterrupt
+        save(file, state)
+
+    monkeypatch.setattr(train, "_save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(path, out, progress=False, workers=1)
+    monkeypatch.undo()
+    return saves
+
+
 def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     text = YAML.replace("train_accesses: 9000, epochs: 1, params: {hidden: 8}",
                         "train_accesses: 9000, epochs: 2, params: {hidden: 8}")
@@ -79,21 +98,12 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypat
                         "bop,\n              {name: transfetch, params: {model: tf}}]",
                         "lru]\nprefetchers: [none, none, none, bop, none]")
     (tmp_path / "s.yaml").write_text(text)
-    saves = []
-    save = train._save
-
-    def killed_after_one_epoch(path, state):
-        saves.append(state["epoch"])
-        if len(saves) == 2:
-            raise KeyboardInterrupt
-        save(path, state)
-
-    monkeypatch.setattr(train, "_save", killed_after_one_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(tmp_path / "s.yaml", tmp_path / "out", progress=False, workers=1)
+    saves = _killed_run(monkeypatch, tmp_path / "s.yaml", tmp_path / "out",
+                        lambda state: state["epoch"] == 1)  # in the second epoch's save
     (ck,) = (tmp_path / "out" / "models").glob("cm-*.pt")
     assert [h["epoch"] for h in train.load_checkpoint(ck)["history"]] == [1]
     assert not ck.with_suffix(".json").exists()  # not finished
+    save = train._save
     monkeypatch.setattr(train, "_save", lambda path, state: saves.append(state["epoch"])
                         or save(path, state))
     rows = run_experiment(tmp_path / "s.yaml", tmp_path / "out", progress=False, workers=1)
@@ -109,19 +119,10 @@ def test_a_sweep_killed_while_transfetch_trains_gives_the_uninterrupted_table(tm
     the resumed TransFetch's dropout drew from a re-seeded generator)."""
     (tmp_path / "s.yaml").write_text(YAML.replace("epochs: 1", "epochs: 2"))
     straight = run_experiment(tmp_path / "s.yaml", tmp_path / "a", progress=False, workers=1)
-    save = train._save
-
-    def killed_in_transfetchs_second_epoch(path, state):
-        if state["kind"] == "transfetch" and state["epoch"] == 1:
-            raise KeyboardInterrupt
-        save(path, state)
-
-    monkeypatch.setattr(train, "_save", killed_in_transfetchs_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(tmp_path / "s.yaml", tmp_path / "b", progress=False, workers=1)
+    _killed_run(monkeypatch, tmp_path / "s.yaml", tmp_path / "b",
+                lambda state: state["kind"] == "transfetch" and state["epoch"] == 1)
     (tf,) = (tmp_path / "b" / "models").glob("tf-*.pt")
     assert len(train.load_checkpoint(tf)["history"]) == 1
-    monkeypatch.undo()
     resumed = run_experiment(tmp_path / "s.yaml", tmp_path / "b", progress=False, workers=1)
     assert len(train.load_checkpoint(tf)["history"]) == 2
     assert _table(resumed) == _table(straight)

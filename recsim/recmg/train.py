@@ -38,7 +38,8 @@ are skipped, and the generators are restored, so the dropout masks of TransFetch
 only model with dropout) are those of the uninterrupted run. (Before checkpoint format 4
 a resume re-seeded torch instead of restoring it, and the resumed TransFetch differed.)
 A resume whose kind, parameters, training data or :data:`RESUME_SETTINGS` differ from the
-checkpoint's is refused; ``epochs``, ``patience`` and ``threads`` may change. An epoch's
+checkpoint's is refused; ``epochs`` and ``patience`` may change (to extend a training),
+and ``threads`` (another thread count may change torch's sums in the last bits). An epoch's
 ``seconds`` in the history count the time spent on it in every run that trained it, the
 steps lost to a kill excepted.
 """
