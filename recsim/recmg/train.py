@@ -94,7 +94,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     threads: int | None = None  # torch.set_num_threads; None leaves torch's default
-    checkpoint_steps: int = 1000  # a checkpoint every so many steps within an epoch, too
+    checkpoint_steps: int = 100  # a checkpoint every so many steps within an epoch, too
 
     def check(self) -> None:
         d = asdict(self)
