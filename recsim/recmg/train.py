@@ -26,8 +26,8 @@ epoch the validation loss, early stopping after ``patience`` epochs without impr
 and an atomic checkpoint (``.pt``, written to a temporary file then renamed), also every
 ``checkpoint_steps`` steps within an epoch, holding the model's kind and parameters, the
 training config, the current and the best weights, the optimiser state, the training
-state (:data:`STATE`: the epoch and the steps done in the next, the history, early
-stopping's best loss and epochs without improvement), the states of torch's, numpy's and
+state (the last epoch done and the steps done in the next, the history, early stopping's
+best loss and epochs without improvement), the states of torch's, numpy's and
 Python's global random generators, and what the model needs at deployment (the
 vocabulary, TransFetch's threshold). Checkpoints load with ``weights_only=True``.
 
@@ -75,9 +75,6 @@ from recsim.recmg.models import (CACHING_DEFAULTS, CHOICES, PREFETCH_DEFAULTS, C
 # the prefetch model the span of its points; 4 since it holds the random generators'
 # states and the position within an epoch (exact resume).
 FORMAT = 4
-# The training state a checkpoint holds beside the weights, the optimiser and the generators.
-STATE = ("epoch", "step", "loss_sum", "seconds", "history", "best_val", "bad_epochs",
-         "best_state")
 # The settings of TrainConfig that shape the weights, so that a resume must keep them (the
 # others may change: more epochs or patience extend a finished training).
 RESUME_SETTINGS = ("batch_size", "lr", "val_fraction", "seed")
@@ -309,9 +306,10 @@ def _set_rng_states(rng: dict) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
-def _resumed(checkpoint: Path, header: dict, model, optimizer) -> dict:
-    """The training state of ``checkpoint``, with the model, the optimiser and the global
-    generators set to where it stopped; a different training is an error."""
+def _resumed(checkpoint: Path, header: dict, model, optimizer, fresh: dict) -> dict:
+    """The training state of ``checkpoint`` (the fields of ``fresh``, a new one), with the
+    model, the optimiser and the global generators set to where it stopped; a different
+    training is an error."""
     ck = load_checkpoint(checkpoint)
     differs = [k for k in ("kind", "params", "data") if ck.get(k) != header[k]]
     differs += [f"train_config.{k}" for k in RESUME_SETTINGS
@@ -322,7 +320,7 @@ def _resumed(checkpoint: Path, header: dict, model, optimizer) -> dict:
     model.load_state_dict(ck["state"])
     optimizer.load_state_dict(ck["optimizer"])
     _set_rng_states(ck["rng"])
-    return {k: ck[k] for k in STATE}
+    return {k: ck[k] for k in fresh}
 
 
 def _train_epoch(model, loss_fn, optimizer, loader, state: dict, save, every: int,
@@ -375,7 +373,7 @@ def fit(model: nn.Module, loss_fn: Callable, tensors: tuple, cfg: TrainConfig,
              "best_val": float("inf"), "bad_epochs": 0,
              "best_state": copy.deepcopy(model.state_dict())}
     if resume and checkpoint.exists():
-        state = _resumed(checkpoint, header, model, optimizer)
+        state = _resumed(checkpoint, header, model, optimizer, state)
 
     def save():
         _save(checkpoint, {**header, **state, "state": model.state_dict(),
