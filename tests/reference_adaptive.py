@@ -110,3 +110,172 @@ class LeCaRModel:
 
 
 SET_MODELS["lecar"] = lambda ctx, s: LeCaRModel(ctx.ways, _rng(ctx))
+
+
+# -- CACHEUS ------------------------------------------------------------------------------
+
+class _Entry:
+    def __init__(self, v, freq, time, new):
+        self.v, self.freq, self.time, self.new, self.demoted = v, freq, time, new, False
+
+
+class CacheusModel:
+    """The authors' ``cacheus.py`` request logic, split at the engine's protocol."""
+
+    def __init__(self, ways, rng):
+        self.c = ways
+        self.rng = rng
+        self.time = 0
+        self.s, self.q = OrderedDict(), OrderedDict()  # R and SR, least recent first
+        self.hist = [OrderedDict(), OrderedDict()]  # LRU's, LFU's: vid -> entry
+        self.w = [0.5, 0.5]
+        self.q_limit = max(1, int(0.01 * ways + 0.5))
+        self.s_limit = ways - self.q_limit
+        self.dem = self.nor = 0
+        self.lr = self.lr_curr = math.sqrt(2.0 * math.log(2) / ways)
+        self.lr_reset = min(max(self.lr, 0.001), 1.0)
+        self.lr_prev = self.hr_prev = 0.0
+        self.hits = self.zero = self.nega = 0
+        self.pending = None
+
+    def __contains__(self, v):
+        return v in self.s or v in self.q
+
+    def __len__(self):
+        return len(self.s) + len(self.q)
+
+    def residents(self):
+        return list(self.s) + list(self.q)
+
+    def _tick(self):
+        self.time += 1
+        if self.time % self.c:
+            return
+        r3 = lambda x: round(x * 1000.0) / 1000.0  # noqa: E731  (rint: half to even)
+        hr = r3(self.hits / self.c)
+        hr_diff = r3(hr - self.hr_prev)
+        lr_diff = r3(self.lr_curr) - r3(self.lr_prev)
+        delta = lr_diff * hr_diff
+        if delta > 0:
+            self.lr = min(self.lr + abs(self.lr * lr_diff), 1.0)
+            self.nega = self.zero = 0
+        elif delta < 0:
+            self.lr = max(self.lr - abs(self.lr * lr_diff), 0.001)
+            self.nega = self.zero = 0
+        elif hr_diff <= 0:
+            if hr <= 0 and hr_diff == 0:
+                self.zero += 1
+            if hr_diff < 0:
+                self.nega += 1
+                self.zero += 1
+            if self.zero >= 10:
+                self.lr, self.zero = self.lr_reset, 0
+            elif hr_diff < 0:
+                if self.nega >= 10:
+                    self.lr, self.nega = self.lr_reset, 0
+                elif self.lr >= 1:
+                    self.lr = 0.9
+                elif self.lr <= 0.001:
+                    self.lr = 0.005
+                elif self.rng.uniform() < 0.5:
+                    self.lr = min(self.lr * 1.25, 1.0)
+                else:
+                    self.lr = max(self.lr * 0.75, 0.001)
+        self.lr_prev, self.lr_curr, self.hr_prev, self.hits = self.lr_curr, self.lr, hr, 0
+
+    def _grow(self, protected):
+        if protected:
+            self.s_limit = min(self.c - 1, self.s_limit + max(1, int(
+                self.nor / max(1, self.dem) + 0.5)))
+            self.q_limit = self.c - self.s_limit
+        else:
+            self.q_limit = min(self.c - 1, self.q_limit + max(1, int(
+                self.dem / max(1, self.nor) + 0.5)))
+            self.s_limit = self.c - self.q_limit
+
+    def _demote(self):
+        if self.s:
+            v, x = self.s.popitem(last=False)
+            x.demoted = True
+            self.dem += 1
+            self.q[v] = x
+
+    def _limit(self):
+        while len(self.s) >= self.s_limit and self.s:
+            self._demote()
+
+    def hit(self, v, t):
+        self._tick()
+        self.hits += 1
+        if v in self.s:
+            x = self.s.pop(v)
+        else:
+            x = self.q.pop(v)
+            if x.demoted:
+                self._grow(True)
+                x.demoted = False
+                self.dem -= 1
+            if len(self.s) >= self.s_limit:
+                self._demote()
+        x.freq += 1
+        x.time = self.time
+        self.s[v] = x
+
+    def victim(self, v, t, prefetch=False):
+        self._tick()
+        self.pending = "miss"
+        for e in (0, 1):
+            if v in self.hist[e]:
+                x = self.hist[e].pop(v)
+                if e == 0 and x.new:
+                    self.nor -= 1
+                    self._grow(False)
+                self.w[e] *= math.exp(-self.lr)
+                total = self.w[0] + self.w[1]
+                self.w = [self.w[0] / total, self.w[1] / total]
+                if self.w[0] >= 0.99:
+                    self.w = [0.99, 0.01]
+                elif self.w[1] >= 0.99:
+                    self.w = [0.01, 0.99]
+                self.pending = x
+        by_lru = next(iter(self.q or self.s))
+        entries = {**self.s, **self.q}
+        by_lfu = min(entries, key=lambda u: (entries[u].freq, -entries[u].time))
+        to_lfu = self.rng.uniform() >= self.w[0]
+        self.chose = None if by_lru == by_lfu else int(to_lfu)
+        return by_lfu if to_lfu else by_lru
+
+    def evict(self, v):
+        x = self.s.pop(v) if v in self.s else self.q.pop(v)
+        if x.demoted:
+            self.dem -= 1
+            x.demoted = False
+        e = self.chose
+        if e is None or self.c // 2 == 0:
+            return
+        h = self.hist[e]
+        if e == 0 and x.new:
+            self.nor += 1
+        if len(h) == self.c // 2:
+            old = h.pop(next(iter(h)))
+            if e == 0 and old.new:
+                self.nor -= 1
+        h[v] = x
+
+    def fill(self, v, t, now=None, prefetch=False):
+        pending, self.pending = self.pending, None
+        if pending is None:
+            self._tick()
+        if isinstance(pending, _Entry):
+            self.s[v] = _Entry(v, pending.freq, self.time, False)
+            self._limit()
+        elif pending is None and len(self.s) < self.s_limit and not self.q:
+            self.s[v] = _Entry(v, 1, self.time, False)
+        elif pending is None and len(self.q) < self.q_limit:
+            self.q[v] = _Entry(v, 1, self.time, False)
+        else:
+            self.q[v] = _Entry(v, 1, self.time, True)
+            self._limit()
+
+
+SET_MODELS["cacheus"] = lambda ctx, s: CacheusModel(ctx.ways, _rng(ctx))

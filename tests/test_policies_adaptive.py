@@ -15,7 +15,7 @@ import reference_adaptive  # noqa: F401  (registers the models)
 from reference import reference_replay
 from test_policies_modern import small_trace
 
-POLICIES = ["lecar"]
+POLICIES = ["cacheus", "lecar"]
 GEOMETRIES = [(150, 0), (200, 32), (150, 4), (100, 3), (64, 1)]
 
 
@@ -77,7 +77,7 @@ def test_seeds_differ_and_repeat():
 
 # -- against libCacheSim, statistically ---------------------------------------------------
 
-LCS = {"lecar": "LeCaR"}
+LCS = {"cacheus": "Cacheus", "lecar": "LeCaR"}
 TOLERANCE = 0.005  # issue 29: mean over 5 seeds within 0.005 of libCacheSim's over 5 runs
 
 
