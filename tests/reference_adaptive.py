@@ -279,3 +279,172 @@ class CacheusModel:
 
 
 SET_MODELS["cacheus"] = lambda ctx, s: CacheusModel(ctx.ways, _rng(ctx))
+
+
+# -- LHD ----------------------------------------------------------------------------------
+
+class LHDShared:
+    """LHD's one model of the whole buffer (the authors' ``lhd.cpp``)."""
+
+    def __init__(self, ctx):
+        self.m = ctx.params["max_age"]
+        self.every = ctx.params["reconfigure_every"]
+        self.rng = _rng(ctx)
+        self.hits = [[0.0] * self.m for _ in range(16)]
+        self.evictions = [[0.0] * self.m for _ in range(16)]
+        self.density = [[(16 + c + 1.0) / (a + 1.0) for a in range(self.m)]
+                        for c in range(16)]
+        self.time = 0
+        self.next = self.every
+        self.reconfigurations = 0
+        self.shift = 10
+        self.budget = int(ctx.sets * ctx.ways * 0.01)
+        self.admitted = [None] * 8
+        self.head = 0
+        self.residents = 0
+        self.ewma_victim = self.ewma_objects = self.ewma_mass = 0.0
+        self.tags = {}  # vid -> [stamp, last hit age, the one before, explorer]
+
+    def age(self, v):
+        return min((self.time - self.tags[v][0]) >> self.shift, self.m - 1)
+
+    def klass(self, v):
+        age = self.tags[v][1] + self.tags[v][2]
+        if age == 0:
+            return 15
+        log = 0
+        while age < self.m and log < 15:
+            age <<= 1
+            log += 1
+        return log
+
+    def rank(self, v):
+        age = self.age(v)
+        if age == self.m - 1:
+            return -3.4028234663852886e38
+        return self.density[self.klass(v)][age] + (1.0 if self.tags[v][3] else 0.0)
+
+    def access(self, v, insert):
+        if insert:
+            self.tags[v] = [0, 0, self.m, False]
+        else:
+            tag = self.tags[v]
+            age = self.age(v)
+            self.hits[self.klass(v)][age] += 1.0
+            self.budget += tag[3]
+            tag[2], tag[1] = tag[1], age
+        tag = self.tags[v]
+        tag[0] = self.time
+        explore = self.rng.next() % 32 == 0
+        tag[3] = explore and self.budget > 0 and self.reconfigurations < 50
+        self.budget -= tag[3]
+        if insert and not explore and self.rank(v) < self.ewma_victim:
+            self.admitted[self.head % 8] = v
+            self.head += 1
+        self.time += 1
+        self.next -= 1
+        if self.next == 0:
+            self.reconfigure()
+            self.next = self.every
+            self.reconfigurations += 1
+
+    def reconfigure(self):
+        for counts in (self.hits, self.evictions):
+            for row in counts:
+                row[:] = [x * 0.9 for x in row]
+        self.ewma_objects = self.ewma_objects * 0.9 + self.residents
+        self.ewma_mass = self.ewma_mass * 0.9 + 1.0
+        if self.reconfigurations in (5, 25):
+            optimal = self.ewma_objects / self.ewma_mass / (0.01 * self.m)
+            shift = 1
+            while (1 << shift) < optimal:
+                shift += 1
+            delta, self.shift = shift - self.shift, shift
+            self.ewma_objects *= 8
+            self.ewma_mass *= 8
+            for counts in (self.hits, self.evictions):
+                for row in counts:
+                    rescale(row, delta, self.m)
+        m = self.m
+        for c in range(16):
+            hits, evictions = self.hits[c], self.evictions[c]
+            events = hits[m - 1] + evictions[m - 1]
+            total_hits = hits[m - 1]
+            lifetime = events
+            for a in range(m - 2, -1, -1):
+                total_hits += hits[a]
+                events += hits[a] + evictions[a]
+                lifetime += events
+                self.density[c][a] = total_hits / lifetime if events > 1e-5 else 0.0
+
+
+def rescale(row, delta, m):
+    if delta < 0:
+        d = -delta
+        for a in range(m >> d, m - 1):
+            row[m - 1] += row[a]
+        for a in range(m - 2, -1, -1):
+            row[a] = row[a >> d] / (1 << d)
+    elif delta > 0:
+        for a in range(m >> delta):
+            row[a] = sum(row[(a << delta):(a << delta) + (1 << delta)])
+        for a in range(m >> delta, m - 1):
+            row[a] = 0.0
+
+
+class LHDModel:
+    def __init__(self, ways, shared):
+        self.ways = ways
+        self.lhd = shared
+        self.slots = []  # the vid in each way, in the engine's way order
+
+    def __contains__(self, v):
+        return v in self.slots
+
+    def __len__(self):
+        return len(self.slots)
+
+    def residents(self):
+        return list(self.slots)
+
+    def hit(self, v, t):
+        self.lhd.access(v, False)
+
+    def fill(self, v, t, now=None, prefetch=False):
+        if self.evicted is not None:
+            self.slots[self.evicted] = v
+        else:
+            self.slots.append(v)
+        self.evicted = None
+        self.lhd.residents += 1
+        self.lhd.access(v, True)
+
+    evicted = None
+
+    def victim(self, v, t, prefetch=False):
+        lhd = self.lhd
+        k = 32 if lhd.reconfigurations > 50 else 8
+        if self.ways <= k:
+            candidates = list(self.slots)
+        else:
+            candidates = [self.slots[lhd.rng.next() % self.ways] for _ in range(k)]
+        candidates += [u for u in lhd.admitted if u in self.slots]
+        best = min(candidates, key=lhd.rank)  # the first of the least dense
+        lhd.ewma_victim = 0.9 * lhd.ewma_victim + (1.0 - 0.9) * lhd.rank(best)
+        return best
+
+    def evict(self, v):
+        lhd = self.lhd
+        lhd.evictions[lhd.klass(v)][lhd.age(v)] += 1.0
+        lhd.budget += lhd.tags[v][3]
+        lhd.residents -= 1
+        self.evicted = self.slots.index(v)
+
+
+def _lhd(ctx, s):
+    if "lhd" not in ctx.shared:
+        ctx.shared["lhd"] = LHDShared(ctx)
+    return LHDModel(ctx.ways, ctx.shared["lhd"])
+
+
+SET_MODELS["lhd"] = _lhd

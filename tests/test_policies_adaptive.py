@@ -15,7 +15,7 @@ import reference_adaptive  # noqa: F401  (registers the models)
 from reference import reference_replay
 from test_policies_modern import small_trace
 
-POLICIES = ["cacheus", "lecar"]
+POLICIES = ["cacheus", "lecar", "lhd"]
 GEOMETRIES = [(150, 0), (200, 32), (150, 4), (100, 3), (64, 1)]
 
 
@@ -67,6 +67,20 @@ def test_hypothesis_engine_matches_model(policy, case):
     assert res.resident.tolist() == ref.resident
 
 
+@pytest.mark.parametrize("geometry", [(150, 0), (200, 32), (100, 3), (300, 100)], ids=str)
+@pytest.mark.parametrize("every", [7, 64])
+def test_lhd_reconfiguration_matches_model(geometry, every):
+    """Short periods and a small age cap reach LHD's reconfigurations, its coarsening at
+    the 6th and 26th and its 32 candidates after the 50th, on a short trace."""
+    capacity, ways = geometry
+    params = {"max_age": 64, "reconfigure_every": every}
+    trace = small_trace("scan")
+    res = recsim.simulate(trace, "lhd", capacity=capacity, ways=ways, policy_params=params)
+    ref = reference_replay(trace, "lhd", capacity, ways, policy_params=params)
+    assert res.counts == ref.counts
+    assert res.resident.tolist() == ref.resident
+
+
 def test_seeds_differ_and_repeat():
     trace = small_trace("zipf")
     runs = [recsim.simulate(trace, "lecar", capacity=150, ways=0, seed=s).misses
@@ -77,7 +91,7 @@ def test_seeds_differ_and_repeat():
 
 # -- against libCacheSim, statistically ---------------------------------------------------
 
-LCS = {"cacheus": "Cacheus", "lecar": "LeCaR"}
+LCS = {"cacheus": "Cacheus", "lecar": "LeCaR", "lhd": "LHD"}
 TOLERANCE = 0.005  # issue 29: mean over 5 seeds within 0.005 of libCacheSim's over 5 runs
 
 
