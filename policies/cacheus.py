@@ -44,8 +44,9 @@ import numpy as np
 
 from recsim.plugin import Policy, hook
 from recsim.policies import lfu
-from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, remove
+from recsim.policies._ghosts import ghost_tag, pop_oldest, push, remove
 from recsim.policies._lists import insert_after, push_back, push_front, unlink
+from recsim.policies.lecar import EXPERT_FIELDS, expert_arrays
 from recsim.policies.random import make_state as make_rng, uniform
 
 # per-set integer registers: reg[s, X]
@@ -55,19 +56,14 @@ W_LRU, W_LFU, LR, LR_RESET, LR_CURR, LR_PREV, HR_PREV = range(7)
 # PENDING: 0 none, 1 the set's victim is being replaced by a history hit, 2 by a plain
 # miss; the next fill was already counted (victim ticked the clock) when it is not 0
 
-# LFU fields (lfu.State's names, driven by lfu's hooks); per slot: its list (0: SR, 1: R),
-# demoted and new flags; links of the lists [2*s] SR, [2*s+1] R; the histories (recsim
-# ghosts rings, list 2*s + e, e = 0 LRU, 1 LFU, tagged e) with their lengths, and each
-# vid's count and new flag while in one; registers; the random stream
-State = namedtuple("State", "item_node item_prev item_next node_freq node_prev node_next "
-                            "node_head node_tail set_head set_tail free n_free "
-                            "lst_of demoted new r_prev r_next r_head r_tail "
-                            "ring ends code mask count g_freq g_new reg fl rng c half")
+# lecar's EXPERT_FIELDS (lists [2*s]: SR, [2*s+1]: R; histories tagged e); per slot: its
+# list (0: SR, 1: R), demoted and new flags; each vid's count and new flag while in a
+# history; registers; the random stream; c and the history length
+State = namedtuple("State", EXPERT_FIELDS + "lst_of demoted new g_freq g_new reg fl rng c half")
 
 
 def make_state(ctx, params):
     cap, sets, ways = ctx.capacity, ctx.sets, ctx.ways
-    ring, ends, code, mask = make_rings(2 * sets, max(ways // 2, 1), ctx.n_vids)
     reg = np.zeros((sets, 12), np.int64)
     reg[:, Q_LIMIT] = max(1, int(0.01 * ways + 0.5))
     reg[:, S_LIMIT] = ways - reg[:, Q_LIMIT]
@@ -75,11 +71,8 @@ def make_state(ctx, params):
     fl[:, W_LRU] = fl[:, W_LFU] = 0.5
     fl[:, LR] = fl[:, LR_CURR] = math.sqrt(2.0 * math.log(2) / ways)
     fl[:, LR_RESET] = min(max(fl[0, LR], 0.001), 1.0)
-    return State(*lfu.make_state(ctx, params),
+    return State(*expert_arrays(ctx, params, 2 * sets),
                  np.zeros(cap, np.int8), np.zeros(cap, np.int8), np.zeros(cap, np.int8),
-                 np.full(cap, -1, np.int32), np.full(cap, -1, np.int32),
-                 np.full(2 * sets, -1, np.int64), np.full(2 * sets, -1, np.int64),
-                 ring, ends, code, mask, np.zeros(2 * sets, np.int64),
                  np.zeros(ctx.n_vids, np.int64), np.zeros(ctx.n_vids, np.int8), reg, fl,
                  make_rng(ctx, params).rng, ways, ways // 2)
 

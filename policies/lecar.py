@@ -42,26 +42,34 @@ from recsim.policies.random import make_state as make_rng, uniform
 LEARNING_RATE = 0.45
 DISCOUNT_BASE = 0.005
 
-# LFU fields (lfu.State's names, driven by lfu's hooks); LRU links per slot and per set;
-# weights [2*s]: LRU, [2*s+1]: LFU; clock: accesses per set; histories (recsim ghosts
-# rings, list 2*s + e, e = 0 LRU, 1 LFU) with their lengths and each vid's eviction time;
-# chose: the expert (0, 1; -1 none) that chose the set's pending victim; rng: the stream
-State = namedtuple("State", "item_node item_prev item_next node_freq node_prev node_next "
-                            "node_head node_tail set_head set_tail free n_free "
-                            "r_prev r_next r_head r_tail w clock ring ends code mask count "
-                            "evicted_at chose rng lr dr half")
+# The arrays LeCaR and CACHEUS both keep: LFU (lfu.State's fields, driven by lfu's hooks);
+# LRU links over slots and per list; two histories per set (recsim ghosts rings, list
+# 2*s + e, e = 0 LRU, 1 LFU) of c // 2 vids, with their lengths
+EXPERT_FIELDS = ("item_node item_prev item_next node_freq node_prev node_next node_head "
+                 "node_tail set_head set_tail free n_free r_prev r_next r_head r_tail "
+                 "ring ends code mask count ")
+
+# then weights [2*s]: LRU, [2*s+1]: LFU; clock: accesses per set; each vid's eviction
+# time; chose: the expert (0, 1; -1 none) that chose the set's pending victim; the random
+# stream; the learning rate, discount and history length
+State = namedtuple("State", EXPERT_FIELDS + "w clock evicted_at chose rng lr dr half")
+
+
+def expert_arrays(ctx, params, lists):
+    """The arrays of :data:`EXPERT_FIELDS`, with ``lists`` LRU lists."""
+    cap, sets, ways = ctx.capacity, ctx.sets, ctx.ways
+    return (*lfu.make_state(ctx, params),
+            np.full(cap, -1, np.int32), np.full(cap, -1, np.int32),
+            np.full(lists, -1, np.int64), np.full(lists, -1, np.int64),
+            *make_rings(2 * sets, max(ways // 2, 1), ctx.n_vids),
+            np.zeros(2 * sets, np.int64))
 
 
 def make_state(ctx, params):
-    cap, sets, ways = ctx.capacity, ctx.sets, ctx.ways
-    ring, ends, code, mask = make_rings(2 * sets, max(ways // 2, 1), ctx.n_vids)
-    return State(*lfu.make_state(ctx, params),
-                 np.full(cap, -1, np.int32), np.full(cap, -1, np.int32),
-                 np.full(sets, -1, np.int64), np.full(sets, -1, np.int64),
-                 np.full(2 * sets, 0.5), np.zeros(sets, np.int64),
-                 ring, ends, code, mask, np.zeros(2 * sets, np.int64),
-                 np.zeros(ctx.n_vids, np.int64), np.full(sets, -1, np.int64),
-                 make_rng(ctx, params).rng, LEARNING_RATE,
+    sets, ways = ctx.sets, ctx.ways
+    return State(*expert_arrays(ctx, params, sets), np.full(2 * sets, 0.5),
+                 np.zeros(sets, np.int64), np.zeros(ctx.n_vids, np.int64),
+                 np.full(sets, -1, np.int64), make_rng(ctx, params).rng, LEARNING_RATE,
                  DISCOUNT_BASE ** (1.0 / ways), ways // 2)
 
 

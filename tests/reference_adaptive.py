@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from itertools import accumulate
 
 from reference import SET_MODELS
+from reference_modern import _Base
 
 MASK = (1 << 64) - 1
 
@@ -44,11 +46,11 @@ def _rng(ctx):
 
 # -- LeCaR --------------------------------------------------------------------------------
 
-class LeCaRModel:
+class LeCaRModel(_Base):
     def __init__(self, ways, rng):
         self.c = ways
         self.rng = rng
-        self.lru = OrderedDict()  # residents, least recent first
+        self.where = OrderedDict()  # residents, least recent first
         self.freq = {}
         self.stamp = {}  # when the vid reached its count (LFU ties: earliest first)
         self.events = 0
@@ -57,15 +59,6 @@ class LeCaRModel:
         self.history = [OrderedDict(), OrderedDict()]  # vid -> eviction time, oldest first
         self.chose = None
 
-    def __contains__(self, v):
-        return v in self.lru
-
-    def __len__(self):
-        return len(self.lru)
-
-    def residents(self):
-        return list(self.lru)
-
     def _count(self, v, f):
         self.events += 1
         self.freq[v] = f
@@ -73,12 +66,12 @@ class LeCaRModel:
 
     def hit(self, v, t):
         self.clock += 1
-        self.lru.move_to_end(v)
+        self.where.move_to_end(v)
         self._count(v, self.freq[v] + 1)
 
     def fill(self, v, t, now=None, prefetch=False):
         self.clock += 1
-        self.lru[v] = None
+        self.where[v] = None
         self._count(v, 1)
 
     def victim(self, v, t, prefetch=False):
@@ -92,8 +85,8 @@ class LeCaRModel:
                 s = w[e] + w[1 - e] + 2e-10
                 w[e] = w[e] / s
                 w[1 - e] = (w[1 - e] + 1e-10) / s
-        by_lru = next(iter(self.lru))
-        by_lfu = min(self.lru, key=lambda u: (self.freq[u], self.stamp[u]))
+        by_lru = next(iter(self.where))
+        by_lfu = min(self.where, key=lambda u: (self.freq[u], self.stamp[u]))
         if by_lru == by_lfu:
             self.chose = None
             return by_lru
@@ -101,7 +94,7 @@ class LeCaRModel:
         return (by_lru, by_lfu)[self.chose]
 
     def evict(self, v):
-        del self.lru[v], self.freq[v], self.stamp[v]
+        del self.where[v], self.freq[v], self.stamp[v]
         if self.chose is not None and self.c // 2 > 0:
             h = self.history[self.chose]
             if len(h) >= self.c // 2:
@@ -365,17 +358,14 @@ class LHDShared:
             for counts in (self.hits, self.evictions):
                 for row in counts:
                     rescale(row, delta, self.m)
-        m = self.m
         for c in range(16):
-            hits, evictions = self.hits[c], self.evictions[c]
-            events = hits[m - 1] + evictions[m - 1]
-            total_hits = hits[m - 1]
-            lifetime = events
-            for a in range(m - 2, -1, -1):
-                total_hits += hits[a]
-                events += hits[a] + evictions[a]
-                lifetime += events
-                self.density[c][a] = total_hits / lifetime if events > 1e-5 else 0.0
+            events = [h + e for h, e in zip(self.hits[c], self.evictions[c])][::-1]
+            suffix_events = list(accumulate(events))
+            suffix_hits = list(accumulate(self.hits[c][::-1]))
+            lifetimes = list(accumulate(suffix_events))
+            for i in range(1, self.m):  # age m - 1 - i
+                self.density[c][self.m - 1 - i] = (suffix_hits[i] / lifetimes[i]
+                                                   if suffix_events[i] > 1e-5 else 0.0)
 
 
 def rescale(row, delta, m):
@@ -392,29 +382,20 @@ def rescale(row, delta, m):
             row[a] = 0.0
 
 
-class LHDModel:
+class LHDModel(_Base):
     def __init__(self, ways, shared):
         self.ways = ways
         self.lhd = shared
-        self.slots = []  # the vid in each way, in the engine's way order
-
-    def __contains__(self, v):
-        return v in self.slots
-
-    def __len__(self):
-        return len(self.slots)
-
-    def residents(self):
-        return list(self.slots)
+        self.where = []  # the vid in each way, in the engine's way order
 
     def hit(self, v, t):
         self.lhd.access(v, False)
 
     def fill(self, v, t, now=None, prefetch=False):
         if self.evicted is not None:
-            self.slots[self.evicted] = v
+            self.where[self.evicted] = v
         else:
-            self.slots.append(v)
+            self.where.append(v)
         self.evicted = None
         self.lhd.residents += 1
         self.lhd.access(v, True)
@@ -425,10 +406,10 @@ class LHDModel:
         lhd = self.lhd
         k = 32 if lhd.reconfigurations > 50 else 8
         if self.ways <= k:
-            candidates = list(self.slots)
+            candidates = list(self.where)
         else:
-            candidates = [self.slots[lhd.rng.next() % self.ways] for _ in range(k)]
-        candidates += [u for u in lhd.admitted if u in self.slots]
+            candidates = [self.where[lhd.rng.next() % self.ways] for _ in range(k)]
+        candidates += [u for u in lhd.admitted if u in self.where]
         best = min(candidates, key=lhd.rank)  # the first of the least dense
         lhd.ewma_victim = 0.9 * lhd.ewma_victim + (1.0 - 0.9) * lhd.rank(best)
         return best
@@ -438,7 +419,7 @@ class LHDModel:
         lhd.evictions[lhd.klass(v)][lhd.age(v)] += 1.0
         lhd.budget += lhd.tags[v][3]
         lhd.residents -= 1
-        self.evicted = self.slots.index(v)
+        self.evicted = self.where.index(v)
 
 
 def _lhd(ctx, s):
