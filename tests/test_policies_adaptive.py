@@ -90,10 +90,12 @@ def lcs_mean_hit_rate(path, policy, capacity, n):
                     for _ in range(5)])
 
 
-@pytest.mark.parametrize("fraction", [0.01, 0.1])
 @pytest.mark.parametrize("policy", sorted(LCS))
-@pytest.mark.parametrize("data", ["zipf_1m", "amazon"])
-def test_mean_hit_rate_near_libcachesim(policy, fraction, data, request):
+@pytest.mark.parametrize("data,fraction", [("zipf_1m", 0.01), ("amazon", 0.01),
+                                           ("amazon", 0.1)])
+def test_mean_hit_rate_near_libcachesim(policy, data, fraction, request):
+    """Fully associative; Zipf at 10% agrees as closely (docs/policies.md) but libCacheSim's
+    Cacheus takes 8 s a run there."""
     trace, path = request.getfixturevalue(data)
     runs = [recsim.simulate(trace, policy, capacity=fraction, ways=0, seed=s)
             for s in range(5)]
