@@ -9,20 +9,23 @@ implementation: the authors' ``code/algs/cacheus.py`` (github.com/sylab/cacheus 
 * The residents are split into R (``s`` in the code: the recent, protected part) and SR
   (``q``: new and demoted vectors), both LRU lists, with targets ``q_limit =
   max(1, int(0.01 c + 0.5))`` and ``s_limit = c - q_limit``. A plain miss goes to SR's MRU
-  end (to R while SR is empty and R below its target), marked *new* when it evicts or
-  overflows; a hit in SR moves the vector to R, demoting R's LRU into SR when R is at
-  its target; R above its target demotes its LRU ("limitStack").
+  end (to R while SR is empty and R below its target), marked *new* when the set is full
+  or SR at its target, and then R demotes its LRU vectors into SR until it is below its
+  target ("limitStack"); a hit in SR moves the vector to R, demoting R's LRU first when
+  R is at its target.
 * SR-LRU's sizing: a hit on a demoted vector grows R's target by
   ``max(1, int(new/demoted + 0.5))``; a history hit on a new vector grows SR's by
   ``max(1, int(demoted/new + 0.5))`` (``new``: new vectors in the LRU history,
   ``demoted``: demoted residents), each target at most c - 1.
 * CR-LFU: the lowest count, the most recently used among equals; counts live on in the
   histories and come back on a history hit (without the +1, as the reference code does).
-* Eviction (full set): draw u; the candidates are SR's LRU and CR-LFU's; the same vector
-  is evicted into no history, else LRU's with probability ``w_lru`` (``u < w_lru``),
-  and the victim joins its expert's history (a FIFO of ``c // 2`` vids).
+* Eviction (full set): draw u (on every eviction); the candidates are SR's LRU and
+  CR-LFU's; the same vector is evicted into no history, else LRU's with probability
+  ``w_lru`` (``u < w_lru``), and the victim joins its expert's history (a FIFO of
+  ``c // 2`` vids).
 * A miss on a vid in expert E's history: ``w_E *= exp(-lr)``, renormalise, clamp the
-  weights to [0.01, 0.99]; the vid is filled into R with its old count.
+  weights to [0.01, 0.99]; the vid is filled into R with its old count, then R is
+  trimmed as above.
 * The learning rate starts at ``sqrt(2 ln 2 / c)`` and every c accesses of the set moves
   by the sign of (its last change x the hit rate's change), or after 10 periods without
   progress resets, or takes a random step of x1.25 / x0.75 (the code's rules).
