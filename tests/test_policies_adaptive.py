@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
+from recsim.testing import conformance_tests
 
 import reference_adaptive  # noqa: F401  (registers the models)
 from reference import reference_replay
@@ -66,6 +67,11 @@ def test_lhd_reconfiguration_matches_model(geometry, every):
     ref = reference_replay(trace, "lhd", capacity, ways, policy_params=params)
     assert res.counts == ref.counts
     assert res.resident.tolist() == ref.resident
+
+
+# the conformance list (tests/test_conformance.py runs the defaults) while LHD reconfigures
+test_lhd_reconfiguring_conforms = conformance_tests(
+    ("lhd", {"max_age": 64, "reconfigure_every": 3}))
 
 
 def test_seeds_differ_and_repeat():
