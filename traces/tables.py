@@ -16,12 +16,13 @@ DTYPES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16",
 
 
 def table_info(names, dims=None, dtypes=None) -> list[dict]:
-    """The ``table_info`` list of tables named ``names`` (dims and dtypes optional)."""
+    """The ``table_info`` list of tables named ``names`` (dims and dtypes optional; a
+    dtype not in ``DTYPES``, e.g. float64, is unknown: None)."""
     n = len(names)
     dims = dims or [None] * n
     dtypes = dtypes or [None] * n
     return [{"name": str(name), "dim": None if d is None else int(d),
-             "dtype": None if t is None else DTYPES.get(str(t).lower(), str(t).lower())}
+             "dtype": None if t is None else DTYPES.get(str(t).lower())}
             for name, d, t in zip(names, dims, dtypes)]
 
 
