@@ -10,8 +10,11 @@ cache_params=CacheParams(load_factor=..., stats=EmbeddingOffloadStats(...)))}`` 
 ``EmbeddingShardingPlanner(constraints=...)``
 (``torchrec/distributed/planner/types.py``, ``torchrec/distributed/types.py``).
 TorchRec's load factor is relative to the table's ``num_embeddings``, which is the
-trace's cardinality for a capture of the model. A table the plan gives no rows keeps a
-load factor of 0 (TorchRec then sizes its cache to its minimum).
+trace's cardinality for a capture of the model. TorchRec takes a cache load factor
+strictly between 0 and 1 only (its planner's compute-kernel validation), so the two ends
+get the kernel that means the same thing (:func:`kernel`): a table the plan holds whole
+(load factor 1) ``fused`` (all in HBM, no cache), a table it gives no rows ``fused_uvm``
+(in UVM, no cache); both keep the stats and no load factor.
 """
 
 from __future__ import annotations
@@ -86,10 +89,17 @@ def load_constraints(path, model=None) -> dict:
                               f"({', '.join(known[:8])}{' ...' if len(known) > 8 else ''})")
     out = {}
     for t in tables:
-        s = t["stats"]
+        s, name = t["stats"], kernel(t["load_factor"])
         stats = EmbeddingOffloadStats(s["cacheability"], s["expected_lookups"],
                                       torch.tensor(s["mrc_hist_counts"]), s["height"])
+        factor = t["load_factor"] if name == "fused_uvm_caching" else None
         out[t["name"]] = ParameterConstraints(
-            compute_kernels=["fused_uvm_caching"],
-            cache_params=CacheParams(load_factor=t["load_factor"], stats=stats))
+            compute_kernels=[name], cache_params=CacheParams(load_factor=factor, stats=stats))
     return out
+
+
+def kernel(load_factor: float) -> str:
+    """TorchRec's compute kernel for a table cached at ``load_factor`` (module docstring)."""
+    if load_factor >= 1:
+        return "fused"
+    return "fused_uvm_caching" if load_factor > 0 else "fused_uvm"
