@@ -41,7 +41,7 @@ from recsim.errors import ConfigError
 from recsim.traces import capture as capture_dir
 from recsim.traces.tables import table_info
 
-DEFAULT_CHUNK = 1 << 22  # lookups per part (48 MiB of table and row ids)
+DEFAULT_CHUNK = 1 << 22  # lookups per part (buffers of 48 MiB, reused)
 
 
 def _numpy(tensor) -> np.ndarray:
@@ -73,19 +73,22 @@ class _Source:
         return [(path, module.num_embeddings, module.embedding_dim,
                  str(module.weight.dtype).removeprefix("torch."))]
 
-    def lookups(self, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
+    def lookups(self, args, kwargs) -> tuple[list, np.ndarray]:
+        """The module call's row ids (a view, not a copy) and their tables as runs
+        ``[(local table, lookups), ...]`` in order."""
         if self.kind == "torchrec":
             kjt = args[0] if args else kwargs["features"]
-            ids = np.array([self.feature_table[k] for k in kjt.keys()], np.int32)
-            return np.repeat(ids, kjt.length_per_key()), _numpy(kjt.values())
+            runs = zip([self.feature_table[k] for k in kjt.keys()], kjt.length_per_key())
+            return list(runs), _numpy(kjt.values())
         if self.kind == "fbgemm":
             indices = args[0] if args else kwargs["indices"]
             offsets = _numpy(args[1] if len(args) > 1 else kwargs["offsets"])
             features = self.feature_table_map.shape[0]
-            ends = offsets[::(offsets.shape[0] - 1) // features]
-            return np.repeat(self.feature_table_map, np.diff(ends)), _numpy(indices)
+            ends = offsets[::max((offsets.shape[0] - 1) // features, 1)]
+            return list(zip(self.feature_table_map.tolist(), np.diff(ends).tolist())), \
+                _numpy(indices)
         rows = _numpy(args[0] if args else kwargs["input"])
-        return np.zeros(rows.shape[0], np.int32), rows
+        return [(0, rows.shape[0])], rows
 
 
 def _kind(module) -> str | None:
@@ -158,7 +161,9 @@ class Capture:
         """Start the capture directory and hook the model."""
         capture_dir.start(self.path, self._meta(), self.force)
         self._start, self._seen, self._on = time.perf_counter(), 0, False
-        self._buffer, self._lengths, self._batch = [], [], 0
+        self._table = np.empty(self.chunk, np.int32)  # reused part after part
+        self._row = np.empty(self.chunk, np.int64)
+        self._fill, self._lengths, self._batch = 0, [], 0
         self._handles.append(self.model.register_forward_pre_hook(self._open))
         self._handles.append(self.model.register_forward_hook(self._close))
         base = 0
@@ -194,12 +199,10 @@ class Capture:
         def record(module, args, kwargs) -> None:
             if not self._on:
                 return
-            tables, rows = source.lookups(args, kwargs)
+            runs, rows = source.lookups(args, kwargs)
             if self.max_lookups is not None:
-                keep = self.max_lookups - self.lookups - self._batch
-                tables, rows = tables[:keep], rows[:keep]
-            self._buffer.append((tables + base, rows.astype(np.int64, copy=True)))
-            self._batch += rows.shape[0]
+                rows = rows[:self.max_lookups - self.lookups - self._batch]
+            self._store(runs, rows, base)
         return record
 
     def _close(self, module, args, output) -> None:
@@ -211,18 +214,34 @@ class Capture:
         self._lengths.append(self._batch)
         self.lookups += self._batch
         self.batches += 1
-        if sum(self._lengths) >= self.chunk:
+        if self._fill >= self.chunk:
             self._flush()
         if self.max_lookups is not None and self.lookups >= self.max_lookups:
             for handle in self._handles:
                 handle.remove()
             self._handles = []
 
+    def _store(self, runs, rows: np.ndarray, base: int) -> None:
+        """Copy one module call's lookups into the buffers (grown if a batch outruns
+        them: one chunk plus one batch at most)."""
+        lo, n = self._fill, rows.shape[0]
+        if lo + n > self._row.shape[0]:
+            size = max(lo + n, self._row.shape[0] * 5 // 4)
+            self._table = np.resize(self._table, size)
+            self._row = np.resize(self._row, size)
+        self._row[lo:lo + n] = rows
+        at = lo
+        for table, count in runs:
+            count = max(0, min(count, lo + n - at))  # runs past a max_lookups cut: none
+            self._table[at:at + count] = base + table
+            at += count
+        self._fill += n
+        self._batch += n
+
     def _flush(self) -> None:
         if not self._lengths:
             return
-        table = np.concatenate([t for t, _ in self._buffer] or [np.zeros(0, np.int32)])
-        row = np.concatenate([r for _, r in self._buffer] or [np.zeros(0, np.int64)])
-        capture_dir.write_part(self.path, self._parts, table, row, self._lengths)
+        capture_dir.write_part(self.path, self._parts, self._table[:self._fill],
+                               self._row[:self._fill], self._lengths)
         self._parts += 1
-        self._buffer, self._lengths = [], []
+        self._fill, self._lengths = 0, []

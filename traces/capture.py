@@ -5,14 +5,16 @@ model runs (format version 1)::
       capture.json      {"format": "recsim-capture", "version": 1, "name": ...,
                          "cardinalities": [...], "table_info": [...],
                          "complete": false until the capture is closed, "provenance": {...}}
-      part-000000.npz   table int32 [n], row int64 [n], batch_lengths int64 [b]: whole
-      part-000001.npz   batches, in order
+      part-000000/      table.npy int32 [n], row.npy int64 [n], batch_lengths.npy
+      part-000001/      int64 [b]: whole batches, in order
 
-Each part is written under a temporary name and renamed into place
-(:func:`recsim.files.atomic_output`), so a process killed mid-capture leaves
+Each part is written as a temporary directory and renamed into place
+(:func:`recsim.files.atomic_directory`), so a process killed mid-capture leaves
 ``capture.json`` and the parts written before the kill, which read as a valid trace (the
 kill's unfinished batches are lost). Reading concatenates the parts in memory;
 ``recsim trace import NAME.capture -o NAME.trace`` makes a memory-mapped native trace.
+Parts are plain ``.npy`` files: an ``.npz`` (a zip) costs a CRC and a copy of every array,
+3-4 times the time of the capture's hooks (benchmarks/capture_overhead.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import TraceFormatError
-from recsim.files import atomic_output
+from recsim.files import atomic_directory, atomic_output
 from recsim.traces.common import no_other_options
 from recsim.traces.tables import check_table_info
 from recsim.traces.trace import Trace
@@ -33,7 +35,8 @@ NAME = "capture"
 EXTENSIONS = (".capture",)
 FORMAT = "recsim-capture"
 VERSION = 1
-PART = "part-{:06d}.npz"
+PART = "part-{:06d}"
+_PART_ARRAYS = {"table": np.int32, "row": np.int64, "batch_lengths": np.int64}
 
 
 def holds_trace(path: Path) -> bool:
@@ -63,9 +66,9 @@ def write_meta(path: Path, meta: dict, complete: bool) -> None:
 
 def write_part(path: Path, index: int, table, row, batch_lengths) -> None:
     """Part ``index`` (whole batches), written atomically."""
-    with atomic_output(path / PART.format(index)) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, table=np.asarray(table, np.int32), row=np.asarray(row, np.int64),
-                 batch_lengths=np.asarray(batch_lengths, np.int64))
+    with atomic_directory(path / PART.format(index)) as tmp:
+        for name, array in zip(_PART_ARRAYS, (table, row, batch_lengths)):
+            np.save(tmp / f"{name}.npy", np.asarray(array, _PART_ARRAYS[name]))
 
 
 def read(path, **options) -> Trace:
@@ -80,19 +83,23 @@ def read(path, **options) -> Trace:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or \
             meta.get("version") != VERSION:
         raise TraceFormatError(meta_path, "format", f"'{FORMAT}' version {VERSION}")
-    parts = sorted(path.glob("part-[0-9][0-9][0-9][0-9][0-9][0-9].npz"))
+    parts = sorted(path.glob("part-[0-9][0-9][0-9][0-9][0-9][0-9]"))
     if not parts:
-        raise TraceFormatError(path, "parts", "at least one part-NNNNNN.npz (a capture "
+        raise TraceFormatError(path, "parts", "at least one part-NNNNNN/ (a capture "
                                "that recorded a batch)", "none")
-    arrays = {"table": [], "row": [], "batch_lengths": []}
+    arrays = {name: [] for name in _PART_ARRAYS}
     for part in parts:
-        try:
-            with np.load(part, allow_pickle=False) as npz:
-                for name in arrays:
-                    arrays[name].append(npz[name])
-        except (OSError, ValueError, KeyError) as exc:
-            raise TraceFormatError(part, "part", "an .npz of table, row and batch_lengths",
-                                   type(exc).__name__) from None
+        for name, dtype in _PART_ARRAYS.items():
+            try:
+                array = np.load(part / f"{name}.npy", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise TraceFormatError(part / f"{name}.npy", name, "a readable .npy",
+                                       type(exc).__name__) from None
+            if array.dtype != dtype or array.ndim != 1:
+                raise TraceFormatError(part / f"{name}.npy", name,
+                                       f"a 1-D {np.dtype(dtype).name} array",
+                                       f"{array.ndim}-D {array.dtype}")
+            arrays[name].append(array)
     lengths = np.concatenate(arrays["batch_lengths"])
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     card = meta.get("cardinalities")

@@ -31,9 +31,10 @@ def check_table_info(info, n_tables: int, source) -> list[dict]:
     positive dims, known dtypes; a TraceFormatError naming ``source`` otherwise."""
     if not isinstance(info, list) or len(info) != n_tables or not all(
             isinstance(t, dict) and isinstance(t.get("name"), str) for t in info):
+        size = len(info) if isinstance(info, list) else "-"
         raise TraceFormatError(source, "table_info", f"a list of {n_tables} "
                                "{name, dim, dtype} objects (one per table)",
-                               f"{type(info).__name__} of {len(info) if isinstance(info, list) else '-'}")
+                               f"{type(info).__name__} of {size}")
     names = [t["name"] for t in info]
     if len(set(names)) != len(names):
         raise TraceFormatError(source, "table_info", "unique table names",
