@@ -13,8 +13,8 @@ Each part is written as a temporary directory and renamed into place
 ``capture.json`` and the parts written before the kill, which read as a valid trace (the
 kill's unfinished batches are lost). Reading concatenates the parts in memory;
 ``recsim trace import NAME.capture -o NAME.trace`` makes a memory-mapped native trace.
-Parts are plain ``.npy`` files: an ``.npz`` (a zip) costs a CRC and a copy of every array,
-3-4 times the time of the capture's hooks (benchmarks/capture_overhead.py).
+Parts are plain ``.npy`` files: an ``.npz`` (a zip) costs a CRC and a copy of every array
+(docs/model-to-plan.md has the measurement).
 """
 
 from __future__ import annotations
