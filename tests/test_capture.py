@@ -189,6 +189,11 @@ def test_bad_capture_input(tmp_path):
         Capture(model, tmp_path / "y.capture").attach()
     assert load_trace(tmp_path / "y.capture").n_batches == 1  # untouched
     Capture(model, tmp_path / "y.capture", force=True).attach().detach()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(TraceFormatError, match="not a capture"):
+        Capture(model, tmp_path / "mine", force=True).attach()
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     with pytest.raises(ConfigError, match="every"):
         Capture(model, tmp_path / "z.capture", every=0)
 

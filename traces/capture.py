@@ -45,14 +45,16 @@ def holds_trace(path: Path) -> bool:
 
 
 def start(path, meta: dict, force: bool = False) -> Path:
-    """Create the capture directory ``path`` with its ``capture.json``; a path that
-    already holds a trace is an error unless ``force`` (then it is replaced)."""
+    """Create the capture directory ``path`` with its ``capture.json``. A path that
+    already holds something is an error, unless ``force`` and it is a capture directory
+    (then it is replaced; nothing else is ever deleted)."""
     path = Path(path)
     if holds_trace(path):
-        if not force:
-            raise TraceFormatError(path, "path", "a new or empty capture directory (pass "
-                                   "force=True to replace it)", "it already holds a trace")
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if not (force and (path / "capture.json").is_file()):
+            raise TraceFormatError(path, "path", "a new or empty capture directory (force=True "
+                                   "replaces an earlier capture)", "it already holds a trace"
+                                   if force is False else "something that is not a capture")
+        shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     write_meta(path, meta, complete=False)
     return path
