@@ -209,6 +209,8 @@ def test_kjt_importer(tmp_path):
     assert lookups_of(trace) == fed
     assert [t["name"] for t in trace.meta["table_info"]] == keys
     assert load_trace(tmp_path / "one.kjt").n_batches == 1
+    torch.save(batches[0][0], tmp_path / "one.kjt.pt")  # not dlrm_datasets' .pt
+    assert load_trace(tmp_path / "one.kjt.pt").n_batches == 1
     assert main(["trace", "import", str(tmp_path / "batches.kjt"), "-o",
                  str(tmp_path / "b.trace")]) == 0
     assert load_trace(tmp_path / "b.trace").meta["table_info"] == trace.meta["table_info"]

@@ -72,9 +72,12 @@ def detect_format(path: Path) -> str:
         return "capture"
     if path.is_dir() or name.endswith(".trace"):
         return "native"
-    for fmt in formats():
-        if any(name.endswith(ext) for ext in format_module(fmt).EXTENSIONS):
-            return fmt
+    # the longest extension wins: x.kjt.pt is kjt, x.pt dlrm_datasets
+    match = {fmt: max((len(ext) for ext in format_module(fmt).EXTENSIONS
+                       if name.endswith(ext)), default=0) for fmt in formats()}
+    best = max(match, key=match.get)
+    if match[best]:
+        return best
     raise TraceFormatError(path, "format", "a known extension or an explicit format "
                            f"(one of {', '.join(formats())})", f"'{path.suffix}'")
 

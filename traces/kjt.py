@@ -7,7 +7,8 @@ within a batch the lookups are in the KJT's own order (key-major: all of a key's
 for the batch's samples, then the next key), as TorchRec and FBGEMM see them. Features
 sharing one TorchRec table stay separate tables here (the file does not say which share).
 Cardinalities are ``max(row) + 1`` per table (``--cardinality`` overrides). Loaded with
-``torch.load(weights_only=True)``, ``KeyedJaggedTensor`` allowed (needs torchrec: the
+``torch.load(weights_only=True)``, ``KeyedJaggedTensor`` and ``JaggedTensor`` (a KJT
+that was split by key caches them) allowed (needs torchrec: the
 ``torchrec`` extra).
 """
 
@@ -58,10 +59,10 @@ def _cardinalities(table, row, n_tables: int):
 def _load(path: Path) -> list:
     """The file's KJTs, as a list; anything else is a one-line TraceFormatError."""
     import torch
-    from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+    from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor
 
     try:
-        with torch.serialization.safe_globals([KeyedJaggedTensor]):
+        with torch.serialization.safe_globals([KeyedJaggedTensor, JaggedTensor]):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds on a foreign or corrupt file
         raise TraceFormatError(path, "file", _EXPECTED, gist(exc)) from None
