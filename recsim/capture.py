@@ -26,8 +26,9 @@ one chunk plus one batch however long the capture; a process killed mid-capture 
 the parts written, a valid trace. Sampling: ``every=n`` records batches 0, n, 2n, ...;
 ``window=(start_s, stop_s)`` records the batches whose forward starts in that window of
 seconds after :meth:`attach`; ``max_lookups=N`` stops after exactly N lookups (the last
-batch cut there, as libCacheSim's ``-n`` cuts a trace) and removes the hooks. Indices on a
-GPU are copied to the host (a synchronisation per module call).
+batch cut there, as libCacheSim's ``-n`` cuts a trace) and removes the hooks. A forward
+that raises before its end is no batch: its lookups are dropped. Indices on a GPU are
+copied to the host (a synchronisation per module call).
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ class Capture:
                                       or value < 1):
                 raise ConfigError(f"capture: {name}: expected a positive integer, "
                                   f"got {value!r}")
-        if window is not None and not (len(window) == 2 and 0 <= window[0] < window[1]):
+        if window is not None and not (isinstance(window, (tuple, list)) and len(window) == 2
+                                       and 0 <= window[0] < window[1]):
             raise ConfigError(f"capture: window: expected (start_s, stop_s) with 0 <= "
                               f"start_s < stop_s, got {window!r}")
         self.model, self.path, self.force = model, Path(path), force
@@ -159,6 +161,9 @@ class Capture:
 
     def attach(self) -> "Capture":
         """Start the capture directory and hook the model."""
+        if self._handles:
+            raise ConfigError(f"capture: {self.path}: expected one attach() per detach(), "
+                              "got a second")
         capture_dir.start(self.path, self._meta(), self.force)
         self._start, self._seen, self._on = time.perf_counter(), 0, False
         self._table = np.empty(self.chunk, np.int32)  # reused part after part
@@ -178,8 +183,15 @@ class Capture:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._drop_unfinished()
         self._flush()
         capture_dir.write_meta(self.path, self._meta(), complete=True)
+
+    def _drop_unfinished(self) -> None:
+        """Forget the lookups of a forward that raised before its end (no batch)."""
+        if self._on:
+            self._fill -= self._batch
+            self._on, self._batch = False, 0
 
     def __enter__(self) -> "Capture":
         return self.attach()
@@ -189,6 +201,7 @@ class Capture:
 
     def _open(self, module, args) -> None:
         """A forward of the model starts a batch: record it if sampled."""
+        self._drop_unfinished()
         elapsed = time.perf_counter() - self._start
         in_window = self.window is None or self.window[0] <= elapsed < self.window[1]
         self._on = self._seen % self.every == 0 and in_window

@@ -8,9 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 torchrec = pytest.importorskip("torchrec")
@@ -302,3 +305,54 @@ def test_load_factor_ends_map_to_kernels():
     from recsim.harness.torchrec_plan import kernel
 
     assert [kernel(f) for f in (0.0, 0.3, 1.0)] == ["fused_uvm", "fused_uvm_caching", "fused"]
+
+
+class Lookups(torch.nn.Module):
+    """Two plain torch tables; a forward looks up ``x`` in the first, ``y`` in the second,
+    and raises after the lookups when asked (a failed batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Embedding(50, 2)
+        self.b = torch.nn.EmbeddingBag(30, 2)
+
+    def forward(self, x, y, fail=False):
+        out = self.a(x).sum() + self.b(y, torch.tensor([0]))
+        if fail:
+            raise RuntimeError("a failed batch")
+        return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=st.lists(st.tuples(st.lists(st.integers(0, 49), min_size=0, max_size=6),
+                                  st.lists(st.integers(0, 29), min_size=1, max_size=6),
+                                  st.booleans()), min_size=1, max_size=12),
+       chunk=st.integers(1, 20), every=st.integers(1, 3),
+       max_lookups=st.one_of(st.none(), st.integers(1, 60)))
+def test_capture_records_exactly_the_sampled_lookups(batches, chunk, every, max_lookups):
+    """Any chunk size, every n-th batch, a lookup limit and failing forwards: the trace is
+    the sampled, completed batches' lookups in order, cut at the limit."""
+    model, expected, seen = Lookups(), [], 0
+    with tempfile.TemporaryDirectory() as folder:
+        with Capture(model, f"{folder}/p.capture", chunk=chunk, every=every,
+                     max_lookups=max_lookups):
+            for x, y, fail in batches:
+                sampled = seen % every == 0
+                seen += 1
+                try:
+                    model(torch.tensor(x, dtype=torch.int64), torch.tensor(y), fail)
+                except RuntimeError:
+                    continue
+                if sampled:
+                    expected.append([(0, r) for r in x] + [(1, r) for r in y])
+        kept, total = [], 0
+        for batch in expected:
+            if max_lookups is not None and total >= max_lookups:
+                break
+            cut = batch if max_lookups is None else batch[:max_lookups - total]
+            kept.append(cut)
+            total += len(cut)
+        if not any(kept):
+            return
+        trace = load_trace(f"{folder}/p.capture")
+        assert lookups_of(trace) == kept
