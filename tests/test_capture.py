@@ -99,6 +99,8 @@ def test_capture_dlrm_and_embedding_collection(tmp_path):
             model(torch.rand(8, 4), kjt)
     trace = load_trace(tmp_path / "dlrm.capture")
     assert lookups_of(trace) == [lk for _, lk in batches[::3]]
+    assert [t["name"] for t in trace.meta["table_info"]] == ["t0", "t1", "t2"]
+    assert trace.meta["provenance"]["captured_from"] == "DLRM"
     ec = EmbeddingCollection(tables=[EmbeddingConfig(name="item_ids", embedding_dim=4,
                                                      num_embeddings=100, feature_names=["f0"])])
     kjts = random_kjts(5, keys=("f0",))

@@ -136,7 +136,8 @@ def _table_trace(trace, curves, keys, t) -> Trace:
 def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
          ways: int = 32, verify: bool = True) -> dict:
     """The per-table split, its comparison with a shared and a uniform buffer, and the
-    replay check (module docstring)."""
+    replay check (module docstring); ``row_size``: bytes of a row, one for every table or
+    one each (:func:`table_row_bytes`)."""
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise ConfigError(f"budget: expected a positive number of bytes, got {budget!r}")
     timings = {}
