@@ -22,8 +22,8 @@ are numbered in the order :meth:`Capture.attach` finds them.
 
 The trace streams into a capture directory (:mod:`recsim.traces.capture`): a part of
 whole batches is written, atomically, once ``chunk`` lookups are buffered, so memory is
-one chunk plus one batch however long the capture; a process killed mid-capture leaves
-the parts written, a valid trace. Sampling: ``every=n`` records batches 0, n, 2n, ...;
+one chunk plus one batch (5/4 of that at most) however long the capture; a process killed
+mid-capture leaves the parts written, a valid trace. Sampling: ``every=n`` records batches 0, n, 2n, ...;
 ``window=(start_s, stop_s)`` records the batches whose forward starts in that window of
 seconds after :meth:`attach`; ``max_lookups=N`` stops after exactly N lookups (the last
 batch cut there, as libCacheSim's ``-n`` cuts a trace) and removes the hooks. A forward
@@ -236,7 +236,7 @@ class Capture:
 
     def _store(self, runs, rows: np.ndarray, base: int) -> None:
         """Copy one module call's lookups into the buffers (grown if a batch outruns
-        them: one chunk plus one batch at most)."""
+        them, by at least a quarter: at most 5/4 of one chunk plus one batch)."""
         lo, n = self._fill, rows.shape[0]
         if lo + n > self._row.shape[0]:
             size = max(lo + n, self._row.shape[0] * 5 // 4)
