@@ -23,8 +23,8 @@ are numbered in the order :meth:`Capture.attach` finds them.
 The trace streams into a capture directory (:mod:`recsim.traces.capture`): a part of
 whole batches is written, atomically, once ``chunk`` lookups are buffered, so memory is
 one chunk plus one batch (5/4 of that at most) however long the capture; a process killed
-mid-capture leaves the parts written, a valid trace. Sampling: ``every=n`` records batches 0, n, 2n, ...;
-``window=(start_s, stop_s)`` records the batches whose forward starts in that window of
+mid-capture leaves the parts written, a valid trace. Sampling: ``every=n`` records
+batches 0, n, 2n, ...; ``window=(start_s, stop_s)`` records the batches whose forward starts in that window of
 seconds after :meth:`attach`; ``max_lookups=N`` stops after exactly N lookups (the last
 batch cut there, as libCacheSim's ``-n`` cuts a trace) and removes the hooks. A forward
 that raises before its end is no batch: its lookups are dropped. Indices on a GPU are
