@@ -24,9 +24,10 @@ The trace streams into a capture directory (:mod:`recsim.traces.capture`): a par
 whole batches is written, atomically, once ``chunk`` lookups are buffered, so memory is
 one chunk plus one batch (5/4 of that at most) however long the capture; a process killed
 mid-capture leaves the parts written, a valid trace. Sampling: ``every=n`` records
-batches 0, n, 2n, ...; ``window=(start_s, stop_s)`` records the batches whose forward starts in that window of
-seconds after :meth:`attach`; ``max_lookups=N`` stops after exactly N lookups (the last
-batch cut there, as libCacheSim's ``-n`` cuts a trace) and removes the hooks. A forward
+batches 0, n, 2n, ...; ``window=(start_s, stop_s)`` records the batches whose forward
+starts in that window of seconds after :meth:`attach`; ``max_lookups=N`` stops after
+exactly N lookups (the last batch cut there, as libCacheSim's ``-n`` cuts a trace) and
+removes the hooks. A forward
 that raises before its end is no batch: its lookups are dropped. Indices on a GPU are
 copied to the host (a synchronisation per module call).
 """
