@@ -23,8 +23,8 @@
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
     recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
               [--plot OUT.png] [--torchrec OUT [--bins N]]
-    recsim plan TRACE --budget BYTES --dim D [--dtype fp16] [--calibration FILE]
-               [--ways W] [--no-verify] [-o OUT.json] [--json]
+    recsim plan TRACE --budget BYTES [--dim D] [--dtype fp16] [--calibration FILE]
+               [--ways W] [--no-verify] [-o OUT.json] [--json] [--torchrec OUT.json]
     recsim compile [POLICY[+PREFETCHER] ... | --all] [--kinds K ...] [--workers N]
     recsim policies | prefetchers
 
@@ -167,7 +167,7 @@ def cmd_trace_stats(args) -> None:
         if round(100 * f) in (1, 2, 5, 10, 20, 50, 100)))
     top = sorted(stats["per_table"], key=lambda t: -t["access_share"])[:5]
     _print_items("top tables by access share", (
-        f"table {t['table']} {100 * t['access_share']:.1f}% ({t['unique']:,} of "
+        f"{t['name']} {100 * t['access_share']:.1f}% ({t['unique']:,} of "
         f"{t['cardinality']:,} rows)" for t in top))
     if args.plot:
         print(f"  plot: {args.plot}")
@@ -220,9 +220,7 @@ def cmd_simulate(args) -> None:
     if result.batch_counters is not None:
         print()
     if result.per_table is not None:
-        rates = result.per_table["hit_rate"]
-        _print_items("hit rate per table", (
-            f"{i} {'-' if r is None else f'{r:.4f}'}" for i, r in enumerate(rates)))
+        _print_per_table(trace, result.per_table["hit_rate"])
     if result.window_hit_rate is not None:
         _print_items(f"hit rate per window of {result.window:,} accesses",
                      (f"{r:.4f}" for r in result.window_hit_rate))
@@ -230,6 +228,14 @@ def cmd_simulate(args) -> None:
     print(f"  replay {t['replay_s']:.3f} s ({t['accesses_per_s'] / 1e6:.1f} M accesses/s), "
           f"compile {t['compile_s']:.2f} s, remap {t['remap_s']:.2f} s"
           + (f", model advice {t['advice_s']:.2f} s" if "advice_s" in t else ""))
+
+
+def _print_per_table(trace, rates) -> None:
+    """``simulate --per-table``: each table's hit rate, by name."""
+    from recsim.traces.tables import table_names
+
+    _print_items("hit rate per table", (f"{name} {'-' if r is None else f'{r:.4f}'}"
+                                        for name, r in zip(table_names(trace), rates)))
 
 
 def cmd_run(args) -> None:
@@ -362,27 +368,32 @@ def _bytes(text: str) -> int:
 
 def cmd_plan(args) -> None:
     from recsim.experiments.latency import load_calibration
-    from recsim.experiments.plan import plan, row_bytes
+    from recsim.experiments.plan import plan, table_row_bytes
     from recsim.traces import load_trace
 
-    size = row_bytes(args.dim, args.dtype)
     cal = load_calibration(args.calibration) if args.calibration else None
     trace = load_trace(args.trace, args.format)
+    sizes = table_row_bytes(trace, args.dim, args.dtype)
+    size = int(sizes[0]) if (sizes == sizes[0]).all() else sizes
     result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify)
     if args.output:
         args.output.write_text(json.dumps(result, indent=1))
+    if args.torchrec:
+        from recsim.harness.torchrec_plan import write_constraints
+
+        write_constraints(trace, result, args.torchrec)
     if args.json:
         print(json.dumps(result, indent=1))
         return
     print(f"{args.trace}: {result['accesses']:,} accesses, {result['tables']} tables, budget "
-          f"{args.budget:,} bytes, {size} bytes per row")
+          f"{args.budget:,} bytes, {_row_bytes_text(sizes)} per row")
     print("| split | bytes used | miss ratio | est. latency ms |\n|---|---|---|---|")
     for name in ("plan", "uniform", "shared"):
         r = result[name]
         est = f"{r['est_latency_ms']:.3f}" if "est_latency_ms" in r else "-"
         print(f"| {name} | {r['bytes']:,} | {r['miss_ratio']:.4f} | {est} |")
     print(f"uniform load factor {result['uniform']['load_factor']:.4f}; plan load factors: "
-          + ", ".join(f"t{t} {f:.3f}" for t, f in
+          + ", ".join(f"{result['table_names'][t]} {f:.3f}" for t, f in
                       sorted(enumerate(result["plan"]["load_factor"]),
                              key=lambda tf: -trace.table_rows[tf[0]])[:8]) + " (largest)")
     if "replay" in result:
@@ -393,6 +404,15 @@ def cmd_plan(args) -> None:
               f"{r['set_associative_miss_ratio']:.4f}, "
               f"{r['set_associative_miss_ratio'] - result['plan']['miss_ratio']:+.4f})")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items()))
+    if args.torchrec:
+        print(f"{args.torchrec}: TorchRec constraints (load factor and EmbeddingOffloadStats) "
+              f"of {trace.n_tables} tables")
+
+
+def _row_bytes_text(sizes) -> str:
+    """``16 bytes``, or ``16-64 bytes`` for tables of mixed row sizes."""
+    lo, hi = int(sizes.min()), int(sizes.max())
+    return f"{lo} bytes" if lo == hi else f"{lo}-{hi} bytes"
 
 
 def cmd_calibrate(args) -> None:
@@ -606,8 +626,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace", type=Path)
     p.add_argument("--format")
     p.add_argument("--budget", type=_bytes, required=True, help="bytes: 2e9, 1.5GB, 512MiB")
-    p.add_argument("--dim", type=int, required=True, help="embedding dimension")
-    p.add_argument("--dtype", default="fp16", help="fp32, fp16, int8, int4, int2 (fp16)")
+    p.add_argument("--dim", type=int, help="embedding dimension of the tables whose "
+                   "dimension the trace does not record")
+    p.add_argument("--dtype", default="fp16", help="fp32, fp16, int8, int4, int2 (fp16), "
+                   "for the tables whose dtype the trace does not record")
+    p.add_argument("--torchrec", type=Path, metavar="OUT.json",
+                   help="write the per-table load factors and EmbeddingOffloadStats for "
+                        "TorchRec's planner (recsim.harness.torchrec_plan.load_constraints)")
     p.add_argument("--calibration", type=Path, help="latency calibration JSON")
     p.add_argument("--ways", type=int, default=32,
                    help="ways of the set-associative replay check (default 32)")

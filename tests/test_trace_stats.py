@@ -167,9 +167,9 @@ def test_lookups_per_batch_table_equal_brute_force(trace):
 def test_per_table_hand_made():
     trace = Trace.from_arrays([0, 2, 2, 0, 2, 2], [5, 1, 1, 5, 0, 3], cardinalities=[70, 1, 4])
     assert per_table(trace) == [
-        {"table": 0, "cardinality": 70, "unique": 1, "access_share": 2 / 6},
-        {"table": 1, "cardinality": 1, "unique": 0, "access_share": 0.0},
-        {"table": 2, "cardinality": 4, "unique": 3, "access_share": 4 / 6}]
+        {"table": 0, "name": "t0", "cardinality": 70, "unique": 1, "access_share": 2 / 6},
+        {"table": 1, "name": "t1", "cardinality": 1, "unique": 0, "access_share": 0.0},
+        {"table": 2, "name": "t2", "cardinality": 4, "unique": 3, "access_share": 4 / 6}]
 
 
 # -- (e) the command line -------------------------------------------------------------------

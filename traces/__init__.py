@@ -24,7 +24,8 @@ from recsim.traces.trace import DenseIds, Trace
 GENERATORS = {"zipf": "zipf", "meta-like": "meta_like", "sessions": "sessions",
               "hitrate": "hitrate"}  # built in
 FORMAT_MODULES = ("native", "dlrm_datasets", "recmg_text", "csv_table", "parquet_table",
-                  "oracle_general", "user_item", "click_log", "movielens")
+                  "oracle_general", "user_item", "click_log", "movielens", "capture", "kjt",
+                  "criteo_npy")
 
 
 def _with_plugins(builtin: dict, hook: str, kind: str) -> dict:
@@ -67,11 +68,16 @@ def format_module(name: str):
 def detect_format(path: Path) -> str:
     """Guess a file's format from its name (native directories have a meta.json)."""
     name = path.name.lower()
+    if path.is_dir() and (path / "capture.json").exists():
+        return "capture"
     if path.is_dir() or name.endswith(".trace"):
         return "native"
-    for fmt in formats():
-        if any(name.endswith(ext) for ext in format_module(fmt).EXTENSIONS):
-            return fmt
+    # the longest extension wins: x.kjt.pt is kjt, x.pt dlrm_datasets
+    match = {fmt: max((len(ext) for ext in format_module(fmt).EXTENSIONS
+                       if name.endswith(ext)), default=0) for fmt in formats()}
+    best = max(match, key=match.get)
+    if match[best]:
+        return best
     raise TraceFormatError(path, "format", "a known extension or an explicit format "
                            f"(one of {', '.join(formats())})", f"'{path.suffix}'")
 

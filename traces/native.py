@@ -10,6 +10,8 @@ Layout (format version 1)::
       row.npy             int64 [N], or uint64 [N] for uint64 ids (hashed ids of 2**63
                           and more; users may write either)
       batch_offsets.npy   int64 [B+1]
+      (meta.json may hold "table_info": each table's name, dim and dtype,
+       recsim.traces.tables)
       vid.npy, keys.npy   dense-id cache, written on first use (optional; with
       table_rows.npy      table_rows.npy in the ranked key layout, recsim.traces.trace)
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from recsim.errors import TraceFormatError
 from recsim.files import atomic_directory, atomic_output
+from recsim.traces.tables import check_table_info
 from recsim.traces.trace import Trace
 
 NAME = "native"
@@ -60,6 +63,9 @@ def read(path, **_) -> Trace:
         raise TraceFormatError(meta_path, "version", f"{VERSION}", repr(meta.get("version")))
     arrays = {name: _load_array(path / f"{name}.npy", dtype) for name, dtype in _ARRAYS.items()}
     meta_in = {k: meta[k] for k in ("name", "provenance") if k in meta}
+    if meta.get("table_info") is not None:
+        meta_in["table_info"] = check_table_info(meta["table_info"], len(
+            meta.get("cardinalities") or []), meta_path)
     if arrays["row"].dtype == np.uint64:
         arrays["row"] = arrays["row"].view(np.int64)
         meta_in["row_ids"] = "uint64"
@@ -100,6 +106,8 @@ def write_meta(trace: Trace, directory: Path, default_name: str) -> None:
         "cardinalities": [int(c) for c in trace.cardinalities],
         "provenance": trace.meta.get("provenance", {}),
     }
+    if trace.meta.get("table_info"):
+        meta["table_info"] = trace.meta["table_info"]
     (Path(directory) / "meta.json").write_text(json.dumps(meta, indent=1))
 
 

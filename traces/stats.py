@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from recsim.files import atomic_output
+from recsim.traces.tables import table_names
 
 REUSE_COUNT_BINS = 17  # "0, 1", "1, 2", "2, 4", ..., "16384, 32768", "32768+"
 ZIPF_FIT_RANKS = 10_000
@@ -232,14 +233,16 @@ def successor_accuracy(vids, table, n_vids: int) -> float | None:
 
 
 def per_table(trace) -> list[dict]:
-    """Per table: declared cardinality, unique vectors touched and share of accesses."""
+    """Per table: its name (:func:`recsim.traces.tables.table_names`), declared
+    cardinality, unique vectors touched and share of accesses."""
     dense = trace.dense()
     unique = np.bincount(np.searchsorted(trace.table_base, dense.keys, side="right") - 1,
                          minlength=trace.n_tables)
     share = np.bincount(trace.table, minlength=trace.n_tables) / trace.n_accesses
-    return [{"table": t, "cardinality": c, "unique": u, "access_share": s}
-            for t, (c, u, s) in enumerate(zip(trace.cardinalities.tolist(), unique.tolist(),
-                                              share.tolist()))]
+    return [{"table": t, "name": name, "cardinality": c, "unique": u, "access_share": s}
+            for t, (name, c, u, s) in enumerate(zip(table_names(trace),
+                                                    trace.cardinalities.tolist(),
+                                                    unique.tolist(), share.tolist()))]
 
 
 def trace_stats(trace) -> dict:

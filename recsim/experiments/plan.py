@@ -24,7 +24,11 @@ set hash; a table under 32 rows is one set) show the set-associative deviation.
 
 Row sizes: ``dim`` values of ``dtype`` (fp32 4 bytes, fp16 2, int8 1, int4 1/2, int2
 1/4), rounded up to whole bytes; FBGEMM's row padding and quantisation parameters are
-not modelled.
+not modelled. Each table's dim and dtype come from the trace's ``table_info``
+(:mod:`recsim.traces.tables`: a capture or a TorchRec import) where it has them, else
+from ``--dim``/``--dtype`` (:func:`table_row_bytes`). With mixed row sizes the shared
+buffer's slots are as wide as the widest row (FBGEMM's one cache for a table-batched
+module keeps slots of its largest dimension), so it holds ``budget // max row`` rows.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from recsim.errors import ConfigError
 from recsim.experiments.latency import estimate_ms
 from recsim.traces import Trace
 from recsim.traces.stats import lru_misses, reuse_distances
+from recsim.traces.tables import table_names
 from recsim.traces.trace import DenseIds
 
 DTYPE_BITS = {"fp32": 32, "fp16": 16, "int8": 8, "int4": 4, "int2": 2}
@@ -52,6 +57,19 @@ def row_bytes(dim: int, dtype: str) -> int:
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ConfigError(f"dim: expected a positive integer, got {dim!r}")
     return -(-dim * DTYPE_BITS[dtype] // 8)
+
+
+def table_row_bytes(trace, dim: int | None, dtype: str) -> np.ndarray:
+    """Bytes of a row of each table: its ``table_info`` dim and dtype where the trace
+    has them, else ``dim`` and ``dtype`` (a table with neither is a ConfigError)."""
+    info = trace.meta.get("table_info") or [{}] * trace.n_tables
+    sizes = []
+    for name, t in zip(table_names(trace), info):
+        if t.get("dim") is None and dim is None:
+            raise ConfigError(f"dim: table {name!r} has no dimension in the trace's "
+                              "metadata; expected --dim")
+        sizes.append(row_bytes(t.get("dim") or dim, t.get("dtype") or dtype))
+    return np.array(sizes, np.int64)
 
 
 @njit(cache=True)
@@ -118,14 +136,15 @@ def _table_trace(trace, curves, keys, t) -> Trace:
 def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
          ways: int = 32, verify: bool = True) -> dict:
     """The per-table split, its comparison with a shared and a uniform buffer, and the
-    replay check (module docstring)."""
+    replay check (module docstring); ``row_size``: bytes of a row, one for every table or
+    one each (:func:`table_row_bytes`)."""
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise ConfigError(f"budget: expected a positive number of bytes, got {budget!r}")
     timings = {}
     start = time.perf_counter()
     curves = table_curves(trace)
     n, heights = trace.n_accesses, trace.table_rows.astype(np.int64)
-    sizes = np.full(trace.n_tables, row_size, np.int64)
+    sizes = np.broadcast_to(np.asarray(row_size, np.int64), (trace.n_tables,)).copy()
     timings["curves_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -133,14 +152,13 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
     clf = budget / float((heights * sizes).sum())
     uniform = np.minimum(np.floor(clf * heights).astype(np.int64), heights)
     dense = trace.dense()
-    shared_rows = int(budget // row_size)
+    shared_rows = int(budget // sizes.max())
     shared = int(lru_misses(reuse_distances(dense.vid, dense.n_unique), [shared_rows])[0]) \
         if shared_rows else n
     timings["split_s"] = time.perf_counter() - start
 
-    def summary(misses, rows_used):
-        out = {"misses": int(misses), "miss_ratio": misses / n,
-               "bytes": int(rows_used) * row_size}
+    def summary(misses, bytes_used):
+        out = {"misses": int(misses), "miss_ratio": misses / n, "bytes": int(bytes_used)}
         if calibration is not None:
             out["est_latency_ms"] = estimate_ms(calibration, misses / n)
         return out
@@ -148,14 +166,15 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
     predicted = [curves.misses(t, int(rows[t])) for t in range(trace.n_tables)]
     result = {
         "accesses": n, "tables": trace.n_tables, "budget_bytes": int(budget),
-        "row_bytes": row_size,
-        "plan": {**summary(sum(predicted), rows.sum()),
+        "row_bytes": sizes.tolist() if np.ndim(row_size) else int(row_size),
+        "table_names": table_names(trace),
+        "plan": {**summary(sum(predicted), (rows * sizes).sum()),
                  "rows": rows.tolist(), "load_factor": (rows / heights).tolist(),
                  "table_misses": predicted},
         "uniform": {**summary(sum(curves.misses(t, int(uniform[t]))
-                                  for t in range(trace.n_tables)), uniform.sum()),
+                                  for t in range(trace.n_tables)), (uniform * sizes).sum()),
                     "load_factor": clf},
-        "shared": summary(shared, shared_rows),
+        "shared": summary(shared, shared_rows * sizes.max()),
     }
     if verify:
         start = time.perf_counter()
