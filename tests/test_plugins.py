@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import recsim
+import recsim.cli
 from recsim import registry
 from recsim.cli import main
 from recsim.engine.kernels import kernel_files, kernel_path
@@ -201,3 +202,58 @@ def test_check_policy_catches_a_broken_policy():
     assert "TraceCase(tables=" in example and "geometry=" in example
     rows = example.split("rows=(")[1].split(")")[0]
     assert len(rows.split(",")) <= 4  # shrunk to a few accesses
+
+
+def test_wrong_hook_signature_is_one_line_naming_file_and_hook_before_compiling(
+        capsys, tmp_path, monkeypatch):
+    trace = tmp_path / "t.trace"
+    recsim.traces.save_trace(_trace(), trace, "native")
+    ran = []  # the command (which would compile the loop) never starts
+    monkeypatch.setattr(recsim.cli, "cmd_simulate", lambda args: ran.append(args))
+    path = FIXTURES / "wrong_on_hit.py"
+    assert main(["--plugin", str(path), "simulate", "--trace", str(trace), "--policy",
+                 "wrong_hit", "--capacity", "3"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and not ran
+    assert err.startswith(f"recsim: error: {path}:") and "hook on_hit takes (state, set_, " \
+        "slot, vid); expected (state, set_, slot, vid, t, prio)" in err
+    assert "wrong_hit" not in registry.policies()
+
+
+def _hook(a, b, c, d=0):
+    return 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: registry.Policy("p", "", _hook, victim=_hook),  # victim takes 7
+    lambda: registry.Policy("p", "", lambda ctx: 0, victim=registry.get_policy("lru").victim),
+    lambda: registry.Prefetcher("f", "", lambda ctx, params: 0, on_evict=lambda s, v: 0),
+    lambda: registry.Prefetcher("f", "", lambda ctx, params: 0, on_access=_hook)])
+def test_hook_signatures_checked_on_construction(make):
+    with pytest.raises(ConfigError, match=r"^\S+\.py:\d+: (policy 'p'|prefetcher 'f'): hook "
+                       r"(victim|make_state|on_evict|on_access) takes \(.*\); expected \("):
+        make()
+
+
+def test_hooks_may_name_parameters_their_way_and_take_defaults():
+    def on_evict(s, v, when, extra=None):
+        pass
+
+    registry.Prefetcher("f", "", lambda ctx, params: 0, on_evict=on_evict)
+
+
+def test_entry_point_with_a_wrong_signature_warns_naming_the_hook(monkeypatch, capsys):
+    def load():
+        return registry._file_module(FIXTURES / "wrong_on_hit.py").POLICY
+
+    fake = {"recsim.policies": [_EntryPoint("wrong", "wrong:POLICY", load)]}
+    monkeypatch.setattr(registry, "entry_points", lambda group: fake.get(group, []))
+    registry._entry_point_plugins.cache_clear()
+    registry.policies.cache_clear()
+    try:
+        assert main(["policies"]) == 0
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "wrong_on_hit.py" in err and "on_hit" in err
+    finally:
+        registry._entry_point_plugins.cache_clear()
+        registry.policies.cache_clear()
