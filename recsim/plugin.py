@@ -479,6 +479,8 @@ class _Plugin:
     # "module:function" of (trace, params) -> Advice, called before the replay when a File
     # parameter is set (a learned plug-in's model inference; see the module)
     advise: str = field(default="", kw_only=True)
+    # recsim.testing's named checks that do not apply to it: name -> why
+    skip_checks: dict = field(default_factory=dict, kw_only=True)
     HOOKS: ClassVar[dict] = {}  # hook name -> the parameters the engine passes it
 
     def __post_init__(self):

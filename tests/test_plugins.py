@@ -257,3 +257,46 @@ def test_entry_point_with_a_wrong_signature_warns_naming_the_hook(monkeypatch, c
     finally:
         registry._entry_point_plugins.cache_clear()
         registry.policies.cache_clear()
+
+
+def test_undeclared_cross_set_state_fails_check_policy_at_its_defaults():
+    from recsim.testing import check_policy
+
+    registry.load_plugin_files([FIXTURES / "global_counter.py"])
+    with pytest.raises(AssertionError, match="check 'per_set' of policy 'global_rr'"):
+        check_policy("global_rr")
+
+
+def test_a_broken_policy_fails_exactly_the_named_check_it_breaks():
+    from recsim import testing
+
+    registry.load_plugin_files([FIXTURES / "global_counter.py", FIXTURES / "narrow_params.py"])
+    failed = set()
+    for name in ("global_rr", "narrow_params", "lru"):
+        for check in testing.plugin_checks("policy", name, max_examples=12):
+            try:
+                check()
+            except (AssertionError, ValueError):
+                failed.add((name, check.check))
+    assert failed == {("global_rr", "per_set"), ("narrow_params", "param_ranges")}
+
+
+def test_checks_are_named_and_skips_declared_with_a_reason(monkeypatch):
+    from recsim import testing
+
+    checks = testing.plugin_checks("policy", "drrip")
+    assert [c.check for c in checks] == list(testing.CHECKS["policy"])
+    assert {c.check: c.skip for c in checks if c.skip} == {
+        "per_set": "cross_set=True: its state spans sets"}
+    lru = registry.get_policy("lru")
+    odd = registry.Policy("odd", "", lru.make_state, lru.victim,
+                          skip_checks={"belady": "it is the optimum"})
+    monkeypatch.setitem(registry.policies(), "odd", odd)
+    assert testing.plugin_checks("policy", "odd")[-1].skip == "it is the optimum"
+    mark = testing.parametrize_with_checks(["odd"], prefetchers=["next_n"])
+    ids = [p.id for p in mark.args[1]]
+    assert ids[:2] == ["odd-param_ranges", "odd-buffer"] and "next_n-chunked" in ids
+    bad = registry.Policy("bad", "", lru.make_state, lru.victim, skip_checks={"nope": "?"})
+    monkeypatch.setitem(registry.policies(), "bad", bad)
+    with pytest.raises(ConfigError, match="policy 'bad': skip_checks names no check 'nope'"):
+        testing.plugin_checks("policy", "bad")
