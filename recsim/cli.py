@@ -39,9 +39,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -380,6 +382,9 @@ def cmd_plan(args) -> None:
         r = result[name]
         est = f"{r['est_latency_ms']:.3f}" if "est_latency_ms" in r else "-"
         print(f"| {name} | {r['bytes']:,} | {r['miss_ratio']:.4f} | {est} |")
+    if result["budget_holds_all"]:
+        print(f"the budget holds every table ({result['table_bytes']:,} bytes): every row "
+              f"is cached, only compulsory misses remain")
     print(f"uniform load factor {result['uniform']['load_factor']:.4f}; plan load factors: "
           + ", ".join(f"t{t} {f:.3f}" for t, f in
                       sorted(enumerate(result["plan"]["load_factor"]),
@@ -654,11 +659,33 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A RecsimWarning as one ``recsim: warning:`` line; others as Python shows them."""
-    text = (f"recsim: warning: {message}\n" if issubclass(category, RecsimWarning)
-            else warnings.formatwarning(message, category, filename, lineno, line))
-    print(text, file=file or sys.stderr, end="")
+class _Warnings:
+    """RecsimWarnings as one ``recsim: warning:`` line each, a flood gathered: a warning
+    that repeats one already shown but for its numbers (``capacity 8 vectors is below ways
+    32`` for each of 442 small tables) is counted, not shown, and :meth:`summary` ends
+    with one line per such kind giving the count. Other warnings as Python shows them."""
+
+    def __init__(self):
+        self.first: dict[str, str] = {}
+        self.count: Counter = Counter()
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        if not issubclass(category, RecsimWarning):
+            print(warnings.formatwarning(message, category, filename, lineno, line),
+                  file=file or sys.stderr, end="")
+            return
+        kind = re.sub(r"\d[\d,.]*", "#", str(message))
+        self.count[kind] += 1
+        if kind not in self.first:
+            self.first[kind] = str(message)
+            print(f"recsim: warning: {message}", file=file or sys.stderr)
+
+    def summary(self) -> None:
+        for kind, n in self.count.items():
+            if n > 1:
+                head = self.first[kind].split(":")[0]
+                print(f"recsim: warning: {n:,} warnings like '{head}' in all (one shown)",
+                      file=sys.stderr)
 
 
 def _log_to_stderr() -> None:
@@ -674,16 +701,19 @@ def _log_to_stderr() -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
+    gathered = _Warnings()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", RecsimWarning)
-            warnings.showwarning = _show_warning
+            warnings.showwarning = gathered.show
             if args.plugin:
                 from recsim.registry import load_plugin_files
 
                 load_plugin_files(args.plugin)
             args.func(args)
+            gathered.summary()
     except RecsimError as exc:
+        gathered.summary()
         print(f"recsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
