@@ -261,7 +261,7 @@ class Trace:
             "tables": self.n_tables,
             "unique_vectors": self.n_unique,
             "unique_fraction": self.n_unique / self.n_accesses,
-            "cardinalities": [c or "unknown" for c in self.cardinalities.tolist()[:32]],
+            "cardinalities": [c or "unknown" for c in self.cardinalities.tolist()],
             "row_ids": "uint64" if self.unsigned_rows else "int64",
             "key_layout": "ranked" if self.ranked else "row ids",
             "provenance": self.meta.get("provenance", {}),
