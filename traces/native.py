@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import TraceFormatError
-from recsim.files import atomic_directory, atomic_output
+from recsim.files import atomic_directory
 from recsim.traces.trace import Trace
 
 NAME = "native"
@@ -101,12 +101,6 @@ def write_meta(trace: Trace, directory: Path, default_name: str) -> None:
         "provenance": trace.meta.get("provenance", {}),
     }
     (Path(directory) / "meta.json").write_text(json.dumps(meta, indent=1))
-
-
-def write_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Save one ``.npy`` next to its final name and rename it into place."""
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array))
 
 
 def _load_array(path: Path, dtype) -> np.ndarray:
