@@ -300,3 +300,15 @@ def test_checks_are_named_and_skips_declared_with_a_reason(monkeypatch):
     monkeypatch.setitem(registry.policies(), "bad", bad)
     with pytest.raises(ConfigError, match="policy 'bad': skip_checks names no check 'nope'"):
         testing.plugin_checks("policy", "bad")
+
+
+def test_checks_keep_their_own_small_buffer_warnings_quiet():
+    import warnings
+
+    from recsim.errors import RecsimWarning
+    from recsim.testing import check_policy
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_policy("lru", max_examples=8)  # draws capacity < ways and capacity >= vectors
+    assert not [w for w in caught if issubclass(w.category, RecsimWarning)]
