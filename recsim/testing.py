@@ -138,13 +138,13 @@ def check_buffer(res, trace: Trace) -> None:
     assert res.capacity == res.sets * res.ways, "capacity != sets * ways"
     assert 0 <= res.occupancy <= res.capacity, f"occupancy {res.occupancy} > capacity"
     held = res.slots[res.slots >= 0]
-    assert sorted(held.tolist()) == sorted(res.resident.tolist()), \
-        "the resident set reported is not the buffer's content"
-    assert len(held) == res.occupancy == len(set(held.tolist())), "a vector held twice"
     assert all(0 <= v < len(keys) for v in held.tolist()), "a vector that is no vector"
     slot_set = np.flatnonzero(res.slots >= 0) // res.ways
     assert (set_index(keys, res.sets)[held] == slot_set).all(), \
         "a vector in a set other than its own"
+    assert sorted(held.tolist()) == sorted(res.resident.tolist()), \
+        "the resident set reported is not the buffer's content"
+    assert len(held) == res.occupancy == len(set(held.tolist())), "a vector held twice"
 
 
 def check_counts(res, trace: Trace, prefetch: dict | None = None) -> None:
@@ -396,15 +396,18 @@ def _drawn(prop, cases=None, prefetch: bool = False):
     (``cases``: a strategy of both, else :func:`traces` and :func:`geometries`), a seed,
     and for a prefetcher a :func:`prefetch_configs`."""
     def run(name, params, max_examples):
-        drawn = dict(both=cases if cases is not None else st.tuples(traces(), geometries()),
-                     seed=st.integers(0, 2**16))
+        drawn = (dict(case=traces(), geometry=geometries()) if cases is None
+                 else dict(case_and_geometry=cases))  # a failure prints them by name
+        drawn["seed"] = st.integers(0, 2**16)
         if prefetch:
             drawn["prefetch"] = prefetch_configs()
 
         @settings(max_examples=max_examples, **SETTINGS)
         @given(**drawn)
-        def check(both, **rest):
-            prop(name, params, *both, **rest)
+        def check(seed, **rest):
+            both = rest.pop("case_and_geometry", None)
+            case, geometry = both or (rest.pop("case"), rest.pop("geometry"))
+            prop(name, params, case, geometry, seed, **rest)
 
         check()
     run.__doc__ = prop.__doc__
