@@ -60,7 +60,11 @@ a higher layer, which may use torch: :mod:`recsim.recmg.plugins`) and calls
 ``function(trace, params) -> Advice`` before the replay; a policy's advice gives ``prio``,
 a prefetcher's the vectors the engine prefetches per chunk (docs/architecture.md).
 
-Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
+Hooks omitted from a plug-in default to the no-ops below. The parameters each hook takes
+are declared once, in ``Policy.HOOKS`` and ``Prefetcher.HOOKS``; making a plug-in binds
+every hook's signature to them and refuses a mismatch with one line naming the hook's file
+(:func:`_signature_error`), before anything compiles. ``skip_checks`` names the
+:mod:`recsim.testing` checks that do not apply to a plug-in, with the reason. Adding a policy or prefetcher
 is one new module; the engine generates and caches a replay loop specialised to each
 (policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
 """
