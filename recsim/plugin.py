@@ -64,9 +64,9 @@ Hooks omitted from a plug-in default to the no-ops below. The parameters each ho
 are declared once, in ``Policy.HOOKS`` and ``Prefetcher.HOOKS``; making a plug-in binds
 every hook's signature to them and refuses a mismatch with one line naming the hook's file
 (:func:`_signature_error`), before anything compiles. ``skip_checks`` names the
-:mod:`recsim.testing` checks that do not apply to a plug-in, with the reason. Adding a policy or prefetcher
-is one new module; the engine generates and caches a replay loop specialised to each
-(policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
+:mod:`recsim.testing` checks that do not apply to a plug-in, with the reason. Adding a
+policy or prefetcher is one new module; the engine generates and caches a replay loop
+specialised to each (policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
 """
 
 from __future__ import annotations
