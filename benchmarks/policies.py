@@ -2,22 +2,25 @@
 
     python benchmarks/policies.py [--accesses 10000000] [--keys 1000000] [--tables 8]
                                   [--alpha 0.9] [--buffers 0.01 0.05 0.1 0.15 0.2]
-                                  [--speed-buffer 0.1] [--policies ...]
+                                  [--speed-buffer 0.1] [--policies ...] [--plugin FILE.py ...]
 
 Prints two Markdown tables: hit rate per policy at each buffer size (percent of unique
 vectors), and accesses/s per policy at ``--speed-buffer`` (a replay after the hit-rate
 ones, so the Numba compile or disk-cache load is excluded; that of the first replay is
 reported apart: with a cold kernel cache it is the compile time). The trace is kept
-under ``--workdir`` and reused.
+under ``--workdir`` and reused. ``--plugin FILE.py`` (repeatable) loads a one-file
+plug-in's policies first, as ``recsim --plugin`` does (docs/write-a-policy.md, step 5).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import recsim
 from bench_trace import add_trace_args, bench_trace
-from recsim.registry import policies
+from recsim.errors import RecsimError
+from recsim.registry import get_policy, load_plugin_files, policies
 
 
 def main() -> None:
@@ -26,8 +29,14 @@ def main() -> None:
     ap.add_argument("--ways", type=int, default=32)
     ap.add_argument("--buffers", type=float, nargs="+", default=[0.01, 0.05, 0.1, 0.15, 0.2])
     ap.add_argument("--speed-buffer", type=float, default=0.1)
-    ap.add_argument("--policies", nargs="+", default=list(policies()))
+    ap.add_argument("--policies", nargs="+", help="default: every registered policy")
+    ap.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                    help="load the policies this Python file defines (repeatable)")
     args = ap.parse_args()
+    load_plugin_files(args.plugin)
+    args.policies = args.policies or list(policies())
+    for name in args.policies:
+        get_policy(name)  # an unknown name fails before the first replay
     trace = bench_trace(args)
     print(f"{args.ways}-way\n")
 
@@ -47,4 +56,7 @@ def main() -> None:
               f"{compile_s[policy]:.2f} |")
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RecsimError as exc:  # an unknown policy, a plug-in that fails to load
+        sys.exit(f"policies.py: error: {exc}")

@@ -41,23 +41,27 @@ from recsim.policies._ghosts import ghost_tag, make_rings, pop_oldest, push, rem
 from recsim.policies._lists import push_front, unlink
 
 
-# per set: ARC's target p; |T1|, |T2|, |B1|, |B2| at [4*s + i]; per slot: its list (0: T1,
-# 1: T2) and links of T1 and T2 ([2*s + i] heads and tails); the ghosts B1, B2
-# (recsim.ghosts rings); flags [2*s]: insert into T2, [2*s+1]: evict to a ghost
+T1, T2, B1, B2 = range(4)  # a set's lists: sizes [4*s + i]; T1, T2 links [2*s + i]
+F_INTO_T2, F_TO_GHOST = range(2)  # per-set flags [2*s + i]: fill into T2, victim to a ghost
+
+
+# per set: ARC's target p; the sizes [4*s + T1/T2/B1/B2]; per slot: its list (T1 or T2)
+# and links of T1 and T2 ([2*s + i] heads and tails); the ghosts B1, B2 (recsim.ghosts
+# rings, list 2*s + g, tag g: 0 for B1, 1 for B2); flags [2*s + F_*]
 State = namedtuple("State", "p size lst_of r_prev r_next r_head r_tail ring ends code mask flags")
 
 
 def make_state(ctx, params):
     cap, sets, ways, n = ctx.capacity, ctx.sets, ctx.ways, ctx.n_vids
     p = np.zeros(sets, dtype=np.float64)
-    size = np.zeros(4 * sets, dtype=np.int64)  # [4*s + i]: |T1|, |T2|, |B1|, |B2|
-    lst_of = np.zeros(cap, dtype=np.int8)  # 0: T1, 1: T2
+    size = np.zeros(4 * sets, dtype=np.int64)  # [4*s + T1/T2/B1/B2]
+    lst_of = np.zeros(cap, dtype=np.int8)  # T1 or T2
     r_prev = np.full(cap, -1, dtype=np.int32)
     r_next = np.full(cap, -1, dtype=np.int32)
-    r_head = np.full(2 * sets, -1, dtype=np.int64)  # [2*s + i]: T1, T2
+    r_head = np.full(2 * sets, -1, dtype=np.int64)  # [2*s + T1/T2]
     r_tail = np.full(2 * sets, -1, dtype=np.int64)
     ring, ends, code, mask = make_rings(2 * sets, ways, n)  # list 2*s + g: B1, B2 (tag g)
-    flags = np.zeros(2 * sets, dtype=np.int8)  # [2*s]: insert into T2; [2*s+1]: to ghost
+    flags = np.zeros(2 * sets, dtype=np.int8)  # [2*s + F_*]
     return State(p, size, lst_of, r_prev, r_next, r_head, r_tail, ring, ends, code, mask, flags)
 
 
@@ -66,15 +70,15 @@ def on_hit(state, set_, slot, vid, t, prio):
     size, lst_of, r_prev, r_next, r_head, r_tail = (
         state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
     lst = lst_of[slot]
-    if lst == 0:
-        unlink(r_prev, r_next, r_head, r_tail, 2 * set_, slot)
-        size[4 * set_] -= 1
-        size[4 * set_ + 1] += 1
-        lst_of[slot] = 1
-        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
-    elif r_head[2 * set_ + 1] != slot:
-        unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
-        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + 1, slot)
+    if lst == T1:
+        unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + T1, slot)
+        size[4 * set_ + T1] -= 1
+        size[4 * set_ + T2] += 1
+        lst_of[slot] = T2
+        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + T2, slot)
+    elif r_head[2 * set_ + T2] != slot:
+        unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + T2, slot)
+        push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + T2, slot)
 
 
 @hook
@@ -82,8 +86,8 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     size, lst_of, r_prev, r_next, r_head, r_tail = (
         state.size, state.lst_of, state.r_prev, state.r_next, state.r_head, state.r_tail)
     flags = state.flags
-    lst = 1 if flags[2 * set_] else 0
-    flags[2 * set_] = 0
+    lst = T2 if flags[2 * set_ + F_INTO_T2] else T1
+    flags[2 * set_ + F_INTO_T2] = 0
     lst_of[slot] = lst
     size[4 * set_ + lst] += 1
     push_front(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
@@ -93,17 +97,17 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
 def _drop_ghost_tail(state, set_, g):
     """Forget the LRU entry of ghost list ``g`` (0: B1, 1: B2) of the set."""
     pop_oldest(state.ring, state.ends, state.code, state.mask, 2 * set_ + g)
-    state.size[4 * set_ + 2 + g] -= 1
+    state.size[4 * set_ + B1 + g] -= 1
 
 
 @hook
 def _replace(state, set_, in_b2):
     p, size, r_tail = state.p, state.size, state.r_tail
-    t1 = size[4 * set_]
+    t1 = size[4 * set_ + T1]
     ps = p[set_]
-    if (t1 > 0 and (t1 > ps or (t1 == ps and in_b2))) or size[4 * set_ + 1] == 0:
-        return r_tail[2 * set_]
-    return r_tail[2 * set_ + 1]
+    if (t1 > 0 and (t1 > ps or (t1 == ps and in_b2))) or size[4 * set_ + T2] == 0:
+        return r_tail[2 * set_ + T1]
+    return r_tail[2 * set_ + T2]
 
 
 @hook
@@ -111,10 +115,10 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     p, size, flags = state.p, state.size, state.flags
     b = 4 * set_
     g = ghost_tag(state.code, vid)
-    flags[2 * set_ + 1] = 1
+    flags[2 * set_ + F_TO_GHOST] = 1
     if g >= 0:
-        b1 = size[b + 2]
-        b2 = size[b + 3]
+        b1 = size[b + B1]
+        b2 = size[b + B2]
         if g == 0:
             delta = b2 / b1
             if delta < 1.0:
@@ -126,16 +130,16 @@ def victim(state, set_, base, ways, vid, t, prefetch):
                 delta = 1.0
             p[set_] = max(p[set_] - delta, 0.0)
         remove(state.ring, state.code, state.mask, 2 * set_ + g, vid)
-        size[b + 2 + g] -= 1
-        flags[2 * set_] = 1
+        size[b + B1 + g] -= 1
+        flags[2 * set_ + F_INTO_T2] = 1
         return _replace(state, set_, g == 1)
-    if size[b] + size[b + 2] + 1 > ways:
-        if size[b + 2] > 0:
+    if size[b + T1] + size[b + B1] + 1 > ways:
+        if size[b + B1] > 0:
             _drop_ghost_tail(state, set_, 0)
             return _replace(state, set_, False)
-        flags[2 * set_ + 1] = 0
-        return state.r_tail[2 * set_]
-    if size[b + 3] > 0 and size[b] + size[b + 1] + size[b + 2] + size[b + 3] >= 2 * ways:
+        flags[2 * set_ + F_TO_GHOST] = 0
+        return state.r_tail[2 * set_ + T1]
+    if size[b + B2] > 0 and size[b + T1] + size[b + T2] + size[b + B1] + size[b + B2] >= 2 * ways:
         _drop_ghost_tail(state, set_, 1)
     return _replace(state, set_, False)
 
@@ -147,9 +151,9 @@ def on_evict(state, set_, slot, vid, t):
     lst = lst_of[slot]
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + lst, slot)
     size[4 * set_ + lst] -= 1
-    if state.flags[2 * set_ + 1]:
+    if state.flags[2 * set_ + F_TO_GHOST]:
         push(state.ring, state.ends, state.code, state.mask, 2 * set_ + lst, lst, vid)
-        size[4 * set_ + 2 + lst] += 1
+        size[4 * set_ + B1 + lst] += 1
 
 
 POLICY = Policy("arc", "adaptive replacement cache (Megiddo & Modha 2003; libCacheSim ARC)",

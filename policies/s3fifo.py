@@ -42,11 +42,16 @@ from recsim.plugin import Float, Int, Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, unlink
 
+SMALL, MAIN, GHOST = range(3)  # a set's queues: counts [3*s + i], FIFO links [2*s + i]
+# per-set flags [3*s + i]: the set has evicted, the next fill goes to main, the victim's
+# vid goes to the ghost
+F_EVICTED, F_TO_MAIN, F_TO_GHOST = range(3)
+
 
 # the sizes of a set's small and main FIFOs and its ghost, and the promotion threshold; per
-# set the small, main and ghost counts [3*s + i]; per slot its FIFO (0: small, 1: main),
-# access count and links ([2*s + q]: oldest and newest of FIFO q); the ghosts (recsim.ghosts
-# rings); flags per set [3*s]: has evicted, +1: to main, +2: to ghost
+# set the small, main and ghost counts [3*s + SMALL/MAIN/GHOST]; per slot its FIFO (SMALL
+# or MAIN), access count and links ([2*s + q]: oldest and newest of FIFO q); the ghosts
+# (recsim.ghosts rings); flags per set [3*s + F_*]
 State = namedtuple("State", "small main ghost threshold count q_of freq r_prev r_next r_head "
                             "r_tail ring ends code mask flags")
 
@@ -57,15 +62,15 @@ def make_state(ctx, params):
     cap, sets, ways, n = ctx.capacity, ctx.sets, ctx.ways, ctx.n_vids
     small = max(1, int(ways * r))
     ghost = int(ways * g)
-    count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + i]: small, main, ghost sizes
-    q_of = np.zeros(cap, dtype=np.int8)  # 0: small, 1: main
+    count = np.zeros(3 * sets, dtype=np.int64)  # [3*s + SMALL/MAIN/GHOST]: sizes
+    q_of = np.zeros(cap, dtype=np.int8)  # SMALL or MAIN
     freq = np.zeros(cap, dtype=np.int32)
     r_prev = np.full(cap, -1, dtype=np.int32)
     r_next = np.full(cap, -1, dtype=np.int32)
     r_head = np.full(2 * sets, -1, dtype=np.int64)  # oldest of [2*s + q]
     r_tail = np.full(2 * sets, -1, dtype=np.int64)
     ring, ends, code, mask = make_rings(sets, ghost, n)  # the ghost of each set
-    flags = np.zeros(3 * sets, dtype=np.int8)  # [3*s]: has evicted, +1: to main, +2: to ghost
+    flags = np.zeros(3 * sets, dtype=np.int8)  # [3*s + F_*]
     return State(small, ways - small, ghost, thr, count, q_of, freq, r_prev, r_next, r_head, r_tail,
                  ring, ends, code, mask, flags)
 
@@ -80,13 +85,13 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
     count, q_of, freq, r_prev, r_next, r_head, r_tail = (
         state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
     flags = state.flags
-    if flags[3 * set_ + 1]:
-        q = 1
-        flags[3 * set_ + 1] = 0
-    elif not flags[3 * set_] and count[3 * set_] >= state.small:
-        q = 1
+    if flags[3 * set_ + F_TO_MAIN]:
+        q = MAIN
+        flags[3 * set_ + F_TO_MAIN] = 0
+    elif not flags[3 * set_ + F_EVICTED] and count[3 * set_ + SMALL] >= state.small:
+        q = MAIN
     else:
-        q = 0
+        q = SMALL
     q_of[slot] = q
     freq[slot] = 0
     count[3 * set_ + q] += 1
@@ -98,33 +103,33 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     count, q_of, freq, r_prev, r_next, r_head, r_tail = (
         state.count, state.q_of, state.freq, state.r_prev, state.r_next, state.r_head, state.r_tail)
     ring, code, mask, flags = state.ring, state.code, state.mask, state.flags
-    flags[3 * set_] = 1
+    flags[3 * set_ + F_EVICTED] = 1
     if ghost_tag(code, vid) >= 0:
         remove(ring, code, mask, set_, vid)
-        count[3 * set_ + 2] -= 1
-        flags[3 * set_ + 1] = 1
-    sm, mn = 2 * set_, 2 * set_ + 1
+        count[3 * set_ + GHOST] -= 1
+        flags[3 * set_ + F_TO_MAIN] = 1
+    sm, mn = 2 * set_ + SMALL, 2 * set_ + MAIN
     while True:
-        if count[3 * set_ + 1] > state.main or count[3 * set_] == 0:
+        if count[3 * set_ + MAIN] > state.main or count[3 * set_ + SMALL] == 0:
             while True:  # main: 2-bit CLOCK over a FIFO
                 slot = r_head[mn]
                 f = freq[slot]
                 if f == 0:
-                    flags[3 * set_ + 2] = 0
+                    flags[3 * set_ + F_TO_GHOST] = 0
                     return slot
                 unlink(r_prev, r_next, r_head, r_tail, mn, slot)
                 push_back(r_prev, r_next, r_head, r_tail, mn, slot)
                 freq[slot] = (f if f < 3 else 3) - 1
-        while count[3 * set_] > 0:  # small
+        while count[3 * set_ + SMALL] > 0:  # small
             slot = r_head[sm]
             if freq[slot] < state.threshold:
-                flags[3 * set_ + 2] = 1
+                flags[3 * set_ + F_TO_GHOST] = 1
                 return slot
             unlink(r_prev, r_next, r_head, r_tail, sm, slot)
-            count[3 * set_] -= 1
+            count[3 * set_ + SMALL] -= 1
             push_back(r_prev, r_next, r_head, r_tail, mn, slot)
-            count[3 * set_ + 1] += 1
-            q_of[slot] = 1
+            count[3 * set_ + MAIN] += 1
+            q_of[slot] = MAIN
             freq[slot] = 0
 
 
@@ -136,8 +141,8 @@ def on_evict(state, set_, slot, vid, t):
     q = q_of[slot]
     unlink(r_prev, r_next, r_head, r_tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
-    if flags[3 * set_ + 2] and state.ghost > 0:
-        push_bounded(ring, ends, code, mask, count, 3 * set_ + 2, state.ghost, set_, 0, vid)
+    if flags[3 * set_ + F_TO_GHOST] and state.ghost > 0:
+        push_bounded(ring, ends, code, mask, count, 3 * set_ + GHOST, state.ghost, set_, 0, vid)
 
 
 POLICY = Policy("s3fifo", "S3-FIFO: small, main and ghost FIFOs (Yang et al. 2023; "

@@ -35,6 +35,10 @@ from recsim.plugin import Float, Policy, hook
 from recsim.policies._ghosts import ghost_tag, make_rings, push_bounded, remove
 from recsim.policies._lists import push_back, push_front, unlink
 
+K_IN, K_OUT = range(2)  # conf: the sizes of A1in and A1out
+A1IN, AM, A1OUT = range(3)  # a set's queues: counts [3*s + i], list links [2*s + i]
+F_TO_AM, F_TO_GHOST = range(2)  # per-set flags [2*s + i]: fill into Am, victim to A1out
+
 State = namedtuple("State", "conf count q_of prev next head tail ring ends code mask flags")
 
 
@@ -44,34 +48,34 @@ def make_state(ctx, params):
     k_out = int(ways * params["a_out_size_ratio"])
     ring, ends, code, mask = make_rings(sets, k_out, ctx.n_vids)
     return State(
-        conf=np.array([k_in, k_out], dtype=np.int64),
-        count=np.zeros(3 * sets, dtype=np.int64),  # [3*s + i]: |A1in|, |Am|, |A1out|
-        q_of=np.zeros(cap, dtype=np.int8),  # 0: A1in, 1: Am
+        conf=np.array([k_in, k_out], dtype=np.int64),  # [K_IN, K_OUT]
+        count=np.zeros(3 * sets, dtype=np.int64),  # [3*s + A1IN/AM/A1OUT]: sizes
+        q_of=np.zeros(cap, dtype=np.int8),  # A1IN or AM
         prev=np.full(cap, -1, dtype=np.int32), next=np.full(cap, -1, dtype=np.int32),
-        head=np.full(2 * sets, -1, dtype=np.int64),  # [2*s + q]: A1in oldest, Am MRU
+        head=np.full(2 * sets, -1, dtype=np.int64),  # [2*s + q]: A1IN oldest, AM MRU
         tail=np.full(2 * sets, -1, dtype=np.int64),
         ring=ring, ends=ends, code=code, mask=mask,
-        flags=np.zeros(2 * sets, dtype=np.int8))  # [2*s]: fill into Am, [2*s+1]: to A1out
+        flags=np.zeros(2 * sets, dtype=np.int8))  # [2*s + F_*]
 
 
 @hook
 def on_hit(state, set_, slot, vid, t, prio):
-    lst = 2 * set_ + 1
-    if state.q_of[slot] == 1 and state.head[lst] != slot:
+    lst = 2 * set_ + AM
+    if state.q_of[slot] == AM and state.head[lst] != slot:
         unlink(state.prev, state.next, state.head, state.tail, lst, slot)
         push_front(state.prev, state.next, state.head, state.tail, lst, slot)
 
 
 @hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    q = state.flags[2 * set_]
-    state.flags[2 * set_] = 0
+    q = AM if state.flags[2 * set_ + F_TO_AM] else A1IN
+    state.flags[2 * set_ + F_TO_AM] = 0
     state.q_of[slot] = q
     state.count[3 * set_ + q] += 1
-    if q == 1:
-        push_front(state.prev, state.next, state.head, state.tail, 2 * set_ + 1, slot)
+    if q == AM:
+        push_front(state.prev, state.next, state.head, state.tail, 2 * set_ + AM, slot)
     else:
-        push_back(state.prev, state.next, state.head, state.tail, 2 * set_, slot)
+        push_back(state.prev, state.next, state.head, state.tail, 2 * set_ + A1IN, slot)
 
 
 @hook
@@ -79,13 +83,13 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     count, flags = state.count, state.flags
     if ghost_tag(state.code, vid) >= 0:
         remove(state.ring, state.code, state.mask, set_, vid)
-        count[3 * set_ + 2] -= 1
-        flags[2 * set_] = 1
-    if count[3 * set_] > state.conf[0] or count[3 * set_ + 1] == 0:
-        flags[2 * set_ + 1] = 1
-        return state.head[2 * set_]
-    flags[2 * set_ + 1] = 0
-    return state.tail[2 * set_ + 1]
+        count[3 * set_ + A1OUT] -= 1
+        flags[2 * set_ + F_TO_AM] = 1
+    if count[3 * set_ + A1IN] > state.conf[K_IN] or count[3 * set_ + AM] == 0:
+        flags[2 * set_ + F_TO_GHOST] = 1
+        return state.head[2 * set_ + A1IN]
+    flags[2 * set_ + F_TO_GHOST] = 0
+    return state.tail[2 * set_ + AM]
 
 
 @hook
@@ -94,9 +98,9 @@ def on_evict(state, set_, slot, vid, t):
     q = state.q_of[slot]
     unlink(state.prev, state.next, state.head, state.tail, 2 * set_ + q, slot)
     count[3 * set_ + q] -= 1
-    if state.flags[2 * set_ + 1] and state.conf[1] > 0:
-        push_bounded(state.ring, state.ends, state.code, state.mask, count, 3 * set_ + 2,
-                     state.conf[1], set_, 0, vid)
+    if state.flags[2 * set_ + F_TO_GHOST] and state.conf[K_OUT] > 0:
+        push_bounded(state.ring, state.ends, state.code, state.mask, count, 3 * set_ + A1OUT,
+                     state.conf[K_OUT], set_, 0, vid)
 
 
 POLICY = Policy("twoq", "2Q: A1in FIFO, A1out ghosts, Am LRU (Johnson & Shasha 1994; "

@@ -8,7 +8,7 @@
     recsim trace gen zipf|meta-like|hitrate -o OUT.trace --accesses N [--force] [--seed S]
                      [--tables T] [--rows R] [--alpha A] [--hit-rate H] [--capacity C]
                      [--unique U] [--param KEY=VALUE ...]
-    recsim simulate --trace T --policy P [--prefetcher F] --capacity C [--ways W] [--json]
+    recsim simulate --trace T --policy P[,P2,...] [--prefetcher F] --capacity C [--ways W] [--json]
                     [--dedup batch] [--chunk N] [--eval-after N]
     recsim run FILE.yaml [--output DIR] [--scale S] [--workers N] [--executor local|ray]
                          [--address RAY_ADDRESS] [--force]
@@ -39,9 +39,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
+import textwrap
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -98,6 +101,33 @@ def cmd_trace_import(args) -> None:
           f"{trace.n_tables} tables")
 
 
+_FORMATS = "(the trace formats)"  # trace import's epilog, filled in by _FormatsHelp
+
+
+def formats_text() -> str:
+    """The trace formats, built in and installed, one line each: name, file names, what
+    it holds (the first sentence of its module's docstring)."""
+    from recsim.traces import format_module, formats
+
+    lines = ["formats (--format NAME; default: from the file name):"]
+    for name in formats():
+        module = format_module(name)
+        doc = " ".join((module.__doc__ or "").split("\n\n")[0].split())
+        what = re.sub(r"(:\w+:)?`+([^`]*)`+", r"\2", doc.split(". ")[0].rstrip("."))
+        ext = ", ".join(module.EXTENSIONS) or "--format only"
+        lines.append(textwrap.fill(f"{name} ({ext}): {what}", 90, initial_indent="  ",
+                                   subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+class _FormatsHelp(argparse.RawDescriptionHelpFormatter):
+    """``trace import --help``: its epilog lists the formats, read when the help is shown
+    (importing every format module at every start would slow each command)."""
+
+    def add_text(self, text):
+        super().add_text(formats_text() if text == _FORMATS else text)
+
+
 def cmd_trace_export(args) -> None:
     from recsim.traces import load_trace, save_trace
 
@@ -114,7 +144,10 @@ def cmd_trace_info(args) -> None:
     if args.json:
         print(json.dumps(info, indent=1))
         return
+    shown = 32  # tables whose cardinality the text lists (--json: all)
     for key, value in info.items():
+        if key == "cardinalities" and len(value) > shown:
+            value = f"{value[:shown]} ({shown} of {len(value):,} shown; --json lists all)"
         print(f"{key:>16}: {value}")
 
 
@@ -195,6 +228,8 @@ def cmd_simulate(args) -> None:
                               args.fetch_latency, args.prefetch_budget, args.max_outstanding,
                               args.seed, args.dedup, args.eval_after)
     trace = load_trace(args.trace)
+    if "," in args.policy:
+        return _compare(args, trace, settings)
     result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
                     dict(args.pf_param), per_table=args.per_table, window=args.window,
                     chunk=args.chunk)
@@ -236,6 +271,39 @@ def _print_per_table(trace, rates) -> None:
 
     _print_items("hit rate per table", (f"{name} {'-' if r is None else f'{r:.4f}'}"
                                         for name, r in zip(table_names(trace), rates)))
+
+
+def _compare(args, trace, settings) -> None:
+    """``simulate --policy lru,s3fifo,srrip``: one replay per policy, the same trace and
+    settings, as one table (one row per policy) or a JSON list, as libCacheSim's
+    ``cachesim`` takes ``fifo,lru,arc``. Every name is checked before the first replay;
+    ``--param`` is refused (which policy would it set?)."""
+    from recsim.engine.replay import replay
+    from recsim.registry import get_policy
+
+    names = [name.strip() for name in args.policy.split(",")]
+    for name in names:
+        get_policy(name)
+    if args.param:
+        raise ConfigError("--param: one policy's parameter, but --policy names several; "
+                          "compare policies at their defaults or run simulate per policy")
+    results = [replay(trace, settings, name, args.prefetcher, {}, dict(args.pf_param),
+                      per_table=args.per_table, window=args.window, chunk=args.chunk)
+               for name in names]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+        return
+    first = results[0]
+    print(f"{trace.n_accesses:,} accesses, prefetcher {first.prefetcher}, "
+          f"{first.capacity:,} vectors, "
+          + ("fully associative" if first.sets == 1 else f"{first.sets} sets x {first.ways} ways"))
+    print("| policy | hit rate | hits | misses | compulsory | evictions | prefetch hits | "
+          "M accesses/s |\n|---|---|---|---|---|---|---|---|")
+    for r in results:
+        c = r.counts
+        print(f"| {r.policy} | {r.hit_rate:.4f} | {r.hits:,} | {r.misses:,} | "
+              f"{c['compulsory_misses']:,} | {c['evictions']:,} | {c['prefetch_hits']:,} | "
+              f"{r.timings['accesses_per_s'] / 1e6:.1f} |")
 
 
 def cmd_run(args) -> None:
@@ -392,6 +460,9 @@ def cmd_plan(args) -> None:
         r = result[name]
         est = f"{r['est_latency_ms']:.3f}" if "est_latency_ms" in r else "-"
         print(f"| {name} | {r['bytes']:,} | {r['miss_ratio']:.4f} | {est} |")
+    if result["budget_holds_all"]:
+        print(f"the budget holds every table ({result['table_bytes']:,} bytes): every row "
+              f"is cached, only compulsory misses remain")
     print(f"uniform load factor {result['uniform']['load_factor']:.4f}; plan load factors: "
           + ", ".join(f"{result['table_names'][t]} {f:.3f}" for t, f in
                       sorted(enumerate(result["plan"]["load_factor"]),
@@ -476,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     trace = sub.add_parser("trace", help="import, export, inspect and generate traces")
     tsub = trace.add_subparsers(dest="trace_command", required=True)
-    p = tsub.add_parser("import", help="convert a trace file to recsim's native format")
+    p = tsub.add_parser("import", help="convert a trace file to recsim's native format",
+                        epilog=_FORMATS, formatter_class=_FormatsHelp)
     p.add_argument("src", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--format", help="default: from the file name")
@@ -529,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", type=Path, required=True,
                    help="trace file or native trace directory (format from the name)")
     p.add_argument("--policy", default="lru",
-                   help="replacement policy (default lru; see recsim policies)")
+                   help="replacement policy (default lru; see recsim policies); several, "
+                        "comma-separated (lru,s3fifo,srrip), print one table")
     p.add_argument("--prefetcher", default="none",
                    help="prefetcher (default none; see recsim prefetchers)")
     p.add_argument("--capacity", required=True,
@@ -680,11 +753,33 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A RecsimWarning as one ``recsim: warning:`` line; others as Python shows them."""
-    text = (f"recsim: warning: {message}\n" if issubclass(category, RecsimWarning)
-            else warnings.formatwarning(message, category, filename, lineno, line))
-    print(text, file=file or sys.stderr, end="")
+class _Warnings:
+    """RecsimWarnings as one ``recsim: warning:`` line each, a flood gathered: a warning
+    that repeats one already shown but for its numbers (``capacity 8 vectors is below ways
+    32`` for each of 442 small tables) is counted, not shown, and :meth:`summary` ends
+    with one line per such kind giving the count. Other warnings as Python shows them."""
+
+    def __init__(self):
+        self.first: dict[str, str] = {}
+        self.count: Counter = Counter()
+
+    def show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        if not issubclass(category, RecsimWarning):
+            print(warnings.formatwarning(message, category, filename, lineno, line),
+                  file=file or sys.stderr, end="")
+            return
+        kind = re.sub(r"\d[\d,.]*", "#", str(message))
+        self.count[kind] += 1
+        if kind not in self.first:
+            self.first[kind] = str(message)
+            print(f"recsim: warning: {message}", file=file or sys.stderr)
+
+    def summary(self) -> None:
+        for kind, n in self.count.items():
+            if n > 1:
+                head = self.first[kind].split(":")[0]
+                print(f"recsim: warning: {n:,} warnings like '{head}' in all (one shown)",
+                      file=sys.stderr)
 
 
 def _log_to_stderr() -> None:
@@ -700,16 +795,19 @@ def _log_to_stderr() -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _log_to_stderr()
+    gathered = _Warnings()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", RecsimWarning)
-            warnings.showwarning = _show_warning
+            warnings.showwarning = gathered.show
             if args.plugin:
                 from recsim.registry import load_plugin_files
 
                 load_plugin_files(args.plugin)
             args.func(args)
+            gathered.summary()
     except RecsimError as exc:
+        gathered.summary()
         print(f"recsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

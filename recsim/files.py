@@ -1,9 +1,10 @@
 """Atomic file writes, for every module that writes results, traces or caches; content
 digests of files.
 
-:func:`atomic_output` (one file) and :func:`atomic_directory` (a directory) write beside
-the final name, then ``os.replace`` it into place, so a killed process leaves either the
-old content or the whole new one, never a torn file.
+:func:`atomic_output` (one file, :func:`write_npy_atomic` one array) and
+:func:`atomic_directory` (a directory) write beside the final name, then ``os.replace``
+it into place, so a killed process leaves either the old content or the whole new one,
+never a torn file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 @contextmanager
@@ -50,6 +53,12 @@ def atomic_directory(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_npy_atomic(path, array: np.ndarray) -> None:
+    """Save one ``.npy`` beside its final name and rename it into place."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array))
 
 
 def digest(path) -> str:

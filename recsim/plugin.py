@@ -60,9 +60,13 @@ a higher layer, which may use torch: :mod:`recsim.recmg.plugins`) and calls
 ``function(trace, params) -> Advice`` before the replay; a policy's advice gives ``prio``,
 a prefetcher's the vectors the engine prefetches per chunk (docs/architecture.md).
 
-Hooks omitted from a plug-in default to the no-ops below. Adding a policy or prefetcher
-is one new module; the engine generates and caches a replay loop specialised to each
-(policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
+Hooks omitted from a plug-in default to the no-ops below. The parameters each hook takes
+are declared once, in ``Policy.HOOKS`` and ``Prefetcher.HOOKS``; making a plug-in binds
+every hook's signature to them and refuses a mismatch with one line naming the hook's file
+(:func:`_signature_error`), before anything compiles. ``skip_checks`` names the
+:mod:`recsim.testing` checks that do not apply to a plug-in, with the reason. Adding a
+policy or prefetcher is one new module; the engine generates and caches a replay loop
+specialised to each (policy, prefetcher) pair (see :mod:`recsim.engine.kernels`).
 """
 
 from __future__ import annotations
@@ -71,13 +75,14 @@ import ast
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 from dataclasses import dataclass, field
 from functools import cache
 from numbers import Real
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numba
 import numpy as np
@@ -453,6 +458,28 @@ def noop_prefetcher_evict(state, vid, t):
     pass
 
 
+def _signature_error(kind: str, name: str, hook_name: str, fn, expected: tuple):
+    """The one-line error for hook ``fn`` of the ``kind`` ``name`` if it cannot take the
+    ``expected`` parameters by position (as the replay loop calls it), else None: naming
+    the file and line that define it, so that a wrong guess fails when the plug-in is
+    loaded, not as a Numba TypingError in a generated loop (ChampSim's module traits and
+    libCacheSim's typedefs catch it at build time)."""
+    py_func = getattr(fn, "py_func", fn)
+    try:
+        sig = inspect.signature(py_func)
+    except (TypeError, ValueError):  # a builtin: nothing to read
+        return None
+    try:
+        sig.bind(*expected)
+    except TypeError:
+        code = getattr(py_func, "__code__", None)
+        where = f"{code.co_filename}:{code.co_firstlineno}: " if code else ""
+        got = ", ".join(sig.parameters)
+        return ConfigError(f"{where}{kind} '{name}': hook {hook_name} takes ({got}); "
+                           f"expected ({', '.join(expected)})")
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class _Plugin:
     name: str
@@ -461,6 +488,18 @@ class _Plugin:
     # "module:function" of (trace, params) -> Advice, called before the replay when a File
     # parameter is set (a learned plug-in's model inference; see the module)
     advise: str = field(default="", kw_only=True)
+    # recsim.testing's named checks that do not apply to it: name -> why
+    skip_checks: dict = field(default_factory=dict, kw_only=True)
+    HOOKS: ClassVar[dict] = {}  # hook name -> the parameters the engine passes it
+
+    def __post_init__(self):
+        kind = type(self).__name__.lower()
+        for hook_name, expected in self.HOOKS.items():
+            fn = getattr(self, hook_name)
+            error = fn is not None and _signature_error(kind, self.name, hook_name, fn,
+                                                        expected)
+            if error:
+                raise error
 
     @property
     def module(self) -> str:
@@ -510,10 +549,19 @@ class Policy(_Plugin):
     # random stream): then a set-associative replay need not equal the per-set fully
     # associative ones, and recsim.testing.check_policy does not compare them.
     cross_set: bool = False
+    # The parameters the engine passes each hook, by position (the module docstring).
+    HOOKS: ClassVar[dict] = {
+        "make_state": ("ctx", "params"), "replay": ("ctx", "state"),
+        "victim": ("state", "set_", "base", "ways", "vid", "t", "prefetch"),
+        "on_access": ("state", "vid", "t"),
+        "on_hit": ("state", "set_", "slot", "vid", "t", "prio"),
+        "on_fill": ("state", "set_", "slot", "vid", "t", "prio", "prefetch"),
+        "on_evict": ("state", "set_", "slot", "vid", "t")}
 
     def __post_init__(self):
         if self.victim is None and self.replay is None:
             raise TypeError(f"policy {self.name!r} has no victim hook")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, eq=False)
@@ -524,3 +572,7 @@ class Prefetcher(_Plugin):
     # (n_unique, params) -> buffer slots its metadata takes from the buffer (e.g. Domino's
     # history when charged against capacity); the engine shrinks the capacity by that.
     metadata_vectors: Callable = None
+    HOOKS: ClassVar[dict] = {
+        "make_state": ("ctx", "params"), "metadata_vectors": ("n_unique", "params"),
+        "on_access": ("state", "vid", "table", "outcome", "t", "slot_of", "out"),
+        "on_evict": ("state", "vid", "t")}

@@ -64,6 +64,9 @@ def _file_module(path: Path):
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
+        except ConfigError:  # a hook's signature: the line names the hook's file
+            del sys.modules[name]
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure of user code is one line
             del sys.modules[name]
             raise ConfigError(f"plug-in {path}: failed to import: {type(exc).__name__}: "

@@ -127,3 +127,39 @@ def test_missing_trace_file(tmp_path, capsys):
     assert code == 2 and "nothing.trace" in err
     code, _, err = run(capsys, "trace", "import", tmp_path / "x.pt", "-o", tmp_path / "o.trace")
     assert code == 2 and "x.pt" in err
+
+
+def test_simulate_compares_policies_in_one_table(small_trace, capsys):
+    argv = ["simulate", "--trace", small_trace, "--capacity", "10%", "--ways", "8"]
+    code, out, _ = run(capsys, *argv, "--policy", "lru,s3fifo,srrip")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert code == 0 and [r.split(" | ")[0] for r in rows] == [
+        "| policy", "| lru", "| s3fifo", "| srrip"]
+    code, out, _ = run(capsys, *argv, "--policy", "lru,srrip", "--json")
+    results = json.loads(out)
+    single = json.loads(run(capsys, *argv, "--policy", "srrip", "--json")[1])
+    assert [r["policy"] for r in results] == ["lru", "srrip"]
+    assert results[1]["hits"] == single["hits"] and results[1]["evictions"] == single[
+        "evictions"]
+    code, _, err = run(capsys, *argv, "--policy", "lru,nope")
+    assert code == 2 and "unknown policy 'nope'" in err and len(err.splitlines()) == 1
+    code, _, err = run(capsys, *argv, "--policy", "lru,srrip", "--param", "bits=3")
+    assert code == 2 and "--param" in err
+
+
+def test_trace_info_says_when_it_cuts_the_cardinalities(tmp_path, capsys):
+    path = tmp_path / "wide.trace"
+    assert main(["trace", "gen", "zipf", "-o", str(path), "--accesses", "2000", "--tables",
+                 "40", "--rows", "50", "--seed", "1"]) == 0
+    code, out, _ = run(capsys, "trace", "info", path)
+    assert code == 0 and "(32 of 40 shown; --json lists all)" in out
+    assert len(json.loads(run(capsys, "trace", "info", path, "--json")[1])[
+        "cardinalities"]) == 40
+
+
+def test_trace_import_help_lists_the_formats(capsys):
+    with pytest.raises(SystemExit):
+        main(["trace", "import", "--help"])
+    out = capsys.readouterr().out
+    assert "csv_table (.csv): CSV traces: a header naming the columns (batch,table,row)" in out
+    assert all(f"  {name} (" in out for name in ("native", "parquet_table", "click_log"))

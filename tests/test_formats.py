@@ -379,7 +379,7 @@ def test_zipf_to_native_directory(tmp_path):
     assert_same_accesses(in_memory, on_disk)
     np.testing.assert_array_equal(on_disk.cardinalities, [300, 300])
     assert on_disk.meta["provenance"]["generator"] == "zipf"
-    vid = on_disk.dense().vid  # cached beside the trace with native.write_npy_atomic
+    vid = on_disk.dense().vid  # cached beside the trace with files.write_npy_atomic
     assert (tmp_path / "z.trace" / "vid.npy").exists()
     np.testing.assert_array_equal(native.read(tmp_path / "z.trace").vid, vid)
 

@@ -65,3 +65,32 @@ def test_plan_replay_equals_prediction_and_beats_uniform(tmp_path, capsys):
     with pytest.raises(ConfigError, match="dtype"):
         row_bytes(32, "bf8")
     assert row_bytes(3, "int4") == 2
+
+
+def _many_small_tables(tmp_path):
+    rng = np.random.default_rng(2)
+    n, heights = 20_000, np.full(200, 40)  # 200 tables of 40 rows: small buffers each
+    table = rng.integers(0, 200, n).astype(np.int32)
+    trace = Trace.from_arrays(table, rng.integers(0, 40, n), np.arange(0, n + 1, 500),
+                              heights)
+    path = tmp_path / "small.trace"
+    native.write(trace, path)
+    return path
+
+
+def test_plan_on_many_small_tables_warns_in_a_few_lines(tmp_path, capsys):
+    path = _many_small_tables(tmp_path)
+    assert main(["plan", str(path), "--budget", "40KB", "--dim", "4"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    # one per-table buffer of 200 is below its 32 ways: shown once, then counted
+    assert 1 <= len(err) <= 3, err
+    assert err[0].startswith("recsim: warning: capacity ") and "below ways 32" in err[0]
+    assert err[-1].startswith("recsim: warning: ") and "warnings like 'capacity" in err[-1]
+
+
+def test_a_budget_beyond_every_table_says_so(tmp_path, capsys):
+    path = _many_small_tables(tmp_path)
+    assert main(["plan", str(path), "--budget", "2GB", "--dim", "4", "--no-verify"]) == 0
+    out = capsys.readouterr().out
+    assert "the budget holds every table (64,000 bytes)" in out
+    assert "uniform load factor 1.0000" in out

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import recsim
+import recsim.cli
 from recsim import registry
 from recsim.cli import main
 from recsim.engine.kernels import kernel_files, kernel_path
@@ -201,3 +202,113 @@ def test_check_policy_catches_a_broken_policy():
     assert "TraceCase(tables=" in example and "geometry=" in example
     rows = example.split("rows=(")[1].split(")")[0]
     assert len(rows.split(",")) <= 4  # shrunk to a few accesses
+
+
+def test_wrong_hook_signature_is_one_line_naming_file_and_hook_before_compiling(
+        capsys, tmp_path, monkeypatch):
+    trace = tmp_path / "t.trace"
+    recsim.traces.save_trace(_trace(), trace, "native")
+    ran = []  # the command (which would compile the loop) never starts
+    monkeypatch.setattr(recsim.cli, "cmd_simulate", lambda args: ran.append(args))
+    path = FIXTURES / "wrong_on_hit.py"
+    assert main(["--plugin", str(path), "simulate", "--trace", str(trace), "--policy",
+                 "wrong_hit", "--capacity", "3"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and not ran
+    assert err.startswith(f"recsim: error: {path}:") and "hook on_hit takes (state, set_, " \
+        "slot, vid); expected (state, set_, slot, vid, t, prio)" in err
+    assert "wrong_hit" not in registry.policies()
+
+
+def _hook(a, b, c, d=0):
+    return 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: registry.Policy("p", "", _hook, victim=_hook),  # victim takes 7
+    lambda: registry.Policy("p", "", lambda ctx: 0, victim=registry.get_policy("lru").victim),
+    lambda: registry.Prefetcher("f", "", lambda ctx, params: 0, on_evict=lambda s, v: 0),
+    lambda: registry.Prefetcher("f", "", lambda ctx, params: 0, on_access=_hook)])
+def test_hook_signatures_checked_on_construction(make):
+    with pytest.raises(ConfigError, match=r"^\S+\.py:\d+: (policy 'p'|prefetcher 'f'): hook "
+                       r"(victim|make_state|on_evict|on_access) takes \(.*\); expected \("):
+        make()
+
+
+def test_hooks_may_name_parameters_their_way_and_take_defaults():
+    def on_evict(s, v, when, extra=None):
+        pass
+
+    registry.Prefetcher("f", "", lambda ctx, params: 0, on_evict=on_evict)
+
+
+def test_entry_point_with_a_wrong_signature_warns_naming_the_hook(monkeypatch, capsys):
+    def load():
+        return registry._file_module(FIXTURES / "wrong_on_hit.py").POLICY
+
+    fake = {"recsim.policies": [_EntryPoint("wrong", "wrong:POLICY", load)]}
+    monkeypatch.setattr(registry, "entry_points", lambda group: fake.get(group, []))
+    registry._entry_point_plugins.cache_clear()
+    registry.policies.cache_clear()
+    try:
+        assert main(["policies"]) == 0
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "wrong_on_hit.py" in err and "on_hit" in err
+    finally:
+        registry._entry_point_plugins.cache_clear()
+        registry.policies.cache_clear()
+
+
+def test_undeclared_cross_set_state_fails_check_policy_at_its_defaults():
+    from recsim.testing import check_policy
+
+    registry.load_plugin_files([FIXTURES / "global_counter.py"])
+    with pytest.raises(AssertionError, match="check 'per_set' of policy 'global_rr'"):
+        check_policy("global_rr")
+
+
+def test_a_broken_policy_fails_exactly_the_named_check_it_breaks():
+    from recsim import testing
+
+    registry.load_plugin_files([FIXTURES / "global_counter.py", FIXTURES / "narrow_params.py"])
+    failed = set()
+    for name in ("global_rr", "narrow_params", "lru"):
+        for check in testing.plugin_checks("policy", name, max_examples=12):
+            try:
+                check()
+            except (AssertionError, ValueError):
+                failed.add((name, check.check))
+    assert failed == {("global_rr", "per_set"), ("narrow_params", "param_ranges")}
+
+
+def test_checks_are_named_and_skips_declared_with_a_reason(monkeypatch):
+    from recsim import testing
+
+    checks = testing.plugin_checks("policy", "drrip")
+    assert [c.check for c in checks] == list(testing.CHECKS["policy"])
+    assert {c.check: c.skip for c in checks if c.skip} == {
+        "per_set": "cross_set=True: its state spans sets"}
+    lru = registry.get_policy("lru")
+    odd = registry.Policy("odd", "", lru.make_state, lru.victim,
+                          skip_checks={"belady": "it is the optimum"})
+    monkeypatch.setitem(registry.policies(), "odd", odd)
+    assert testing.plugin_checks("policy", "odd")[-1].skip == "it is the optimum"
+    mark = testing.parametrize_with_checks(["odd"], prefetchers=["next_n"])
+    ids = [p.id for p in mark.args[1]]
+    assert ids[:2] == ["odd-param_ranges", "odd-buffer"] and "next_n-chunked" in ids
+    bad = registry.Policy("bad", "", lru.make_state, lru.victim, skip_checks={"nope": "?"})
+    monkeypatch.setitem(registry.policies(), "bad", bad)
+    with pytest.raises(ConfigError, match="policy 'bad': skip_checks names no check 'nope'"):
+        testing.plugin_checks("policy", "bad")
+
+
+def test_checks_keep_their_own_small_buffer_warnings_quiet():
+    import warnings
+
+    from recsim.errors import RecsimWarning
+    from recsim.testing import check_policy
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_policy("lru", max_examples=8)  # draws capacity < ways and capacity >= vectors
+    assert not [w for w in caught if issubclass(w.category, RecsimWarning)]

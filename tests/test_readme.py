@@ -89,6 +89,7 @@ def test_every_skip_matches_a_readme_line_and_every_line_is_covered():
 def workdir(tmp_path_factory):
     path = tmp_path_factory.mktemp("readme")
     (path / "calibrations").symlink_to(README.parent / "calibrations")  # as from the root
+    (path / "accesses.csv").write_text("batch,table,row\n0,0,17\n0,1,-4\n1,0,17\n")
     for name in TRACES:
         assert main(["trace", "gen", "zipf", "-o", str(path / name), "--accesses", "20000",
                      "--tables", "2", "--rows", "2000", "--seed", "1"]) == 0

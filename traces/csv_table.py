@@ -1,4 +1,4 @@
-"""CSV traces: one access per line, with a header naming the columns.
+"""CSV traces: a header naming the columns (``batch,table,row``), then one access per line.
 
 Columns (any order; other columns are ignored)::
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim.errors import TraceFormatError
-from recsim.files import atomic_directory, atomic_output
+from recsim.files import atomic_directory
 from recsim.traces.tables import check_table_info
 from recsim.traces.trace import Trace
 
@@ -109,12 +109,6 @@ def write_meta(trace: Trace, directory: Path, default_name: str) -> None:
     if trace.meta.get("table_info"):
         meta["table_info"] = trace.meta["table_info"]
     (Path(directory) / "meta.json").write_text(json.dumps(meta, indent=1))
-
-
-def write_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Save one ``.npy`` next to its final name and rename it into place."""
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array))
 
 
 def _load_array(path: Path, dtype) -> np.ndarray:

@@ -51,6 +51,7 @@ import numpy as np
 from numba import njit
 
 from recsim.errors import TraceFormatError
+from recsim.files import atomic_output, write_npy_atomic
 
 TABLE_ALIGN = 64
 # Direct-address remap (a bitmap over the key space) is used while the key space is at
@@ -261,7 +262,7 @@ class Trace:
             "tables": self.n_tables,
             "unique_vectors": self.n_unique,
             "unique_fraction": self.n_unique / self.n_accesses,
-            "cardinalities": [c or "unknown" for c in self.cardinalities.tolist()[:32]],
+            "cardinalities": [c or "unknown" for c in self.cardinalities.tolist()],
             "row_ids": "uint64" if self.unsigned_rows else "int64",
             "key_layout": "ranked" if self.ranked else "row ids",
             "provenance": self.meta.get("provenance", {}),
@@ -563,9 +564,6 @@ def _grown(slots, n: int):
 def _compute_cached_dense(trace: Trace) -> DenseIds:
     """Compute the remap; for an on-disk trace, write ``vid.npy`` as it is computed and
     ``keys.npy`` after, each atomically (a read-only directory: just compute it)."""
-    from recsim.files import atomic_output
-    from recsim.traces.native import write_npy_atomic
-
     paths = _dense_paths(trace)
     if paths is None:
         return compute_dense(trace)

@@ -16,7 +16,8 @@ over 856 curves) is not attempted.
 
 It is compared with one shared buffer of the whole budget (one LRU over all tables, from
 the trace's reuse distances) and with TorchRec's default, one load factor for every table
-(``clf = budget / sum(height_t * row_bytes[t])``). Each miss rate gets an estimated
+(``clf = budget / sum(height_t * row_bytes[t])``, at most 1: a budget beyond every
+table, ``budget_holds_all``, caches every row). Each miss rate gets an estimated
 latency from a calibration (:mod:`recsim.latency`). Then the plan is replayed table by
 table through the engine: fully associative buffers must give the predicted misses
 (they do: the curves are exact), and 32-way buffers of the same capacities (recsim's
@@ -149,7 +150,8 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
 
     start = time.perf_counter()
     rows = greedy_split(curves.hits, sizes, int(budget))
-    clf = budget / float((heights * sizes).sum())
+    total = int((heights * sizes).sum())
+    clf = min(budget / float(total), 1.0)  # a load factor past 1 holds nothing more
     uniform = np.minimum(np.floor(clf * heights).astype(np.int64), heights)
     dense = trace.dense()
     shared_rows = int(budget // sizes.max())
@@ -167,7 +169,7 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
     result = {
         "accesses": n, "tables": trace.n_tables, "budget_bytes": int(budget),
         "row_bytes": sizes.tolist() if np.ndim(row_size) else int(row_size),
-        "table_names": table_names(trace),
+        "table_names": table_names(trace), "table_bytes": total, "budget_holds_all": budget >= total,
         "plan": {**summary(sum(predicted), (rows * sizes).sum()),
                  "rows": rows.tolist(), "load_factor": (rows / heights).tolist(),
                  "table_misses": predicted},
