@@ -55,7 +55,8 @@ the replay loop, for plain replays only (no prefetcher, advice or per-access sta
 
 A *learned* plug-in (the ``recmg`` policy, the ``recmg`` and ``transfetch`` prefetchers)
 takes its model checkpoint as a :class:`File` parameter and names an ``advise`` hook,
-``"module:function"``: when a File parameter is set, the engine imports that function (of
+``"module:function"``: when a File parameter is set (on every replay with
+``advise_always``: the ``nextuse`` policy learns online), the engine imports that function (of
 a higher layer, which may use torch: :mod:`recsim.recmg.plugins`) and calls
 ``function(trace, params) -> Advice`` before the replay; a policy's advice gives ``prio``,
 a prefetcher's the vectors the engine prefetches per chunk (docs/architecture.md).
@@ -456,6 +457,9 @@ class _Plugin:
     # "module:function" of (trace, params) -> Advice, called before the replay when a File
     # parameter is set (a learned plug-in's model inference; see the module)
     advise: str = field(default="", kw_only=True)
+    # call ``advise`` on every replay, File parameter or not (a plug-in that learns online
+    # from the trace it replays, such as ``nextuse``)
+    advise_always: bool = field(default=False, kw_only=True)
 
     @property
     def module(self) -> str:
@@ -471,8 +475,9 @@ def files_set(plugin, params: dict) -> dict:
 
 def advice_of(plugin, trace, params: dict):
     """The plug-in's advice for ``trace`` (its ``advise`` hook, imported by name), or None
-    when it has no hook or none of its File parameters is set."""
-    if not plugin.advise or not files_set(plugin, params):
+    when it has no hook or none of its File parameters is set (and it is not
+    ``advise_always``)."""
+    if not plugin.advise or not (plugin.advise_always or files_set(plugin, params)):
         return None
     module, function = plugin.advise.split(":")
     return getattr(importlib.import_module(module), function)(trace, params)

@@ -1,0 +1,166 @@
+"""Online next-use prediction for the ``nextuse`` policy: its ``advise`` hook.
+
+No train/test split: the first ``warmup`` accesses warm up; then every ``retrain``
+accesses a LightGBM regressor is trained on the most recent ``window`` accesses whose
+label is already known (the next use has happened, or the horizon has passed) and predicts
+the next ``retrain`` accesses from their past-only features
+(:mod:`recsim.nextuse.features`). The advice of access ``t`` is ``1 + log2`` of its
+predicted next-use distance (0: no prediction, the warm-up), which the policy turns into
+an estimated time of next use (Mockingjay's per-way ETA).
+
+Defaults follow LRB's published settings (``src/caches/lrb.h`` at github.com/sunnyszy/lrb,
+``GBM_PARAMS``): 32 boosting rounds, 32 leaves, learning rate 0.1, feature and bagging
+fraction 0.8; a training batch of 128K samples (LRB's ``batch_size``), retrained every
+128K accesses. Deviations: one thread (deterministic, seeded), and the label is clipped
+at ``horizon`` accesses (LRB: twice its memory window).
+
+``model``: a saved model (``nextuse-model`` file, :func:`save_model`) that predicts from
+the first access (no warm-up) until the first retraining. The advice, and the last model,
+are cached beside an on-disk trace (``TRACE/advice/nextuse-KEY.npz``), keyed by the
+parameters, the trace's content and this package's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recsim.engine.replay import Advice
+from recsim.errors import ConfigError
+from recsim.files import atomic_output
+from recsim.nextuse import features as F
+from recsim.traces.nextuse import next_use
+
+KIND = "nextuse-model"
+TRAIN_PARAMS = ("warmup", "retrain", "window", "horizon", "trees", "leaves", "threads", "seed")
+
+
+def booster_params(params: dict) -> dict:
+    """LightGBM's parameters (LRB's, see module), seeded and deterministic."""
+    return {"objective": "regression", "num_leaves": params["leaves"], "learning_rate": 0.1,
+            "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 5,
+            "num_threads": params["threads"], "seed": params["seed"], "deterministic": True,
+            "verbosity": -1}
+
+
+def known(t_now: int, nxt: np.ndarray, horizon: int, window: int) -> np.ndarray:
+    """The indices of the ``window`` most recent accesses before ``t_now`` whose label
+    is known at ``t_now``: next use before it, or horizon passed."""
+    lo = max(0, t_now - horizon - window)
+    idx = np.arange(lo, t_now)
+    idx = idx[(nxt[lo:t_now] < t_now) | (idx + horizon <= t_now)]
+    return idx[-window:]
+
+
+def online(trace, params: dict, progress: bool = True):
+    """``(advice per access, last booster, feature importances (gain), seconds computing
+    features, training, predicting)`` (see module)."""
+    import lightgbm as lgb
+    from tqdm import tqdm
+    n, warmup, every = trace.n_accesses, params["warmup"], params["retrain"]
+    began = time.perf_counter()
+    dense = trace.dense()
+    x = F.features(dense.vid, trace.table, trace.batch_offsets, dense.n_unique, trace.n_tables)
+    nxt = next_use(np.asarray(dense.vid, np.int64), dense.n_unique)[0]
+    y = F.labels(nxt, params["horizon"])
+    seconds = [time.perf_counter() - began, 0.0, 0.0]
+    advice = np.zeros(n)
+    booster = load_model(params["model"]) if params["model"] else None
+    if booster is not None:
+        advice[:warmup] = _predict(booster, x[:warmup], params)
+    gain = np.zeros(len(F.NAMES))
+    for t_now in tqdm(range(warmup, n, every), desc="nextuse: online training",
+                      disable=not progress, unit="round", leave=False):
+        began = time.perf_counter()
+        idx = known(t_now, nxt, params["horizon"], params["window"])
+        data = lgb.Dataset(x[idx], y[idx], categorical_feature=[F.TABLE],
+                           feature_name=list(F.NAMES), free_raw_data=True)
+        booster = lgb.train(booster_params(params), data, num_boost_round=params["trees"])
+        gain += booster.feature_importance("gain")
+        seconds[1] += time.perf_counter() - began
+        began = time.perf_counter()
+        advice[t_now:t_now + every] = _predict(booster, x[t_now:t_now + every], params)
+        seconds[2] += time.perf_counter() - began
+    return advice, booster, gain / max(gain.sum(), 1e-12), *seconds
+
+
+def _predict(booster, x: np.ndarray, params: dict) -> np.ndarray:
+    """``1 + log2`` of the predicted next-use distance, in ``[1, 1 + log2 horizon]``."""
+    top = 1 + np.log2(params["horizon"])
+    return np.clip(1 + booster.predict(x, num_threads=params["threads"]), 1, top)
+
+
+def check(trace, params: dict) -> None:
+    """One line for what cannot work, before any work: a warm-up as long as the trace (no
+    model to start from), or a ``model`` that is no nextuse model."""
+    if params["model"]:
+        load_model(params["model"])
+    elif params["warmup"] >= trace.n_accesses:
+        raise ConfigError(f"policy 'nextuse': parameter 'warmup': expected fewer accesses "
+                          f"than trace '{trace.name}' has ({trace.n_accesses:,}), got "
+                          f"{params['warmup']:,}: nothing would be predicted")
+
+
+def save_model(booster, path) -> Path:
+    """Write ``booster`` as a ``nextuse-model`` file (JSON: kind, feature names, model)."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps({"kind": KIND, "features": list(F.NAMES),
+                                         "booster": booster.model_to_string()}))
+    return path
+
+
+def load_model(path):
+    """The LightGBM booster of the ``nextuse-model`` file at ``path``; anything else
+    (another kind of checkpoint, other features) is one line naming the file."""
+    import lightgbm as lgb
+    try:
+        saved = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        saved = None
+    kind = saved.get("kind") if isinstance(saved, dict) else None
+    if kind != KIND:
+        raise ConfigError(f"{path}: {'a ' + str(kind) if kind else 'not a'} model file; "
+                          f"expected a {KIND} (written beside the trace's advice)")
+    if saved.get("features") != list(F.NAMES):
+        raise ConfigError(f"{path}: a {KIND} of features {saved.get('features')}; expected "
+                          f"{list(F.NAMES)}")
+    return lgb.Booster(model_str=saved["booster"])
+
+
+def cache_key(trace, params: dict) -> str:
+    """Digest of the parameters, the trace's content and this package's code."""
+    h = hashlib.sha256(json.dumps({k: params[k] for k in TRAIN_PARAMS}).encode())
+    for name in ("table", "row", "batch_offsets"):
+        h.update(np.ascontiguousarray(getattr(trace, name)).tobytes())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(source.read_bytes())
+    if params["model"]:
+        h.update(Path(params["model"]).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def advise(trace, params: dict) -> Advice:
+    """The ``nextuse`` policy's advice for ``trace`` (cached beside it, see module)."""
+    check(trace, params)
+    folder = Path(trace.path) / "advice" if trace.path and Path(trace.path).is_dir() else None
+    key = cache_key(trace, params)
+    cache = folder / f"nextuse-{key}.npz" if folder else None
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as saved:
+            return Advice(priority=saved["priority"])
+    priority, booster, gain, *seconds = online(trace, params)
+    if cache is not None:
+        try:
+            with atomic_output(cache) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, priority=priority, importance=gain, seconds=np.array(seconds))
+            save_model(booster, folder / f"nextuse-{key}.model")
+        except OSError:  # a read-only trace directory: no cache
+            pass
+    return Advice(priority=priority)
