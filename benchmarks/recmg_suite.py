@@ -19,6 +19,13 @@ and buffer, the best heuristic and the share of the gap from it to Belady that e
 learned strategy closes, ``(x - best) / (Belady - best)`` (negative: below the best
 heuristic). A finished step (its result file exists) is not run again.
 
+``--nextuse`` instead runs the ``nextuse`` policy (issue 29; it learns online from the
+start, so it needs no evaluation run): ``WORKDIR/nextuse/TRACE/`` holds the trace,
+``CAPACITY/heuristics.json`` every heuristic's and Belady's hit rate on the last third,
+``CAPACITY/nextuse.json`` the policy's per seed (``--seeds``), 32-way and fully associative
+(:func:`nextuse_runs`); ``WORKDIR/nextuse/table.md`` the acceptance table
+(:func:`nextuse_table`).
+
 Quick scale (:data:`QUICK`): traces of 900K accesses (Amazon Video: its 574K), at most 3
 epochs, a smaller TransFetch (dim 32, one layer, a sample every 60 accesses) so that the
 suite fits an hour on 2 shared cores; the TransFetch checkpoint of a trace is shared by its
@@ -39,7 +46,9 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = Path("/work/shared/data/real")
+if not REAL.exists():
+    REAL = ROOT.parent / "shared" / "data" / "real"
 QUICK = 900_000
 TRACES = {
     "meta_like": {"generate": {"preset": "meta-like", "accesses": QUICK, "seed": 0}},
@@ -53,7 +62,7 @@ TRACES = {
 ORDERLESS = ("zipf",)  # the control: no order to learn
 # policies that are not heuristics of a 32-way buffer: the learned one, the oracle, and
 # FBGEMM's batch-exact caches, which replay only their own geometry
-NOT_HEURISTIC = ("recmg", "belady", "fbgemm_lru", "fbgemm_lfu")
+NOT_HEURISTIC = ("recmg", "nextuse", "belady", "fbgemm_lru", "fbgemm_lfu")
 LEARNED = ("CM", "RecMG", "LRU+PF", "LRU+TransFetch")
 QUICK_OVERRIDES = {"epochs": 3, "threads": 1,
                    "params": {"transfetch": {"dim": 32, "depth": 1, "sample_every": 60}}}
@@ -287,6 +296,108 @@ def summary(root: Path) -> str:
     return "\n".join(parts) + "\n" + acceptance(runs)
 
 
+def suite_trace(trace: str, folder: Path):
+    """The suite's ``trace``, written once to ``folder/trace.trace`` and opened from there
+    (the ``nextuse`` advice is cached beside it)."""
+    from recsim.traces import generate_trace, load_trace, save_trace
+    path, spec = folder / "trace.trace", TRACES[trace]
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        if "generate" in spec:
+            generate_trace(**{"path": path, **spec["generate"]})
+        else:
+            save_trace(load_trace(spec["path"], spec["format"]), path)
+    return load_trace(path)
+
+
+def nextuse_runs(trace: str, capacity: float, seeds: list[int], workdir: Path,
+                 params: dict) -> dict:
+    """The last third's hit rates of every heuristic and Belady (``heuristics.json``, once)
+    and of ``nextuse`` per seed (the LightGBM and replay seed), 32-way and fully
+    associative (``nextuse.json``, a finished seed not run again)."""
+    from recsim import simulate
+    tr = suite_trace(trace, workdir / trace)
+    out = workdir / trace / f"{capacity:g}"
+    out.mkdir(parents=True, exist_ok=True)
+    start = 2 * tr.n_accesses // 3
+
+    def rate(policy, ways, **kw):
+        return float(simulate(tr, policy, capacity, ways, log_hits=True, **kw)
+                     .hit_log[start:].mean())
+    saved = out / "heuristics.json"
+    rates = json.loads(saved.read_text()) if saved.exists() else {}
+    missing = [p for p in [*heuristics(), "belady"] if p not in rates]
+    if missing or "fully associative" not in rates:
+        rates.update({p: rate(p, 32) for p in missing})
+        rates["fully associative"] = {p: rate(p, 0) for p in ("lru", "lirs", "belady")}
+        saved.write_text(json.dumps(rates, indent=1))
+    path = out / "nextuse.json"
+    done = json.loads(path.read_text()) if path.exists() else {}
+    key = json.dumps(params, sort_keys=True)
+    runs = done.setdefault(key, {})
+    for seed in seeds:
+        if str(seed) not in runs:
+            began = time.perf_counter()
+            p = {**params, "seed": seed}
+            runs[str(seed)] = {"32-way": rate("nextuse", 32, policy_params=p, seed=seed),
+                               "fully associative": rate("nextuse", 0, policy_params=p,
+                                                         seed=seed),
+                               "seconds": time.perf_counter() - began}
+            path.write_text(json.dumps(done, indent=1))
+    return {"heuristics": rates, "nextuse": runs}
+
+
+def nextuse_table(results: dict) -> str:
+    """Per trace and buffer: the best heuristic, ``nextuse`` per seed (32-way), its margin
+    and the share of the gap to Belady it closes (worst seed), and the same fully
+    associative against LRU and LIRS there; then issue 29's acceptance."""
+    head = ["trace", "buffer", "best heuristic", "its hit rate", "nextuse (seeds)",
+            "worst margin", "gap closed", "Belady", "FA: LIRS", "FA: nextuse", "FA: Belady"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    guarantee = wins = 0
+    gaps = []
+    for (trace, cap), r in results.items():
+        h = {k: v for k, v in r["heuristics"].items() if k not in ("belady",
+                                                                      "fully associative")}
+        fa, belady = r["heuristics"]["fully associative"], r["heuristics"]["belady"]
+        best = max(h, key=h.get)
+        ours = [v["32-way"] for v in r["nextuse"].values()]
+        worst = min(ours) - h[best]
+        guarantee += worst >= -0.002
+        wins += worst > 0
+        gap = gap_closed(min(ours), h[best], belady)
+        if cap == 0.15 and trace not in ORDERLESS:
+            gaps.append(gap)
+        fa_ours = [v["fully associative"] for v in r["nextuse"].values()]
+        lines.append("| " + " | ".join(
+            [trace, f"{cap:.0%}", best, f"{h[best]:.4f}", " / ".join(f"{x:.4f}" for x in ours),
+             f"{worst:+.4f}", f"{gap:+.0%}", f"{belady:.4f}", f"{fa['lirs']:.4f}",
+             " / ".join(f"{x:.4f}" for x in fa_ours), f"{fa['belady']:.4f}"]) + " |")
+    n = len(results)
+    return ("\n".join(lines) + f"\n\nguarantee (worst seed >= best heuristic - 0.002): "
+            f"{guarantee} of {n}; above the best heuristic (worst seed): {wins} of {n}; gap "
+            f"closed at 15%, mean over ordered traces: "
+            f"{np.mean(gaps) if gaps else float('nan'):+.0%}\n")
+
+
+def nextuse_suite(args) -> None:
+    """``--nextuse``: every trace and buffer (see module)."""
+    workdir = Path(args.workdir) / "nextuse"
+    params = json.loads(args.params)
+    results = {}
+    for trace in args.traces:
+        if "path" in TRACES[trace] and not Path(TRACES[trace]["path"]).exists():
+            print(f"-- {trace}: skipped, {TRACES[trace]['path']} is absent", flush=True)
+            continue
+        for cap in args.capacities:
+            print(f"== nextuse: {trace} at {cap:g}", flush=True)
+            r = nextuse_runs(trace, cap, args.seeds, workdir, params)
+            results[(trace, cap)] = r
+    text = nextuse_table(results)
+    (workdir / "table.md").write_text(text)
+    print(text)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default=str(ROOT / "results" / "recmg_suite"))
@@ -294,9 +405,16 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--traces", nargs="*", default=list(TRACES))
     ap.add_argument("--capacities", nargs="*", type=float, default=[0.05, 0.15])
+    ap.add_argument("--nextuse", action="store_true",
+                    help="run the nextuse policy against every heuristic (see module)")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--params", default="{}", help="nextuse's parameters (JSON)")
     ap.add_argument("--summary", action="store_true",
                     help="only write WORKDIR/summary.md from the finished runs")
     args = ap.parse_args(argv)
+    if args.nextuse:
+        nextuse_suite(args)
+        return
     if args.summary:
         text = summary(Path(args.workdir))
         (Path(args.workdir) / "summary.md").write_text(text)

@@ -23,7 +23,7 @@ evicted, ties to the least recently used):
 * ``lfu``: fewest accesses since entering;
 * ``irr``: ``max(irr, t - last)`` (LIRS's ordering of a vector by recency and IRR).
 
-``duel: all`` makes 1/32 of the sets (at least one) leaders of each competitor; their
+``duel: all`` makes 1/64 of the sets (at least one) leaders of each competitor; their
 demand accesses and misses are counted, halved every 2^14 leader misses, and every other
 set evicts by the competitor with the lowest miss ratio. ``duel: none`` always evicts by
 ``learned``; ``duel: lru`` duels only ``learned`` and ``lru``. A fully associative
@@ -43,7 +43,7 @@ from recsim.plugin import Choice, File, Int, Policy, hook
 LEARNED, LRU, LFU, IRR = 0, 1, 2, 3
 DUELS = {"all": 4, "lru": 2, "none": 1}  # competitors 0 .. n-1
 NO_GAP = 1 << 40
-LEADER_SHARE = 32  # 1 in 32 sets leads for each competitor
+LEADER_SHARE = 64  # 1 in 64 sets leads for each competitor
 HALVE_AFTER = 1 << 14  # leader misses between halvings of the duel's counters
 M_ACC, M_MISS = 0, 1
 

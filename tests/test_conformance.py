@@ -3,7 +3,8 @@ plug-in is checked with no test edit. Policies that replay whole batches in plac
 loop (``Policy.replay``: FBGEMM's cache, which takes only its own 32-way geometry, no
 prefetcher and no chunks) are checked against FBGEMM's model in test_fbgemm_policies.py.
 Learned prefetchers (an ``advise`` hook: they need a model checkpoint) are checked in
-test_recmg_plugins.py."""
+test_recmg_plugins.py; policies that learn online from the trace (``advise_always``:
+``nextuse``) in their own test file."""
 
 import pytest
 
@@ -14,7 +15,7 @@ EXAMPLES = 12  # per plug-in; the suite's time budget (raise locally to search h
 
 
 @pytest.mark.parametrize("name", sorted(n for n, p in registry.policies().items()
-                                        if p.replay is None))
+                                        if p.replay is None and not p.advise_always))
 def test_policy_conforms(name):
     check_policy(name, max_examples=EXAMPLES)
 

@@ -1,8 +1,8 @@
 """Online next-use prediction for the ``nextuse`` policy: its ``advise`` hook.
 
 No train/test split: the first ``warmup`` accesses warm up; then every ``retrain``
-accesses a LightGBM regressor is trained on the most recent ``window`` accesses whose
-label is already known (the next use has happened, or the horizon has passed) and predicts
+accesses a LightGBM regressor is trained on the accesses labelled in the last ``window``
+accesses (the next use has happened, or the horizon has passed: :func:`known`) and predicts
 the next ``retrain`` accesses from their past-only features
 (:mod:`recsim.nextuse.features`). The advice of access ``t`` is ``1 + log2`` of its
 predicted next-use distance (0: no prediction, the warm-up), which the policy turns into
@@ -48,12 +48,16 @@ def booster_params(params: dict) -> dict:
 
 
 def known(t_now: int, nxt: np.ndarray, horizon: int, window: int) -> np.ndarray:
-    """The indices of the ``window`` most recent accesses before ``t_now`` whose label
-    is known at ``t_now``: next use before it, or horizon passed."""
+    """The accesses labelled in the ``window`` accesses before ``t_now``, as LRB collects
+    its training batch: an access is labelled when its next use happens, or when the
+    horizon passes without one (``min(next use + 1, t + horizon)``). Picking by label
+    time, not access time, keeps long distances in: the most recent accesses with a known
+    label would be mostly the short ones."""
     lo = max(0, t_now - horizon - window)
     idx = np.arange(lo, t_now)
-    idx = idx[(nxt[lo:t_now] < t_now) | (idx + horizon <= t_now)]
-    return idx[-window:]
+    labelled = np.minimum(nxt[lo:t_now], np.iinfo(np.int64).max - 1) + 1
+    labelled = np.minimum(labelled, idx + horizon)
+    return idx[(labelled <= t_now) & (labelled > t_now - window)]
 
 
 def online(trace, params: dict, progress: bool = True):
