@@ -6,9 +6,8 @@ prediction per access stored per way as an estimated time of next use, evict the
 furthest, an overdue line counting by how far it is overdue; ChampSim's
 ``replacement/mockingjay``); the prediction is LRB's (NSDI'20: LightGBM regression of the
 log next-use distance, retrained online, 64 sampled candidates fully associative); the
-guarantee is set dueling (Qureshi et al., ISCA'07, DIP: leader sets fixed to each policy,
-followers take the winner) over several competitors, as in the multi-policy duels of
-LeCaR/CACHEUS's spirit but with per-set leaders.
+guarantee is a duel of the learned ranking with heuristics whose state fits the same
+per-way arrays (set dueling, Qureshi et al., ISCA'07, over shadow sets, below).
 
 Per slot: ``est`` (estimated access time of its next use), ``last`` (last access),
 ``count`` (accesses since it entered) and ``irr`` (the gap between its last two accesses,
@@ -23,14 +22,20 @@ evicted, ties to the least recently used):
 * ``lfu``: fewest accesses since entering;
 * ``irr``: ``max(irr, t - last)`` (LIRS's ordering of a vector by recency and IRR).
 
-``duel: all`` makes 1/64 of the sets (at least one) leaders of each competitor; their
-demand accesses and misses are counted, halved every 2^14 leader misses, and every other
-set evicts by the competitor with the lowest miss ratio. ``duel: none`` always evicts by
-``learned``; ``duel: lru`` duels only ``learned`` and ``lru``. A fully associative
-buffer (one set) has no leaders, so it always ranks by ``learned``, and ranks ``sample``
-random ways (LRB's 64) rather than all. The predicted next use beyond what the set holds
-needs no bypass: such a vector enters with the furthest estimate, so it is the next
-victim (insertion at the lowest priority).
+The guarantee is a duel on sampled shadow sets (the auxiliary tag directories of
+Qureshi and Patt's utility monitors, MICRO'06, rather than DIP's leader sets: a leader
+set pays for a losing policy, and on a skewed trace a few leader sets differ more by
+which hot vectors they hold than by policy; measured in docs/recmg.md). Up to
+``SHADOW_SETS`` sets, spread by hash, are shadowed once per competitor: every demand
+access of a shadowed set is replayed in each competitor's copy of that set (its tags and
+the same per-way state), and the buffer evicts, in every set, by the competitor with the
+fewest shadow misses (halved every ``HALVE_AFTER`` shadow accesses, so it follows
+phases). ``duel: all`` duels ``learned`` with ``lru``, ``lfu`` and ``irr``; ``duel: lru``
+with ``lru`` only; ``duel: none`` always evicts by ``learned``. A fully associative buffer
+is shadowed as 32-way pseudo-sets of the same capacity (its vectors hashed as a 32-way
+buffer's would be), and ranks ``sample`` random ways (LRB's 64) rather than all. The
+predicted next use beyond what the set holds needs no bypass: such a vector enters with
+the furthest estimate, so it is the next victim (insertion at the lowest priority).
 """
 
 from collections import namedtuple
@@ -38,42 +43,48 @@ from collections import namedtuple
 import numpy as np
 from numba import uint64
 
+from recsim.engine.replay import mix64, set_index
 from recsim.plugin import Choice, File, Int, Policy, hook
 
 LEARNED, LRU, LFU, IRR = 0, 1, 2, 3
 DUELS = {"all": 4, "lru": 2, "none": 1}  # competitors 0 .. n-1
 NO_GAP = 1 << 40
-LEADER_SHARE = 64  # 1 in 64 sets leads for each competitor
-HALVE_AFTER = 1 << 14  # leader misses between halvings of the duel's counters
-M_ACC, M_MISS = 0, 1
+SHADOW_SETS = 64
+SHADOW_WAYS = 32  # the ways of a fully associative buffer's pseudo-sets
+HALVE_AFTER = 1 << 14  # shadow accesses between halvings of the shadow miss counts
 
-State = namedtuple("State", "est last count irr vlast vgap leader score since rng sample")
+State = namedtuple("State", "est last count irr vlast vgap shadow_of tag sest slast scount "
+                            "sirr misses since winner rng sample")
 
 
-def leaders(sets: int, competitors: int) -> np.ndarray:
-    """Per set the competitor it leads for, or -1 (a follower): every
-    ``LEADER_SHARE``-th set from set ``k`` on leads for competitor ``k``, spread by a
-    multiplicative hash so leaders are not neighbours; none with one competitor or set."""
-    lead = np.full(sets, -1, np.int64)
-    if competitors < 2 or sets < 2:
-        return lead
-    order = np.argsort((np.arange(sets, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-                       % np.uint64(1 << 61), kind="stable")
-    per = max(1, sets // LEADER_SHARE)
-    for k in range(competitors):
-        lead[order[k * per:(k + 1) * per]] = k
-    return lead
+def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
+    """``(per vector its shadow set or -1, shadow ways)``: the sets of a ``ways``-way
+    buffer (32-way pseudo-sets of a fully associative one), every ``k``-th in hash order
+    shadowed, ``SHADOW_SETS`` at most."""
+    w = ways if ways < capacity else min(SHADOW_WAYS, capacity)
+    sets = max(1, capacity // w)
+    set_of = set_index(np.asarray(keys), sets)
+    order = np.argsort(mix64(np.arange(sets, dtype=np.uint64)), kind="stable")
+    index = np.full(sets, -1, np.int64)
+    n = min(SHADOW_SETS, sets)
+    index[order[:n]] = np.arange(n)
+    return index[set_of], w
 
 
 def make_state(ctx, params):
     cap, n = ctx.capacity, ctx.n_vids
-    competitors = DUELS[params["duel"]]
+    k = DUELS[params["duel"]]
+    shadow_of, w = shadowed(ctx.keys, cap, ctx.ways)
+    m = min(SHADOW_SETS, max(1, cap // w)) if k > 1 else 0
+    shape = (m, k, w)
     mixed = (ctx.seed * 0x9E3779B97F4A7C15 + 0xD1B54A32D192ED03) % (1 << 64)
     return State(np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap, np.int64),
                  np.zeros(cap, np.int64), np.full(n, -1, np.int64),
-                 np.full(n, NO_GAP, np.int64), leaders(ctx.sets, competitors),
-                 np.zeros((max(competitors, 1), 2), np.float64), np.zeros(1, np.int64),
-                 np.array([mixed or 1], np.uint64), params["sample"])
+                 np.full(n, NO_GAP, np.int64), shadow_of if k > 1 else np.full(n, -1),
+                 np.full(shape, -1, np.int64), np.zeros(shape, np.int64),
+                 np.zeros(shape, np.int64), np.zeros(shape, np.int64),
+                 np.zeros(shape, np.int64), np.zeros(k, np.float64), np.zeros(1, np.int64),
+                 np.zeros(1, np.int64), np.array([mixed or 1], np.uint64), params["sample"])
 
 
 @hook
@@ -84,35 +95,80 @@ def on_access(state, vid, t):
 
 
 @hook
-def _touch(state, slot, vid, t, prio):
+def _estimate(state, vid, t, prio):
+    """The estimated time of the next use after a demand access (see module)."""
     if prio > 0:
-        state.est[slot] = t + np.int64(2.0 ** (prio - 1.0))
-    else:
-        state.est[slot] = t + state.vgap[vid]
-    state.last[slot] = t
-    state.irr[slot] = state.vgap[vid]
+        return t + np.int64(2.0 ** (prio - 1.0))
+    return t + state.vgap[vid]
 
 
 @hook
-def _count(state, set_, miss):
-    k = state.leader[set_]
-    if k >= 0:
-        state.score[k, M_ACC] += 1.0
-        if miss:
-            state.score[k, M_MISS] += 1.0
-            state.since[0] += 1
-            if state.since[0] >= HALVE_AFTER:
-                state.since[0] = 0
-                for k in range(state.score.shape[0]):
-                    state.score[k, M_ACC] *= 0.5
-                    state.score[k, M_MISS] *= 0.5
+def _rank(competitor, est, last, count, irr, t):
+    """A way's key for ``competitor``: the largest is evicted."""
+    age = t - last
+    if competitor == LEARNED:
+        d = est - t
+        return d if d >= 0 else -d
+    if competitor == LRU:
+        return age
+    if competitor == LFU:
+        return -count
+    return max(irr, age)
+
+
+@hook
+def _shadow(state, sh, k, vid, t, est):
+    """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss."""
+    tag, sest, slast = state.tag[sh, k], state.sest[sh, k], state.slast[sh, k]
+    scount, sirr = state.scount[sh, k], state.sirr[sh, k]
+    way, best_key, best_last = -1, np.int64(-(1 << 62)), np.int64(1 << 62)
+    for w in range(tag.shape[0]):
+        if tag[w] == vid:
+            sest[w], slast[w], sirr[w] = est, t, state.vgap[vid]
+            scount[w] += 1
+            return False
+        key = (np.int64(1 << 62) if tag[w] < 0 else
+               _rank(k, sest[w], slast[w], scount[w], sirr[w], t))
+        if key > best_key or (key == best_key and slast[w] < best_last):
+            way, best_key, best_last = w, key, slast[w]
+    tag[way], sest[way], slast[way], scount[way], sirr[way] = vid, est, t, 1, state.vgap[vid]
+    return True
+
+
+@hook(inline=False)
+def _duel(state, sh, vid, t, est):
+    """Replay the access in every competitor's shadow of set ``sh`` and update the
+    winner (see module)."""
+    for k in range(state.misses.shape[0]):
+        if _shadow(state, sh, k, vid, t, est):
+            state.misses[k] += 1.0
+    state.since[0] += 1
+    if state.since[0] >= HALVE_AFTER:
+        state.since[0] = 0
+        for k in range(state.misses.shape[0]):
+            state.misses[k] *= 0.5
+    best = 0
+    for k in range(1, state.misses.shape[0]):
+        if state.misses[k] < state.misses[best]:
+            best = k
+    state.winner[0] = best
+
+
+@hook
+def _touch(state, slot, vid, t, prio):
+    est = _estimate(state, vid, t, prio)
+    state.est[slot] = est
+    state.last[slot] = t
+    state.irr[slot] = state.vgap[vid]
+    sh = state.shadow_of[vid]
+    if sh >= 0:
+        _duel(state, sh, vid, t, est)
 
 
 @hook
 def on_hit(state, set_, slot, vid, t, prio):
     _touch(state, slot, vid, t, prio)
     state.count[slot] += 1
-    _count(state, set_, False)
 
 
 @hook
@@ -123,31 +179,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         state.irr[slot] = state.vgap[vid]
     else:
         _touch(state, slot, vid, t, prio)
-        _count(state, set_, True)
     state.count[slot] = 0 if prefetch else 1
-
-
-@hook
-def _key(state, competitor, slot, t):
-    age = t - state.last[slot]
-    if competitor == LEARNED:
-        d = state.est[slot] - t
-        return d if d >= 0 else -d
-    if competitor == LRU:
-        return age
-    if competitor == LFU:
-        return -state.count[slot]
-    return max(state.irr[slot], age)
-
-
-@hook
-def _winner(state):
-    best, best_ratio = 0, 2.0
-    for k in range(state.score.shape[0]):
-        ratio = (state.score[k, M_MISS] + 1.0) / (state.score[k, M_ACC] + 2.0)
-        if ratio < best_ratio:
-            best, best_ratio = k, ratio
-    return best
 
 
 @hook
@@ -162,14 +194,14 @@ def _random_way(state, ways):
 
 @hook
 def victim(state, set_, base, ways, vid, t, prefetch):
-    k = state.leader[set_]
-    competitor = k if k >= 0 else _winner(state)
+    competitor = state.winner[0]
     sampled = ways > state.sample
     tries = state.sample if sampled else ways
     best, best_key, best_last = base, np.int64(-(1 << 62)), np.int64(1 << 62)
     for i in range(tries):
         slot = base + (_random_way(state, ways) if sampled else i)
-        key = _key(state, competitor, slot, t)
+        key = _rank(competitor, state.est[slot], state.last[slot], state.count[slot],
+                    state.irr[slot], t)
         if key > best_key or (key == best_key and state.last[slot] < best_last):
             best, best_key, best_last = slot, key, state.last[slot]
     return best
@@ -177,7 +209,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGBM), set "
                 "dueling against LRU, LFU and IRR", make_state, victim, on_access=on_access,
-                on_hit=on_hit, on_fill=on_fill, cross_set=True,  # the duel's counters
+                on_hit=on_hit, on_fill=on_fill, cross_set=True,  # the duel's winner
                 advise="recsim.nextuse.learn:advise", advise_always=True,
                 params={
                     "model": File("", "nextuse-model", help="a saved model to start from "
