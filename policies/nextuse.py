@@ -46,15 +46,17 @@ from numba import uint64
 from recsim.engine.replay import mix64, set_index
 from recsim.plugin import Choice, File, Int, Policy, hook
 
-LEARNED, LRU, LFU, IRR = 0, 1, 2, 3
-DUELS = {"all": 4, "lru": 2, "none": 1}  # competitors 0 .. n-1
+LEARNED, LRU, FREQ, IRR, PROBATION = 0, 1, 2, 3, 4
+DUELS = {"all": 5, "lru": 2, "none": 1}  # competitors 0 .. n-1
+FREQ_HALF_LIFE = 2.0 ** 20  # accesses (the longest of the features' decayed counts)
+GHOST = 4  # a vector seen within GHOST x capacity accesses skips probation
 NO_GAP = 1 << 40
 SHADOW_SETS = 64
 SHADOW_WAYS = 32  # the ways of a fully associative buffer's pseudo-sets
 HALVE_AFTER = 1 << 14  # shadow accesses between halvings of the shadow miss counts
 
-State = namedtuple("State", "est last count irr vlast vgap shadow_of tag sest slast scount "
-                            "sirr misses since winner rng sample")
+State = namedtuple("State", "est last count irr freq vlast vgap vfreq shadow_of tag sest "
+                            "slast scount sirr sfreq misses since winner rng sample ghost")
 
 
 def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
@@ -78,20 +80,27 @@ def make_state(ctx, params):
     m = min(SHADOW_SETS, max(1, cap // w)) if k > 1 else 0
     shape = (m, k, w)
     mixed = (ctx.seed * 0x9E3779B97F4A7C15 + 0xD1B54A32D192ED03) % (1 << 64)
-    return State(np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap, np.int64),
-                 np.zeros(cap, np.int64), np.full(n, -1, np.int64),
-                 np.full(n, NO_GAP, np.int64), shadow_of if k > 1 else np.full(n, -1),
-                 np.full(shape, -1, np.int64), np.zeros(shape, np.int64),
-                 np.zeros(shape, np.int64), np.zeros(shape, np.int64),
-                 np.zeros(shape, np.int64), np.zeros(k, np.float64), np.zeros(1, np.int64),
-                 np.zeros(1, np.int64), np.array([mixed or 1], np.uint64), params["sample"])
+    slots = [np.zeros(cap, np.int64) for _ in range(5)]
+    shadows = [np.zeros(shape, np.int64) for _ in range(6)]
+    shadows[0][:] = -1  # no tag
+    return State(*slots, np.full(n, -1, np.int64), np.full(n, NO_GAP, np.int64),
+                 np.zeros(n, np.float64), shadow_of if k > 1 else np.full(n, -1), *shadows,
+                 np.zeros(k, np.float64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap)
 
 
 @hook
 def on_access(state, vid, t):
     if state.vlast[vid] >= 0:
         state.vgap[vid] = t - state.vlast[vid]
+    state.vfreq[vid] = state.vfreq[vid] * 0.5 ** (state.vgap[vid] / FREQ_HALF_LIFE) + 1.0
     state.vlast[vid] = t
+
+
+@hook
+def _freq(state, vid):
+    """The vector's decayed access count at its last access, as log2 in 1/1024ths."""
+    return np.int64(1024.0 * np.log2(state.vfreq[vid]))
 
 
 @hook
@@ -103,7 +112,7 @@ def _estimate(state, vid, t, prio):
 
 
 @hook
-def _rank(competitor, est, last, count, irr, t):
+def _rank(competitor, est, last, count, irr, freq, t, ghost):
     """A way's key for ``competitor``: the largest is evicted."""
     age = t - last
     if competitor == LEARNED:
@@ -111,27 +120,30 @@ def _rank(competitor, est, last, count, irr, t):
         return d if d >= 0 else -d
     if competitor == LRU:
         return age
-    if competitor == LFU:
-        return -count
-    return max(irr, age)
+    if competitor == FREQ:  # decayed count now: log2 at the last access, less its decay
+        return np.int64(1024.0 * age / FREQ_HALF_LIFE) - freq
+    if competitor == IRR:
+        return max(irr, age)
+    return age + (np.int64(1 << 40) if count == 1 and irr > ghost else 0)
 
 
 @hook
 def _shadow(state, sh, k, vid, t, est):
     """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss."""
     tag, sest, slast = state.tag[sh, k], state.sest[sh, k], state.slast[sh, k]
-    scount, sirr = state.scount[sh, k], state.sirr[sh, k]
+    scount, sirr, sfreq = state.scount[sh, k], state.sirr[sh, k], state.sfreq[sh, k]
     way, best_key, best_last = -1, np.int64(-(1 << 62)), np.int64(1 << 62)
     for w in range(tag.shape[0]):
         if tag[w] == vid:
-            sest[w], slast[w], sirr[w] = est, t, state.vgap[vid]
+            sest[w], slast[w], sirr[w], sfreq[w] = est, t, state.vgap[vid], _freq(state, vid)
             scount[w] += 1
             return False
         key = (np.int64(1 << 62) if tag[w] < 0 else
-               _rank(k, sest[w], slast[w], scount[w], sirr[w], t))
+               _rank(k, sest[w], slast[w], scount[w], sirr[w], sfreq[w], t, state.ghost))
         if key > best_key or (key == best_key and slast[w] < best_last):
             way, best_key, best_last = w, key, slast[w]
-    tag[way], sest[way], slast[way], scount[way], sirr[way] = vid, est, t, 1, state.vgap[vid]
+    tag[way], sest[way], slast[way], scount[way] = vid, est, t, 1
+    sirr[way], sfreq[way] = state.vgap[vid], _freq(state, vid)
     return True
 
 
@@ -160,6 +172,7 @@ def _touch(state, slot, vid, t, prio):
     state.est[slot] = est
     state.last[slot] = t
     state.irr[slot] = state.vgap[vid]
+    state.freq[slot] = _freq(state, vid)
     sh = state.shadow_of[vid]
     if sh >= 0:
         _duel(state, sh, vid, t, est)
@@ -177,6 +190,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         state.est[slot] = t + state.vgap[vid]
         state.last[slot] = t
         state.irr[slot] = state.vgap[vid]
+        state.freq[slot] = _freq(state, vid)
     else:
         _touch(state, slot, vid, t, prio)
     state.count[slot] = 0 if prefetch else 1
@@ -201,7 +215,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
     for i in range(tries):
         slot = base + (_random_way(state, ways) if sampled else i)
         key = _rank(competitor, state.est[slot], state.last[slot], state.count[slot],
-                    state.irr[slot], t)
+                    state.irr[slot], state.freq[slot], t, state.ghost)
         if key > best_key or (key == best_key and state.last[slot] < best_last):
             best, best_key, best_last = slot, key, state.last[slot]
     return best

@@ -10,8 +10,9 @@ Per access ``t`` of vector ``v`` (columns :data:`NAMES`):
 * ``age``: ``log2(t - previous access of v)``, NaN at the first appearance;
 * ``gap1`` .. ``gap4``: ``log2`` of the four inter-arrival gaps before that (NaN where
   the vector has fewer accesses);
-* ``count_h8``, ``count_h12``, ``count_h16``: decayed access counts of ``v`` up to and
-  including ``t``, half-lives ``2^8``, ``2^12``, ``2^16`` accesses (LRB's EDCs);
+* ``count_h8`` .. ``count_h20``: decayed access counts of ``v`` up to and including
+  ``t``, half-lives ``2^8``, ``2^12``, ``2^16``, ``2^20`` accesses (LRB's EDCs, whose
+  half-lives run ``2^9`` .. ``2^18``; the longest stands for a frequency count);
 * ``table``: the table id (a categorical feature);
 * ``table_reuse``: the share of the table's recent accesses (an average that halves
   every ``2^12`` accesses of the table) that re-used a vector seen within
@@ -34,10 +35,10 @@ import numpy as np
 from numba import njit
 
 NAMES = ("age", "gap1", "gap2", "gap3", "gap4", "count_h8", "count_h12", "count_h16",
-         "table", "table_reuse", "prev_batch", "batch_recent", "first")
+         "count_h20", "table", "table_reuse", "prev_batch", "batch_recent", "first")
 TABLE = NAMES.index("table")
 GAPS = 4
-HALF_LIVES = (2.0 ** 8, 2.0 ** 12, 2.0 ** 16)
+HALF_LIVES = (2.0 ** 8, 2.0 ** 12, 2.0 ** 16, 2.0 ** 20)
 RECENT = 1 << 16
 TABLE_HALF_LIFE = 2.0 ** 12
 
@@ -49,7 +50,7 @@ def _compute(vids, tables, batch_offsets, n_vids, n_tables):
     last = np.full(n_vids, -1, np.int64)
     gaps = np.zeros((n_vids, GAPS), np.int64)  # the vector's last gaps, newest first
     n_gaps = np.zeros(n_vids, np.int64)
-    counts = np.zeros((n_vids, 3), np.float64)
+    counts = np.zeros((n_vids, len(HALF_LIVES)), np.float64)
     last_batch = np.full(n_vids, -1, np.int64)
     reuse = np.zeros(n_tables, np.float64)
     half = np.array(HALF_LIVES)
@@ -72,17 +73,17 @@ def _compute(vids, tables, batch_offsets, n_vids, n_tables):
                 gaps[v, k] = gaps[v, k - 1]
             gaps[v, 0] = age
             n_gaps[v] = min(n_gaps[v] + 1, GAPS)
-        for k in range(3):
+        for k in range(len(HALF_LIVES)):
             decay = 0.5 ** (age / half[k]) if prev >= 0 else 0.0
             counts[v, k] = counts[v, k] * decay + 1.0
             out[t, 5 + k] = counts[v, k]
         out[t, TABLE] = tb
         reuse[tb] = reuse[tb] * keep_table + (1.0 - keep_table) * (1.0 if recent else 0.0)
-        out[t, 9] = reuse[tb]
-        out[t, 10] = 1.0 if last_batch[v] == batch - 1 and batch > 0 else 0.0
+        out[t, TABLE + 1] = reuse[tb]
+        out[t, TABLE + 2] = 1.0 if last_batch[v] == batch - 1 and batch > 0 else 0.0
         recent_in_batch += 1 if recent else 0
-        out[t, 11] = recent_in_batch / (t - batch_offsets[batch] + 1)
-        out[t, 12] = 1.0 if prev < 0 else 0.0
+        out[t, TABLE + 3] = recent_in_batch / (t - batch_offsets[batch] + 1)
+        out[t, TABLE + 4] = 1.0 if prev < 0 else 0.0
         last[v] = t
         last_batch[v] = batch
     return out
