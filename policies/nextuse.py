@@ -46,8 +46,8 @@ from numba import uint64
 from recsim.engine.replay import mix64, set_index
 from recsim.plugin import Choice, File, Int, Policy, hook
 
-LEARNED, LRU, FREQ, IRR, PROBATION = 0, 1, 2, 3, 4
-DUELS = {"all": 5, "lru": 2, "none": 1}  # competitors 0 .. n-1
+LEARNED, LRU, FREQ, IRR, PROBATION, LEARNED_PROBATION = 0, 1, 2, 3, 4, 5
+DUELS = {"all": 6, "lru": 2, "none": 1}  # competitors 0 .. n-1
 FREQ_HALF_LIFE = 2.0 ** 20  # accesses (the longest of the features' decayed counts)
 GHOST = 4  # a vector seen within GHOST x capacity accesses skips probation
 NO_GAP = 1 << 40
@@ -112,19 +112,40 @@ def _estimate(state, vid, t, prio):
 
 
 @hook
-def _rank(competitor, est, last, count, irr, freq, t, ghost):
-    """A way's key for ``competitor``: the largest is evicted."""
+def _rank(competitor, est, last, freq, irr, t):
+    """A way's key for ``competitor`` (not PROBATION): the largest is evicted."""
     age = t - last
-    if competitor == LEARNED:
+    if competitor == LEARNED or competitor == LEARNED_PROBATION:
         d = est - t
         return d if d >= 0 else -d
-    if competitor == LRU:
-        return age
     if competitor == FREQ:  # decayed count now: log2 at the last access, less its decay
         return np.int64(1024.0 * age / FREQ_HALF_LIFE) - freq
     if competitor == IRR:
         return max(irr, age)
-    return age + (np.int64(1 << 40) if count == 1 and irr > ghost else 0)
+    return age
+
+
+@hook
+def _pick(state, k, est, last, count, irr, freq, base, ways, n, t):
+    """The way of ``base .. base + ways - 1`` (``n`` random ones when fewer) that
+    competitor ``k`` evicts, ties to the least recently used. PROBATION evicts the oldest
+    way on probation (no hit since it entered, not seen within the ghost window) while
+    more than ``n // 8`` are, else the least recently used other way."""
+    best, best_key, best_last = base, np.int64(-(1 << 62)), np.int64(1 << 62)
+    old, old_last, on_probation = -1, np.int64(1 << 62), 0
+    for i in range(n):
+        slot = base + (_random_way(state, ways) if n < ways else i)
+        if (k >= PROBATION and count[slot] == 1 and irr[slot] > state.ghost):
+            on_probation += 1
+            if last[slot] < old_last:
+                old, old_last = slot, last[slot]
+            continue
+        key = _rank(k, est[slot], last[slot], freq[slot], irr[slot], t)
+        if key > best_key or (key == best_key and last[slot] < best_last):
+            best, best_key, best_last = slot, key, last[slot]
+    if old >= 0 and (on_probation > n // 8 or best_last == (1 << 62)):
+        return old
+    return best
 
 
 @hook
@@ -132,16 +153,17 @@ def _shadow(state, sh, k, vid, t, est):
     """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss."""
     tag, sest, slast = state.tag[sh, k], state.sest[sh, k], state.slast[sh, k]
     scount, sirr, sfreq = state.scount[sh, k], state.sirr[sh, k], state.sfreq[sh, k]
-    way, best_key, best_last = -1, np.int64(-(1 << 62)), np.int64(1 << 62)
+    way = -1
     for w in range(tag.shape[0]):
         if tag[w] == vid:
             sest[w], slast[w], sirr[w], sfreq[w] = est, t, state.vgap[vid], _freq(state, vid)
             scount[w] += 1
             return False
-        key = (np.int64(1 << 62) if tag[w] < 0 else
-               _rank(k, sest[w], slast[w], scount[w], sirr[w], sfreq[w], t, state.ghost))
-        if key > best_key or (key == best_key and slast[w] < best_last):
-            way, best_key, best_last = w, key, slast[w]
+        if tag[w] < 0 and way < 0:
+            way = w
+    if way < 0:
+        n = tag.shape[0]
+        way = _pick(state, k, sest, slast, scount, sirr, sfreq, 0, n, n, t)
     tag[way], sest[way], slast[way], scount[way] = vid, est, t, 1
     sirr[way], sfreq[way] = state.vgap[vid], _freq(state, vid)
     return True
@@ -208,17 +230,8 @@ def _random_way(state, ways):
 
 @hook
 def victim(state, set_, base, ways, vid, t, prefetch):
-    competitor = state.winner[0]
-    sampled = ways > state.sample
-    tries = state.sample if sampled else ways
-    best, best_key, best_last = base, np.int64(-(1 << 62)), np.int64(1 << 62)
-    for i in range(tries):
-        slot = base + (_random_way(state, ways) if sampled else i)
-        key = _rank(competitor, state.est[slot], state.last[slot], state.count[slot],
-                    state.irr[slot], state.freq[slot], t, state.ghost)
-        if key > best_key or (key == best_key and state.last[slot] < best_last):
-            best, best_key, best_last = slot, key, state.last[slot]
-    return best
+    return _pick(state, state.winner[0], state.est, state.last, state.count, state.irr,
+                 state.freq, base, ways, min(ways, state.sample), t)
 
 
 POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGBM), set "
