@@ -2,34 +2,93 @@
 tests/reference.py's ``reference_replay``; importing this module registers it.
 
 Written from the module's definition, not its hooks: per set a dict of residents with
-their estimated next use, last access, accesses since entering and last gap; per vector
-the last access and gap; the duel's accesses and misses per competitor, halved every
-``HALVE_AFTER`` leader misses. Which set leads for which competitor is the policy's own
-definition (``leaders``), reused. Fully associative sampling is not modelled: tests use
-``sample`` >= ways.
+their estimated next use, last access, accesses since entering, last gap and decayed
+count; per vector its last access, gap and decayed count; per shadowed set and
+competitor a dict of the same, replayed on every demand access of that set; the shadow
+misses per competitor, halved every ``HALVE_AFTER`` shadow accesses. Which sets are
+shadowed is the policy's own definition (``shadowed``), reused. Fully associative
+sampling is not modelled: tests use ``sample`` >= ways. Demand accesses only (no
+prefetch, no latencies).
 """
 
 from __future__ import annotations
 
+import math
+
 from reference import SET_MODELS
 
-from recsim.policies.nextuse import DUELS, HALVE_AFTER, NO_GAP, leaders
+from recsim.policies.nextuse import (DUELS, FREQ, FREQ_HALF_LIFE, GHOST, HALVE_AFTER, IRR,
+                                     LEARNED, NO_GAP, PROBATION, shadowed)
+
+
+def _rank(k, r, t):
+    est, last, count, irr, freq = r
+    age = t - last
+    if k == LEARNED or k > PROBATION:
+        return abs(est - t)
+    if k == FREQ:
+        return int(1024.0 * age / FREQ_HALF_LIFE) - freq
+    if k == IRR:
+        return max(irr, age)
+    return age
+
+
+def _pick(k, res, t, ghost):
+    """The resident competitor ``k`` evicts from ``res`` (vid -> record)."""
+    if k >= PROBATION:
+        new = [v for v, r in res.items() if r[2] == 1 and r[3] > ghost]
+        rest = [v for v in res if v not in new]
+        if new and (len(new) > len(res) // 8 or not rest):
+            return min(new, key=lambda v: res[v][1])
+        return max(rest, key=lambda v: (_rank(k, res[v], t), -res[v][1]))
+    return max(res, key=lambda v: (_rank(k, res[v], t), -res[v][1]))
 
 
 class _Shared:
     def __init__(self, ctx):
         self.advice = ctx.shared["priority"]
-        n = DUELS[ctx.params["duel"]]
-        self.lead = list(leaders(ctx.sets, n))
-        self.acc, self.miss, self.since = [0.0] * n, [0.0] * n, 0
-        self.vlast, self.vgap = {}, {}
+        self.n = DUELS[ctx.params["duel"]]
+        self.ghost = GHOST * ctx.sets * ctx.ways
+        self.vlast, self.vgap, self.vfreq = {}, {}, {}
+        self.shadow_of = None  # per vector, set on first use (needs the keys)
+        self.shadows, self.misses, self.since, self.winner = {}, [0.0] * self.n, 0, 0
+
+    def access(self, v, t):
+        """Per-vector state after demand access ``t``; the way's record."""
+        if v in self.vlast:
+            self.vgap[v] = t - self.vlast[v]
+        gap = self.vgap.get(v, NO_GAP)
+        self.vfreq[v] = self.vfreq.get(v, 0.0) * 0.5 ** (gap / FREQ_HALF_LIFE) + 1.0
+        self.vlast[v] = t
+        prio = 0.0 if self.advice is None or len(self.advice) == 0 else float(self.advice[t])
+        est = t + int(2.0 ** (prio - 1.0)) if prio > 0 else t + gap
+        return [est, t, 1, gap, int(1024.0 * math.log2(self.vfreq[v]))]
+
+    def duel(self, v, t, record, ways):
+        sh = self.shadow_of[v] if self.n > 1 else -1
+        if sh < 0:
+            return
+        for k in range(self.n):
+            res = self.shadows.setdefault((sh, k), {})
+            if v in res:
+                res[v] = record[:2] + [res[v][2] + 1] + record[3:]
+                continue
+            self.misses[k] += 1
+            if len(res) >= ways:
+                del res[_pick(k, res, t, self.ghost)]
+            res[v] = list(record)
+        self.since += 1
+        if self.since >= HALVE_AFTER:
+            self.since = 0
+            self.misses = [m / 2 for m in self.misses]
+        self.winner = self.misses.index(min(self.misses))
 
 
 class _NextUseSet:
     def __init__(self, ctx, s):
         self.g = ctx.shared.setdefault("nextuse", _Shared(ctx))
-        self.lead = self.g.lead[s]
-        self.res = {}  # vid -> [est, last, count, irr]
+        self.ctx = ctx
+        self.res = {}  # vid -> [est, last, count, irr, freq]
 
     def __contains__(self, v):
         return v in self.res
@@ -42,46 +101,24 @@ class _NextUseSet:
 
     def _access(self, v, t, miss):
         g = self.g
-        if v in g.vlast:
-            g.vgap[v] = t - g.vlast[v]
-        g.vlast[v] = t
-        gap = g.vgap.get(v, NO_GAP)
-        prio = 0.0 if g.advice is None or len(g.advice) == 0 else float(g.advice[t])
-        est = t + int(2.0 ** (prio - 1.0)) if prio > 0 else t + gap
-        count = 1 if miss else self.res[v][2] + 1
-        self.res[v] = [est, t, count, gap]
-        if self.lead >= 0:
-            g.acc[self.lead] += 1
-            if miss:
-                g.miss[self.lead] += 1
-                g.since += 1
-                if g.since >= HALVE_AFTER:
-                    g.since = 0
-                    g.acc = [a / 2 for a in g.acc]
-                    g.miss = [m / 2 for m in g.miss]
+        if g.shadow_of is None:
+            keys = self.ctx.shared["keys"]
+            g.shadow_of, g.ways = shadowed(keys, self.ctx.sets * self.ctx.ways, self.ctx.ways)
+        record = g.access(v, t)
+        if not miss:
+            record[2] = self.res[v][2] + 1
+        self.res[v] = record
+        g.duel(v, t, record, g.ways)
 
     def hit(self, v, t):
         self._access(v, t, False)
 
     def fill(self, v, t, now=None, prefetch=False):
-        if prefetch:
-            gap = self.g.vgap.get(v, NO_GAP)
-            self.res[v] = [t + gap, t, 0, gap]
-        else:
-            self._access(v, t, True)
+        assert not prefetch, "reference_nextuse models demand accesses only"
+        self._access(v, t, True)
 
     def victim(self, v, t, prefetch=False):
-        g = self.g
-        k = self.lead
-        if k < 0:
-            ratios = [(g.miss[i] + 1) / (g.acc[i] + 2) for i in range(len(g.acc))]
-            k = ratios.index(min(ratios))
-
-        def key(u):
-            est, last, count, irr = self.res[u]
-            rank = [abs(est - t), t - last, -count, max(irr, t - last)][k]
-            return (rank, -last)
-        return max(self.res, key=key)
+        return _pick(self.g.winner, self.res, t, self.g.ghost)
 
     def evict(self, v):
         del self.res[v]

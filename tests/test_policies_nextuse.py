@@ -110,9 +110,24 @@ def test_engine_equals_reference(given_advice, rows, capacity, ways, duel, data)
     n = trace.n_accesses
     given_advice[0] = np.array(data.draw(st.lists(
         st.sampled_from([0.0, 1.0, 2.5, 4.0, 7.0]), min_size=n, max_size=n)))
-    params = {"duel": duel, "warmup": 1, "sample": 64}
+    params = {"duel": duel, "warmup": 1, "sample": 64}  # sample >= ways: no sampling
     res = recsim.simulate(trace, "nextuse", capacity, ways, policy_params=params)
     ref = reference_replay(trace, "nextuse", capacity, ways, policy_params=params,
+                           advice=Advice(priority=given_advice[0]))
+    assert res.counts == ref.counts
+    assert res.resident.tolist() == ref.resident
+
+
+@pytest.mark.parametrize("ways", [8, 0])
+def test_engine_equals_reference_past_a_halving(given_advice, ways):
+    # 24K shadowed accesses: the shadow misses are halved once (HALVE_AFTER = 16K)
+    rng = np.random.default_rng(1)
+    rows = (rng.zipf(1.3, 24_000) % 3000).tolist()
+    trace = _trace(rows, np.array(rows) % 4, list(range(0, 24_000, 100)))
+    given_advice[0] = rng.choice([0.0, 3.0, 9.0, 14.0], trace.n_accesses)
+    params = {"duel": "all", "warmup": 1, "sample": 256}
+    res = recsim.simulate(trace, "nextuse", 256, ways, policy_params=params)
+    ref = reference_replay(trace, "nextuse", 256, ways, policy_params=params,
                            advice=Advice(priority=given_advice[0]))
     assert res.counts == ref.counts
     assert res.resident.tolist() == ref.resident
