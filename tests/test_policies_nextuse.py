@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import recsim
 from recsim.engine.replay import Advice
-from recsim.errors import ConfigError
+from recsim.errors import ConfigError, RecsimWarning
 from recsim.nextuse import features as F
 from recsim.nextuse import learn
 from recsim.traces import generate_trace
@@ -162,6 +162,9 @@ def test_online_learning_end_to_end(tmp_path):
     started = recsim.simulate(trace, "nextuse", 0.1, 8,
                               policy_params={**params, "model": str(cached[0])})
     assert started.hits > 0
+    with pytest.warns(RecsimWarning, match=r"^eval_after: 1,000 is inside the first 2,000 "
+                      r"accesses, which policy 'nextuse' learns from without advice"):
+        recsim.simulate(trace, "nextuse", 0.1, 8, policy_params=params, eval_after=1000)
 
 
 def test_bad_input(tmp_path):

@@ -87,6 +87,8 @@ class Advice:
     ``prefetch_ptr``/``prefetch_vids``: CSR lists of vids to prefetch per chunk of
     ``chunk`` accesses; the list of chunk ``k`` is issued at the start of chunk ``k + lag``
     (the model's inference for chunk k overlaps the replay of chunk k, as in RecMG).
+    ``warmup``: the first accesses it gives no advice for (a policy that learns online);
+    a replay judged from inside them (``0 < eval_after < warmup``) is warned about.
     """
 
     priority: np.ndarray | None = None
@@ -94,6 +96,7 @@ class Advice:
     prefetch_vids: np.ndarray | None = None
     chunk: int = 0
     lag: int = 1
+    warmup: int = 0
 
     def arrays(self, n: int, n_vids: int):
         """Checked ``(priority, prefetch_ptr, prefetch_vids, chunk, lag)`` for the loop."""
@@ -127,7 +130,7 @@ def merged_advice(*parts: Advice | None) -> Advice | None:
         return parts[0] if parts else None
     lists = prefetch[0] if prefetch else Advice()
     return Advice(priority[0] if priority else None, lists.prefetch_ptr, lists.prefetch_vids,
-                  lists.chunk, lists.lag)
+                  lists.chunk, lists.lag, max(a.warmup for a in parts))
 
 
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
@@ -188,6 +191,11 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     if any(learned):  # a learned plug-in's model inference (or its cached predictions)
         advice = merged_advice(advice, *learned)
         timings["advice_s"] = time.perf_counter() - start
+        if 0 < settings.eval_after < advice.warmup:
+            warnings.warn(f"eval_after: {settings.eval_after:,} is inside the first "
+                          f"{advice.warmup:,} accesses, which policy '{pol.name}' learns "
+                          "from without advice: the counts include them", RecsimWarning,
+                          stacklevel=3)
     cap = resolve_capacity(settings.capacity, dense.n_unique)
     if settings.eval_after >= max(trace.n_accesses, 1):
         raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "

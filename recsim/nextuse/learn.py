@@ -158,7 +158,7 @@ def advise(trace, params: dict) -> Advice:
     cache = folder / f"nextuse-{key}.npz" if folder else None
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as saved:
-            return Advice(priority=saved["priority"])
+            return Advice(priority=saved["priority"], warmup=_unadvised(params))
     priority, booster, gain, *seconds = online(trace, params)
     if cache is not None:
         try:
@@ -167,4 +167,9 @@ def advise(trace, params: dict) -> Advice:
             save_model(booster, folder / f"nextuse-{key}.model")
         except OSError:  # a read-only trace directory: no cache
             pass
-    return Advice(priority=priority)
+    return Advice(priority=priority, warmup=_unadvised(params))
+
+
+def _unadvised(params: dict) -> int:
+    """The accesses at the head without advice: the warm-up, unless a model starts."""
+    return 0 if params["model"] else params["warmup"]
