@@ -21,14 +21,25 @@ def make_state(ctx, params):
 
 
 @hook
-def victim(state, set_, base, ways, vid, t, prefetch):
-    rng = state.rng
+def next_u64(rng):
+    """The next output of the xorshift64* stream ``rng`` (its one-element state)."""
     x = rng[0]
     x ^= x >> uint64(12)
     x ^= x << uint64(25)
     x ^= x >> uint64(27)
     rng[0] = x
-    return base + np.int64((x * uint64(0x2545F4914F6CDD1D)) % uint64(ways))
+    return x * uint64(0x2545F4914F6CDD1D)
+
+
+@hook
+def uniform(rng):
+    """A uniform double in [0, 1): the top 53 bits of the stream's next output."""
+    return np.float64(next_u64(rng) >> uint64(11)) / 9007199254740992.0
+
+
+@hook
+def victim(state, set_, base, ways, vid, t, prefetch):
+    return base + np.int64(next_u64(state.rng) % uint64(ways))
 
 
 POLICY = Policy("random", "uniformly random victim, seeded", make_state, victim,
