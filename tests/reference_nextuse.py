@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from reference import SET_MODELS
+from reference_modern import _Base
 
 from recsim.policies.nextuse import (DUELS, FREQ, FREQ_HALF_LIFE, GHOST, HALVE_AFTER, IRR,
                                      LEARNED, NO_GAP, PROBATION, shadowed)
@@ -84,20 +85,11 @@ class _Shared:
         self.winner = self.misses.index(min(self.misses))
 
 
-class _NextUseSet:
+class _NextUseSet(_Base):
     def __init__(self, ctx, s):
         self.g = ctx.shared.setdefault("nextuse", _Shared(ctx))
         self.ctx = ctx
-        self.res = {}  # vid -> [est, last, count, irr, freq]
-
-    def __contains__(self, v):
-        return v in self.res
-
-    def __len__(self):
-        return len(self.res)
-
-    def residents(self):
-        return list(self.res)
+        self.res = self.where = {}  # vid -> [est, last, count, irr, freq]
 
     def _access(self, v, t, miss):
         g = self.g
