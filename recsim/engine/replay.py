@@ -191,11 +191,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     if any(learned):  # a learned plug-in's model inference (or its cached predictions)
         advice = merged_advice(advice, *learned)
         timings["advice_s"] = time.perf_counter() - start
-        if 0 < settings.eval_after < advice.warmup:
-            warnings.warn(f"eval_after: {settings.eval_after:,} is inside the first "
-                          f"{advice.warmup:,} accesses, which policy '{pol.name}' learns "
-                          "from without advice: the counts include them", RecsimWarning,
-                          stacklevel=3)
+        _warn_unadvised(settings.eval_after, advice.warmup, pol.name)
     cap = resolve_capacity(settings.capacity, dense.n_unique)
     if settings.eval_after >= max(trace.n_accesses, 1):
         raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
@@ -286,6 +282,14 @@ def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metric
         occupancy=int(out.resident.shape[0]),
         params={"policy": params, "dedup": settings.dedup, "seed": settings.seed},
         timings=timings, resident=out.resident, batch_counters=out.batch_counters)
+
+
+def _warn_unadvised(eval_after: int, warmup: int, policy: str) -> None:
+    """Warn of counts that start inside a learned policy's warm-up (see Advice)."""
+    if 0 < eval_after < warmup:
+        warnings.warn(f"eval_after: {eval_after:,} is inside the first {warmup:,} accesses, "
+                      f"which policy '{policy}' learns from without advice: the counts "
+                      "include them", RecsimWarning, stacklevel=3)
 
 
 def _warn_capacity(capacity: int, ways: int, n_unique: int) -> None:
