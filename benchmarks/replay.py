@@ -7,14 +7,17 @@ recsim-only set-associative policies and prefetchers, with recsim's peak memory 
 The trace is a Zipf(alpha) trace over ``keys`` rows of one table (generated once and kept
 under ``--workdir``). Rows:
 
-- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS, CLOCK-Pro;
+- ``shared:NAME`` (LRU, FIFO, LFU, ARC, S3-FIFO, SIEVE, Belady, 2Q, MQ, LIRS, CLOCK-Pro,
+  LeCaR, CACHEUS, LHD;
   SLRU and LFUDA from the example plug-in package ``examples/recsim-extra-policies``): both
   simulators replay it fully associative with a buffer of ``buffer`` x unique vectors;
   libCacheSim reads the trace as an ``oracleGeneral`` file (written once, not timed) through
   ``libcachesim.TraceReader`` and ``process_trace`` (its C++ loop), with its default
   parameters; both miss counts are printed and must agree (LIRS: but for the hits on
   vectors libCacheSim evicted during a hit, policies/lirs.py; CLOCK-Pro: libCacheSim
-  0.3.5's never evicts, policies/clockpro.py, so its counts and speed are not CLOCK-Pro's);
+  0.3.5's never evicts, policies/clockpro.py, so its counts and speed are not CLOCK-Pro's;
+  LeCaR, CACHEUS, LHD: random draws from different streams, so the counts agree only
+  statistically, and recsim's CACHEUS follows the authors' code, policies/cacheus.py);
 - ``policy:NAME``: recsim only, 32-way (SRRIP, DRRIP, Hawkeye, Mockingjay);
 - ``prefetcher:NAME``: recsim only, LRU with that prefetcher, 32-way.
 
@@ -45,7 +48,8 @@ from recsim.traces.trace import compute_dense
 SHARED = {"lru": "LRU", "fifo": "FIFO", "lfu": "LFU", "arc": "ARC", "s3fifo": "S3FIFO",
           "sieve": "Sieve", "belady": "Belady", "twoq": "TwoQ", "mq": "MQ",
           "lirs": "LIRS", "clockpro": "ClockPro",
-          "slru": "SLRU", "lfuda": "LFUDA"}  # these two: examples/recsim-extra-policies
+          "slru": "SLRU", "lfuda": "LFUDA",  # these two: examples/recsim-extra-policies
+          "lecar": "LeCaR", "cacheus": "Cacheus", "lhd": "LHD"}
 ROWS = ([f"shared:{p}" for p in SHARED]
         + [f"policy:{p}" for p in ("srrip", "drrip", "hawkeye", "mockingjay")]
         + [f"prefetcher:{p}" for p in ("stride", "bop", "berti", "mab", "bingo", "domino")])

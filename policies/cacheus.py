@@ -9,20 +9,23 @@ implementation: the authors' ``code/algs/cacheus.py`` (github.com/sylab/cacheus 
 * The residents are split into R (``s`` in the code: the recent, protected part) and SR
   (``q``: new and demoted vectors), both LRU lists, with targets ``q_limit =
   max(1, int(0.01 c + 0.5))`` and ``s_limit = c - q_limit``. A plain miss goes to SR's MRU
-  end (to R while SR is empty and R below its target), marked *new* when it evicts or
-  overflows; a hit in SR moves the vector to R, demoting R's LRU into SR when R is at
-  its target; R above its target demotes its LRU ("limitStack").
+  end (to R while SR is empty and R below its target), marked *new* when the set is full
+  or SR at its target, and then R demotes its LRU vectors into SR until it is below its
+  target ("limitStack"); a hit in SR moves the vector to R, demoting R's LRU first when
+  R is at its target.
 * SR-LRU's sizing: a hit on a demoted vector grows R's target by
   ``max(1, int(new/demoted + 0.5))``; a history hit on a new vector grows SR's by
   ``max(1, int(demoted/new + 0.5))`` (``new``: new vectors in the LRU history,
   ``demoted``: demoted residents), each target at most c - 1.
 * CR-LFU: the lowest count, the most recently used among equals; counts live on in the
   histories and come back on a history hit (without the +1, as the reference code does).
-* Eviction (full set): draw u; the candidates are SR's LRU and CR-LFU's; the same vector
-  is evicted into no history, else LRU's with probability ``w_lru`` (``u < w_lru``),
-  and the victim joins its expert's history (a FIFO of ``c // 2`` vids).
+* Eviction (full set): draw u (on every eviction); the candidates are SR's LRU and
+  CR-LFU's; the same vector is evicted into no history, else LRU's with probability
+  ``w_lru`` (``u < w_lru``), and the victim joins its expert's history (a FIFO of
+  ``c // 2`` vids).
 * A miss on a vid in expert E's history: ``w_E *= exp(-lr)``, renormalise, clamp the
-  weights to [0.01, 0.99]; the vid is filled into R with its old count.
+  weights to [0.01, 0.99]; the vid is filled into R with its old count, then R is
+  trimmed as above.
 * The learning rate starts at ``sqrt(2 ln 2 / c)`` and every c accesses of the set moves
   by the sign of (its last change x the hit rate's change), or after 10 periods without
   progress resets, or takes a random step of x1.25 / x0.75 (the code's rules).
@@ -86,31 +89,31 @@ def _round3(x):
 def _update_lr(state, set_, ways):
     """The end of a period of ``ways`` accesses: move the learning rate (the code's
     ``Cacheus_Learning_Rate.update``)."""
-    reg, fl = state.reg[set_], state.fl[set_]
-    hr = _round3(reg[HITS] / ways)
-    hr_diff = _round3(hr - fl[HR_PREV])
-    lr_diff = _round3(fl[LR_CURR]) - _round3(fl[LR_PREV])
+    reg, fl = state.reg, state.fl
+    hr = _round3(reg[set_, HITS] / ways)
+    hr_diff = _round3(hr - fl[set_, HR_PREV])
+    lr_diff = _round3(fl[set_, LR_CURR]) - _round3(fl[set_, LR_PREV])
     delta = lr_diff * hr_diff
-    lr = fl[LR]
+    lr = fl[set_, LR]
     if delta > 0:
         lr = min(lr + abs(lr * lr_diff), 1.0)
-        reg[NEGA] = reg[ZERO] = 0
+        reg[set_, NEGA] = reg[set_, ZERO] = 0
     elif delta < 0:
         lr = max(lr - abs(lr * lr_diff), 0.001)
-        reg[NEGA] = reg[ZERO] = 0
+        reg[set_, NEGA] = reg[set_, ZERO] = 0
     elif hr_diff <= 0:
         if hr <= 0 and hr_diff == 0:
-            reg[ZERO] += 1
+            reg[set_, ZERO] += 1
         if hr_diff < 0:
-            reg[NEGA] += 1
-            reg[ZERO] += 1
-        if reg[ZERO] >= 10:
-            lr = fl[LR_RESET]
-            reg[ZERO] = 0
+            reg[set_, NEGA] += 1
+            reg[set_, ZERO] += 1
+        if reg[set_, ZERO] >= 10:
+            lr = fl[set_, LR_RESET]
+            reg[set_, ZERO] = 0
         elif hr_diff < 0:
-            if reg[NEGA] >= 10:
-                lr = fl[LR_RESET]
-                reg[NEGA] = 0
+            if reg[set_, NEGA] >= 10:
+                lr = fl[set_, LR_RESET]
+                reg[set_, NEGA] = 0
             elif lr >= 1.0:
                 lr = 0.9
             elif lr <= 0.001:
@@ -119,11 +122,11 @@ def _update_lr(state, set_, ways):
                 lr = min(lr * 1.25, 1.0)
             else:
                 lr = max(lr * 0.75, 0.001)
-    fl[LR] = lr
-    fl[LR_PREV] = fl[LR_CURR]
-    fl[LR_CURR] = lr
-    fl[HR_PREV] = hr
-    reg[HITS] = 0
+    fl[set_, LR] = lr
+    fl[set_, LR_PREV] = fl[set_, LR_CURR]
+    fl[set_, LR_CURR] = lr
+    fl[set_, HR_PREV] = hr
+    reg[set_, HITS] = 0
 
 
 @hook
@@ -136,32 +139,32 @@ def _tick(state, set_, ways):
 @hook
 def _blame(state, set_, e):
     """A miss on a vid in expert ``e``'s history (the code's ``adjustWeights``)."""
-    fl = state.fl[set_]
+    fl = state.fl
     if e == 0:
-        fl[W_LRU] *= math.exp(-fl[LR])
+        fl[set_, W_LRU] *= math.exp(-fl[set_, LR])
     else:
-        fl[W_LFU] *= math.exp(-fl[LR])
-    s = fl[W_LRU] + fl[W_LFU]
-    fl[W_LRU] /= s
-    fl[W_LFU] /= s
-    if fl[W_LRU] >= 0.99:
-        fl[W_LRU], fl[W_LFU] = 0.99, 0.01
-    elif fl[W_LFU] >= 0.99:
-        fl[W_LRU], fl[W_LFU] = 0.01, 0.99
+        fl[set_, W_LFU] *= math.exp(-fl[set_, LR])
+    s = fl[set_, W_LRU] + fl[set_, W_LFU]
+    fl[set_, W_LRU] /= s
+    fl[set_, W_LFU] /= s
+    if fl[set_, W_LRU] >= 0.99:
+        fl[set_, W_LRU], fl[set_, W_LFU] = 0.99, 0.01
+    elif fl[set_, W_LFU] >= 0.99:
+        fl[set_, W_LRU], fl[set_, W_LFU] = 0.01, 0.99
 
 
 @hook
 def _grow(state, set_, ways, protected):
     """SR-LRU's ``adjustSize``: grow R's target (``protected``) or SR's."""
-    reg = state.reg[set_]
+    reg = state.reg
     if protected:
-        step = max(1, int(reg[NOR] / max(1, reg[DEM]) + 0.5))
-        reg[S_LIMIT] = min(ways - 1, reg[S_LIMIT] + step)
-        reg[Q_LIMIT] = ways - reg[S_LIMIT]
+        step = max(1, int(reg[set_, NOR] / max(1, reg[set_, DEM]) + 0.5))
+        reg[set_, S_LIMIT] = min(ways - 1, reg[set_, S_LIMIT] + step)
+        reg[set_, Q_LIMIT] = ways - reg[set_, S_LIMIT]
     else:
-        step = max(1, int(reg[DEM] / max(1, reg[NOR]) + 0.5))
-        reg[Q_LIMIT] = min(ways - 1, reg[Q_LIMIT] + step)
-        reg[S_LIMIT] = ways - reg[Q_LIMIT]
+        step = max(1, int(reg[set_, DEM] / max(1, reg[set_, NOR]) + 0.5))
+        reg[set_, Q_LIMIT] = min(ways - 1, reg[set_, Q_LIMIT] + step)
+        reg[set_, S_LIMIT] = ways - reg[set_, Q_LIMIT]
 
 
 @hook
@@ -193,16 +196,16 @@ def _demote(state, set_):
 @hook
 def _limit(state, set_):
     """The code's ``limitStack``: demote while R is at or above its target."""
-    reg = state.reg[set_]
-    while reg[S_SIZE] >= reg[S_LIMIT] and reg[S_SIZE] > 0:
+    reg = state.reg
+    while reg[set_, S_SIZE] >= reg[set_, S_LIMIT] and reg[set_, S_SIZE] > 0:
         _demote(state, set_)
 
 
 @hook
 def on_hit(state, set_, slot, vid, t, prio):
     _tick(state, set_, state.c)
-    reg = state.reg[set_]
-    reg[HITS] += 1
+    reg = state.reg
+    reg[set_, HITS] += 1
     lfu.on_hit(state, set_, slot, vid, t, prio)
     if state.lst_of[slot] == 1:
         if state.r_head[2 * set_ + 1] != slot:
@@ -212,9 +215,9 @@ def on_hit(state, set_, slot, vid, t, prio):
     if state.demoted[slot]:
         _grow(state, set_, state.c, True)
         state.demoted[slot] = 0
-        reg[DEM] -= 1
+        reg[set_, DEM] -= 1
     _leave(state, set_, slot)
-    if reg[S_SIZE] >= reg[S_LIMIT]:
+    if reg[set_, S_SIZE] >= reg[set_, S_LIMIT]:
         _demote(state, set_)
     _join(state, set_, slot, 1)
 
@@ -242,26 +245,26 @@ def _count_in(state, set_, slot, f):
 @hook
 def victim(state, set_, base, ways, vid, t, prefetch):
     _tick(state, set_, ways)
-    reg = state.reg[set_]
+    reg = state.reg
     e = ghost_tag(state.code, vid)
-    reg[PENDING] = 2
+    reg[set_, PENDING] = 2
     if e >= 0:
         if e == 0 and state.g_new[vid]:
-            reg[NOR] -= 1
+            reg[set_, NOR] -= 1
             _grow(state, set_, ways, False)
         _blame(state, set_, e)
         remove(state.ring, state.code, state.mask, 2 * set_ + e, vid)
         state.count[2 * set_ + e] -= 1
-        reg[PENDING] = 1
+        reg[set_, PENDING] = 1
     by_lru = state.r_tail[2 * set_]
     if by_lru < 0:  # c = 1: SR is empty
         by_lru = state.r_tail[2 * set_ + 1]
     by_lfu = state.node_tail[state.set_head[set_]]
     to_lfu = uniform(state.rng) >= state.fl[set_, W_LRU]
     if by_lru == by_lfu:
-        reg[CHOSE] = -1
+        reg[set_, CHOSE] = -1
         return by_lru
-    reg[CHOSE] = 1 if to_lfu else 0
+    reg[set_, CHOSE] = 1 if to_lfu else 0
     return by_lfu if to_lfu else by_lru
 
 
@@ -296,9 +299,9 @@ def on_evict(state, set_, slot, vid, t):
 
 @hook
 def on_fill(state, set_, slot, vid, t, prio, prefetch):
-    reg = state.reg[set_]
-    pending = reg[PENDING]
-    reg[PENDING] = 0
+    reg = state.reg
+    pending = reg[set_, PENDING]
+    reg[set_, PENDING] = 0
     if pending == 0:
         _tick(state, set_, state.c)
     if pending == 1:  # a history hit: into R with its old count
@@ -307,9 +310,9 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         lst, limit = 1, True
     else:
         _count_in(state, set_, slot, 1)
-        if pending == 0 and reg[S_SIZE] < reg[S_LIMIT] and reg[Q_SIZE] == 0:
+        if pending == 0 and reg[set_, S_SIZE] < reg[set_, S_LIMIT] and reg[set_, Q_SIZE] == 0:
             state.new[slot], lst, limit = 0, 1, False
-        elif pending == 0 and reg[Q_SIZE] < reg[Q_LIMIT]:
+        elif pending == 0 and reg[set_, Q_SIZE] < reg[set_, Q_LIMIT]:
             state.new[slot], lst, limit = 0, 0, False
         else:
             state.new[slot], lst, limit = 1, 0, True

@@ -237,7 +237,7 @@ POLICY = Policy(
     "lhd", "least hit density over age classes, sampled (Beckmann et al. 2018; "
     "libCacheSim LHD)", make_state, victim, on_hit=on_hit, on_fill=on_fill,
     on_evict=on_evict, cross_set=True,  # one model and random stream for the buffer
-    params={"max_age": Int(20000, lo=64, hi=1 << 20, help="ages tracked per class "
+    params={"max_age": Int(20000, lo=64, hi=1 << 17, help="ages tracked per class "
                            "(the code's MAX_AGE)"),
             "reconfigure_every": Int(1 << 20, lo=1, hi=1 << 40, help="accesses between "
                                      "reconfigurations (the code's "

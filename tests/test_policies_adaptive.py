@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
+from recsim.testing import conformance_tests
 
 import reference_adaptive  # noqa: F401  (registers the models)
 from reference import reference_replay
@@ -68,6 +69,11 @@ def test_lhd_reconfiguration_matches_model(geometry, every):
     assert res.resident.tolist() == ref.resident
 
 
+# the conformance list (tests/test_conformance.py runs the defaults) while LHD reconfigures
+test_lhd_reconfiguring_conforms = conformance_tests(
+    ("lhd", {"max_age": 64, "reconfigure_every": 3}))
+
+
 def test_seeds_differ_and_repeat():
     trace = small_trace("zipf")
     runs = [recsim.simulate(trace, "lecar", capacity=150, ways=0, seed=s).misses
@@ -90,10 +96,12 @@ def lcs_mean_hit_rate(path, policy, capacity, n):
                     for _ in range(5)])
 
 
-@pytest.mark.parametrize("fraction", [0.01, 0.1])
 @pytest.mark.parametrize("policy", sorted(LCS))
-@pytest.mark.parametrize("data", ["zipf_1m", "amazon"])
-def test_mean_hit_rate_near_libcachesim(policy, fraction, data, request):
+@pytest.mark.parametrize("data,fraction", [("zipf_1m", 0.01), ("amazon", 0.01),
+                                           ("amazon", 0.1)])
+def test_mean_hit_rate_near_libcachesim(policy, data, fraction, request):
+    """Fully associative; Zipf at 10% agrees as closely (docs/policies.md) but libCacheSim's
+    Cacheus takes 8 s a run there."""
     trace, path = request.getfixturevalue(data)
     runs = [recsim.simulate(trace, policy, capacity=fraction, ways=0, seed=s)
             for s in range(5)]
