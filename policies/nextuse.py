@@ -10,17 +10,25 @@ guarantee is a duel of the learned ranking with heuristics whose state fits the 
 per-way arrays (set dueling, Qureshi et al., ISCA'07, over shadow sets, below).
 
 Per slot: ``est`` (estimated access time of its next use), ``last`` (last access),
-``count`` (accesses since it entered) and ``irr`` (the gap between its last two accesses,
-LIRS's inter-reference recency, kept per vector across evictions). A demand access with
-advice ``prio > 0`` sets ``est = t + 2^(prio - 1)`` (``prio`` = 1 + log2 of the predicted
-distance, :mod:`recsim.nextuse.learn`); without advice (the warm-up) the estimate is the
-last gap, ``t + irr``. The competitors rank the ways of a set (the largest key is
-evicted, ties to the least recently used):
+``count`` (accesses since it entered), ``irr`` (the gap between its last two accesses,
+LIRS's inter-reference recency) and ``freq`` (``log2`` of its decayed access count, in
+1/1024ths); per vector, kept across evictions: last access, last gap and decayed count
+(half-life ``FREQ_HALF_LIFE``). A demand access with advice ``prio > 0`` sets
+``est = t + 2^(prio - 1)`` (``prio`` = 1 + log2 of the predicted distance,
+:mod:`recsim.nextuse.learn`); without advice (the warm-up) the estimate is the last gap,
+``t + irr``. The competitors rank the ways of a set (the largest key is evicted, ties to
+the least recently used):
 
 * ``learned``: ``|est - t|`` (Mockingjay's overdue rule);
 * ``lru``: ``t - last``;
-* ``lfu``: fewest accesses since entering;
-* ``irr``: ``max(irr, t - last)`` (LIRS's ordering of a vector by recency and IRR).
+* ``freq``: the lowest decayed count now (``freq`` less its decay since ``last``);
+* ``irr``: ``max(irr, t - last)`` (LIRS's ordering of a vector by recency and IRR);
+* ``probation``: a way with no hit since it entered whose vector was not seen within
+  ``GHOST`` x capacity accesses before is on probation; the oldest such is evicted while
+  more than 1/8 of the ways are, else the least recently used other way (the filter of
+  2Q's A1in/A1out and S3-FIFO's small queue and ghost, per set);
+* ``learned_probation``: the same filter, ``learned`` among the other ways (the HALP
+  pattern: a heuristic proposes, the model picks).
 
 The guarantee is a duel on sampled shadow sets (the auxiliary tag directories of
 Qureshi and Patt's utility monitors, MICRO'06, rather than DIP's leader sets: a leader
@@ -30,8 +38,8 @@ which hot vectors they hold than by policy; measured in docs/recmg.md). Up to
 access of a shadowed set is replayed in each competitor's copy of that set (its tags and
 the same per-way state), and the buffer evicts, in every set, by the competitor with the
 fewest shadow misses (halved every ``HALVE_AFTER`` shadow accesses, so it follows
-phases). ``duel: all`` duels ``learned`` with ``lru``, ``lfu`` and ``irr``; ``duel: lru``
-with ``lru`` only; ``duel: none`` always evicts by ``learned``. A fully associative buffer
+phases). ``duel: all`` duels all six; ``duel: lru`` ``learned`` with ``lru`` only;
+``duel: none`` always evicts by ``learned``. A fully associative buffer
 is shadowed as 32-way pseudo-sets of the same capacity (its vectors hashed as a 32-way
 buffer's would be), and ranks ``sample`` random ways (LRB's 64) rather than all. The
 predicted next use beyond what the set holds needs no bypass: such a vector enters with
@@ -61,8 +69,8 @@ State = namedtuple("State", "est last count irr freq vlast vgap vfreq shadow_of 
 
 def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
     """``(per vector its shadow set or -1, shadow ways)``: the sets of a ``ways``-way
-    buffer (32-way pseudo-sets of a fully associative one), every ``k``-th in hash order
-    shadowed, ``SHADOW_SETS`` at most."""
+    buffer (32-way pseudo-sets of a fully associative one), the first ``SHADOW_SETS`` in
+    the order of a hash of the set index shadowed."""
     w = ways if ways < capacity else min(SHADOW_WAYS, capacity)
     sets = max(1, capacity // w)
     set_of = set_index(np.asarray(keys), sets)
@@ -234,17 +242,18 @@ def victim(state, set_, base, ways, vid, t, prefetch):
                  state.freq, base, ways, min(ways, state.sample), t)
 
 
-POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGBM), set "
-                "dueling against LRU, LFU and IRR", make_state, victim, on_access=on_access,
-                on_hit=on_hit, on_fill=on_fill, cross_set=True,  # the duel's winner
+POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGBM), "
+                "dueled with LRU, frequency, IRR and 2Q-like probation on shadow sets",
+                make_state, victim, on_access=on_access, on_hit=on_hit, on_fill=on_fill,
+                cross_set=True,  # the duel's winner
                 advise="recsim.nextuse.learn:advise", advise_always=True,
                 params={
                     "model": File("", "nextuse-model", help="a saved model to start from "
                                   "(predicts the warm-up too; '': learn from the trace)"),
                     "warmup": Int(1 << 17, lo=1, help="accesses before the first training"),
                     "retrain": Int(1 << 17, lo=1, help="accesses between trainings"),
-                    "window": Int(1 << 17, lo=16, help="most recent labelled accesses a "
-                                  "training reads"),
+                    "window": Int(1 << 17, lo=16, help="a training reads the accesses "
+                                  "labelled in this many last accesses"),
                     "horizon": Int(1 << 18, lo=2, help="next-use distance the label is "
                                    "clipped at (accesses)"),
                     "trees": Int(32, lo=1, help="boosting rounds per training"),
