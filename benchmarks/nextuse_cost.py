@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import recsim
+from recsim.engine.settings import resolve_capacity
 from recsim.nextuse import features as F
 from recsim.nextuse import learn
 from recsim.registry import get_policy, resolve_params
@@ -55,7 +56,8 @@ def main() -> None:
                           trace.n_tables)
     x = feats()
     feature_s = _median(feats, args.repeat)
-    advice, booster, _, _, train_s, _ = learn.online(trace, params, progress=False)
+    capacity = resolve_capacity(args.capacity, dense.n_unique)
+    advice, booster, _, _, train_s, _ = learn.online(trace, params, capacity, progress=False)
     predict_s = _median(lambda: booster.predict(x, num_threads=1), args.repeat)
     rows = [("features", f"{feature_s:.2f} s", f"{1e6 * feature_s / n:.3f} us"),
             ("inference (32 trees, batched)", f"{predict_s:.2f} s",

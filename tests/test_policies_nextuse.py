@@ -96,7 +96,7 @@ def test_training_reads_only_labelled_accesses():
 def given_advice(monkeypatch):
     """Replace the online learning by the advice the test sets (``given_advice[0]``)."""
     box = [None]
-    monkeypatch.setattr(learn, "advise", lambda trace, params: Advice(priority=box[0]))
+    monkeypatch.setattr(learn, "advise", lambda trace, params, capacity: Advice(priority=box[0]))
     return box
 
 

@@ -187,12 +187,12 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    learned = [advice_of(pol, trace, pol_params), advice_of(pf, trace, pf_params)]
+    cap = resolve_capacity(settings.capacity, dense.n_unique)
+    learned = [advice_of(pol, trace, pol_params, cap), advice_of(pf, trace, pf_params, cap)]
     if any(learned):  # a learned plug-in's model inference (or its cached predictions)
         advice = merged_advice(advice, *learned)
         timings["advice_s"] = time.perf_counter() - start
         _warn_unadvised(settings.eval_after, advice.warmup, pol.name)
-    cap = resolve_capacity(settings.capacity, dense.n_unique)
     if settings.eval_after >= max(trace.n_accesses, 1):
         raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
                           f"accesses, got {settings.eval_after:,}")

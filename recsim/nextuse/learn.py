@@ -1,12 +1,26 @@
 """Online next-use prediction for the ``nextuse`` policy: its ``advise`` hook.
 
 No train/test split: the first ``warmup`` accesses warm up; then every ``retrain``
-accesses a LightGBM regressor is trained on the accesses labelled in the last ``window``
+accesses a LightGBM model is trained on the accesses labelled in the last ``window``
 accesses (the next use has happened, or the horizon has passed: :func:`known`) and predicts
 the next ``retrain`` accesses from their past-only features
 (:mod:`recsim.nextuse.features`). The advice of access ``t`` is ``1 + log2`` of its
 predicted next-use distance (0: no prediction, the warm-up), which the policy turns into
 an estimated time of next use (Mockingjay's per-way ETA).
+
+Two labels (``label``):
+
+* ``log``: LRB's regression target, ``log2`` of the next-use distance clipped at
+  ``horizon``;
+* ``reach``: whether the next use comes within the buffer's reach ``H`` (binary
+  objective), ``H`` being Che's characteristic time (Che, Tung and Wang, IEEE JSAC 2002):
+  the span of the last accesses that touched ``capacity`` distinct vectors, measured on
+  the past at each training (:func:`reach`; at most ``horizon``). What matters for an
+  eviction is whether the vector is used again before it would leave the buffer, not
+  how far beyond that its use lies (LRB's "Belady boundary"). The predicted probability
+  ``p`` becomes a distance by reading the next use as a Poisson arrival of rate
+  ``lambda`` with ``P(within H) = 1 - exp(-lambda H) = p``: the expected distance
+  ``1 / lambda = H / -ln(1 - p)``, so the policy stays one ranking by distance.
 
 Defaults follow LRB's published settings (``src/caches/lrb.h`` at github.com/sunnyszy/lrb,
 ``GBM_PARAMS``): 32 boosting rounds, 32 leaves, learning rate 0.1, feature and bagging
@@ -36,12 +50,15 @@ from recsim.nextuse import features as F
 from recsim.traces.nextuse import next_use
 
 KIND = "nextuse-model"
-TRAIN_PARAMS = ("warmup", "retrain", "window", "horizon", "trees", "leaves", "threads", "seed")
+TRAIN_PARAMS = ("warmup", "retrain", "window", "horizon", "trees", "leaves", "threads", "seed",
+                "label")
+P_CLIP = 1e-4  # a predicted probability is read within [P_CLIP, 1 - P_CLIP]
 
 
 def booster_params(params: dict) -> dict:
     """LightGBM's parameters (LRB's, see module), seeded and deterministic."""
-    return {"objective": "regression", "num_leaves": params["leaves"], "learning_rate": 0.1,
+    objective = "binary" if params["label"] == "reach" else "regression"
+    return {"objective": objective, "num_leaves": params["leaves"], "learning_rate": 0.1,
             "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 5,
             "num_threads": params["threads"], "seed": params["seed"], "deterministic": True,
             "verbosity": -1}
@@ -60,7 +77,18 @@ def known(t_now: int, nxt: np.ndarray, horizon: int, window: int) -> np.ndarray:
     return idx[(labelled <= t_now) & (labelled > t_now - window)]
 
 
-def online(trace, params: dict, progress: bool = True):
+def reach(t_now: int, nxt: np.ndarray, capacity: int, horizon: int) -> int:
+    """Che's characteristic time at ``t_now``, from the past: the span of the last accesses
+    that touched ``capacity`` distinct vectors (an access before ``t_now`` is the last of
+    its vector by then when its next use is not before ``t_now``); ``horizon`` when the
+    last ``horizon`` accesses touched fewer."""
+    lo = max(0, t_now - horizon)
+    last_of_vector = (nxt[lo:t_now] >= t_now)[::-1]
+    reached = np.flatnonzero(np.cumsum(last_of_vector) >= capacity)
+    return int(reached[0]) + 1 if reached.size else horizon
+
+
+def online(trace, params: dict, capacity: int, progress: bool = True):
     """``(advice per access, last booster, feature importances (gain), seconds computing
     features, training, predicting)`` (see module)."""
     import lightgbm as lgb
@@ -70,32 +98,45 @@ def online(trace, params: dict, progress: bool = True):
     dense = trace.dense()
     x = F.features(dense.vid, trace.table, trace.batch_offsets, dense.n_unique, trace.n_tables)
     nxt = next_use(np.asarray(dense.vid, np.int64), dense.n_unique)[0]
-    y = F.labels(nxt, params["horizon"])
+    y = F.labels(nxt, params["horizon"])  # log2 distance: reach compares 2^y with H
     seconds = [time.perf_counter() - began, 0.0, 0.0]
     advice = np.zeros(n)
     booster = load_model(params["model"]) if params["model"] else None
     if booster is not None:
-        advice[:warmup] = _predict(booster, x[:warmup], params)
+        h = reach(warmup, nxt, capacity, params["horizon"])
+        advice[:warmup] = _predict(booster, x[:warmup], params, h)
     gain = np.zeros(len(F.NAMES))
     for t_now in tqdm(range(warmup, n, every), desc="nextuse: online training",
                       disable=not progress, unit="round", leave=False):
         began = time.perf_counter()
-        idx = known(t_now, nxt, params["horizon"], params["window"])
-        data = lgb.Dataset(x[idx], y[idx], categorical_feature=[F.TABLE],
+        h = reach(t_now, nxt, capacity, params["horizon"])
+        if params["label"] == "reach":
+            idx = known(t_now, nxt, h, params["window"])
+            target = (nxt[idx] - idx <= h).astype(np.float32)
+        else:
+            idx = known(t_now, nxt, params["horizon"], params["window"])
+            target = y[idx]
+        data = lgb.Dataset(x[idx], target, categorical_feature=[F.TABLE],
                            feature_name=list(F.NAMES), free_raw_data=True)
         booster = lgb.train(booster_params(params), data, num_boost_round=params["trees"])
         gain += booster.feature_importance("gain")
         seconds[1] += time.perf_counter() - began
         began = time.perf_counter()
-        advice[t_now:t_now + every] = _predict(booster, x[t_now:t_now + every], params)
+        advice[t_now:t_now + every] = _predict(booster, x[t_now:t_now + every], params, h)
         seconds[2] += time.perf_counter() - began
     return advice, booster, gain / max(gain.sum(), 1e-12), *seconds
 
 
-def _predict(booster, x: np.ndarray, params: dict) -> np.ndarray:
-    """``1 + log2`` of the predicted next-use distance, in ``[1, 1 + log2 horizon]``."""
+def _predict(booster, x: np.ndarray, params: dict, h: int) -> np.ndarray:
+    """``1 + log2`` of the predicted next-use distance, in ``[1, 1 + log2 horizon]`` (for
+    ``reach``, the expected distance of the predicted probability within ``h``, see
+    module)."""
     top = 1 + np.log2(params["horizon"])
-    return np.clip(1 + booster.predict(x, num_threads=params["threads"]), 1, top)
+    out = booster.predict(x, num_threads=params["threads"])
+    if params["label"] == "reach":
+        p = np.clip(out, P_CLIP, 1 - P_CLIP)
+        out = np.log2(h / -np.log1p(-p))
+    return np.clip(1 + out, 1, top)
 
 
 def check(trace, params: dict) -> None:
@@ -138,9 +179,13 @@ def load_model(path):
     return lgb.Booster(model_str=saved["booster"])
 
 
-def cache_key(trace, params: dict) -> str:
-    """Digest of the parameters, the trace's content and this package's code."""
-    h = hashlib.sha256(json.dumps({k: params[k] for k in TRAIN_PARAMS}).encode())
+def cache_key(trace, params: dict, capacity: int) -> str:
+    """Digest of the parameters, the capacity (for ``reach``), the trace's content and
+    this package's code."""
+    keyed = {k: params[k] for k in TRAIN_PARAMS}
+    if params["label"] == "reach":
+        keyed["capacity"] = capacity
+    h = hashlib.sha256(json.dumps(keyed).encode())
     for name in ("table", "row", "batch_offsets"):
         h.update(np.ascontiguousarray(getattr(trace, name)).tobytes())
     for source in sorted(Path(__file__).parent.glob("*.py")):
@@ -150,16 +195,17 @@ def cache_key(trace, params: dict) -> str:
     return h.hexdigest()[:20]
 
 
-def advise(trace, params: dict) -> Advice:
-    """The ``nextuse`` policy's advice for ``trace`` (cached beside it, see module)."""
+def advise(trace, params: dict, capacity: int) -> Advice:
+    """The ``nextuse`` policy's advice for ``trace`` and a buffer of ``capacity`` vectors
+    (cached beside the trace, see module)."""
     check(trace, params)
     folder = Path(trace.path) / "advice" if trace.path and Path(trace.path).is_dir() else None
-    key = cache_key(trace, params)
+    key = cache_key(trace, params, capacity)
     cache = folder / f"nextuse-{key}.npz" if folder else None
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as saved:
             return Advice(priority=saved["priority"], warmup=_unadvised(params))
-    priority, booster, gain, *seconds = online(trace, params)
+    priority, booster, gain, *seconds = online(trace, params, capacity)
     if cache is not None:
         try:
             with atomic_output(cache) as tmp, open(tmp, "wb") as fh:
