@@ -14,8 +14,8 @@ Per slot: ``est`` (estimated access time of its next use), ``last`` (last access
 LIRS's inter-reference recency) and ``freq`` (``log2`` of its decayed access count, in
 1/1024ths); per vector, kept across evictions: last access, last gap and decayed count
 (half-life ``FREQ_HALF_LIFE``). A demand access with advice ``prio > 0`` sets
-``est = t + 2^(prio - 1)`` (``prio`` = 1 + log2 of the predicted distance,
-:mod:`recsim.nextuse.learn`); without advice (the warm-up) the estimate is the last gap,
+``est = t + prio`` (``prio``: the predicted next-use distance in accesses, ``>= 1``,
+:mod:`recsim.nextuse.learn`, whose advise step does the ``2^x``, not the loop); without advice (the warm-up) the estimate is the last gap,
 ``t + irr``. The competitors rank the ways of a set (the largest key is evicted, ties to
 the least recently used):
 
@@ -64,7 +64,8 @@ SHADOW_WAYS = 32  # the ways of a fully associative buffer's pseudo-sets
 HALVE_AFTER = 1 << 14  # shadow accesses between halvings of the shadow miss counts
 
 State = namedtuple("State", "est last count irr freq vlast vgap vfreq shadow_of tag sest "
-                            "slast scount sirr sfreq misses since winner rng sample ghost")
+                            "slast scount sirr sfreq misses since winner rng sample ghost "
+                            "where filled")
 
 
 def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
@@ -91,10 +92,12 @@ def make_state(ctx, params):
     slots = [np.zeros(cap, np.int64) for _ in range(5)]
     shadows = [np.zeros(shape, np.int64) for _ in range(6)]
     shadows[0][:] = -1  # no tag
+    where = np.full((n if k > 1 else 0, k), -1, np.int16 if w < 1 << 15 else np.int32)
     return State(*slots, np.full(n, -1, np.int64), np.full(n, NO_GAP, np.int64),
                  np.zeros(n, np.float64), shadow_of if k > 1 else np.full(n, -1), *shadows,
                  np.zeros(k, np.float64), np.zeros(1, np.int64), np.zeros(1, np.int64),
-                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap)
+                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap, where,
+                 np.zeros((m, k), np.int64))
 
 
 @hook
@@ -115,7 +118,7 @@ def _freq(state, vid):
 def _estimate(state, vid, t, prio):
     """The estimated time of the next use after a demand access (see module)."""
     if prio > 0:
-        return t + np.int64(2.0 ** (prio - 1.0))
+        return t + np.int64(prio)
     return t + state.vgap[vid]
 
 
@@ -157,32 +160,36 @@ def _pick(state, k, est, last, count, irr, freq, base, ways, n, t):
 
 
 @hook
-def _shadow(state, sh, k, vid, t, est):
-    """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss."""
+def _shadow(state, sh, k, vid, t, est, freq):
+    """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss.
+    ``where[vid, k]`` is the vector's way there (-1: absent), so a hit reads no tags; the
+    ways fill in order (a shadow way is only ever replaced, never freed)."""
     tag, sest, slast = state.tag[sh, k], state.sest[sh, k], state.slast[sh, k]
     scount, sirr, sfreq = state.scount[sh, k], state.sirr[sh, k], state.sfreq[sh, k]
-    way = -1
-    for w in range(tag.shape[0]):
-        if tag[w] == vid:
-            sest[w], slast[w], sirr[w], sfreq[w] = est, t, state.vgap[vid], _freq(state, vid)
-            scount[w] += 1
-            return False
-        if tag[w] < 0 and way < 0:
-            way = w
-    if way < 0:
-        n = tag.shape[0]
+    way = np.int64(state.where[vid, k])
+    if way >= 0:
+        sest[way], slast[way], sirr[way], sfreq[way] = est, t, state.vgap[vid], freq
+        scount[way] += 1
+        return False
+    n = tag.shape[0]
+    way = state.filled[sh, k]
+    if way < n:
+        state.filled[sh, k] += 1
+    else:
         way = _pick(state, k, sest, slast, scount, sirr, sfreq, 0, n, n, t)
+        state.where[tag[way], k] = -1
+    state.where[vid, k] = way
     tag[way], sest[way], slast[way], scount[way] = vid, est, t, 1
-    sirr[way], sfreq[way] = state.vgap[vid], _freq(state, vid)
+    sirr[way], sfreq[way] = state.vgap[vid], freq
     return True
 
 
 @hook(inline=False)
-def _duel(state, sh, vid, t, est):
+def _duel(state, sh, vid, t, est, freq):
     """Replay the access in every competitor's shadow of set ``sh`` and update the
     winner (see module)."""
     for k in range(state.misses.shape[0]):
-        if _shadow(state, sh, k, vid, t, est):
+        if _shadow(state, sh, k, vid, t, est, freq):
             state.misses[k] += 1.0
     state.since[0] += 1
     if state.since[0] >= HALVE_AFTER:
@@ -202,10 +209,11 @@ def _touch(state, slot, vid, t, prio):
     state.est[slot] = est
     state.last[slot] = t
     state.irr[slot] = state.vgap[vid]
-    state.freq[slot] = _freq(state, vid)
+    freq = _freq(state, vid)
+    state.freq[slot] = freq
     sh = state.shadow_of[vid]
     if sh >= 0:
-        _duel(state, sh, vid, t, est)
+        _duel(state, sh, vid, t, est, freq)
 
 
 @hook

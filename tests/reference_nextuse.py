@@ -62,7 +62,7 @@ class _Shared:
         self.vfreq[v] = self.vfreq.get(v, 0.0) * 0.5 ** (gap / FREQ_HALF_LIFE) + 1.0
         self.vlast[v] = t
         prio = 0.0 if self.advice is None or len(self.advice) == 0 else float(self.advice[t])
-        est = t + int(2.0 ** (prio - 1.0)) if prio > 0 else t + gap
+        est = t + int(prio) if prio > 0 else t + gap
         return [est, t, 1, gap, int(1024.0 * math.log2(self.vfreq[v]))]
 
     def duel(self, v, t, record, ways):

@@ -109,7 +109,7 @@ def test_engine_equals_reference(given_advice, rows, capacity, ways, duel, data)
     trace = _trace(rows, np.array(rows) % 3, [])
     n = trace.n_accesses
     given_advice[0] = np.array(data.draw(st.lists(
-        st.sampled_from([0.0, 1.0, 2.5, 4.0, 7.0]), min_size=n, max_size=n)))
+        st.sampled_from([0.0, 1.0, 2.5, 8.0, 64.0]), min_size=n, max_size=n)))
     params = {"duel": duel, "warmup": 1, "sample": 64}  # sample >= ways: no sampling
     res = recsim.simulate(trace, "nextuse", capacity, ways, policy_params=params)
     ref = reference_replay(trace, "nextuse", capacity, ways, policy_params=params,
@@ -124,7 +124,7 @@ def test_engine_equals_reference_past_a_halving(given_advice, ways):
     rng = np.random.default_rng(1)
     rows = (rng.zipf(1.3, 24_000) % 3000).tolist()
     trace = _trace(rows, np.array(rows) % 4, list(range(0, 24_000, 100)))
-    given_advice[0] = rng.choice([0.0, 3.0, 9.0, 14.0], trace.n_accesses)
+    given_advice[0] = rng.choice([0.0, 4.0, 256.0, 8192.0], trace.n_accesses)
     params = {"duel": "all", "warmup": 1, "sample": 256}
     res = recsim.simulate(trace, "nextuse", 256, ways, policy_params=params)
     ref = reference_replay(trace, "nextuse", 256, ways, policy_params=params,
@@ -139,7 +139,7 @@ def _sessions():
 
 def test_dueling_falls_back_to_lru_under_noise(given_advice):
     trace = _sessions()
-    given_advice[0] = 1 + np.random.default_rng(0).uniform(0, 24, trace.n_accesses)
+    given_advice[0] = 2.0 ** np.random.default_rng(0).uniform(0, 24, trace.n_accesses)
     lru = recsim.simulate(trace, "lru", 4096, 32).hit_rate
     duel = recsim.simulate(trace, "nextuse", 4096, 32, policy_params={"duel": "lru"}).hit_rate
     alone = recsim.simulate(trace, "nextuse", 4096, 32, policy_params={"duel": "none"}).hit_rate

@@ -4,9 +4,9 @@ No train/test split: the first ``warmup`` accesses warm up; then every ``retrain
 accesses a LightGBM model is trained on the accesses labelled in the last ``window``
 accesses (the next use has happened, or the horizon has passed: :func:`known`) and predicts
 the next ``retrain`` accesses from their past-only features
-(:mod:`recsim.nextuse.features`). The advice of access ``t`` is ``1 + log2`` of its
-predicted next-use distance (0: no prediction, the warm-up), which the policy turns into
-an estimated time of next use (Mockingjay's per-way ETA).
+(:mod:`recsim.nextuse.features`). The advice of access ``t`` is its predicted next-use
+distance in accesses, in ``[1, horizon]`` (0: no prediction, the warm-up), which the
+policy turns into an estimated time of next use (Mockingjay's per-way ETA).
 
 Two labels (``label``):
 
@@ -98,7 +98,7 @@ def online(trace, params: dict, capacity: int, progress: bool = True):
     dense = trace.dense()
     x = F.features(dense.vid, trace.table, trace.batch_offsets, dense.n_unique, trace.n_tables)
     nxt = next_use(np.asarray(dense.vid, np.int64), dense.n_unique)[0]
-    y = F.labels(nxt, params["horizon"])  # log2 distance: reach compares 2^y with H
+    y = F.labels(nxt, params["horizon"])
     seconds = [time.perf_counter() - began, 0.0, 0.0]
     advice = np.zeros(n)
     booster = load_model(params["model"]) if params["model"] else None
@@ -128,15 +128,13 @@ def online(trace, params: dict, capacity: int, progress: bool = True):
 
 
 def _predict(booster, x: np.ndarray, params: dict, h: int) -> np.ndarray:
-    """``1 + log2`` of the predicted next-use distance, in ``[1, 1 + log2 horizon]`` (for
-    ``reach``, the expected distance of the predicted probability within ``h``, see
-    module)."""
-    top = 1 + np.log2(params["horizon"])
+    """The predicted next-use distance, in ``[1, horizon]`` (for ``reach``, the expected
+    distance of the predicted probability within ``h``, see module)."""
     out = booster.predict(x, num_threads=params["threads"])
     if params["label"] == "reach":
         p = np.clip(out, P_CLIP, 1 - P_CLIP)
-        out = np.log2(h / -np.log1p(-p))
-    return np.clip(1 + out, 1, top)
+        return np.clip(h / -np.log1p(-p), 1, params["horizon"])
+    return np.clip(2.0 ** out, 1, params["horizon"])
 
 
 def check(trace, params: dict) -> None:
