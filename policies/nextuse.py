@@ -268,9 +268,10 @@ POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGB
                     "leaves": Int(32, lo=2, help="leaves per tree"),
                     "threads": Int(1, lo=1, help="LightGBM threads"),
                     "seed": Int(0, lo=0, help="LightGBM's seed"),
-                    "label": Choice("reach", ("reach", "log"), help="what the model "
-                                    "learns: P(next use within the buffer's reach) or the "
-                                    "log next-use distance (recsim.nextuse.learn)"),
+                    "label": Choice("log", ("log", "reach", "opt"), help="what the model "
+                                    "learns: the log next-use distance, P(next use within "
+                                    "the buffer's reach) or P(Belady hits the next use) "
+                                    "(recsim.nextuse.learn)"),
                     "duel": Choice("all", tuple(DUELS), help="competitors of the learned "
                                    "ranking in the set duel"),
                     "sample": Int(64, lo=1, help="ways ranked per eviction when a set has "

@@ -27,6 +27,8 @@ feature of access ``t`` reads only accesses ``0 .. t`` (tested by changing the f
 
 Labels (:func:`labels`): ``log2`` of the distance to the next use, clipped at the horizon
 ``H`` (LRB's regression target; a vector never used again gets ``log2 H``).
+:func:`opt_hits`: whether Belady's MIN, fully associative at a given capacity, keeps the
+vector until its next use (OPTgen's label, Hawkeye and Mockingjay).
 """
 
 from __future__ import annotations
@@ -101,3 +103,75 @@ def labels(next_use: np.ndarray, horizon: int) -> np.ndarray:
     horizon)."""
     distance = np.minimum(next_use - np.arange(next_use.shape[0]), horizon)
     return np.log2(distance).astype(np.float32)
+
+
+@njit(cache=True)
+def _opt_hits(vids, n_vids, capacity):
+    n = vids.shape[0]
+    size = 1
+    while size < max(n, 1):
+        size *= 2
+    top = np.zeros(2 * size, np.int64)  # max occupancy under a node, its pending adds included
+    add = np.zeros(2 * size, np.int64)  # an add pending over a node's whole range
+    hit = np.zeros(n, np.uint8)
+    last = np.full(n_vids, -1, np.int64)
+    for t in range(n):
+        prev = last[vids[t]]
+        last[vids[t]] = t
+        if prev < 0:
+            continue
+        lo, hi, best, left, right = prev + size, t + size, np.int64(0), np.int64(0), np.int64(0)
+        while lo < hi:  # max over [prev, t): the nodes covering it, then their ancestors' adds
+            if lo & 1:
+                best = max(best, _above(top, add, lo, size))
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                best = max(best, _above(top, add, hi, size))
+            lo >>= 1
+            hi >>= 1
+        if best >= capacity:
+            continue
+        hit[prev] = 1
+        lo, hi = prev + size, t + size
+        left, right = lo, hi - 1
+        while lo < hi:
+            if lo & 1:
+                top[lo] += 1
+                add[lo] += 1
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                top[hi] += 1
+                add[hi] += 1
+            lo >>= 1
+            hi >>= 1
+        for p in (left, right):
+            p >>= 1
+            while p >= 1:
+                top[p] = max(top[2 * p], top[2 * p + 1]) + add[p]
+                p >>= 1
+    return hit
+
+
+@njit(cache=True)
+def _above(top, add, node, size):
+    """A node's maximum with the adds pending at its ancestors."""
+    value = top[node]
+    node >>= 1
+    while node >= 1:
+        value += add[node]
+        node >>= 1
+    return value
+
+
+def opt_hits(vids, n_vids: int, capacity: int) -> np.ndarray:
+    """Per access ``t``: 1 if Belady's MIN with ``capacity`` vectors, fully associative and
+    demand only, keeps the vector from ``t`` to its next use (a hit there), else 0 (no
+    next use included). OPTgen (Jain and Lin, ISCA'16; ``policies/hawkeye.py`` runs it
+    per sampled set with a bounded history): at each reuse ``t'`` of a vector last used
+    at ``t``, MIN hits iff fewer than ``capacity`` of the intervals it kept overlap every
+    point of ``[t, t')``; then it keeps this one. Here the history is unbounded and the
+    occupancy a segment tree (range add, range max: O(log n) per access), so the hits
+    total Belady's. The label of ``t`` is known at ``t'``, strictly from the past then."""
+    return _opt_hits(np.asarray(vids, np.int64), int(n_vids), int(capacity))

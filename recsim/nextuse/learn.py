@@ -8,7 +8,7 @@ the next ``retrain`` accesses from their past-only features
 distance in accesses, in ``[1, horizon]`` (0: no prediction, the warm-up), which the
 policy turns into an estimated time of next use (Mockingjay's per-way ETA).
 
-Two labels (``label``):
+Three labels (``label``):
 
 * ``log``: LRB's regression target, ``log2`` of the next-use distance clipped at
   ``horizon``;
@@ -20,7 +20,12 @@ Two labels (``label``):
   how far beyond that its use lies (LRB's "Belady boundary"). The predicted probability
   ``p`` becomes a distance by reading the next use as a Poisson arrival of rate
   ``lambda`` with ``P(within H) = 1 - exp(-lambda H) = p``: the expected distance
-  ``1 / lambda = H / -ln(1 - p)``, so the policy stays one ranking by distance.
+  ``1 / lambda = H / -ln(1 - p)``, so the policy stays one ranking by distance;
+* ``opt``: whether Belady's MIN (with bypass), fully associative at ``capacity``, keeps
+  the vector until its next use (OPTgen's label, Hawkeye and Mockingjay:
+  :func:`recsim.nextuse.features.opt_hits`; they run it per sampled set, the advise step
+  knows the capacity only), binary, read as a distance as ``reach``; an access whose
+  next use has not come by the training is labelled 0 (MIN's decision is not known yet).
 
 Defaults follow LRB's published settings (``src/caches/lrb.h`` at github.com/sunnyszy/lrb,
 ``GBM_PARAMS``): 32 boosting rounds, 32 leaves, learning rate 0.1, feature and bagging
@@ -57,7 +62,7 @@ P_CLIP = 1e-4  # a predicted probability is read within [P_CLIP, 1 - P_CLIP]
 
 def booster_params(params: dict) -> dict:
     """LightGBM's parameters (LRB's, see module), seeded and deterministic."""
-    objective = "binary" if params["label"] == "reach" else "regression"
+    objective = "regression" if params["label"] == "log" else "binary"
     return {"objective": objective, "num_leaves": params["leaves"], "learning_rate": 0.1,
             "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 5,
             "num_threads": params["threads"], "seed": params["seed"], "deterministic": True,
@@ -99,6 +104,7 @@ def online(trace, params: dict, capacity: int, progress: bool = True):
     x = F.features(dense.vid, trace.table, trace.batch_offsets, dense.n_unique, trace.n_tables)
     nxt = next_use(np.asarray(dense.vid, np.int64), dense.n_unique)[0]
     y = F.labels(nxt, params["horizon"])
+    opt = F.opt_hits(dense.vid, dense.n_unique, capacity) if params["label"] == "opt" else None
     seconds = [time.perf_counter() - began, 0.0, 0.0]
     advice = np.zeros(n)
     booster = load_model(params["model"]) if params["model"] else None
@@ -113,6 +119,9 @@ def online(trace, params: dict, capacity: int, progress: bool = True):
         if params["label"] == "reach":
             idx = known(t_now, nxt, h, params["window"])
             target = (nxt[idx] - idx <= h).astype(np.float32)
+        elif params["label"] == "opt":
+            idx = known(t_now, nxt, params["horizon"], params["window"])
+            target = ((opt[idx] == 1) & (nxt[idx] < t_now)).astype(np.float32)
         else:
             idx = known(t_now, nxt, params["horizon"], params["window"])
             target = y[idx]
@@ -129,11 +138,13 @@ def online(trace, params: dict, capacity: int, progress: bool = True):
 
 def _predict(booster, x: np.ndarray, params: dict, h: int) -> np.ndarray:
     """The predicted next-use distance, in ``[1, horizon]`` (for ``reach``, the expected
-    distance of the predicted probability within ``h``, see module)."""
+    distance of the predicted probability within ``h``, see module, unclipped above: a
+    clip would tie every unlikely vector, and ties on the estimate evict the most
+    recently used)."""
     out = booster.predict(x, num_threads=params["threads"])
-    if params["label"] == "reach":
+    if params["label"] != "log":
         p = np.clip(out, P_CLIP, 1 - P_CLIP)
-        return np.clip(h / -np.log1p(-p), 1, params["horizon"])
+        return np.maximum(h / -np.log1p(-p), 1)
     return np.clip(2.0 ** out, 1, params["horizon"])
 
 
@@ -181,7 +192,7 @@ def cache_key(trace, params: dict, capacity: int) -> str:
     """Digest of the parameters, the capacity (for ``reach``), the trace's content and
     this package's code."""
     keyed = {k: params[k] for k in TRAIN_PARAMS}
-    if params["label"] == "reach":
+    if params["label"] != "log":
         keyed["capacity"] = capacity
     h = hashlib.sha256(json.dumps(keyed).encode())
     for name in ("table", "row", "batch_offsets"):
