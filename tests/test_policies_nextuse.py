@@ -1,7 +1,8 @@
 """The ``nextuse`` policy (policies/nextuse.py) and its online learning (recsim.nextuse):
 
 * features are past-only: changing the future leaves every earlier row unchanged;
-* labels equal a brute-force next use;
+* labels equal a brute-force next use, OPTgen's labels a brute-force OPTgen (and total
+  MIN's hits); Che's reach is the span of ``capacity`` distinct vectors;
 * the engine equals the pure-Python model of tests/reference_nextuse.py given the same
   advice (every counter and the final buffer), for every duel;
 * the guarantee: with noise for advice, set dueling falls back to LRU within 0.002, where
@@ -82,6 +83,50 @@ def test_labels_equal_brute_force_next_use(rows, horizon):
         later = [u for u in range(t + 1, len(rows)) if rows[u] == r]
         distance = min(later[0] - t if later else horizon, horizon)
         assert y[t] == np.float32(np.log2(distance))
+
+
+def _min_with_bypass(rows, capacity):
+    """Belady's MIN allowed to bypass: on a miss the resident (or newcomer) used furthest
+    ahead is the one left out."""
+    nxt, seen = [0] * len(rows), {}
+    for t in range(len(rows) - 1, -1, -1):
+        nxt[t], seen[rows[t]] = seen.get(rows[t], 1 << 40), t
+    res, hits = {}, 0
+    for t, r in enumerate(rows):
+        if r in res:
+            hits += 1
+        elif len(res) >= capacity:
+            far = max(res, key=res.get)
+            if res[far] <= nxt[t]:
+                continue
+            del res[far]
+        res[r] = nxt[t]
+    return hits
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.integers(0, 12), min_size=1, max_size=120),
+       capacity=st.integers(1, 8))
+def test_opt_labels_equal_optgen_by_brute_force(rows, capacity):
+    hit = F.opt_hits(np.array(rows), 13, capacity)
+    occupancy, last, expected = [0] * len(rows), {}, [0] * len(rows)
+    for t, r in enumerate(rows):  # OPTgen over a plain list
+        if r in last and max(occupancy[last[r]:t]) < capacity:
+            expected[last[r]] = 1
+            for u in range(last[r], t):
+                occupancy[u] += 1
+        last[r] = t
+    assert hit.tolist() == expected
+    assert hit.sum() == _min_with_bypass(rows, capacity)  # and they total MIN's hits
+
+
+def test_reach_is_the_span_of_capacity_distinct_vectors():
+    rows = [1, 2, 1, 3, 1, 2, 4, 4]
+    nxt = next_use(np.array(rows, np.int64) - 1, 4)[0]
+    assert learn.reach(8, nxt, 2, 100) == 3  # accesses 5..7 touch 2 and 4
+    assert learn.reach(8, nxt, 3, 100) == 4  # 4..7 touch 1, 2 and 4
+    assert learn.reach(8, nxt, 5, 100) == 100  # never 5 distinct: the horizon
+    assert learn.reach(8, nxt, 3, 3) == 3  # only the last 3 accesses are looked at
 
 
 def test_training_reads_only_labelled_accesses():
@@ -165,6 +210,20 @@ def test_online_learning_end_to_end(tmp_path):
     with pytest.warns(RecsimWarning, match=r"^eval_after: 1,000 is inside the first 2,000 "
                       r"accesses, which policy 'nextuse' learns from without advice"):
         recsim.simulate(trace, "nextuse", 0.1, 8, policy_params=params, eval_after=1000)
+
+
+@pytest.mark.parametrize("label", ["reach", "opt"])
+def test_buffer_relative_labels_are_learned_per_capacity(tmp_path, label):
+    trace = generate_trace("meta-like", path=tmp_path / "t.trace", accesses=12_000, seed=0)
+    params = {**SMALL, "label": label}
+    for capacity in (0.05, 0.1):
+        assert recsim.simulate(trace, "nextuse", capacity, 8, policy_params=params).hits > 0
+    cached = sorted((tmp_path / "t.trace" / "advice").glob("nextuse-*.npz"))
+    assert len(cached) == 2  # one advice per capacity: the label depends on it
+    for path in cached:
+        with np.load(path) as saved:
+            assert (saved["priority"][:2000] == 0).all()
+            assert (saved["priority"][2000:] >= 1).all()
 
 
 def test_bad_input(tmp_path):
