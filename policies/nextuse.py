@@ -15,9 +15,11 @@ LIRS's inter-reference recency) and ``freq`` (``log2`` of its decayed access cou
 1/1024ths); per vector, kept across evictions: last access, last gap and decayed count
 (half-life ``FREQ_HALF_LIFE``). A demand access with advice ``prio > 0`` sets
 ``est = t + prio`` (``prio``: the predicted next-use distance in accesses, ``>= 1``,
-:mod:`recsim.nextuse.learn`, whose advise step does the ``2^x``, not the loop); without advice (the warm-up) the estimate is the last gap,
-``t + irr``. The competitors rank the ways of a set (the largest key is evicted, ties to
-the least recently used):
+:mod:`recsim.nextuse.learn`, whose advise step does the ``2^x``, not the loop); without
+advice (the warm-up) the estimate is the last gap, ``t + irr``. Per vector too, for the
+duel: its way in each competitor's shadow set (-1: absent), so a shadow hit reads no tags.
+The competitors rank the ways of a set (the largest key is evicted, ties to the least
+recently used):
 
 * ``learned``: ``|est - t|`` (Mockingjay's overdue rule);
 * ``lru``: ``t - last``;
