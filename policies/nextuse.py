@@ -16,10 +16,8 @@ LIRS's inter-reference recency) and ``freq`` (``log2`` of its decayed access cou
 (half-life ``FREQ_HALF_LIFE``). A demand access with advice ``prio > 0`` sets
 ``est = t + prio`` (``prio``: the predicted next-use distance in accesses, ``>= 1``,
 :mod:`recsim.nextuse.learn`, whose advise step does the ``2^x``, not the loop); without
-advice (the warm-up) the estimate is the last gap, ``t + irr``. Per vector too, for the
-duel: its way in each competitor's shadow set (-1: absent), so a shadow hit reads no tags.
-The competitors rank the ways of a set (the largest key is evicted, ties to the least
-recently used):
+advice (the warm-up) the estimate is the last gap, ``t + irr``. The competitors rank the
+ways of a set (the largest key is evicted, ties to the least recently used):
 
 * ``learned``: ``|est - t|`` (Mockingjay's overdue rule);
 * ``lru``: ``t - last``;
@@ -66,8 +64,7 @@ SHADOW_WAYS = 32  # the ways of a fully associative buffer's pseudo-sets
 HALVE_AFTER = 1 << 14  # shadow accesses between halvings of the shadow miss counts
 
 State = namedtuple("State", "est last count irr freq vlast vgap vfreq shadow_of tag sest "
-                            "slast scount sirr sfreq misses since winner rng sample ghost "
-                            "where filled")
+                            "slast scount sirr sfreq misses since winner rng sample ghost")
 
 
 def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
@@ -94,12 +91,10 @@ def make_state(ctx, params):
     slots = [np.zeros(cap, np.int64) for _ in range(5)]
     shadows = [np.zeros(shape, np.int64) for _ in range(6)]
     shadows[0][:] = -1  # no tag
-    where = np.full((n if k > 1 else 0, k), -1, np.int16 if w < 1 << 15 else np.int32)
     return State(*slots, np.full(n, -1, np.int64), np.full(n, NO_GAP, np.int64),
                  np.zeros(n, np.float64), shadow_of if k > 1 else np.full(n, -1), *shadows,
                  np.zeros(k, np.float64), np.zeros(1, np.int64), np.zeros(1, np.int64),
-                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap, where,
-                 np.zeros((m, k), np.int64))
+                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap)
 
 
 @hook
@@ -163,24 +158,20 @@ def _pick(state, k, est, last, count, irr, freq, base, ways, n, t):
 
 @hook
 def _shadow(state, sh, k, vid, t, est, freq):
-    """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss.
-    ``where[vid, k]`` is the vector's way there (-1: absent), so a hit reads no tags; the
-    ways fill in order (a shadow way is only ever replaced, never freed)."""
+    """One demand access in competitor ``k``'s copy of shadow set ``sh``: True on a miss."""
     tag, sest, slast = state.tag[sh, k], state.sest[sh, k], state.slast[sh, k]
     scount, sirr, sfreq = state.scount[sh, k], state.sirr[sh, k], state.sfreq[sh, k]
-    way = np.int64(state.where[vid, k])
-    if way >= 0:
-        sest[way], slast[way], sirr[way], sfreq[way] = est, t, state.vgap[vid], freq
-        scount[way] += 1
-        return False
-    n = tag.shape[0]
-    way = state.filled[sh, k]
-    if way < n:
-        state.filled[sh, k] += 1
-    else:
+    way = -1
+    for w in range(tag.shape[0]):
+        if tag[w] == vid:
+            sest[w], slast[w], sirr[w], sfreq[w] = est, t, state.vgap[vid], freq
+            scount[w] += 1
+            return False
+        if tag[w] < 0 and way < 0:
+            way = w
+    if way < 0:
+        n = tag.shape[0]
         way = _pick(state, k, sest, slast, scount, sirr, sfreq, 0, n, n, t)
-        state.where[tag[way], k] = -1
-    state.where[vid, k] = way
     tag[way], sest[way], slast[way], scount[way] = vid, est, t, 1
     sirr[way], sfreq[way] = state.vgap[vid], freq
     return True
