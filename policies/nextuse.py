@@ -11,17 +11,22 @@ per-way arrays (set dueling, Qureshi et al., ISCA'07, over shadow sets, below).
 
 Per slot: ``est`` (estimated access time of its next use), ``last`` (last access),
 ``count`` (accesses since it entered), ``irr`` (the gap between its last two accesses,
-LIRS's inter-reference recency) and ``freq`` (``log2`` of its decayed access count, in
-1/1024ths); per vector, kept across evictions: last access, last gap and decayed count
-(half-life ``FREQ_HALF_LIFE``). A demand access with advice ``prio > 0`` sets
-``est = t + prio`` (``prio``: the predicted next-use distance in accesses, ``>= 1``,
-:mod:`recsim.nextuse.learn`, whose advise step does the ``2^x``, not the loop); without
-advice (the warm-up) the estimate is the last gap, ``t + irr``. The competitors rank the
-ways of a set (the largest key is evicted, ties to the least recently used):
+LIRS's inter-reference recency) and ``freq`` (its decayed access count at its last
+access, in units of ``1 / ONE``); per vector, kept across evictions: last access, last gap
+and decayed count. The count halves at every multiple of ``2^freq_epoch`` accesses,
+lazily (a shift by the boundaries passed since the last access): W-TinyLFU's periodic
+halving (Einziger, Friedman and Manes, ACM ToS 2017) rather than a continuous decay,
+so the replay does no ``pow`` or ``log2`` per access (docs/recmg.md). A demand access
+with advice ``prio > 0`` sets ``est = t + prio`` (``prio``: the predicted next-use
+distance in accesses, ``>= 1``, :mod:`recsim.nextuse.learn`, whose advise step does the
+``2^x``, not the loop); without advice (the warm-up) the estimate is the last gap,
+``t + irr``. The competitors rank the ways of a set (the largest key is evicted, ties to
+the least recently used):
 
 * ``learned``: ``|est - t|`` (Mockingjay's overdue rule);
 * ``lru``: ``t - last``;
-* ``freq``: the lowest decayed count now (``freq`` less its decay since ``last``);
+* ``freq``: the lowest decayed count now (``freq`` halved once per boundary since
+  ``last``);
 * ``irr``: ``max(irr, t - last)`` (LIRS's ordering of a vector by recency and IRR);
 * ``probation``: a way with no hit since it entered whose vector was not seen within
   ``GHOST`` x capacity accesses before is on probation; the oldest such is evicted while
@@ -56,7 +61,7 @@ from recsim.plugin import Choice, File, Int, Policy, hook
 
 LEARNED, LRU, FREQ, IRR, PROBATION, LEARNED_PROBATION = 0, 1, 2, 3, 4, 5
 DUELS = {"all": 6, "lru": 2, "none": 1}  # competitors 0 .. n-1
-FREQ_HALF_LIFE = 2.0 ** 20  # accesses (the longest of the features' decayed counts)
+ONE = 1 << 16  # an access in a decayed count
 GHOST = 4  # a vector seen within GHOST x capacity accesses skips probation
 NO_GAP = 1 << 40
 SHADOW_SETS = 64
@@ -64,7 +69,8 @@ SHADOW_WAYS = 32  # the ways of a fully associative buffer's pseudo-sets
 HALVE_AFTER = 1 << 14  # shadow accesses between halvings of the shadow miss counts
 
 State = namedtuple("State", "est last count irr freq vlast vgap vfreq shadow_of tag sest "
-                            "slast scount sirr sfreq misses since winner rng sample ghost")
+                            "slast scount sirr sfreq misses since winner rng sample ghost "
+                            "epoch")
 
 
 def shadowed(keys: np.ndarray, capacity: int, ways: int) -> tuple[np.ndarray, int]:
@@ -92,23 +98,25 @@ def make_state(ctx, params):
     shadows = [np.zeros(shape, np.int64) for _ in range(6)]
     shadows[0][:] = -1  # no tag
     return State(*slots, np.full(n, -1, np.int64), np.full(n, NO_GAP, np.int64),
-                 np.zeros(n, np.float64), shadow_of if k > 1 else np.full(n, -1), *shadows,
+                 np.zeros(n, np.int64), shadow_of if k > 1 else np.full(n, -1), *shadows,
                  np.zeros(k, np.float64), np.zeros(1, np.int64), np.zeros(1, np.int64),
-                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap)
+                 np.array([mixed or 1], np.uint64), params["sample"], GHOST * cap,
+                 params["freq_epoch"])
 
 
 @hook
 def on_access(state, vid, t):
-    if state.vlast[vid] >= 0:
-        state.vgap[vid] = t - state.vlast[vid]
-    state.vfreq[vid] = state.vfreq[vid] * 0.5 ** (state.vgap[vid] / FREQ_HALF_LIFE) + 1.0
+    prev = state.vlast[vid]
+    if prev >= 0:
+        state.vgap[vid] = t - prev
+    state.vfreq[vid] = _decayed(state.vfreq[vid], prev, t, state.epoch) + ONE
     state.vlast[vid] = t
 
 
 @hook
-def _freq(state, vid):
-    """The vector's decayed access count at its last access, as log2 in 1/1024ths."""
-    return np.int64(1024.0 * np.log2(state.vfreq[vid]))
+def _decayed(count, last, t, epoch):
+    """``count`` at ``last``, halved at every multiple of ``2^epoch`` up to ``t``."""
+    return count >> min((t >> epoch) - (last >> epoch), 63)
 
 
 @hook
@@ -120,14 +128,14 @@ def _estimate(state, vid, t, prio):
 
 
 @hook
-def _rank(competitor, est, last, freq, irr, t):
+def _rank(competitor, est, last, freq, irr, t, epoch):
     """A way's key for ``competitor`` (not PROBATION): the largest is evicted."""
     age = t - last
     if competitor == LEARNED or competitor == LEARNED_PROBATION:
         d = est - t
         return d if d >= 0 else -d
-    if competitor == FREQ:  # decayed count now: log2 at the last access, less its decay
-        return np.int64(1024.0 * age / FREQ_HALF_LIFE) - freq
+    if competitor == FREQ:  # the decayed count now
+        return -_decayed(freq, last, t, epoch)
     if competitor == IRR:
         return max(irr, age)
     return age
@@ -148,7 +156,7 @@ def _pick(state, k, est, last, count, irr, freq, base, ways, n, t):
             if last[slot] < old_last:
                 old, old_last = slot, last[slot]
             continue
-        key = _rank(k, est[slot], last[slot], freq[slot], irr[slot], t)
+        key = _rank(k, est[slot], last[slot], freq[slot], irr[slot], t, state.epoch)
         if key > best_key or (key == best_key and last[slot] < best_last):
             best, best_key, best_last = slot, key, last[slot]
     if old >= 0 and (on_probation > n // 8 or best_last == (1 << 62)):
@@ -202,7 +210,7 @@ def _touch(state, slot, vid, t, prio):
     state.est[slot] = est
     state.last[slot] = t
     state.irr[slot] = state.vgap[vid]
-    freq = _freq(state, vid)
+    freq = state.vfreq[vid]
     state.freq[slot] = freq
     sh = state.shadow_of[vid]
     if sh >= 0:
@@ -221,7 +229,7 @@ def on_fill(state, set_, slot, vid, t, prio, prefetch):
         state.est[slot] = t + state.vgap[vid]
         state.last[slot] = t
         state.irr[slot] = state.vgap[vid]
-        state.freq[slot] = _freq(state, vid)
+        state.freq[slot] = state.vfreq[vid]
     else:
         _touch(state, slot, vid, t, prio)
     state.count[slot] = 0 if prefetch else 1
@@ -267,5 +275,8 @@ POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGB
                                     "(recsim.nextuse.learn)"),
                     "duel": Choice("all", tuple(DUELS), help="competitors of the learned "
                                    "ranking in the set duel"),
+                    "freq_epoch": Int(20, lo=1, hi=40, help="the decayed counts halve "
+                                      "every 2^freq_epoch accesses (the features' longest "
+                                      "half-life)"),
                     "sample": Int(64, lo=1, help="ways ranked per eviction when a set has "
                                   "more (fully associative)")})

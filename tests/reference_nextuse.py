@@ -13,36 +13,40 @@ prefetch, no latencies).
 
 from __future__ import annotations
 
-import math
 
 from reference import SET_MODELS
 from reference_modern import _Base
 
-from recsim.policies.nextuse import (DUELS, FREQ, FREQ_HALF_LIFE, GHOST, HALVE_AFTER, IRR,
+from recsim.policies.nextuse import (DUELS, FREQ, GHOST, HALVE_AFTER, IRR, ONE,
                                      LEARNED, NO_GAP, PROBATION, shadowed)
 
 
-def _rank(k, r, t):
+def _decayed(count, last, t, epoch):
+    """``count`` halved once per multiple of ``2^epoch`` in ``(last, t]``."""
+    return count >> min(t // (1 << epoch) - last // (1 << epoch), 63)
+
+
+def _rank(k, r, t, epoch):
     est, last, count, irr, freq = r
     age = t - last
     if k == LEARNED or k > PROBATION:
         return abs(est - t)
     if k == FREQ:
-        return int(1024.0 * age / FREQ_HALF_LIFE) - freq
+        return -_decayed(freq, last, t, epoch)
     if k == IRR:
         return max(irr, age)
     return age
 
 
-def _pick(k, res, t, ghost):
+def _pick(k, res, t, ghost, epoch):
     """The resident competitor ``k`` evicts from ``res`` (vid -> record)."""
     if k >= PROBATION:
         new = [v for v, r in res.items() if r[2] == 1 and r[3] > ghost]
         rest = [v for v in res if v not in new]
         if new and (len(new) > len(res) // 8 or not rest):
             return min(new, key=lambda v: res[v][1])
-        return max(rest, key=lambda v: (_rank(k, res[v], t), -res[v][1]))
-    return max(res, key=lambda v: (_rank(k, res[v], t), -res[v][1]))
+        return max(rest, key=lambda v: (_rank(k, res[v], t, epoch), -res[v][1]))
+    return max(res, key=lambda v: (_rank(k, res[v], t, epoch), -res[v][1]))
 
 
 class _Shared:
@@ -50,6 +54,7 @@ class _Shared:
         self.advice = ctx.shared["priority"]
         self.n = DUELS[ctx.params["duel"]]
         self.ghost = GHOST * ctx.sets * ctx.ways
+        self.epoch = ctx.params["freq_epoch"]
         self.vlast, self.vgap, self.vfreq = {}, {}, {}
         self.shadow_of = None  # per vector, set on first use (needs the keys)
         self.shadows, self.misses, self.since, self.winner = {}, [0.0] * self.n, 0, 0
@@ -59,11 +64,12 @@ class _Shared:
         if v in self.vlast:
             self.vgap[v] = t - self.vlast[v]
         gap = self.vgap.get(v, NO_GAP)
-        self.vfreq[v] = self.vfreq.get(v, 0.0) * 0.5 ** (gap / FREQ_HALF_LIFE) + 1.0
+        self.vfreq[v] = _decayed(self.vfreq.get(v, 0), self.vlast.get(v, -1), t,
+                                 self.epoch) + ONE
         self.vlast[v] = t
         prio = 0.0 if self.advice is None or len(self.advice) == 0 else float(self.advice[t])
         est = t + int(prio) if prio > 0 else t + gap
-        return [est, t, 1, gap, int(1024.0 * math.log2(self.vfreq[v]))]
+        return [est, t, 1, gap, self.vfreq[v]]
 
     def duel(self, v, t, record, ways):
         sh = self.shadow_of[v] if self.n > 1 else -1
@@ -76,7 +82,7 @@ class _Shared:
                 continue
             self.misses[k] += 1
             if len(res) >= ways:
-                del res[_pick(k, res, t, self.ghost)]
+                del res[_pick(k, res, t, self.ghost, self.epoch)]
             res[v] = list(record)
         self.since += 1
         if self.since >= HALVE_AFTER:
@@ -110,7 +116,7 @@ class _NextUseSet(_Base):
         self._access(v, t, True)
 
     def victim(self, v, t, prefetch=False):
-        return _pick(self.g.winner, self.res, t, self.g.ghost)
+        return _pick(self.g.winner, self.res, t, self.g.ghost, self.g.epoch)
 
     def evict(self, v):
         del self.res[v]

@@ -155,7 +155,8 @@ def test_engine_equals_reference(given_advice, rows, capacity, ways, duel, data)
     n = trace.n_accesses
     given_advice[0] = np.array(data.draw(st.lists(
         st.sampled_from([0.0, 1.0, 2.5, 8.0, 64.0]), min_size=n, max_size=n)))
-    params = {"duel": duel, "warmup": 1, "sample": 64}  # sample >= ways: no sampling
+    params = {"duel": duel, "warmup": 1, "sample": 64,  # sample >= ways: no sampling
+              "freq_epoch": data.draw(st.integers(1, 20))}
     res = recsim.simulate(trace, "nextuse", capacity, ways, policy_params=params)
     ref = reference_replay(trace, "nextuse", capacity, ways, policy_params=params,
                            advice=Advice(priority=given_advice[0]))
@@ -165,12 +166,13 @@ def test_engine_equals_reference(given_advice, rows, capacity, ways, duel, data)
 
 @pytest.mark.parametrize("ways", [8, 0])
 def test_engine_equals_reference_past_a_halving(given_advice, ways):
-    # 24K shadowed accesses: the shadow misses are halved once (HALVE_AFTER = 16K)
+    # 24K shadowed accesses: the shadow misses are halved once (HALVE_AFTER = 16K), the
+    # decayed counts every 2^9 accesses
     rng = np.random.default_rng(1)
     rows = (rng.zipf(1.3, 24_000) % 3000).tolist()
     trace = _trace(rows, np.array(rows) % 4, list(range(0, 24_000, 100)))
     given_advice[0] = rng.choice([0.0, 4.0, 256.0, 8192.0], trace.n_accesses)
-    params = {"duel": "all", "warmup": 1, "sample": 256}
+    params = {"duel": "all", "warmup": 1, "sample": 256, "freq_epoch": 9}
     res = recsim.simulate(trace, "nextuse", 256, ways, policy_params=params)
     ref = reference_replay(trace, "nextuse", 256, ways, policy_params=params,
                            advice=Advice(priority=given_advice[0]))
