@@ -55,9 +55,12 @@ the replay loop, for plain replays only (no prefetcher, advice or per-access sta
 
 A *learned* plug-in (the ``recmg`` policy, the ``recmg`` and ``transfetch`` prefetchers)
 takes its model checkpoint as a :class:`File` parameter and names an ``advise`` hook,
-``"module:function"``: when a File parameter is set, the engine imports that function (of
+``"module:function"``: when a File parameter is set (on every replay with
+``advise_always``: the ``nextuse`` policy learns online), the engine imports that function (of
 a higher layer, which may use torch: :mod:`recsim.recmg.plugins`) and calls
-``function(trace, params) -> Advice`` before the replay; a policy's advice gives ``prio``,
+``function(trace, params) -> Advice`` before the replay (with ``advise_always``,
+``function(trace, params, capacity)``: an online learner's labels may depend on the
+buffer's size); a policy's advice gives ``prio``,
 a prefetcher's the vectors the engine prefetches per chunk (docs/architecture.md).
 
 Hooks omitted from a plug-in default to the no-ops below. The parameters each hook takes
@@ -488,6 +491,9 @@ class _Plugin:
     # "module:function" of (trace, params) -> Advice, called before the replay when a File
     # parameter is set (a learned plug-in's model inference; see the module)
     advise: str = field(default="", kw_only=True)
+    # call ``advise`` on every replay, File parameter or not, with the buffer's capacity (a
+    # plug-in that learns online from the trace it replays, such as ``nextuse``)
+    advise_always: bool = field(default=False, kw_only=True)
     # recsim.testing's named checks that do not apply to it: name -> why
     skip_checks: dict = field(default_factory=dict, kw_only=True)
     HOOKS: ClassVar[dict] = {}  # hook name -> the parameters the engine passes it
@@ -513,13 +519,15 @@ def files_set(plugin, params: dict) -> dict:
             if isinstance(spec, File) and params.get(name)}
 
 
-def advice_of(plugin, trace, params: dict):
-    """The plug-in's advice for ``trace`` (its ``advise`` hook, imported by name), or None
-    when it has no hook or none of its File parameters is set."""
-    if not plugin.advise or not files_set(plugin, params):
+def advice_of(plugin, trace, params: dict, capacity: int):
+    """The plug-in's advice for ``trace`` (its ``advise`` hook, imported by name; given the
+    buffer's ``capacity`` when ``advise_always``), or None when it has no hook or none of
+    its File parameters is set (and it is not ``advise_always``)."""
+    if not plugin.advise or not (plugin.advise_always or files_set(plugin, params)):
         return None
-    module, function = plugin.advise.split(":")
-    return getattr(importlib.import_module(module), function)(trace, params)
+    hook = getattr(importlib.import_module(plugin.advise.split(":")[0]),
+                   plugin.advise.split(":")[1])
+    return hook(trace, params, capacity) if plugin.advise_always else hook(trace, params)
 
 
 @dataclass

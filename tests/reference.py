@@ -277,7 +277,7 @@ def reference_replay(trace, policy, capacity, ways, prefetcher="none",
     params = resolve_params("policy", get_policy(policy), {**params, **(policy_params or {})})
     ctx = ModelContext(sets, ways, params, next_after, [0] * dense.n_unique, seed,
                        {"belady_ties": belady_ties,
-                        "priority": getattr(advice, "priority", None)})
+                        "priority": getattr(advice, "priority", None), "keys": dense.keys})
     for tb, v in zip(tables, vids):
         ctx.table_of[v] = tb
     cache = [SET_MODELS[policy](ctx, s) for s in range(sets)]

@@ -87,6 +87,8 @@ class Advice:
     ``prefetch_ptr``/``prefetch_vids``: CSR lists of vids to prefetch per chunk of
     ``chunk`` accesses; the list of chunk ``k`` is issued at the start of chunk ``k + lag``
     (the model's inference for chunk k overlaps the replay of chunk k, as in RecMG).
+    ``warmup``: the first accesses it gives no advice for (a policy that learns online);
+    a replay judged from inside them (``0 < eval_after < warmup``) is warned about.
     """
 
     priority: np.ndarray | None = None
@@ -94,6 +96,7 @@ class Advice:
     prefetch_vids: np.ndarray | None = None
     chunk: int = 0
     lag: int = 1
+    warmup: int = 0
 
     def arrays(self, n: int, n_vids: int):
         """Checked ``(priority, prefetch_ptr, prefetch_vids, chunk, lag)`` for the loop."""
@@ -127,7 +130,7 @@ def merged_advice(*parts: Advice | None) -> Advice | None:
         return parts[0] if parts else None
     lists = prefetch[0] if prefetch else Advice()
     return Advice(priority[0] if priority else None, lists.prefetch_ptr, lists.prefetch_vids,
-                  lists.chunk, lists.lag)
+                  lists.chunk, lists.lag, max(a.warmup for a in parts))
 
 
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
@@ -184,11 +187,12 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    learned = [advice_of(pol, trace, pol_params), advice_of(pf, trace, pf_params)]
+    cap = resolve_capacity(settings.capacity, dense.n_unique)
+    learned = [advice_of(pol, trace, pol_params, cap), advice_of(pf, trace, pf_params, cap)]
     if any(learned):  # a learned plug-in's model inference (or its cached predictions)
         advice = merged_advice(advice, *learned)
         timings["advice_s"] = time.perf_counter() - start
-    cap = resolve_capacity(settings.capacity, dense.n_unique)
+        _warn_unadvised(settings.eval_after, advice.warmup, pol.name)
     if settings.eval_after >= max(trace.n_accesses, 1):
         raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
                           f"accesses, got {settings.eval_after:,}")
@@ -278,6 +282,14 @@ def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metric
         occupancy=int(out.resident.shape[0]),
         params={"policy": params, "dedup": settings.dedup, "seed": settings.seed},
         timings=timings, resident=out.resident, batch_counters=out.batch_counters)
+
+
+def _warn_unadvised(eval_after: int, warmup: int, policy: str) -> None:
+    """Warn of counts that start inside a learned policy's warm-up (see Advice)."""
+    if 0 < eval_after < warmup:
+        warnings.warn(f"eval_after: {eval_after:,} is inside the first {warmup:,} accesses, "
+                      f"which policy '{policy}' learns from without advice: the counts "
+                      "include them", RecsimWarning, stacklevel=3)
 
 
 def _warn_capacity(capacity: int, ways: int, n_unique: int) -> None:
