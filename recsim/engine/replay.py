@@ -22,7 +22,12 @@ import numpy as np
 
 from recsim.engine import metrics
 from recsim.engine.kernels import compile_kernel
-from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
+from recsim.engine.settings import (
+    ReplaySettings,
+    make_settings,
+    resolve_capacity,
+    resolve_geometry,
+)
 from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import PREFETCHED, QUEUE_SIZE, advice_of, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
@@ -132,19 +137,15 @@ def merged_advice(*parts: Advice | None) -> Advice | None:
 
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher: str = "none", policy_params: dict | None = None,
-             prefetcher_params: dict | None = None, prefetch_latency: int = 0,
-             prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
-             per_table: bool = False, window: int = 0, fetch_latency: int = 0,
-             max_outstanding: int | None = None, log_hits: bool = False,
-             chunk: int | None = None, dedup: str | None = None,
-             eval_after: int = 0) -> metrics.SimResult:
+             prefetcher_params: dict | None = None, *, advice: Advice | None = None,
+             per_table: bool = False, window: int = 0, log_hits: bool = False,
+             chunk: int | None = None, **settings) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
-    with the settings given by keyword (see :class:`ReplaySettings`)."""
-    settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
-                              max_outstanding, seed, dedup, eval_after)
-    return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
-                  advice=advice, per_table=per_table, window=window, log_hits=log_hits,
-                  chunk=chunk)
+    with the settings given by keyword: ``capacity``, ``ways`` and every other field of
+    :class:`ReplaySettings` (``prefetch_latency=``, ``eval_after=``, ...)."""
+    return replay(trace, make_settings("simulate", capacity=capacity, ways=ways, **settings),
+                  policy, prefetcher, policy_params, prefetcher_params, advice=advice,
+                  per_table=per_table, window=window, log_hits=log_hits, chunk=chunk)
 
 
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",

@@ -21,9 +21,9 @@ from recsim.registry import get_policy, get_prefetcher
 
 # A kind of loop (recsim.engine.kernels): its features and the settings of a small
 # replay that uses it.
-KINDS = {"plain": (frozenset(), ReplaySettings(0.1, 8)),
-         "one_set": (frozenset({"ONE_SET"}), ReplaySettings(0.1, 0)),
-         "general": (frozenset({"GENERAL"}), ReplaySettings(0.1, 8, fetch_latency=1))}
+KINDS = {"plain": (frozenset(), ReplaySettings(ways=8)),
+         "one_set": (frozenset({"ONE_SET"}), ReplaySettings(ways=0)),
+         "general": (frozenset({"GENERAL"}), ReplaySettings(ways=8, fetch_latency=1))}
 
 
 def kind_of(settings: ReplaySettings) -> str:
