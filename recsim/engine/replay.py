@@ -193,8 +193,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice)
     features = loop_features(options, ctx.sets)
     if chunk and "GENERAL" in features:
-        raise ConfigError("chunk: chunked replay is for replays the plain loop runs; this "
-                          "one has " + ", ".join(general_options(options)))
+        raise ConfigError("chunk: chunked replay is for plain replays only; this one has "
+                          + ", ".join(general_options(options)))
     start = time.perf_counter()
     args = _loop_inputs(ctx, pol.make_state(ctx, pol_params), pf.make_state(ctx, pf_params),
                         advice or Advice(), settings, features, options["statistics"])
@@ -412,7 +412,8 @@ def _loop_inputs(ctx, pstate, fstate, advice, settings, features, log_hits) -> L
     n, bound = ctx.trace.n_accesses, settings.max_outstanding or 0
     budget = -1 if settings.prefetch_budget is None else int(settings.prefetch_budget)
     prio, ptr, vids, chunk, lag = advice.arrays(n, ctx.n_vids)
-    absent = not_resident.py_func(set_index(ctx.keys, ctx.sets), NEW)  # in its set, new
+    encode = getattr(not_resident, "py_func", not_resident)  # on arrays, as NumPy
+    absent = encode(set_index(ctx.keys, ctx.sets), NEW)  # each vector new, in its set
     return LoopArgs(
         accesses=Accesses(vids=ctx.vids, tables=readonly(ctx.trace.table),
                           batch_offsets=readonly(ctx.trace.batch_offsets), t0=np.int64(0)),
