@@ -209,9 +209,10 @@ def absent_set(code):
 
 
 @hook
-def absent_state(code):
-    """NEW, GONE or POLLUTED, from the ``slot_of`` (< 0) of a vector that is not resident."""
-    return (-code - 1) % 3
+def absent_state(code, set_):
+    """NEW, GONE or POLLUTED, from the ``slot_of`` (< 0) of a vector of ``set_`` that is
+    not resident (the inverse of :func:`not_resident`)."""
+    return -code - 1 - 3 * set_
 
 
 @hook

@@ -240,7 +240,7 @@ def replay(accesses, advice, limits, stats, buf, pstate, fstate):
             policy_on_hit(pstate, s, slot, v, t, p)
         else:
             s = 0 if one_set else absent_set(slot)
-            state = absent_state(slot)
+            state = absent_state(slot, s)
             outcome = MISS
             counts[ON_DEMAND_FETCHES] += 1
             if state == NEW:
