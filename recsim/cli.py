@@ -50,6 +50,7 @@ from pathlib import Path
 import yaml
 
 from recsim.errors import ConfigError, RecsimError, RecsimWarning
+from recsim.engine.settings import declared
 from recsim.engine.warm import KINDS
 from recsim.plugin import MODEL_KINDS
 from recsim.harness import HIT_RATES, SIZES
@@ -224,9 +225,7 @@ def cmd_simulate(args) -> None:
     from recsim.engine.settings import ReplaySettings
     from recsim.traces import load_trace
 
-    settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
-                              args.fetch_latency, args.prefetch_budget, args.max_outstanding,
-                              args.seed, args.dedup, args.eval_after)
+    settings = ReplaySettings(**{name: getattr(args, name) for name in declared()})
     trace = load_trace(args.trace)
     if "," in args.policy:
         return _compare(args, trace, settings)
@@ -538,13 +537,8 @@ def cmd_list(kind: str):
     return run
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="recsim", description=__doc__.splitlines()[0])
-    ap.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
-                    help="load the policies and prefetchers this Python file defines "
-                         "(repeatable; before the command)")
-    sub = ap.add_subparsers(dest="command", required=True)
-
+def _add_trace(sub) -> None:
+    """``recsim trace import|export|info|stats|gen``."""
     trace = sub.add_parser("trace", help="import, export, inspect and generate traces")
     tsub = trace.add_subparsers(dest="trace_command", required=True)
     p = tsub.add_parser("import", help="convert a trace file to recsim's native format",
@@ -597,6 +591,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.set_defaults(func=cmd_trace_gen)
 
+
+def _add_simulate(sub) -> None:
+    """``recsim simulate``: a flag per replay setting, made from their declaration
+    (:class:`~recsim.engine.settings.ReplaySettings`)."""
     p = sub.add_parser("simulate", help="replay one trace against one buffer")
     p.add_argument("--trace", type=Path, required=True,
                    help="trace file or native trace directory (format from the name)")
@@ -605,31 +603,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "comma-separated (lru,s3fifo,srrip), print one table")
     p.add_argument("--prefetcher", default="none",
                    help="prefetcher (default none; see recsim prefetchers)")
-    p.add_argument("--capacity", required=True,
-                   help="buffer size: an integer is a vector count (1 = one vector), a "
-                        "number with a point a fraction of the unique vectors (1.0 = all, "
-                        "0.1 = a tenth), or a percent (10%%)")
-    p.add_argument("--ways", type=int, default=32, help="0 = fully associative (default 32)")
+    for name, (default, how) in declared().items():  # the replay settings, one flag each
+        p.add_argument(f"--{name.replace('_', '-')}", default=default, help=how.help,
+                       **how.cli)
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="policy parameter (repeatable; see recsim policies)")
     p.add_argument("--pf-param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="prefetcher parameter (repeatable; see recsim prefetchers)")
-    p.add_argument("--prefetch-latency", type=int, default=0,
-                   help="accesses until a prefetch arrives (default 0)")
-    p.add_argument("--prefetch-budget", type=int,
-                   help="prefetches per batch at most (default: no cap)")
-    p.add_argument("--fetch-latency", type=int, default=0,
-                   help="accesses until a demand miss arrives (default 0)")
-    p.add_argument("--max-outstanding", type=int,
-                   help="prefetches in flight at most (default: no bound)")
     p.add_argument("--chunk", type=int, metavar="N",
                    help="stream the trace N accesses at a time (traces larger than memory)")
-    p.add_argument("--dedup", choices=["batch"],
-                   help="batch: a row looked up several times in a batch counts once")
-    p.add_argument("--eval-after", type=int, default=0, metavar="N",
-                   help="count only the accesses from N on (the first N warm the buffer)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of plug-ins that draw random numbers (default 0)")
     p.add_argument("--per-table", action="store_true", help="also print the hit rate per table")
     p.add_argument("--window", type=int, default=0, metavar="N",
                    help="also print the hit rate of every window of N accesses")
@@ -637,6 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the whole result as JSON (counts, settings, timings)")
     p.set_defaults(func=cmd_simulate)
 
+
+def _add_run(sub) -> None:
+    """``recsim run`` and ``recsim report``."""
     p = sub.add_parser("run", help="run an experiment YAML")
     p.add_argument("file", type=Path)
     p.add_argument("--output", type=Path, help="default: the YAML's output, or results/NAME")
@@ -652,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_report)
 
+
+def _add_train(sub) -> None:
+    """``recsim train``."""
     p = sub.add_parser("train", help="train a RecMG or TransFetch model on a trace")
     p.add_argument("kind", choices=MODEL_KINDS)
     p.add_argument("--trace", type=Path, required=True)
@@ -675,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.set_defaults(func=cmd_train)
 
+
+def _add_mrc(sub) -> None:
+    """``recsim mrc``."""
     p = sub.add_parser("mrc", help="one-pass LRU miss-ratio curve at every buffer size "
                        "(exact, or SHARDS-sampled)")
     p.add_argument("trace", type=Path)
@@ -694,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw it (PNG and SVG)")
     p.set_defaults(func=cmd_mrc)
 
+
+def _add_plan(sub) -> None:
+    """``recsim plan``."""
     p = sub.add_parser("plan", help="split an HBM budget across per-table caches to minimise "
                        "misses (vs one shared buffer and a uniform load factor)")
     p.add_argument("trace", type=Path)
@@ -714,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
 
+
+def _add_calibrate(sub) -> None:
+    """``recsim calibrate``."""
     p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
                        "fit latency = a + b * miss rate")
     p.add_argument("--backend", choices=["tiered", "fbgemm"], default="tiered",
@@ -734,6 +731,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_calibrate)
 
+
+def _add_compile(sub) -> None:
+    """``recsim compile``, ``recsim policies|prefetchers``."""
     p = sub.add_parser("compile", help="compile replay loops into the kernel cache ahead of "
                        "use (in parallel)")
     p.add_argument("pairs", nargs="*", metavar="POLICY[+PREFETCHER]",
@@ -750,6 +750,22 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_list("policies"))
     sub.add_parser("prefetchers", help="list prefetchers").set_defaults(
         func=cmd_list("prefetchers"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="recsim", description=__doc__.splitlines()[0])
+    ap.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
+                    help="load the policies and prefetchers this Python file defines "
+                         "(repeatable; before the command)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    _add_trace(sub)
+    _add_simulate(sub)
+    _add_run(sub)
+    _add_train(sub)
+    _add_mrc(sub)
+    _add_plan(sub)
+    _add_calibrate(sub)
+    _add_compile(sub)
     return ap
 
 

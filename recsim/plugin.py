@@ -188,15 +188,17 @@ def hook(fn=None, *, inline=True):
 
 
 # The engine's ``slot_of[vid]``: the vector's slot while resident (plus PREFETCHED while it
-# was prefetched and not yet used); else ``-(3 * set + 1 + k)`` with k = 0 if it was never
-# in the buffer nor missed, 1 if it was evicted (or bypassed) and 2 if a prefetch fill
-# evicted it (a demand miss on it is then a pollution miss). ABSENT and EVICTED are the
+# was prefetched and not yet used); else ``-(3 * set + 1 + k)`` with k = NEW if it was never
+# in the buffer nor missed, GONE if it was evicted (or bypassed) and POLLUTED if a prefetch
+# fill evicted it (a demand miss on it is then a pollution miss). ABSENT and EVICTED are the
 # first two values in set 0. ``vid_of[slot]`` carries the same PREFETCHED flag. So the one
 # load of ``slot_of[vid]`` tells a hit, a first use of a prefetch, a compulsory and a
 # pollution miss apart and gives the vector's set (a resident vector's is
 # ``slot // ways``): a separate per-vector set array would cost a second random load, on
 # the miss path, that tripled the time of a set-associative FIFO replay. An eviction never
-# loads ``slot_of`` of the evicted vector. Residency is ``slot_of[vid] >= 0``.
+# loads ``slot_of`` of the evicted vector. Residency is ``slot_of[vid] >= 0``. The engine
+# writes and reads the encoding only through the inlined helpers below.
+NEW, GONE, POLLUTED = 0, 1, 2
 ABSENT = -1
 EVICTED = -2
 PREFETCHED = 1 << 62
@@ -206,6 +208,25 @@ PREFETCHED = 1 << 62
 def not_resident(set_, k):
     """``slot_of`` of a vector of ``set_`` that is not resident, in state ``k``."""
     return -3 * set_ - 1 - k
+
+
+@hook
+def absent_set(code):
+    """The set of a vector that is not resident, from its ``slot_of`` (< 0)."""
+    return (-code - 1) // 3
+
+
+@hook
+def absent_state(code, set_):
+    """NEW, GONE or POLLUTED, from the ``slot_of`` (< 0) of a vector of ``set_`` that is
+    not resident (the inverse of :func:`not_resident`)."""
+    return -code - 1 - 3 * set_
+
+
+@hook
+def resident_set(code, ways):
+    """The set of a resident vector, from its ``slot_of`` (>= 0, PREFETCHED or not)."""
+    return (code & (PREFETCHED - 1)) // ways
 
 
 # What a demand access was, as a prefetcher's on_access hook is told.

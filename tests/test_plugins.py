@@ -196,8 +196,9 @@ def test_check_policy_catches_a_broken_policy():
     from recsim.testing import check_policy
 
     registry.load_plugin_files([FIXTURES / "broken_policy.py"])
-    with pytest.raises(AssertionError, match="a set other than its own") as err:
-        check_policy("broken", max_examples=30)
+    with pytest.raises(ConfigError, match=r"policy broken \(.*broken_policy.py:\d+\): victim "
+                                          r"returned slot \d+ at access \d+, outside set") as err:
+        check_policy("broken", max_examples=30)  # the engine stops it (issue 31)
     example = "\n".join(getattr(err.value, "__notes__", []))
     assert "TraceCase(tables=" in example and "geometry=" in example
     rows = example.split("rows=(")[1].split(")")[0]

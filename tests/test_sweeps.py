@@ -56,10 +56,10 @@ def test_zip_groups_advance_together(tmp_path):
                                  "none, none]\nseeds: [0, 1]\nzip: [[policies, prefetchers]]\n"))
     cells = expand(exp)
     assert len(cells) == 4 * 6 * 2
-    pairs = {(c["policies"].name, c["prefetchers"].name) for c in cells}
+    pairs = {(c.policy.name, c.prefetcher.name) for c in cells}
     assert pairs == {("lru", "none"), ("lfu", "next_n"), ("fifo", "stride"), ("srrip", "bop"),
                      ("sieve", "none"), ("clock", "none")}
-    assert [c["seeds"] for c in cells[:2]] == [0, 1]  # seeds vary fastest
+    assert [c.seed for c in cells[:2]] == [0, 1]  # seeds vary fastest
 
 
 def test_cell_keys_follow_config_and_code_version(monkeypatch):

@@ -7,7 +7,8 @@ specialised to both. (Numba cannot cache a function that receives jitted functio
 arguments or closure variables: their cache key holds object addresses that change every
 process.) Three kinds per pair at most: two *plain* loops (no advice, no per-access
 statistics, no prefetch budget), fully associative or set-associative, and one *general*
-loop that checks those options at run time. Every per-access check of an unused option
+loop that checks those options at run time; which one a replay needs is decided in one
+place, :func:`recsim.engine.replay.loop_options`. Every per-access check of an unused option
 costs: together they halved the speed of plain LRU. As shipped, the blocks name LRU
 without prefetching in a plain set-associative loop, so the module also imports and runs.
 """
@@ -34,12 +35,18 @@ from recsim.engine.metrics import (
 )
 from recsim.engine.preload import preload
 from recsim.plugin import (
+    GONE,
     HIT,
     LATE_PREFETCH,
     MISS,
+    NEW,
+    POLLUTED,
     PREFETCH_HIT,
     PREFETCHED,
+    absent_set,
+    absent_state,
     not_resident,
+    resident_set,
 )
 
 # >>> hooks
@@ -65,24 +72,33 @@ prefetcher_on_evict = _prefetcher.on_evict
 
 
 @njit(cache=True, inline="always")
-def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
+def _make_room(pstate, fstate, buf, stats, set_, vid, t, prefetch, span_ready):
     """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted.
-    Returns -1 when the policy bypasses."""
-    slot_of, vid_of, n_used, ready_at = buf
+    Returns -1 when the policy bypasses, or when its victim is outside the set: that is
+    recorded in ``stats.fault``, replayed as a bypass (nothing is written out of bounds)
+    and reported by the driver after the call. (The loop does not return early on it: a
+    return inside the loop cost 15% of the instructions of a fully associative LRU
+    replay.)"""
+    counts, ways, n_used, vid_of = stats.counts, buf.ways, buf.n_used, buf.vid_of
     used = n_used[set_]
     base = set_ * ways
     if used < ways:
         n_used[set_] = used + 1
         return base + used
     slot = policy_victim(pstate, set_, base, ways, vid, t, prefetch)
-    if slot < 0:
+    if slot < base or slot >= base + ways:  # once per eviction: a bypass, or a bad slot
+        if slot >= 0:
+            if stats.fault[0] == 0:
+                stats.fault[0], stats.fault[1], stats.fault[2], stats.fault[3] = 1, slot, t, set_
+            return -1
         counts[BYPASSES] += 1
         return -1
     old = vid_of[slot]
     if old >= PREFETCHED:
         old -= PREFETCHED
-        counts[PREFETCHES_UNUSED] += 1
-    slot_of[old] = not_resident(set_, 2 if prefetch else 1)
+        if buf.ready_at[slot] >= span_ready:  # issued in the counted span
+            counts[PREFETCHES_UNUSED] += 1
+    buf.slot_of[old] = not_resident(set_, POLLUTED if prefetch else GONE)
     counts[EVICTIONS] += 1
     policy_on_evict(pstate, set_, slot, old, t)
     prefetcher_on_evict(fstate, old, t)
@@ -90,32 +106,35 @@ def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch):
 
 
 @njit(cache=True, inline="always")
-def _prefetch(pstate, fstate, buf, counts, ways, vid, t, latency):
+def _prefetch(pstate, fstate, buf, stats, vid, t, latency, span_ready):
     """Issue a prefetch of ``vid`` at time ``t``; returns 1 if it was issued."""
-    slot_of, vid_of, n_used, ready_at = buf
+    slot_of, vid_of, counts = buf.slot_of, buf.vid_of, stats.counts
     code = slot_of[vid]
     if code >= 0:
         counts[PREFETCHES_REDUNDANT] += 1
         return 0
-    s = 0 if ONE_SET else (-code - 1) // 3
-    slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True)
+    s = 0 if ONE_SET else absent_set(code)
+    slot = _make_room(pstate, fstate, buf, stats, s, vid, t, True, span_ready)
     if slot < 0:
         return 0
     slot_of[vid] = PREFETCHED + slot
     vid_of[slot] = PREFETCHED + vid
-    ready_at[slot] = t + latency
+    buf.ready_at[slot] = t + latency
     counts[PREFETCHES_ISSUED] += 1
     policy_on_fill(pstate, s, slot, vid, t, 0.0, True)
     return 1
 
 
 @njit(cache=True, _nrt=False)
-def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issued, inflight):
+def _issue(pstate, fstate, buf, stats, limits, cands, n, t, issued):
     """Issue candidates ``cands[:n]`` within the batch budget and the bound on prefetches
-    in flight; returns the new issued count. ``inflight`` (length 0: no bound) is
+    in flight; returns the new issued count. ``limits.inflight`` (length 0: no bound) is
     ``[head, count, ring of the arrival times of the prefetches in flight...]``.
     Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
+    counts, inflight, budget, latency = (stats.counts, limits.inflight, limits.budget,
+                                         limits.latency)
     bound = inflight.shape[0] - 2
+    span_ready = stats.span + latency
     for j in range(n):
         if GENERAL and budget >= 0 and issued >= budget:
             counts[PREFETCHES_DROPPED] += n - j
@@ -127,7 +146,7 @@ def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issu
             if inflight[1] >= bound:
                 counts[PREFETCHES_DROPPED] += n - j
                 break
-        done = _prefetch(pstate, fstate, buf, counts, ways, cands[j], t, latency)
+        done = _prefetch(pstate, fstate, buf, stats, cands[j], t, latency, span_ready)
         if GENERAL and bound > 0 and done:
             end = inflight[0] + inflight[1]
             inflight[2 + (end if end < bound else end - bound)] = t + latency
@@ -137,72 +156,79 @@ def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issu
 
 
 @njit(cache=True, _nrt=False)
-def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
-           latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
-           hit_log, t0, mark, marked):
-    """Replay ``vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add the outcome
-    to ``counts``. A plain loop may be called chunk by chunk with the same state (``t0``
-    the time of the chunk's first access): the counts are those of one call. A general
-    loop replays the whole trace in one call (``t0 = 0``).
+def replay(accesses, advice, limits, stats, buf, pstate, fstate):
+    """Replay ``accesses.vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add
+    the outcome to ``stats.counts``. A plain loop may be called chunk by chunk with the
+    same state (``t0`` the time of the chunk's first access): the counts are those of one
+    call. A general loop replays the whole trace in one call (``t0 = 0``). The arguments
+    are the named tuples of :mod:`recsim.engine.replay` (``LoopArgs``), read by name:
 
-    ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set);
-    ``prio`` is per-access advice; ``adv_ptr``/``adv_vids`` list the vids to prefetch for
-    each chunk of ``adv_chunk`` accesses, issued at the start of chunk ``k + adv_lag``;
-    ``latency``/``fetch_latency``: accesses until a prefetch / a demand fetch arrives (an
-    access before then is a late prefetch if it is the first use of a prefetch, else a
-    merged miss);
-    ``budget`` caps prefetches issued per batch (-1: no cap); ``inflight`` bounds the
-    prefetches in flight (see ``_issue``); ``hit_log`` (length n, or 0) receives 1 for
-    each access that hit. ``marked`` receives the counts before access ``mark`` (-1:
-    none; for ``eval_after``). A plain loop ignores advice, fetch latency, budget, bound,
-    log and mark (the driver splits its calls at the mark instead).
+    ``buf`` (:class:`~recsim.engine.replay.Buffer`) is the buffer's residency (``slot_of``
+    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set),
+    its ``ways`` and the prefetcher's candidate ``queue``; ``advice.prio`` is per-access
+    advice; ``advice.ptr``/``advice.vids`` list the vids to prefetch for each chunk of
+    ``advice.chunk`` accesses, issued at the start of chunk ``k + advice.lag``;
+    ``limits.latency``/``limits.fetch_latency``: accesses until a prefetch / a demand
+    fetch arrives (an access before then is a late prefetch if it is the first use of a
+    prefetch, else a merged miss); ``limits.budget`` caps prefetches issued per batch
+    (-1: no cap); ``limits.inflight`` bounds the prefetches in flight (see ``_issue``);
+    ``stats.hit_log`` (length n, or 0) receives 1 for each access that hit;
+    ``stats.marked`` receives the counts before access ``stats.mark`` (-1: none; for
+    ``eval_after``); a prefetch counts as useful or unused only when issued from access
+    ``stats.span`` on (``eval_after``), so that useful <= issued in the counted span. A
+    plain loop ignores advice, fetch latency, budget, bound, log and mark (the driver
+    splits its calls at the mark instead).
     """
-    slot_of, vid_of, n_used, ready_at = buf
+    vids, tables, t0 = accesses.vids, accesses.tables, accesses.t0
+    slot_of, vid_of, n_used, ready_at = buf.slot_of, buf.vid_of, buf.n_used, buf.ready_at
+    counts, hit_log, mark, ways = stats.counts, stats.hit_log, stats.mark, buf.ways
+    latency, fetch_latency, queue = limits.latency, limits.fetch_latency, buf.queue
     n = vids.shape[0]
     one_set = ONE_SET or (GENERAL and n_used.shape[0] == 1)
-    has_prio = GENERAL and prio.shape[0] == n
+    has_prio = GENERAL and advice.prio.shape[0] == n
     log_hits = GENERAL and hit_log.shape[0] == n
-    has_budget = GENERAL and budget >= 0
+    has_budget = GENERAL and limits.budget >= 0
     wait = latency > 0 or (GENERAL and fetch_latency > 0)  # a fill can be in flight
+    span_ready = stats.span + latency  # a prefetch arriving from then on was issued in span
     batch = 0
-    batch_end = batch_offsets[1]
+    batch_end = accesses.batch_offsets[1]
     issued = np.int64(0)  # not the constant 0: _issue would compile once more for it
-    chunk = adv_lag  # the next chunk whose advice is due
-    next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
+    chunk = advice.lag  # the next chunk whose advice is due
+    next_advice = advice.lag * advice.chunk if GENERAL and advice.chunk > 0 else n
     for i in range(n):
         t = t0 + i
         if GENERAL and t == mark:
             for c in range(counts.shape[0]):
-                marked[c] = counts[c]
-            marked[ACCESSES] += i
+                stats.marked[c] = counts[c]
+            stats.marked[ACCESSES] += i
         if has_budget:
             while t >= batch_end:
                 batch += 1
-                batch_end = batch_offsets[batch + 1]
+                batch_end = accesses.batch_offsets[batch + 1]
                 issued = np.int64(0)
         if GENERAL and t == next_advice:
-            k = chunk - adv_lag
-            if k < adv_ptr.shape[0] - 1:
-                lo = adv_ptr[k]
-                issued = _issue(pstate, fstate, buf, counts, ways, adv_vids[lo:],
-                                adv_ptr[k + 1] - lo, t, latency, budget, issued, inflight)
+            k = chunk - advice.lag
+            if k < advice.ptr.shape[0] - 1:
+                lo = advice.ptr[k]
+                issued = _issue(pstate, fstate, buf, stats, limits, advice.vids[lo:],
+                                advice.ptr[k + 1] - lo, t, issued)
             chunk += 1
-            next_advice += adv_chunk
+            next_advice += advice.chunk
         if i + LOOKAHEAD < n:
             preload(slot_of, vids[i + LOOKAHEAD])
         v = vids[i]
-        p = prio[i] if has_prio else 0.0
+        p = advice.prio[i] if has_prio else 0.0
         policy_on_access(pstate, v, t)
         slot = slot_of[v]
         if slot >= 0:
-            s = 0 if one_set else (slot & (PREFETCHED - 1)) // ways
+            s = 0 if one_set else resident_set(slot, ways)
             outcome = HIT
             if slot >= PREFETCHED:
                 slot -= PREFETCHED
                 slot_of[v] = slot
                 vid_of[slot] = v
-                counts[PREFETCHES_USEFUL] += 1
+                if ready_at[slot] >= span_ready:  # issued in the counted span
+                    counts[PREFETCHES_USEFUL] += 1
                 if ready_at[slot] > t:
                     counts[LATE_PREFETCHES] += 1
                     outcome = LATE_PREFETCH
@@ -216,16 +242,15 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                 counts[CACHE_HITS] += 1
             policy_on_hit(pstate, s, slot, v, t, p)
         else:
-            state = -slot - 1
-            s = 0 if one_set else state // 3
-            state -= 3 * s
+            s = 0 if one_set else absent_set(slot)
+            state = absent_state(slot, s)
             outcome = MISS
             counts[ON_DEMAND_FETCHES] += 1
-            if state == 0:
+            if state == NEW:
                 counts[COMPULSORY_MISSES] += 1
-            elif state == 2:
+            elif state == POLLUTED:
                 counts[POLLUTION_MISSES] += 1
-            slot = _make_room(pstate, fstate, buf, counts, s, ways, v, t, False)
+            slot = _make_room(pstate, fstate, buf, stats, s, v, t, False, span_ready)
             if slot >= 0:
                 slot_of[v] = slot
                 vid_of[slot] = v
@@ -233,11 +258,10 @@ def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_
                     ready_at[slot] = t + fetch_latency
                 policy_on_fill(pstate, s, slot, v, t, p, False)
             else:
-                slot_of[v] = not_resident(s, 1)  # bypassed: its next miss is not compulsory
+                slot_of[v] = not_resident(s, GONE)  # bypassed: its next miss is not compulsory
         if log_hits:
             hit_log[i] = outcome == HIT or outcome == PREFETCH_HIT
         m = prefetcher_on_access(fstate, v, tables[i], outcome, t, slot_of, queue)
         if m > 0:
-            issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency, budget,
-                            issued, inflight)
+            issued = _issue(pstate, fstate, buf, stats, limits, queue, m, t, issued)
     counts[ACCESSES] += n

@@ -11,6 +11,7 @@ takes that many vectors off the capacity before the geometry is formed.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,9 +23,14 @@ import numpy as np
 
 from recsim.engine import metrics
 from recsim.engine.kernels import compile_kernel
-from recsim.engine.settings import ReplaySettings, resolve_capacity, resolve_geometry
+from recsim.engine.settings import (
+    ReplaySettings,
+    make_settings,
+    resolve_capacity,
+    resolve_geometry,
+)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import PREFETCHED, QUEUE_SIZE, advice_of, readonly
+from recsim.plugin import NEW, PREFETCHED, QUEUE_SIZE, advice_of, not_resident, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -135,19 +141,15 @@ def merged_advice(*parts: Advice | None) -> Advice | None:
 
 def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              prefetcher: str = "none", policy_params: dict | None = None,
-             prefetcher_params: dict | None = None, prefetch_latency: int = 0,
-             prefetch_budget: int | None = None, advice: Advice | None = None, seed: int = 0,
-             per_table: bool = False, window: int = 0, fetch_latency: int = 0,
-             max_outstanding: int | None = None, log_hits: bool = False,
-             chunk: int | None = None, dedup: str | None = None,
-             eval_after: int = 0) -> metrics.SimResult:
+             prefetcher_params: dict | None = None, *, advice: Advice | None = None,
+             per_table: bool = False, window: int = 0, log_hits: bool = False,
+             chunk: int | None = None, **settings) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
-    with the settings given by keyword (see :class:`ReplaySettings`)."""
-    settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
-                              max_outstanding, seed, dedup, eval_after)
-    return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
-                  advice=advice, per_table=per_table, window=window, log_hits=log_hits,
-                  chunk=chunk)
+    with the settings given by keyword: ``capacity``, ``ways`` and every other field of
+    :class:`ReplaySettings` (``prefetch_latency=``, ``eval_after=``, ...)."""
+    return replay(trace, make_settings("simulate", capacity=capacity, ways=ways, **settings),
+                  policy, prefetcher, policy_params, prefetcher_params, advice=advice,
+                  per_table=per_table, window=window, log_hits=log_hits, chunk=chunk)
 
 
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
@@ -162,12 +164,14 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     uint8 array with 1 for every access that hit (from caching or a prefetch).
     ``chunk``: stream the trace through the loop ``chunk`` accesses at a time, releasing
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
-    counts equal a single-shot replay's. Only for plain replays (none of advice, hit log,
-    per-table or window statistics, budget, fetch latency, bound on prefetches in flight).
+    counts equal a single-shot replay's. Only for replays the plain loop runs
+    (:func:`loop_options`).
 
     With ``settings.eval_after = N`` every count, per-table and window statistic is of the
     accesses from ``N`` on (the replay still starts at access 0; ``hit_log`` stays whole).
-    A prefetch issued before ``N`` and used or evicted after it counts as useful or unused.
+    A prefetch is counted as issued, useful, unused or pending only when issued from
+    access ``N`` on, so useful <= issued; a first use of an earlier prefetch still counts
+    as a prefetch hit (or a late prefetch) of its access.
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -175,12 +179,52 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)
+    _check_extras(window, chunk)
+    trace, dense, advice = _prepare(trace, settings, (pol, pol_params), (pf, pf_params),
+                                    advice, timings)
+    cap = resolve_capacity(settings.capacity, dense.n_unique)
+    if settings.eval_after >= max(trace.n_accesses, 1):
+        raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
+                          f"accesses, got {settings.eval_after:,}")
+    options = loop_options(settings, pf.name, advice, per_table or window > 0 or log_hits,
+                           chunk)
+    if pol.replay is not None:
+        if any(options.values()):
+            raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
+                              + ", ".join(name for name, used in options.items() if used))
+        return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
+    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice)
+    features = loop_features(options, ctx.sets)
+    if chunk and "GENERAL" in features:
+        raise ConfigError("chunk: chunked replay is for plain replays only; this one has "
+                          + ", ".join(general_options(options)))
+    start = time.perf_counter()
+    args = _loop_inputs(ctx, pol.make_state(ctx, pol_params), pf.make_state(ctx, pf_params),
+                        advice or Advice(), settings, features, options["statistics"])
+    setup_s = time.perf_counter() - start
+    start = time.perf_counter()
+    kernel = compile_kernel(pol, pf, features, tuple(numba.typeof(a) for a in args))
+    timings["compile_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    _run(kernel, args, settings.eval_after, chunk, pol)
+    timings["replay_s"] = setup_s + time.perf_counter() - start
+    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
+    return _result(pol, pf, (pol_params, pf_params), ctx, args, settings, timings,
+                   per_table, window, log_hits)
+
+
+def _check_extras(window, chunk) -> None:
+    """``window`` and ``chunk``, checked before any work."""
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
         raise ConfigError(f"window: expected an integer >= 0, got {window!r}")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
                               or chunk < 1):
         raise ConfigError(f"chunk: expected a positive number of accesses, got {chunk!r}")
 
+
+def _prepare(trace, settings, policy, prefetcher, advice, timings):
+    """The trace as replayed (deduplicated per batch for ``dedup``), its dense ids, and
+    the advice merged with the learned plug-ins' (their model inference, timed)."""
     start = time.perf_counter()
     if settings.dedup:
         trace = dedup_batches(trace)
@@ -188,23 +232,18 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     timings["remap_s"] = time.perf_counter() - start
     start = time.perf_counter()
     cap = resolve_capacity(settings.capacity, dense.n_unique)
-    learned = [advice_of(pol, trace, pol_params, cap), advice_of(pf, trace, pf_params, cap)]
+    learned = [advice_of(plugin, trace, params, cap) for plugin, params in (policy, prefetcher)]
     if any(learned):  # a learned plug-in's model inference (or its cached predictions)
         advice = merged_advice(advice, *learned)
         timings["advice_s"] = time.perf_counter() - start
-        _warn_unadvised(settings.eval_after, advice.warmup, pol.name)
-    if settings.eval_after >= max(trace.n_accesses, 1):
-        raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
-                          f"accesses, got {settings.eval_after:,}")
-    if pol.replay is not None:
-        if (pf.name != "none" or advice is not None or per_table or window or log_hits
-                or chunk or settings.prefetch_latency or settings.fetch_latency
-                or settings.eval_after
-                or settings.prefetch_budget is not None or settings.max_outstanding is not None):
-            raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
-                              "prefetcher, advice, per-table or window statistics, hit log, "
-                              "chunk, latencies, prefetch budget, bound or eval_after")
-        return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
+        _warn_unadvised(settings.eval_after, advice.warmup, policy[0].name)
+    return trace, dense, advice
+
+
+def _context(trace, dense, cap: int, settings, prefetcher, advice) -> ReplayContext:
+    """The geometry (a prefetcher's metadata charged against the buffer first) and what
+    the plug-ins see when they build their state."""
+    pf, pf_params = prefetcher
     if pf.metadata_vectors is not None:
         charged = int(pf.metadata_vectors(dense.n_unique, pf_params))
         if charged >= cap:
@@ -213,57 +252,70 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
         cap -= charged
     cap, sets, ways = resolve_geometry(cap, settings.ways)
     _warn_capacity(cap, settings.ways, dense.n_unique)
-    ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways,
-                        settings.seed,
-                        prefetching=pf.name != "none" or (advice is not None
-                                                          and advice.prefetch_ptr is not None),
-                        prefetch_latency=int(settings.prefetch_latency),
-                        fetch_latency=int(settings.fetch_latency))
+    return ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, sets, ways,
+                         settings.seed,
+                         prefetching=pf.name != "none" or (advice is not None
+                                                           and advice.prefetch_ptr is not None),
+                         prefetch_latency=int(settings.prefetch_latency),
+                         fetch_latency=int(settings.fetch_latency))
 
-    start = time.perf_counter()
-    features, args = _loop_inputs(ctx, pol.make_state(ctx, pol_params),
-                                  pf.make_state(ctx, pf_params), advice or Advice(), settings,
-                                  per_table or window > 0 or log_hits)
-    setup_s = time.perf_counter() - start
 
-    if chunk and "GENERAL" in features:
-        raise ConfigError("chunk: chunked replay is for plain replays only (no advice, hit "
-                          "log, per-table or window statistics, prefetch budget, fetch "
-                          "latency or bound on prefetches in flight)")
-    start = time.perf_counter()
-    kernel = compile_kernel(pol, pf, features, tuple(numba.typeof(a) for a in args))
-    timings["compile_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    n, mark = trace.n_accesses, settings.eval_after
+def _run(kernel, args: LoopArgs, mark: int, chunk: int | None, policy) -> None:
+    """Run the loop over the whole trace: in one call, or (a plain loop) in calls split
+    at every ``chunk`` accesses and at the ``eval_after`` mark, where the counts so far
+    are kept aside. A victim outside its set stops it (:func:`_victim_error`)."""
+    acc, stats = args.accesses, args.stats
+    n = acc.vids.shape[0]
     bounds = sorted({*range(0, n, chunk or max(n, 1)), n}
-                    | ({mark} if args.mark < 0 else set()))  # a plain loop splits at it
+                    | ({mark} if stats.mark < 0 else set()))  # a plain loop splits at it
     for lo, hi in zip(bounds, bounds[1:]):
-        if lo == mark and args.mark < 0:
-            args.marked[:] = args.counts
-        kernel(*args._replace(vids=args.vids[lo:hi], tables=args.tables[lo:hi],
-                              t0=np.int64(lo)))
+        if lo == mark and stats.mark < 0:
+            stats.marked[:] = stats.counts
+        kernel(*args._replace(accesses=acc._replace(
+            vids=acc.vids[lo:hi], tables=acc.tables[lo:hi], t0=np.int64(lo))))
+        if stats.fault[0]:
+            raise _victim_error(policy, args)
         if chunk:
-            release(args.vids)
-            release(args.tables)
-    timings["replay_s"] = setup_s + time.perf_counter() - start
-    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
-    slot_of, vid_of, n_used, _ = args.buf
-    evaluated = args.hit_log[mark:]  # the accesses counted (all but the first eval_after)
+            release(acc.vids)
+            release(acc.tables)
+
+
+def _victim_error(policy, args: LoopArgs) -> ConfigError:
+    """The one line for a policy whose victim hook chose a slot outside the set."""
+    _, slot, t, set_ = (int(x) for x in args.stats.fault)
+    base, ways = set_ * args.buf.ways, int(args.buf.ways)
+    fn = getattr(policy.victim, "py_func", policy.victim)
+    try:
+        where = f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
+    except (OSError, TypeError):
+        where = policy.module
+    return ConfigError(f"policy {policy.name} ({where}): victim returned slot {slot} at "
+                       f"access {t:,}, outside set {set_}'s slots {base}..{base + ways - 1} "
+                       "(or -1 to bypass)")
+
+
+def _result(pol, pf, params, ctx, args: LoopArgs, settings, timings, per_table, window,
+            log_hits) -> metrics.SimResult:
+    """The counts of the span (all but the first ``eval_after`` accesses) and what the
+    replay was asked to record."""
+    buf, stats, mark = args.buf, args.stats, settings.eval_after
+    evaluated = stats.hit_log[mark:]  # the accesses counted (all but the first eval_after)
+    prefetched = buf.vid_of >= PREFETCHED  # pending: issued in the span, still unused
+    pending = np.count_nonzero(buf.ready_at[prefetched] >= mark + ctx.prefetch_latency)
+    trace = ctx.trace
     return metrics.SimResult(
-        policy=pol.name, prefetcher=pf.name, capacity=cap, ways=ways, sets=sets,
-        counts=metrics.counts_dict(args.counts - args.marked,
-                                   np.count_nonzero(slot_of >= PREFETCHED)),
-        occupancy=int(n_used.sum()),
-        params={"policy": pol_params, "prefetcher": pf_params, **settings.recorded()},
+        policy=pol.name, prefetcher=pf.name, capacity=ctx.capacity, ways=ctx.ways,
+        sets=ctx.sets, counts=metrics.counts_dict(stats.counts - stats.marked, pending),
+        occupancy=int(buf.n_used.sum()),
+        params={"policy": params[0], "prefetcher": params[1], **settings.recorded()},
         timings=timings,
         per_table=(metrics.per_table(trace.table[mark:], evaluated, trace.n_tables)
                    if per_table else None),
         window=window,
         window_hit_rate=metrics.window_rates(evaluated, window) if window else None,
-        resident=np.flatnonzero(slot_of >= 0),
-        slots=np.where(vid_of >= 0, vid_of & ~PREFETCHED, -1),
-        hit_log=args.hit_log if log_hits else None)
+        resident=np.flatnonzero(buf.slot_of >= 0),
+        slots=np.where(buf.vid_of >= 0, buf.vid_of & ~PREFETCHED, -1),
+        hit_log=stats.hit_log if log_hits else None)
 
 
 def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metrics.SimResult:
@@ -304,61 +356,125 @@ def _warn_capacity(capacity: int, ways: int, n_unique: int) -> None:
                       stacklevel=3)
 
 
-class LoopArgs(NamedTuple):
-    """The arguments of the replay loop, :func:`recsim.engine.loop.replay`, in its order
-    (described there)."""
+class Accesses(NamedTuple):
+    """The accesses a loop call replays (a chunk of the trace from time ``t0``)."""
 
     vids: np.ndarray
     tables: np.ndarray
-    batch_offsets: np.ndarray
+    batch_offsets: np.ndarray  # of the whole trace
+    t0: np.int64
+
+
+class LoopAdvice(NamedTuple):
+    """:class:`Advice` as the loop reads it (:meth:`Advice.arrays`)."""
+
     prio: np.ndarray
-    adv_ptr: np.ndarray
-    adv_vids: np.ndarray
-    adv_chunk: int
-    adv_lag: int
+    ptr: np.ndarray
+    vids: np.ndarray
+    chunk: int
+    lag: int
+
+
+class Limits(NamedTuple):
+    """Latencies (accesses) and the bounds on prefetching."""
+
+    latency: int  # of a prefetch
+    fetch_latency: int  # of a demand miss
+    budget: int  # prefetches per batch (-1: no cap)
+    inflight: np.ndarray  # ring of arrival times (length 0: no bound on prefetches in flight)
+
+
+class Stats(NamedTuple):
+    """What the loop counts, and what it reports."""
+
+    counts: np.ndarray  # metrics.N_COUNTERS
+    hit_log: np.ndarray  # one per access, or length 0
+    mark: np.int64  # the general loop copies counts into ``marked`` here (-1: the driver)
+    marked: np.ndarray
+    span: np.int64  # eval_after: a prefetch counts (issued, useful, ...) from here on
+    fault: np.ndarray  # [1, slot, t, set] once a policy's victim fell outside its set
+
+
+class Buffer(NamedTuple):
+    """The buffer's residency (``slot_of`` encoded as :mod:`recsim.plugin` describes) and
+    geometry, and the prefetcher's candidate queue."""
+
+    slot_of: np.ndarray
+    vid_of: np.ndarray
+    n_used: np.ndarray
+    ready_at: np.ndarray
     ways: int
-    latency: int
-    fetch_latency: int
-    budget: int
-    inflight: np.ndarray
+    queue: np.ndarray
+
+
+class LoopArgs(NamedTuple):
+    """The arguments of the replay loop, :func:`recsim.engine.loop.replay`, grouped in
+    named tuples that the loop reads by name (so a swap is an error, not wrong counts)."""
+
+    accesses: Accesses
+    advice: LoopAdvice
+    limits: Limits
+    stats: Stats
+    buf: Buffer
     pstate: tuple
     fstate: tuple
-    buf: tuple
-    counts: np.ndarray
-    queue: np.ndarray
-    hit_log: np.ndarray
-    t0: np.int64
-    mark: np.int64
-    marked: np.ndarray
 
 
-def _loop_inputs(ctx, pstate, fstate, advice, settings, log_hits):
-    """The kind of replay loop (see :mod:`recsim.engine.kernels`) and its arguments."""
-    n = ctx.trace.n_accesses
-    prio, adv_ptr, adv_vids, adv_chunk, adv_lag = advice.arrays(n, ctx.n_vids)
+def _loop_inputs(ctx, pstate, fstate, advice, settings, features, log_hits) -> LoopArgs:
+    """The loop's arguments for this replay, its state fresh."""
+    n, bound = ctx.trace.n_accesses, settings.max_outstanding or 0
     budget = -1 if settings.prefetch_budget is None else int(settings.prefetch_budget)
-    bound = settings.max_outstanding or 0
-    features = loop_features(settings, ctx.sets, bool(prio.size or log_hits or adv_chunk))
-    slot_of = -3 * set_index(ctx.keys, ctx.sets) - 1  # each vector absent, in its set
-    buf = (slot_of, np.full(ctx.capacity, -1, np.int64),
-           np.zeros(ctx.sets, np.int64), np.zeros(ctx.capacity, np.int64))
-    args = LoopArgs(
-        ctx.vids, readonly(ctx.trace.table), readonly(ctx.trace.batch_offsets),
-        readonly(prio), readonly(adv_ptr), readonly(adv_vids), adv_chunk, adv_lag, ctx.ways,
-        ctx.prefetch_latency, ctx.fetch_latency, budget,
-        np.zeros(bound + 2 if bound else 0, np.int64), pstate, fstate, buf,
-        np.zeros(metrics.N_COUNTERS, np.int64), np.zeros(QUEUE_SIZE, np.int64),
-        np.zeros(n if log_hits else 0, np.uint8), np.int64(0),
-        np.int64(settings.eval_after if "GENERAL" in features else -1),
-        np.zeros(metrics.N_COUNTERS, np.int64))
-    return features, args
+    prio, ptr, vids, chunk, lag = advice.arrays(n, ctx.n_vids)
+    encode = getattr(not_resident, "py_func", not_resident)  # on arrays, as NumPy
+    absent = encode(set_index(ctx.keys, ctx.sets), NEW)  # each vector new, in its set
+    return LoopArgs(
+        accesses=Accesses(vids=ctx.vids, tables=readonly(ctx.trace.table),
+                          batch_offsets=readonly(ctx.trace.batch_offsets), t0=np.int64(0)),
+        advice=LoopAdvice(prio=readonly(prio), ptr=readonly(ptr), vids=readonly(vids),
+                          chunk=chunk, lag=lag),
+        limits=Limits(latency=ctx.prefetch_latency, fetch_latency=ctx.fetch_latency,
+                      budget=budget, inflight=np.zeros(bound + 2 if bound else 0, np.int64)),
+        stats=Stats(counts=np.zeros(metrics.N_COUNTERS, np.int64),
+                    hit_log=np.zeros(n if log_hits else 0, np.uint8),
+                    mark=np.int64(settings.eval_after if "GENERAL" in features else -1),
+                    marked=np.zeros(metrics.N_COUNTERS, np.int64),
+                    span=np.int64(settings.eval_after), fault=np.zeros(4, np.int64)),
+        buf=Buffer(slot_of=absent, vid_of=np.full(ctx.capacity, -1, np.int64),
+                   n_used=np.zeros(ctx.sets, np.int64),
+                   ready_at=np.zeros(ctx.capacity, np.int64), ways=ctx.ways,
+                   queue=np.zeros(QUEUE_SIZE, np.int64)),
+        pstate=pstate, fstate=fstate)
 
 
-def loop_features(settings: ReplaySettings, sets: int, extras: bool = False) -> frozenset:
-    """The kind of loop a replay needs (:mod:`recsim.engine.kernels`): the general one for
-    advice or statistics (``extras``), a prefetch budget, fetch latency or a bound on
-    prefetches in flight; else the plain fully associative one for one set; else plain."""
-    if (extras or settings.prefetch_budget is not None or settings.fetch_latency
-            or settings.max_outstanding):
+PLAIN_OPTIONS = ("prefetcher", "prefetch_latency", "eval_after", "chunk")
+
+
+def loop_options(settings: ReplaySettings, prefetcher: str = "none", advice=None,
+                 statistics: bool = False, chunk=None) -> dict[str, bool]:
+    """Which options beyond a bare replay this one uses, by name: **the one place that
+    decides the kind of loop** (:func:`loop_features`) and what a batch policy
+    (``Policy.replay``: none) and chunked replay (:data:`PLAIN_OPTIONS` only) refuse.
+    ``statistics``: a hit log, per-table or window statistics."""
+    gives_advice = advice is not None and (advice.priority is not None
+                                           or advice.prefetch_ptr is not None)
+    return {"prefetcher": prefetcher != "none",
+            "prefetch_latency": bool(settings.prefetch_latency),
+            "eval_after": bool(settings.eval_after), "chunk": bool(chunk),
+            "advice": gives_advice, "statistics": bool(statistics),
+            "prefetch_budget": settings.prefetch_budget is not None,
+            "fetch_latency": bool(settings.fetch_latency),
+            "max_outstanding": settings.max_outstanding is not None}
+
+
+def general_options(options: dict[str, bool]) -> list[str]:
+    """The options used that only the general loop runs."""
+    return [name for name, used in options.items() if used and name not in PLAIN_OPTIONS]
+
+
+def loop_features(options: dict[str, bool], sets: int) -> frozenset:
+    """The kind of loop (:mod:`recsim.engine.kernels`) for :func:`loop_options`: the
+    general one for any option beyond :data:`PLAIN_OPTIONS`; else the plain fully
+    associative one for one set; else plain set-associative."""
+    if general_options(options):
         return frozenset({"GENERAL"})
     return frozenset({"ONE_SET"} if sets == 1 else ())

@@ -21,7 +21,7 @@ any work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -75,38 +75,86 @@ def resolve_geometry(capacity: int, ways: int) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """How one replay setting is checked and offered: the YAML key of its sweep axis
+    (``axis``, a list in the YAML; else a scalar key of the setting's own name) and the
+    ``recsim simulate`` flag's argparse options (``cli``; the flag is ``--name-with-dashes``).
+    ``minimum``/``note``: an integer setting's bound and what its edge means; ``optional``:
+    None is allowed (no cap)."""
+
+    help: str
+    minimum: int | None = None
+    note: str = ""
+    optional: bool = False
+    axis: str | None = None
+    cli: dict = field(default_factory=dict)
+
+
+def setting(default, help: str, **how):
+    """A field of :class:`ReplaySettings` declared with its :class:`Setting`."""
+    return field(default=default, metadata={"setting": Setting(help, **how)})
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReplaySettings:
     """Buffer size and geometry, latencies, prefetch limits and seed of one replay (see
-    the module); checked when made."""
+    the module); checked when made. **The one declaration of the replay settings**: the
+    YAML schema's keys (:mod:`recsim.experiments.schema`), ``recsim simulate``'s flags and
+    :func:`recsim.simulate`'s keywords are made from these fields (a test checks them), so
+    a new setting is one field here plus its use."""
 
-    capacity: int | float | str = 0.1
-    ways: int = 32
-    prefetch_latency: int = 0
-    fetch_latency: int = 0
-    prefetch_budget: int | None = None
-    max_outstanding: int | None = None
-    seed: int = 0
-    dedup: str | None = None
-    eval_after: int = 0
+    capacity: int | float | str = setting(
+        0.1, "buffer size: an integer is a vector count (1 = one vector), a number with a "
+        "point a fraction of the unique vectors (1.0 = all, 0.1 = a tenth), or a percent "
+        "(10%%)", axis="capacities", cli={"required": True})
+    ways: int = setting(32, "0 = fully associative (default 32)", minimum=0,
+                        note=" (0 = fully associative)", axis="ways", cli={"type": int})
+    prefetch_latency: int = setting(0, "accesses until a prefetch arrives (default 0)",
+                                    minimum=0, cli={"type": int})
+    prefetch_budget: int | None = setting(
+        None, "prefetches per batch at most (default: no cap)", minimum=0,
+        note=" (None: no cap)", optional=True, cli={"type": int})
+    fetch_latency: int = setting(0, "accesses until a demand miss arrives (default 0)",
+                                 minimum=0, cli={"type": int})
+    max_outstanding: int | None = setting(
+        None, "prefetches in flight at most (default: no bound)", minimum=1,
+        note=" (None: no bound)", optional=True, cli={"type": int})
+    dedup: str | None = setting(
+        None, "batch: a row looked up several times in a batch counts once",
+        cli={"choices": ["batch"]})
+    seed: int = setting(0, "seed of plug-ins that draw random numbers (default 0)",
+                        axis="seeds", cli={"type": int})
+    eval_after: int = setting(
+        0, "count only the accesses from N on (the first N warm the buffer)", minimum=0,
+        note=" (accesses replayed before counting)", cli={"type": int, "metavar": "N"})
 
     def __post_init__(self):
         _capacity_value(self.capacity)
-        _check_int("ways", self.ways, 0, " (0 = fully associative)")
-        _check_int("prefetch_latency", self.prefetch_latency, 0)
-        _check_int("fetch_latency", self.fetch_latency, 0)
-        if self.prefetch_budget is not None:
-            _check_int("prefetch_budget", self.prefetch_budget, 0, " (None: no cap)")
-        if self.max_outstanding is not None:
-            _check_int("max_outstanding", self.max_outstanding, 1, " (None: no bound)")
-        _check_int("seed", self.seed, None)
-        _check_int("eval_after", self.eval_after, 0, " (accesses replayed before counting)")
         if self.dedup not in (None, "batch"):
             raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
+        for f in fields(self):
+            how = f.metadata["setting"]
+            value = getattr(self, f.name)
+            if f.type in ("int", "int | None") and not (how.optional and value is None):
+                _check_int(f.name, value, how.minimum, how.note)
 
     def recorded(self) -> dict:
         """What a result records in ``params`` beside the plug-ins' parameters (capacity
         and ways are result fields of their own)."""
-        return {"prefetch_latency": self.prefetch_latency,
-                "prefetch_budget": self.prefetch_budget, "fetch_latency": self.fetch_latency,
-                "max_outstanding": self.max_outstanding, "dedup": self.dedup,
-                "seed": self.seed, "eval_after": self.eval_after}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("capacity", "ways")}
+
+
+def declared() -> dict:
+    """``{name: (default, Setting)}`` of every replay setting, in declaration order."""
+    return {f.name: (f.default, f.metadata["setting"]) for f in fields(ReplaySettings)}
+
+
+def make_settings(where: str, **values) -> ReplaySettings:
+    """:class:`ReplaySettings` from keywords; an unknown one is a ConfigError naming
+    ``where`` (the caller: ``simulate``) and the settings there are."""
+    unknown = sorted(set(values) - set(declared()))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; the replay settings are "
+                          + ", ".join(declared()))
+    return ReplaySettings(**values)

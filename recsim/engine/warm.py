@@ -14,22 +14,22 @@ import warnings
 from functools import cache
 
 from recsim.engine.kernels import is_compiled
-from recsim.engine.replay import loop_features, replay
+from recsim.engine.replay import loop_features, loop_options, replay
 from recsim.engine.settings import ReplaySettings
 from recsim.errors import RecsimError, RecsimWarning
 from recsim.registry import get_policy, get_prefetcher
 
 # A kind of loop (recsim.engine.kernels): its features and the settings of a small
 # replay that uses it.
-KINDS = {"plain": (frozenset(), ReplaySettings(0.1, 8)),
-         "one_set": (frozenset({"ONE_SET"}), ReplaySettings(0.1, 0)),
-         "general": (frozenset({"GENERAL"}), ReplaySettings(0.1, 8, fetch_latency=1))}
+KINDS = {"plain": (frozenset(), ReplaySettings(ways=8)),
+         "one_set": (frozenset({"ONE_SET"}), ReplaySettings(ways=0)),
+         "general": (frozenset({"GENERAL"}), ReplaySettings(ways=8, fetch_latency=1))}
 
 
 def kind_of(settings: ReplaySettings) -> str:
     """The kind of loop a replay with ``settings`` uses (fully associative taken as
     ``ways == 0``: a capacity below the ways is the case it misses)."""
-    features = loop_features(settings, 1 if settings.ways == 0 else 2)
+    features = loop_features(loop_options(settings), 1 if settings.ways == 0 else 2)
     return next(kind for kind, (f, _) in KINDS.items() if f == features)
 
 

@@ -42,7 +42,8 @@ Schema (unknown keys are errors that name the YAML path)::
 
 ``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
 ``dedup`` and ``eval_after`` make each cell's
-:class:`~recsim.engine.settings.ReplaySettings`, which checks them.
+:class:`~recsim.engine.settings.ReplaySettings`, which checks them: these keys are made
+from its declaration, one key per setting (a list for an axis).
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
 
@@ -50,14 +51,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, get_type_hints
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model,
                       field_validator, model_validator)
 
 from recsim.engine.metrics import COUNTER_NAMES
-from recsim.engine.settings import ReplaySettings
+from recsim.engine.settings import ReplaySettings, declared
 from recsim.errors import ConfigError, RecsimWarning, gist
 from recsim.experiments.latency import load_calibration
 from recsim.plugin import MODEL_KINDS, files_set
@@ -70,7 +71,7 @@ PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
 METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilization",
            "coverage", "occupancy", "est_latency_ms")
 TABLES = ("prefetch", "latency")
-AXIS_SETTINGS = (("capacities", "capacity"), ("ways", "ways"), ("seeds", "seed"))
+AXIS_SETTINGS = tuple((how.axis, name) for name, (_, how) in declared().items() if how.axis)
 MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
 
 
@@ -78,6 +79,22 @@ class _Strict(BaseModel):
     """Unknown keys are errors, and values are taken as typed: no "5" or true for a
     number, no 1 for a boolean."""
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _settings_keys() -> type[BaseModel]:
+    """The YAML keys of the replay settings, made from their declaration
+    (:class:`~recsim.engine.settings.ReplaySettings`): a list per sweep axis
+    (``capacities``, ``ways``, ``seeds``), else a scalar of the setting's name;
+    :meth:`Experiment.settings` hands them on and ReplaySettings checks the values."""
+    hints = get_type_hints(ReplaySettings)
+    keys = {}
+    for name, (default, how) in declared().items():
+        keys[how.axis or name] = ((list[hints[name]], Field([default], min_length=1))
+                                  if how.axis else (hints[name], default))
+    return create_model("_SettingsKeys", __base__=_Strict, **keys)
+
+
+_SettingsKeys = _settings_keys()
 
 
 class Generate(BaseModel):
@@ -176,23 +193,14 @@ class ModelSpec(_Strict):
         return self.kind != "transfetch"
 
 
-class Experiment(_Strict):
+class Experiment(_SettingsKeys):
     name: str
     description: str = ""
     traces: list[TraceSpec] = Field(min_length=1)
-    capacities: list[Union[int, float, str]] = Field([0.1], min_length=1)
-    ways: list[int] = Field([32], min_length=1)
     plugins: list[str] = Field(default_factory=list)  # one-file plug-ins, beside the YAML
     policies: list[PluginSpec] = Field(default_factory=list)
     prefetchers: list[PluginSpec] = Field(["none"], min_length=1)
-    seeds: list[int] = Field([0], min_length=1)
     zip: list[list[Literal[AXES]]] = Field(default_factory=list)
-    prefetch_latency: int = 0  # these five and the axes are checked by ReplaySettings
-    fetch_latency: int = 0
-    prefetch_budget: int | None = None
-    max_outstanding: int | None = None
-    dedup: str | None = None
-    eval_after: int = 0
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
@@ -238,12 +246,10 @@ class Experiment(_Strict):
 
     def settings(self, **axes) -> ReplaySettings:
         """The replay settings of a cell at these axis values (``capacity``, ``ways``,
-        ``seed``)."""
-        return ReplaySettings(prefetch_latency=self.prefetch_latency,
-                              fetch_latency=self.fetch_latency,
-                              prefetch_budget=self.prefetch_budget,
-                              max_outstanding=self.max_outstanding, dedup=self.dedup,
-                              eval_after=self.eval_after, **axes)
+        ``seed``), the other settings from the YAML's scalar keys."""
+        scalars = {name: getattr(self, name) for name, (_, how) in declared().items()
+                   if not how.axis}
+        return ReplaySettings(**scalars, **axes)
 
     def output_dir(self, output=None) -> Path:
         """``output`` (a command-line override), else the YAML's ``output``, else

@@ -27,6 +27,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 from recsim.engine.replay import replay
 from recsim.engine.settings import ReplaySettings, resolve_capacity
@@ -35,7 +36,14 @@ from recsim.errors import ConfigError
 from recsim.experiments.executors import run_cells
 from recsim.experiments.latency import estimate_ms
 from recsim.experiments.report import write_outputs
-from recsim.experiments.schema import AXES, Experiment, TraceSpec, load_experiment
+from recsim.experiments.schema import (
+    AXES,
+    AXIS_SETTINGS,
+    Experiment,
+    Plugin,
+    TraceSpec,
+    load_experiment,
+)
 from recsim.experiments.store import ResultsStore, cell_key, code_version, git_commit
 from recsim.files import digest
 from recsim.plugin import files_set
@@ -89,8 +97,23 @@ def open_trace(spec: TraceSpec, base: Path, out: Path) -> Trace:
     return prepare_trace(spec, base, out)[0]
 
 
-def expand(exp: Experiment) -> list[dict]:
-    """The sweep's cells, each ``{axis: value}`` over :data:`AXES` (traces by index)."""
+class Cell(NamedTuple):
+    """One cell of the sweep: a value of each axis of :data:`AXES`, in its order (the
+    trace by its index in ``traces``; the plug-ins with their parameters resolved)."""
+
+    trace: int
+    capacity: int | float | str
+    ways: int
+    policy: Plugin
+    prefetcher: Plugin
+    seed: int
+
+
+FIELD_OF_AXIS = dict(zip(AXES, Cell._fields))  # the YAML's plural axis -> the cell's field
+
+
+def expand(exp: Experiment) -> list[Cell]:
+    """The sweep's cells: the product of the axes, a ``zip`` group advancing together."""
     values = {"traces": list(range(len(exp.traces))), "capacities": exp.capacities,
               "ways": exp.ways, "policies": exp.resolved("policies"),
               "prefetchers": exp.resolved("prefetchers"), "seeds": exp.seeds}
@@ -99,41 +122,42 @@ def expand(exp: Experiment) -> list[dict]:
     for axis in AXES:
         group = group_of.get(axis, [axis])
         if group[0] == axis:
-            factors.append([dict(zip(group, combo))
+            factors.append([{FIELD_OF_AXIS[a]: v for a, v in zip(group, combo)}
                             for combo in zip(*(values[a] for a in group))])
-    return [{k: v for part in combo for k, v in part.items()}
+    return [Cell(**{k: v for part in combo for k, v in part.items()})
             for combo in itertools.product(*factors)]
 
 
-def _checkpoint_params(cell: dict):
-    """``(axis, parameter, value)`` of each checkpoint parameter the cell's plug-ins set
-    (a path, or a name of ``models:``)."""
-    for axis, get in (("policies", get_policy), ("prefetchers", get_prefetcher)):
-        plugin = cell[axis]
+def _checkpoint_params(cell: Cell):
+    """``(field, parameter, value)`` of each checkpoint parameter the cell's plug-ins set
+    (a path, or a name of ``models:``); ``field``: ``policy`` or ``prefetcher``."""
+    for field, get in (("policy", get_policy), ("prefetcher", get_prefetcher)):
+        plugin = getattr(cell, field)
         for name, value in files_set(get(plugin.name), plugin.params).items():
-            yield axis, name, value
+            yield field, name, value
 
 
-def _model_job(exp: Experiment, name: str, cell: dict, prepared, out: Path) -> dict:
+def _model_job(exp: Experiment, name: str, cell: Cell, prepared, out: Path) -> dict:
     """The model ``name`` as the cell replays it: trained on the cell's trace (and for
     the buffer, when its labels depend on it), in a file under the store folder named by a
-    digest of that, the model's configuration and the code version."""
+    digest of that, the model's configuration and the code version. ``buffer``: the
+    ``capacity`` and ``ways`` its labels are for (empty: training's own defaults, which
+    such a model does not read)."""
     spec = exp.models[name]
-    trace, identity = prepared[cell["traces"]]
-    buffer = ({"capacity": resolve_capacity(cell["capacities"], trace.n_unique),
-               "ways": cell["ways"]} if spec.uses_buffer else {})
+    trace, identity = prepared[cell.trace]
+    buffer = ({"capacity": resolve_capacity(cell.capacity, trace.n_unique),
+               "ways": cell.ways} if spec.uses_buffer else {})
     blob = json.dumps({"model": spec.model_dump(), "trace": identity, "buffer": buffer,
                        "code": code_version()}, sort_keys=True)
     file = f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.pt"
     path = exp.store_dir(out) / "models" / file
-    return {"name": name, "spec": spec, "trace": trace, "path": path,
-            **(buffer or {"capacity": 0.15, "ways": 32})}  # the latter unused by its labels
+    return {"name": name, "spec": spec, "trace": trace, "path": path, "buffer": buffer}
 
 
 def model_jobs(exp: Experiment, prepared, out: Path) -> list[dict]:
     """The models the sweep's cells replay, each once: ``name``, ``spec``
-    (:class:`~recsim.experiments.schema.ModelSpec`), ``trace``, ``capacity``, ``ways``
-    and the checkpoint ``path``."""
+    (:class:`~recsim.experiments.schema.ModelSpec`), ``trace``, ``buffer`` (see
+    :func:`_model_job`) and the checkpoint ``path``."""
     jobs = {}
     for cell in expand(exp):
         for _, _, name in _checkpoint_params(cell):
@@ -143,30 +167,29 @@ def model_jobs(exp: Experiment, prepared, out: Path) -> list[dict]:
     return list(jobs.values())
 
 
-def cell_task(exp: Experiment, cell: dict, prepared: list[tuple[Trace, dict]],
+def cell_task(exp: Experiment, cell: Cell, prepared: list[tuple[Trace, dict]],
               out: Path | None = None) -> dict:
     """What a worker needs to run a cell: its ``settings``, the ``trace_path``, the
     one-file plug-ins to load (``plugin_files``), and its ``config``, the resolved
     configuration that its key hashes (a model name replaced by its checkpoint under
     ``out``, and every checkpoint's digest)."""
-    trace, identity = prepared[cell["traces"]]
-    settings = exp.settings(capacity=cell["capacities"], ways=cell["ways"], seed=cell["seeds"])
-    params = {axis: dict(cell[axis].params) for axis in ("policies", "prefetchers")}
+    trace, identity = prepared[cell.trace]
+    settings = exp.settings(**{name: getattr(cell, name) for _, name in AXIS_SETTINGS})
+    params = {field: dict(getattr(cell, field).params) for field in ("policy", "prefetcher")}
     checkpoints = {}
-    for axis, name, value in _checkpoint_params(cell):
+    for field, name, value in _checkpoint_params(cell):
         if value in exp.models:
             value = str(_model_job(exp, value, cell, prepared, exp.output_dir(out))["path"])
-            params[axis][name] = value
+            params[field][name] = value
         try:
             checkpoints[value] = digest(value)
         except OSError:
             raise ConfigError(f"{exp.file}: {value} is not there: run the sweep with recsim "
                               "run (recsim.recmg.sweep.run_experiment), which trains the "
                               "models") from None
-    config = {"trace": {"name": exp.traces[cell["traces"]].name, **identity},
-              "policy": {"name": cell["policies"].name, "params": params["policies"]},
-              "prefetcher": {"name": cell["prefetchers"].name,
-                             "params": params["prefetchers"]},
+    config = {"trace": {"name": exp.traces[cell.trace].name, **identity},
+              "policy": {"name": cell.policy.name, "params": params["policy"]},
+              "prefetcher": {"name": cell.prefetcher.name, "params": params["prefetcher"]},
               **asdict(settings), **({"checkpoints": checkpoints} if checkpoints else {})}
     return {"config": config, "settings": settings, "trace_path": str(trace.path),
             "plugin_files": plugin_files()}

@@ -101,8 +101,8 @@ def _train(job: dict, progress: bool) -> None:
     spec = job["spec"]
     config = training.TrainConfig(epochs=spec.epochs, seed=spec.seed, threads=spec.threads)
     ck = training.train(spec.kind, job["trace"], job["path"],
-                        train_accesses=spec.train_accesses, capacity=job["capacity"],
-                        ways=job["ways"], label_fraction=spec.label_fraction,
+                        train_accesses=spec.train_accesses, **job["buffer"],
+                        label_fraction=spec.label_fraction,
                         params=spec.params, config=config, resume=True, progress=progress)
     with atomic_output(job["path"].with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps({"model": job["name"], "kind": spec.kind,
