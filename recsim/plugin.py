@@ -546,8 +546,8 @@ def advice_of(plugin, trace, params: dict, capacity: int):
     its File parameters is set (and it is not ``advise_always``)."""
     if not plugin.advise or not (plugin.advise_always or files_set(plugin, params)):
         return None
-    hook = getattr(importlib.import_module(plugin.advise.split(":")[0]),
-                   plugin.advise.split(":")[1])
+    module, function = plugin.advise.split(":")
+    hook = getattr(importlib.import_module(module), function)
     return hook(trace, params, capacity) if plugin.advise_always else hook(trace, params)
 
 

@@ -120,7 +120,7 @@ def _opt_hits(vids, n_vids, capacity):
         last[vids[t]] = t
         if prev < 0:
             continue
-        lo, hi, best, left, right = prev + size, t + size, np.int64(0), np.int64(0), np.int64(0)
+        lo, hi, best = prev + size, t + size, np.int64(0)
         while lo < hi:  # max over [prev, t): the nodes covering it, then their ancestors' adds
             if lo & 1:
                 best = max(best, _above(top, add, lo, size))
