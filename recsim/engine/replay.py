@@ -137,11 +137,12 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
              per_table: bool = False, window: int = 0, fetch_latency: int = 0,
              max_outstanding: int | None = None, log_hits: bool = False,
              chunk: int | None = None, dedup: str | None = None,
-             eval_after: int = 0) -> metrics.SimResult:
+             eval_after: int = 0, sample: float | None = None,
+             salt: int = 0) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) and return exact counts: :func:`replay`
     with the settings given by keyword (see :class:`ReplaySettings`)."""
     settings = ReplaySettings(capacity, ways, prefetch_latency, fetch_latency, prefetch_budget,
-                              max_outstanding, seed, dedup, eval_after)
+                              max_outstanding, seed, dedup, eval_after, sample, salt)
     return replay(trace, settings, policy, prefetcher, policy_params, prefetcher_params,
                   advice=advice, per_table=per_table, window=window, log_hits=log_hits,
                   chunk=chunk)
@@ -169,6 +170,12 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     timings = {}
     if not isinstance(trace, Trace):
         trace = load_trace(Path(trace))
+    if settings.sample is not None and settings.sample < 1:
+        from recsim.engine.sample import sampled_replay  # it builds on this module
+
+        return sampled_replay(trace, settings, policy, prefetcher, policy_params,
+                              prefetcher_params, advice=advice, per_table=per_table,
+                              window=window, log_hits=log_hits, chunk=chunk)
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)

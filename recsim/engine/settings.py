@@ -59,6 +59,15 @@ def _capacity_value(capacity) -> int | float:
     return int(value)
 
 
+def check_rate(rate, where: str = "sample") -> float:
+    """A sampling rate (:mod:`recsim.engine.sample`) as a float in (0, 1], or a one-line
+    ConfigError naming ``where``."""
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number)) \
+            or not 0 < rate <= 1:
+        raise ConfigError(f"{where}: expected a sampling rate in (0, 1], got {rate!r}")
+    return float(rate)
+
+
 def resolve_capacity(capacity, n_unique: int) -> int:
     """An absolute vector count from an int, a fraction in (0, 1], or a percent string."""
     value = _capacity_value(capacity)
@@ -88,6 +97,8 @@ class ReplaySettings:
     seed: int = 0
     dedup: str | None = None
     eval_after: int = 0
+    sample: float | None = None  # replay a sample at this rate (recsim.engine.sample)
+    salt: int = 0  # the sample's hash salt
 
     def __post_init__(self):
         _capacity_value(self.capacity)
@@ -100,6 +111,9 @@ class ReplaySettings:
             _check_int("max_outstanding", self.max_outstanding, 1, " (None: no bound)")
         _check_int("seed", self.seed, None)
         _check_int("eval_after", self.eval_after, 0, " (accesses replayed before counting)")
+        if self.sample is not None:
+            check_rate(self.sample)
+        _check_int("salt", self.salt, None)
         if self.dedup not in (None, "batch"):
             raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
 
