@@ -21,8 +21,10 @@
                      [--rows R] [--dim D] [--samples B] [--pooling L] [--unique U]
                      [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
-    recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
+    recsim mrc TRACE [--sample R] [--seed S] [--force] [--json]
               [--plot OUT.png] [--torchrec OUT [--bins N]]
+    recsim mrc TRACE --policy P [--param K=V] [--ways W] [--sizes 1%,5%] [--sample R]
+              [--salts S] [--seed S] [--json]
     recsim plan TRACE --budget BYTES --dim D [--dtype fp16] [--calibration FILE]
                [--ways W] [--no-verify] [-o OUT.json] [--json]
     recsim compile [POLICY[+PREFETCHER] ... | --all] [--kinds K ...] [--workers N]
@@ -192,7 +194,7 @@ def cmd_simulate(args) -> None:
 
     settings = ReplaySettings(args.capacity, args.ways, args.prefetch_latency,
                               args.fetch_latency, args.prefetch_budget, args.max_outstanding,
-                              args.seed, args.dedup, args.eval_after)
+                              args.seed, args.dedup, args.eval_after, args.sample, args.salt)
     trace = load_trace(args.trace)
     result = replay(trace, settings, args.policy, args.prefetcher, dict(args.param),
                     dict(args.pf_param), per_table=args.per_table, window=args.window,
@@ -204,6 +206,11 @@ def cmd_simulate(args) -> None:
     geometry = ("fully associative" if result.sets == 1
                 else f"{result.sets} sets x {result.ways} ways")
     print(f"{result.policy} + {result.prefetcher}, {result.capacity:,} vectors, {geometry}")
+    if "sample" in result.params:
+        sample = result.params["sample"]
+        print(f"  sampled ({sample['method']}, rate {sample['effective']:.4g}, salt "
+              f"{sample['salt']}, {'exact in the sampled sets' if sample['exact'] else 'approximate'}"
+              f"): {sample['kept_accesses']:,} of {sample['accesses']:,} accesses replayed")
     print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
           f"hit rate {result.hit_rate:.4f}")
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
@@ -306,13 +313,41 @@ def cmd_train(args) -> None:
           f"{sum(h['seconds'] for h in ck['history']):.0f} s")
 
 
+def cmd_mini_mrc(args) -> None:
+    """``recsim mrc --policy NAME ...``: sampled replays per size (recsim.engine.sample)."""
+    from recsim.engine.sample import DEFAULT_SIZES, sampled_mrc
+    from recsim.traces import load_trace
+
+    sizes = args.sizes.split(",") if args.sizes else DEFAULT_SIZES
+    curve = sampled_mrc(load_trace(args.trace, args.format), args.policy, sizes, args.sample,
+                        args.ways or 0, args.salts, args.seed, dict(args.param))
+    if args.json:
+        print(json.dumps(curve, indent=1))
+        return
+    how = "full replays" if curve["rate"] == 1 else (
+        f"{curve['method']} sampling at {curve['rate']:g}, {curve['salts']} salt(s), "
+        + ("exact in the sampled sets" if curve["exact"] else "approximate"))
+    print(f"{args.trace}: {args.policy}, "
+          f"{f'{args.ways} ways' if args.ways else 'fully associative'} ({how}, "
+          f"{curve['seconds']:.1f} s)")
+    print("| buffer (vectors) | miss ratio | salts' low | salts' high |\n|---|---|---|---|")
+    for c, m, lo, hi in zip(curve["capacity"], curve["miss_ratio"], curve["low"],
+                            curve["high"]):
+        print(f"| {c:,} | {m:.4f} | {lo:.4f} | {hi:.4f} |")
+
+
 def cmd_mrc(args) -> None:
     from recsim.engine.mrc import lru_mrc
     from recsim.traces import load_trace
 
-    if args.policy != "lru":
-        raise ConfigError(f"mrc: one-pass curves exist for policy 'lru' only, got "
-                          f"{args.policy!r}; replay other policies with recsim simulate")
+    if args.policy is None and (args.sizes or args.ways is not None or args.param
+                                or args.salts != 1):
+        raise ConfigError("mrc: --sizes, --ways, --param and --salts need --policy NAME")
+    if args.policy is not None and not args.torchrec:
+        return cmd_mini_mrc(args)
+    if args.policy not in (None, "lru"):
+        raise ConfigError(f"mrc --torchrec: per-table curves exist for policy 'lru' only, "
+                          f"got {args.policy!r}")
     if args.torchrec:
         from recsim.harness.torchrec_stats import write_torchrec_stats
 
@@ -536,6 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count only the accesses from N on (the first N warm the buffer)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of plug-ins that draw random numbers (default 0)")
+    p.add_argument("--sample", type=float, metavar="R",
+                   help="replay a sample at rate R in (0, 1]: set sampling (set-associative) "
+                        "or a miniature simulation (fully associative); see docs/sampling.md")
+    p.add_argument("--salt", type=int, default=0, help="the sample's hash salt (default 0)")
     p.add_argument("--per-table", action="store_true", help="also print the hit rate per table")
     p.add_argument("--window", type=int, default=0, metavar="N",
                    help="also print the hit rate of every window of N accesses")
@@ -585,10 +624,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "(exact, or SHARDS-sampled)")
     p.add_argument("trace", type=Path)
     p.add_argument("--format")
-    p.add_argument("--policy", default="lru", help="lru (the only one with a one-pass curve)")
+    p.add_argument("--policy",
+                   help="none: LRU's one-pass curve (exact or SHARDS); NAME: any policy's "
+                        "curve at --sizes from sampled replays (docs/sampling.md)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter, with --policy (repeatable)")
+    p.add_argument("--ways", type=int, help="with --policy: 0 = fully associative (default)")
+    p.add_argument("--sizes", help="with --policy: buffer sizes, comma-separated (counts, "
+                        "fractions or percents; default 1%%..10%%, 12%%..30%%: 20 sizes)")
     p.add_argument("--sample", type=float, default=1.0, metavar="R",
-                   help="SHARDS sampling rate in (0, 1] (1: exact; 0.01 for huge traces)")
-    p.add_argument("--seed", type=int, default=0, help="sampling hash seed")
+                   help="sampling rate in (0, 1] (1: exact; 0.01 for huge traces)")
+    p.add_argument("--salts", type=int, default=1, metavar="S",
+                   help="with --policy: average S salts and report their spread (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="sampling hash seed (first salt)")
     p.add_argument("--force", action="store_true",
                    help="accept a sample too small for the documented error bound")
     p.add_argument("--torchrec", type=Path, metavar="OUT",

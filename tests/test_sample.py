@@ -107,3 +107,20 @@ def test_bad_salts_and_model():
         sampled_mrc(trace, "lru", ["10%"], 0.5, salts=0)
     with pytest.raises(ConfigError, match="policy recmg with a model cannot be sampled"):
         simulate(trace, "recmg", 10, 0, policy_params={"model": "m.pt"}, sample=0.5)
+
+
+def test_cli(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.traces import native
+
+    path = tmp_path / "t"
+    native.write(random_trace(7, 4_000, 1_000), path)
+    assert main(["simulate", "--trace", str(path), "--policy", "fifo", "--capacity", "10%",
+                 "--ways", "8", "--sample", "0.5", "--salt", "2"]) == 0
+    assert "sampled (sets, rate 0.5" in capsys.readouterr().out
+    assert main(["simulate", "--trace", str(path), "--capacity", "10%", "--sample", "2"]) == 2
+    assert capsys.readouterr().err.strip().endswith("sample: expected a sampling rate in "
+                                                    "(0, 1], got 2.0")
+    assert main(["mrc", str(path), "--policy", "lru", "--sizes", "5%", "--sample", "0.5",
+                 "--salts", "0"]) == 2
+    assert "salts: expected a number of salts >= 1, got 0" in capsys.readouterr().err
