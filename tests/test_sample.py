@@ -58,7 +58,8 @@ def test_spatial_sampling_scales_the_buffer():
     trace = random_trace(1, 20_000, 5_000)
     result = simulate(trace, "lru", 1000, 0, sample=0.1, salt=3)
     info = result.params["sample"]
-    assert (result.capacity, info["method"], info["exact"]) == (100, "spatial", False)
+    assert (result.capacity, info["capacity"], info["method"], info["exact"]) == \
+        (1000, 100, "spatial", False)
     keep = spatial_keep(trace.dense().keys, 0.1, 3)
     assert info["kept_accesses"] == int(keep[trace.dense().vid].sum())
     assert 0.05 < keep.mean() < 0.15
@@ -124,3 +125,30 @@ def test_cli(tmp_path, capsys):
     assert main(["mrc", str(path), "--policy", "lru", "--sizes", "5%", "--sample", "0.5",
                  "--salts", "0"]) == 2
     assert "salts: expected a number of salts >= 1, got 0" in capsys.readouterr().err
+
+
+def test_sweep_sample(tmp_path):
+    """``sample: R`` in a sweep YAML: every cell sampled (fully associative LRU leaves the
+    one-pass path), the rate in the rows and the report's table, cells marked."""
+    from recsim.experiments.sweep import run_experiment
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("""
+name: s
+traces:
+  - {name: z, generate: {preset: zipf, accesses: 20000, rows: 3000, alpha: 0.9, seed: 1}}
+capacities: [0.2]
+ways: [0, 8]
+policies: [lru, drrip]
+sample: 0.5
+""")
+    rows = run_experiment(spec, tmp_path / "out", progress=False)
+    assert {(r["requested_ways"], r["policy"], r["sample"], r["sample_exact"]) for r in rows} \
+        == {(0, "lru", 0.5, False), (8, "lru", 0.5, True), (0, "drrip", 0.5, False),
+            (8, "drrip", 0.5, False)}
+    assert all(r["params"]["sample"]["rate"] == 0.5 for r in rows)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| sampled (rate) |" in report and "0.5 (exact sets)" in report
+    spec.write_text(spec.read_text().replace("sample: 0.5", "sample: 2"))
+    with pytest.raises(ConfigError, match=r"sample: expected a sampling rate in \(0, 1\]"):
+        run_experiment(spec, tmp_path / "out2", progress=False)

@@ -29,8 +29,10 @@ Two ways to sample, picked by the buffer's geometry:
   (ATC'17 sec. 4, Table 2 and Fig. 4; their 8-bit-hash LRU average is 0.0035).
 
 Every sampled result is approximate except set sampling of a per-set policy, and says so:
+the result's capacity, sets and ways are the full buffer's (whose rates it estimates);
 ``result.params["sample"]`` holds the requested ``rate``, the ``effective`` rate (sets
-kept / sets, or the nominal rate for spatial sampling), the ``salt``, the ``method``
+kept / sets, or the nominal rate for spatial sampling), the ``salt``, the sampled
+replay's ``capacity``, ``sets`` and ``ways``, the ``method``
 (``"sets"`` or ``"spatial"``), ``exact`` (per-set policy under set sampling), the
 accesses kept, the full trace's accesses and ``adjusted``. The counts are the sampled
 replay's own (not scaled up), but for SHARDS-adj: ``adjusted`` = (effective rate x
@@ -165,23 +167,26 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
-    sets)``), the inner replay's capacity and ways, and the effective rate."""
+    sets)``), the inner replay's capacity and ways, the effective rate, the full buffer's
+    ``(capacity, sets, ways)`` and the sampled sets."""
 
     key: tuple
     capacity: int
     ways: int
     rate: float
+    full: tuple
     sets: np.ndarray | None = None
 
 
 def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
-    cap, sets, ways = resolve_geometry(capacity, ways)
+    full = resolve_geometry(capacity, ways)
+    cap, sets, ways = full
     if sets == 1 or pol.replay is not None:
         # a batch-replaying policy sizes its sets itself from the (scaled) capacity
         return _Plan(("spatial",), max(1, round(rate * capacity)), 0 if sets == 1 else ways,
-                     rate)
+                     rate, full)
     chosen = sampled_sets(sets, rate, salt)
-    return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, chosen)
+    return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
 
 
 def _samples(trace, plans: list[_Plan], rate: float, salt: int) -> dict:
@@ -247,11 +252,13 @@ def sampled_results(trace: Trace, settings: ReplaySettings, capacities: list,
                         pf_params, per_table)
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
+            "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
             "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
             "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
             "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
                                                              - settings.eval_after))}
         result.timings["sample_s"] = sample_s
+        result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
         results.append(result)
     return results
 

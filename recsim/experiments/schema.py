@@ -22,6 +22,8 @@ Schema (unknown keys are errors that name the YAML path)::
     max_outstanding: null          # prefetches in flight at most
     dedup: null                    # batch: a row repeated in a batch counts one lookup
     eval_after: 0                  # count every metric on the accesses from this one on
+    sample: null                   # replay every cell on a sample at this rate (approximate
+                                   # cells, marked so; docs/sampling.md)
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -41,7 +43,7 @@ Schema (unknown keys are errors that name the YAML path)::
       full: {traces: [...]}
 
 ``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
-``dedup`` and ``eval_after`` make each cell's
+``dedup``, ``eval_after`` and ``sample`` make each cell's
 :class:`~recsim.engine.settings.ReplaySettings`, which checks them.
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
@@ -194,6 +196,7 @@ class Experiment(_Strict):
     max_outstanding: int | None = None
     dedup: str | None = None
     eval_after: int = 0
+    sample: float | None = None
     metrics: list[Literal[METRICS]] = Field(["hit_rate"], min_length=1)
     plots: list[Literal[PLOTS]] = Field(default_factory=list)
     tables: list[Literal[TABLES]] = Field(default_factory=list)
@@ -244,7 +247,7 @@ class Experiment(_Strict):
                               fetch_latency=self.fetch_latency,
                               prefetch_budget=self.prefetch_budget,
                               max_outstanding=self.max_outstanding, dedup=self.dedup,
-                              eval_after=self.eval_after, **axes)
+                              eval_after=self.eval_after, sample=self.sample, **axes)
 
     def output_dir(self, output=None) -> Path:
         """``output`` (a command-line override), else the YAML's ``output``, else
