@@ -402,14 +402,16 @@ def cmd_plan(args) -> None:
     size = row_bytes(args.dim, args.dtype)
     cal = load_calibration(args.calibration) if args.calibration else None
     trace = load_trace(args.trace, args.format)
-    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify)
+    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify, args.policy,
+                  args.sample, args.salt, dict(args.param))
     if args.output:
         args.output.write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result, indent=1))
         return
     print(f"{args.trace}: {result['accesses']:,} accesses, {result['tables']} tables, budget "
-          f"{args.budget:,} bytes, {size} bytes per row")
+          f"{args.budget:,} bytes, {size} bytes per row, policy {args.policy}"
+          + (f" (curves sampled at {args.sample:g})" if args.sample < 1 else ""))
     print("| split | bytes used | miss ratio | est. latency ms |\n|---|---|---|---|")
     for name in ("plan", "uniform", "shared"):
         r = result[name]
@@ -426,6 +428,8 @@ def cmd_plan(args) -> None:
               f"{r['set_associative_misses']:,} (miss ratio "
               f"{r['set_associative_miss_ratio']:.4f}, "
               f"{r['set_associative_miss_ratio'] - result['plan']['miss_ratio']:+.4f})")
+        print(f"  prediction error (replayed - predicted miss ratio, fully associative): "
+              f"{r['prediction_error']:+.4f}")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items()))
 
 
@@ -661,6 +665,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true", help="skip the replay check")
     p.add_argument("-o", "--output", type=Path, help="write the whole result as JSON")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--policy", default="lru",
+                   help="the caches' policy (default lru: exact curves; others: sampled)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter (repeatable)")
+    p.add_argument("--sample", type=float, default=1.0, metavar="R",
+                   help="build the curves from sampled replays at rate R (docs/sampling.md)")
+    p.add_argument("--salt", type=int, default=0, help="the samples' hash salt")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("calibrate", help="time the TorchRec harness at chosen hit rates and "
