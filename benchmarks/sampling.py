@@ -3,6 +3,7 @@
     python benchmarks/sampling.py [--traces zipf meta-like sessions amazon]
         [--accesses 10000000] [--rates 0.1 0.01 0.001] [--sizes 1% 2% 5% 10% 20% 30%]
         [--ways 0] [--policies ...] [--full-policies ...] [--salt 0] [--json OUT.json]
+        [--figure OUT.png --figure-policies lru s3fifo arc --figure-rate 0.01]
 
 For each trace (``amazon``: the real Amazon Video trace of /work/shared/data/real at its
 574K accesses; the others generated with ``--accesses`` accesses and kept under
@@ -16,6 +17,7 @@ trace the total time of the full replays against the sampled curves' at each rat
 Policies outside ``--full-policies`` (default: all) get no full replays and no error
 rows: their full time is extrapolated from the mean time of a full replay of those that
 have them (stated in the output), for the speed claim on a large trace.
+``--figure``: the full and sampled curves of ``--figure-policies`` on the first trace.
 """
 
 from __future__ import annotations
@@ -89,6 +91,28 @@ def run_trace(name, trace, args, rows: list) -> dict:
             "sampled_s": {str(r): s for r, s in sampled_s.items()}}
 
 
+def figure(rows: list, policies: list, rate: float, sizes: list, out: Path) -> None:
+    """Full (solid) against sampled (dashed) curves of ``policies`` on the first trace."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [float(s.rstrip("%")) for s in sizes]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for row in (r for r in rows if r["trace"] == rows[0]["trace"] and r["rate"] == rate
+                and r["policy"] in policies):
+        line, = ax.plot(x, row["full"], marker=".", label=f"{row['policy']} full")
+        ax.plot(x, row["sampled"], ls="--", marker="x", color=line.get_color(),
+                label=f"{row['policy']} R={rate:g}")
+    ax.set(xlabel="buffer size (% of unique vectors)", ylabel="miss ratio",
+           title=f"{rows[0]['trace']}: full replays against miniature simulations")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", nargs="+", default=["zipf", "meta-like", "sessions", "amazon"])
@@ -101,6 +125,9 @@ def main() -> None:
     ap.add_argument("--salt", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("results/bench"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--figure", type=Path)
+    ap.add_argument("--figure-policies", nargs="+", default=["lru", "s3fifo", "arc", "lfu"])
+    ap.add_argument("--figure-rate", type=float, default=0.01)
     args = ap.parse_args()
     args.full_policies = args.full_policies or args.policies
     warnings.simplefilter("ignore")
@@ -122,6 +149,8 @@ def main() -> None:
                   f"{v:.1f} (1/{full / v:.0f})" for v in s["sampled_s"].values()) + " |")
     if args.json:
         args.json.write_text(json.dumps({"errors": rows, "speed": speed}, indent=1))
+    if args.figure and rows:
+        figure(rows, args.figure_policies, args.figure_rate, args.sizes, args.figure)
 
 
 if __name__ == "__main__":

@@ -208,9 +208,10 @@ def cmd_simulate(args) -> None:
     print(f"{result.policy} + {result.prefetcher}, {result.capacity:,} vectors, {geometry}")
     if "sample" in result.params:
         sample = result.params["sample"]
+        how = "exact in the sampled sets" if sample["exact"] else "approximate"
         print(f"  sampled ({sample['method']}, rate {sample['effective']:.4g}, salt "
-              f"{sample['salt']}, {'exact in the sampled sets' if sample['exact'] else 'approximate'}"
-              f"): {sample['kept_accesses']:,} of {sample['accesses']:,} accesses replayed")
+              f"{sample['salt']}, {how}): {sample['kept_accesses']:,} of "
+              f"{sample['accesses']:,} accesses replayed")
     print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
           f"hit rate {result.hit_rate:.4f}")
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
