@@ -22,11 +22,13 @@ Two ways to sample, picked by the buffer's geometry:
   (Waldspurger, Park, Garthwaite and Ahmad, "Efficient MRC Construction with SHARDS",
   FAST 2015): a vector is kept iff a salted 64-bit hash of its key falls below R of the
   hash range (so a kept vector keeps all its accesses), and the buffer is scaled to
-  ``max(1, round(R x capacity))`` vectors, fully associative. The papers' figures: SHARDS
-  at R = 0.001 has a mean absolute error of 0.0027 over 124 storage traces
-  (fixed-rate LRU MRCs, FAST'15 sec. 5); miniature simulations at R = 0.001 average
-  0.0059 over ARC, LIRS, 2Q, OPT and others on 137 traces, and below 0.01 for R = 0.01
-  (ATC'17 sec. 4, Table 2 and Fig. 4; their 8-bit-hash LRU average is 0.0035).
+  ``max(1, round(R x capacity))`` vectors, fully associative. The papers report
+  "extremely accurate" scaled-down curves for ARC, LIRS, 2Q, OPT and others over more
+  than a hundred storage traces at R around 0.001-0.01 (ATC'17 abstract and sec. 4);
+  their per-policy error tables could not be read from this workplace, so recsim's own
+  errors are measured instead (``benchmarks/sampling.py``, docs/sampling.md). Belady
+  (OPT) works unchanged: its next uses are those of the sampled trace (libCacheSim's
+  MINISIM had to remap them).
 
 Every sampled result is approximate except set sampling of a per-set policy, and says so:
 the result's capacity, sets and ways are the full buffer's (whose rates it estimates);
