@@ -4,6 +4,7 @@
         [--accesses 10000000] [--rates 0.1 0.01 0.001] [--sizes 1% 2% 5% 10% 20% 30%]
         [--ways 0] [--policies ...] [--full-policies ...] [--salt 0] [--json OUT.json]
         [--figure OUT.png --figure-policies lru s3fifo arc --figure-rate 0.01]
+    python benchmarks/sampling.py --pivot OUT.json ...   # the docs' table of earlier runs
 
 For each trace (``amazon``: the real Amazon Video trace of /work/shared/data/real at its
 574K accesses; the others generated with ``--accesses`` accesses and kept under
@@ -113,6 +114,19 @@ def figure(rows: list, policies: list, rate: float, sizes: list, out: Path) -> N
     fig.savefig(out)
 
 
+def pivot(rows: list) -> str:
+    """The docs' error table: a row per policy, per trace and rate ``mean / max``."""
+    cols = list(dict.fromkeys((r["trace"], r["rate"]) for r in rows))
+    cell = {(r["policy"], r["trace"], r["rate"]): r for r in rows}
+    out = ["| policy | " + " | ".join(f"{t} R={r:g}" for t, r in cols) + " |",
+           "|---|" + "---|" * len(cols)]
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        out.append(f"| {policy} | " + " | ".join(
+            f"{c['mean_abs_error']:.4f} / {c['max_abs_error']:.4f}"
+            if (c := cell.get((policy, *col))) else "-" for col in cols) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", nargs="+", default=["zipf", "meta-like", "sessions", "amazon"])
@@ -128,7 +142,12 @@ def main() -> None:
     ap.add_argument("--figure", type=Path)
     ap.add_argument("--figure-policies", nargs="+", default=["lru", "s3fifo", "arc", "lfu"])
     ap.add_argument("--figure-rate", type=float, default=0.01)
+    ap.add_argument("--pivot", type=Path, nargs="+", metavar="JSON",
+                    help="only print the error table of earlier runs' --json files")
     args = ap.parse_args()
+    if args.pivot:
+        print(pivot([r for f in args.pivot for r in json.loads(f.read_text())["errors"]]))
+        return
     args.full_policies = args.full_policies or args.policies
     warnings.simplefilter("ignore")
     print(f"{'fully associative' if args.ways == 0 else f'{args.ways}-way'}, sizes "

@@ -152,3 +152,14 @@ sample: 0.5
     spec.write_text(spec.read_text().replace("sample: 0.5", "sample: 2"))
     with pytest.raises(ConfigError, match=r"sample: expected a sampling rate in \(0, 1\]"):
         run_experiment(spec, tmp_path / "out2", progress=False)
+
+
+def test_adjustment_counts_what_the_replay_counts():
+    """SHARDS-adj scales to the accesses a replay counts: with ``dedup`` (a batch's
+    distinct rows once) the adjusted accesses estimate rate x the deduplicated count."""
+    trace = random_trace(8, 20_000, 3_000)
+    full = simulate(trace, "lru", 300, 0, dedup="batch")
+    sampled = simulate(trace, "lru", 300, 0, dedup="batch", sample=0.25, salt=1)
+    assert full.counts["accesses"] < 18_000  # batches repeat rows
+    assert abs(sampled.counts["accesses"] / (0.25 * full.counts["accesses"]) - 1) < 0.02
+    assert abs(sampled.miss_ratio - full.miss_ratio) < 0.05

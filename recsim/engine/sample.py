@@ -79,7 +79,7 @@ from recsim.engine.settings import (ReplaySettings, check_rate, resolve_capacity
 from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import File
 from recsim.registry import get_policy, get_prefetcher, resolve_params
-from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace
+from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, dedup_batches
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment: spreads the salts apart
 HASH_BITS = 53  # the hash's top bits compared with R x 2**53
@@ -218,12 +218,18 @@ def _inner(sub, positions, plan, settings, policy, prefetcher, pol_params, pf_pa
                       per_table=per_table)
 
 
-def _adjust(counts: dict, expected: float) -> int:
+def _adjust(counts: dict, expected: float, kept: int) -> int:
     """SHARDS-adj (FAST'15 sec. 3.3): the difference between the expected (``rate x N``)
-    and the sampled number of accesses counts as hits (mostly the accesses of hot
-    vectors, kept or missed by the sample as a whole), so rates estimate the full
-    replay's; a shortfall of hits leaves them at 0. Returns the accesses added."""
-    d = max(round(expected) - counts["accesses"], -counts["cache_hits"])
+    and the sampled number of accesses (``kept``, from ``eval_after`` on) counts as hits
+    (mostly the accesses of hot vectors, kept or missed by the sample as a whole), so
+    rates estimate the full replay's; a shortfall of hits leaves them at 0. ``dedup`` is
+    applied before sampling (so this counts the deduplicated accesses), but FBGEMM's
+    policies count each batch's distinct rows once themselves: the difference is then
+    scaled by the share of the sampled accesses they counted, an approximation (hot
+    vectors carry most repeats, and a sample holds them or not). Returns the accesses
+    added."""
+    share = counts["accesses"] / kept if kept else 1.0
+    d = max(round((expected - kept) * share), -counts["cache_hits"])
     counts["accesses"] += d
     counts["cache_hits"] += d
     return d
@@ -236,12 +242,14 @@ def sampled_results(trace: Trace, settings: ReplaySettings, capacities: list,
     """One sampled replay (module docstring) per capacity of ``capacities`` (counts,
     fractions or percents of the full trace's unique vectors), at ``settings.sample`` and
     ``settings.salt``, from one pass building the samples."""
-    rate = check_rate(settings.sample)
+    rate, dedup = check_rate(settings.sample), settings.dedup
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)
     sampleable(pol, pf, pol_params, pf_params)
     start = time.perf_counter()
+    if settings.dedup:  # it commutes with sampling; first, so SHARDS-adj counts its accesses
+        trace, settings = dedup_batches(trace), dataclasses.replace(settings, dedup=None)
     unique = trace.dense().n_unique
     plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
              for c in capacities]
@@ -258,7 +266,10 @@ def sampled_results(trace: Trace, settings: ReplaySettings, capacities: list,
             "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
             "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
             "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
-                                                             - settings.eval_after))}
+                                                             - settings.eval_after),
+                                sub.n_accesses - np.searchsorted(positions,
+                                                                  settings.eval_after))}
+        result.params["dedup"] = dedup
         result.timings["sample_s"] = sample_s
         result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
         results.append(result)
