@@ -10,8 +10,9 @@ For each trace (``amazon``: the real Amazon Video trace of /work/shared/data/rea
 574K accesses; the others generated with ``--accesses`` accesses and kept under
 ``--workdir``) and policy: a full replay per size (timed, its compile excluded: the loop
 is compiled or loaded by a first replay), then :func:`recsim.engine.sample.sampled_mrc`
-at each rate (timed wall-clock: the samples of all sizes built in one pass, then a
-replay per size, with the same compiled loop as the full replays). Prints, per trace,
+at each rate (timed wall-clock: the samples of all sizes built in one pass, for the
+first policy, and shared by the others as ``recsim mrc --policy a,b,c`` shares them;
+then a replay per size, with the same compiled loop as the full replays). Prints, per trace,
 policy and rate, the mean and max absolute miss-ratio error over the sizes, and per
 trace the total time of the full replays against the sampled curves' at each rate.
 
@@ -59,6 +60,7 @@ def full_curve(trace, policy: str, sizes, ways: int) -> tuple[list, float]:
 
 def run_trace(name, trace, args, rows: list) -> dict:
     full_s, sampled_s, n_full, n_run = 0.0, {r: 0.0 for r in args.rates}, 0, 0
+    cache = {}  # the samples, built once per rate for all policies (recsim mrc --policy a,b)
     for policy in args.policies:
         full = None
         try:  # a policy may refuse the geometry (fbgemm_*: 32-way only)
@@ -74,7 +76,8 @@ def run_trace(name, trace, args, rows: list) -> dict:
             recsim.simulate(trace, policy, args.sizes[0], args.ways, sample=args.rates[0])
         for rate in args.rates:
             start = time.perf_counter()
-            curve = sampled_mrc(trace, policy, args.sizes, rate, args.ways, salt=args.salt)
+            curve = sampled_mrc(trace, policy, args.sizes, rate, args.ways, salt=args.salt,
+                                cache=cache)
             sampled_s[rate] += time.perf_counter() - start
             if full is not None:
                 err = np.abs(np.asarray(curve["miss_ratio"]) - np.asarray(full))

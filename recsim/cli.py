@@ -315,26 +315,30 @@ def cmd_train(args) -> None:
 
 
 def cmd_mini_mrc(args) -> None:
-    """``recsim mrc --policy NAME ...``: sampled replays per size (recsim.engine.sample)."""
+    """``recsim mrc --policy NAME[,NAME...] ...``: sampled replays per size
+    (recsim.engine.sample), the samples shared by the policies."""
     from recsim.engine.sample import DEFAULT_SIZES, sampled_mrc
     from recsim.traces import load_trace
 
     sizes = args.sizes.split(",") if args.sizes else DEFAULT_SIZES
-    curve = sampled_mrc(load_trace(args.trace, args.format), args.policy, sizes, args.sample,
-                        args.ways or 0, args.salts, args.seed, dict(args.param))
+    trace, cache = load_trace(args.trace, args.format), {}
+    curves = [sampled_mrc(trace, policy, sizes, args.sample, args.ways or 0, args.salts,
+                          args.seed, dict(args.param), cache)
+              for policy in args.policy.split(",")]
     if args.json:
-        print(json.dumps(curve, indent=1))
+        print(json.dumps(curves[0] if len(curves) == 1 else curves, indent=1))
         return
-    how = "full replays" if curve["rate"] == 1 else (
-        f"{curve['method']} sampling at {curve['rate']:g}, {curve['salts']} salt(s), "
-        + ("exact in the sampled sets" if curve["exact"] else "approximate"))
-    print(f"{args.trace}: {args.policy}, "
-          f"{f'{args.ways} ways' if args.ways else 'fully associative'} ({how}, "
-          f"{curve['seconds']:.1f} s)")
-    print("| buffer (vectors) | miss ratio | salts' low | salts' high |\n|---|---|---|---|")
-    for c, m, lo, hi in zip(curve["capacity"], curve["miss_ratio"], curve["low"],
-                            curve["high"]):
-        print(f"| {c:,} | {m:.4f} | {lo:.4f} | {hi:.4f} |")
+    for curve in curves:
+        how = "full replays" if curve["rate"] == 1 else (
+            f"{curve['method']} sampling at {curve['rate']:g}, {curve['salts']} salt(s), "
+            + ("exact in the sampled sets" if curve["exact"] else "approximate"))
+        print(f"{args.trace}: {curve['policy']}, "
+              f"{f'{args.ways} ways' if args.ways else 'fully associative'} ({how}, "
+              f"{curve['seconds']:.1f} s)")
+        print("| buffer (vectors) | miss ratio | salts' low | salts' high |\n|---|---|---|---|")
+        for c, m, lo, hi in zip(curve["capacity"], curve["miss_ratio"], curve["low"],
+                                curve["high"]):
+            print(f"| {c:,} | {m:.4f} | {lo:.4f} | {hi:.4f} |")
 
 
 def cmd_mrc(args) -> None:
@@ -630,8 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace", type=Path)
     p.add_argument("--format")
     p.add_argument("--policy",
-                   help="none: LRU's one-pass curve (exact or SHARDS); NAME: any policy's "
-                        "curve at --sizes from sampled replays (docs/sampling.md)")
+                   help="none: LRU's one-pass curve (exact or SHARDS); NAME (or NAME,NAME...): "
+                        "any policy's curve at --sizes from sampled replays (docs/sampling.md)")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
                    help="policy parameter, with --policy (repeatable)")
     p.add_argument("--ways", type=int, help="with --policy: 0 = fully associative (default)")

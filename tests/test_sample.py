@@ -84,7 +84,12 @@ def test_rate_one_is_the_full_replay():
 
 def test_mrc_spread_over_salts():
     trace = random_trace(4, 20_000, 6_000)
-    curve = sampled_mrc(trace, "fifo", ["5%", "20%"], 0.2, ways=32, salts=3)
+    cache = {}
+    curve = sampled_mrc(trace, "fifo", ["5%", "20%"], 0.2, ways=32, salts=3, cache=cache)
+    assert len(cache) == 2 * 3  # a sample per set count and salt, kept for other policies
+    assert sampled_mrc(trace, "lru", ["5%", "20%"], 0.2, ways=32, salts=3,
+                       cache=cache)["miss_ratio"] == \
+        sampled_mrc(trace, "lru", ["5%", "20%"], 0.2, ways=32, salts=3)["miss_ratio"]
     assert np.asarray(curve["per_salt"]).shape == (3, 2)
     assert all(lo <= m <= hi for lo, m, hi in zip(curve["low"], curve["miss_ratio"],
                                                    curve["high"]))
@@ -122,6 +127,10 @@ def test_cli(tmp_path, capsys):
     assert main(["simulate", "--trace", str(path), "--capacity", "10%", "--sample", "2"]) == 2
     assert capsys.readouterr().err.strip().endswith("sample: expected a sampling rate in "
                                                     "(0, 1], got 2.0")
+    assert main(["mrc", str(path), "--policy", "lru,sieve", "--sizes", "5%,10%", "--sample",
+                 "0.5", "--ways", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "lru, 8 ways (sets sampling at 0.5" in out and "sieve, 8 ways" in out
     assert main(["mrc", str(path), "--policy", "lru", "--sizes", "5%", "--sample", "0.5",
                  "--salts", "0"]) == 2
     assert "salts: expected a number of salts >= 1, got 0" in capsys.readouterr().err

@@ -56,7 +56,8 @@ access of the full trace.
 **Many sizes** (:func:`sampled_mrc`): the sampled traces for all sizes are built in one
 compiled pass over the trace (a per-vector bitmask of the samples that keep it: one
 sample for spatial sampling, one per distinct set count for set sampling), kept in
-memory, then the policy's one compiled loop replays each size over its sample. Decision:
+memory (and shared with further policies through a ``cache``), then the policy's one
+compiled loop replays each size over its sample. Decision:
 a loop per size over the in-memory sample rather than K caches in one loop: the loop,
 its hooks and their state stay those of a plain replay (no plug-in change, the same
 exactness), and the cost is K x R x N accesses (plus K states of the scaled capacity),
@@ -191,19 +192,23 @@ def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
     return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
 
 
-def _samples(trace, plans: list[_Plan], rate: float, salt: int) -> dict:
-    """The sampled trace (and kept positions) of each distinct sample key of ``plans``."""
+def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
+    """The sampled trace (and kept positions) of each distinct sample key of ``plans``,
+    those not in ``cache`` (keyed by rate, salt and sample key) built in one pass and
+    added to it."""
     keys = np.asarray(trace.dense().keys)
-    distinct = {p.key: p for p in plans}
+    todo = {p.key: p for p in plans if (rate, salt, p.key) not in cache}
     keeps = []
-    for key, p in distinct.items():
+    for key, p in todo.items():
         if key[0] == "spatial":
             keeps.append(spatial_keep(keys, rate, salt))
         else:
             chosen = np.zeros(key[1], bool)
             chosen[p.sets] = True
             keeps.append(chosen[set_index(keys, key[1])])
-    return dict(zip(distinct, sub_traces(trace, keeps)))
+    for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
+        cache[rate, salt, key] = sample
+    return {p.key: cache[rate, salt, p.key] for p in plans}
 
 
 def _inner(sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
@@ -238,10 +243,11 @@ def _adjust(counts: dict, expected: float, kept: int) -> int:
 def sampled_results(trace: Trace, settings: ReplaySettings, capacities: list,
                     policy: str = "lru", prefetcher: str = "none",
                     policy_params: dict | None = None, prefetcher_params: dict | None = None,
-                    per_table: bool = False) -> list:
+                    per_table: bool = False, cache: dict | None = None) -> list:
     """One sampled replay (module docstring) per capacity of ``capacities`` (counts,
     fractions or percents of the full trace's unique vectors), at ``settings.sample`` and
-    ``settings.salt``, from one pass building the samples."""
+    ``settings.salt``, from one pass building the samples; ``cache`` (a dict, for this
+    trace only) keeps them for further calls (other policies of the same sizes)."""
     rate, dedup = check_rate(settings.sample), settings.dedup
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
@@ -250,10 +256,11 @@ def sampled_results(trace: Trace, settings: ReplaySettings, capacities: list,
     start = time.perf_counter()
     if settings.dedup:  # it commutes with sampling; first, so SHARDS-adj counts its accesses
         trace, settings = dedup_batches(trace), dataclasses.replace(settings, dedup=None)
+        cache = None  # the samples of another trace
     unique = trace.dense().n_unique
     plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
              for c in capacities]
-    samples = _samples(trace, plans, rate, settings.salt)
+    samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
     sample_s = (time.perf_counter() - start) / len(plans)
     results = []
     for plan in plans:
@@ -294,13 +301,15 @@ def sampled_replay(trace: Trace, settings: ReplaySettings, policy: str = "lru",
 
 def sampled_mrc(trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rate: float = 0.01,
                 ways: int = 0, salts: int = 1, salt: int = 0,
-                policy_params: dict | None = None) -> dict:
+                policy_params: dict | None = None, cache: dict | None = None) -> dict:
     """The miss-ratio curve of ``policy`` at ``sizes`` (counts, fractions or percents of
     unique vectors) from sampled replays at ``rate`` (a full replay per size at rate 1),
     averaged over ``salts`` salts ``salt``, ``salt + 1``, ...: ``capacity`` (the full
     buffers'), ``miss_ratio`` (the mean), ``low``/``high`` (the spread over salts),
     ``per_salt``, ``rate``, ``effective`` (per size, the first salt's), ``method``,
-    ``exact`` and ``seconds``."""
+    ``exact`` and ``seconds``. ``cache``: as for :func:`sampled_results`; the curves of
+    several policies of one trace then share their samples (``recsim mrc --policy
+    a,b,c``)."""
     rate, salts = check_rate(rate), check_salts(salts)
     start = time.perf_counter()
     unique = trace.dense().n_unique
@@ -312,7 +321,8 @@ def sampled_mrc(trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rate: fl
                        for c in capacities]
         else:
             results = sampled_results(trace, ReplaySettings(1, ways, sample=rate, salt=s),
-                                      capacities, policy, policy_params=policy_params)
+                                      capacities, policy, policy_params=policy_params,
+                                      cache=cache)
         per_salt.append([r.miss_ratio for r in results])
     ratios = np.asarray(per_salt)
     info = [r.params.get("sample", {}) for r in results]
