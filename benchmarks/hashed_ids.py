@@ -37,7 +37,7 @@ def rss_mb() -> float:
 def make_traces(workdir: Path, accesses: int) -> dict:
     """The dense meta-like trace and its hashed twin (native, uint64 row.npy)."""
     import recsim
-    from recsim.engine.replay import mix64
+    from recsim.engine.settings import mix64
     from recsim.traces import meta_like, save_trace
 
     paths = {form: workdir / f"meta_like_{accesses}_{form}.trace" for form in FORMS}

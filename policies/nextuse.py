@@ -56,7 +56,7 @@ from collections import namedtuple
 import numpy as np
 from numba import uint64
 
-from recsim.engine.replay import mix64, set_index
+from recsim.engine.settings import mix64, set_index
 from recsim.plugin import Choice, File, Int, Policy, hook
 
 LEARNED, LRU, FREQ, IRR, PROBATION, LEARNED_PROBATION = 0, 1, 2, 3, 4, 5

@@ -21,10 +21,13 @@
                      [--rows R] [--dim D] [--samples B] [--pooling L] [--unique U]
                      [--capacity C] [--ways W] [--hit-rates H ...] [--batches N]
                      [--warmup N] [--threads N] [--no-dense] [--device DEV] [--seed S]
-    recsim mrc TRACE [--policy lru] [--sample R] [--seed S] [--force] [--json]
+    recsim mrc TRACE [--sample R] [--seed S] [--force] [--json]
               [--plot OUT.png] [--torchrec OUT [--bins N]]
+    recsim mrc TRACE --policy P [--param K=V] [--ways W] [--sizes 1%,5%] [--sample R]
+               [--salts S] [--seed S] [--json]
     recsim plan TRACE --budget BYTES [--dim D] [--dtype fp16] [--calibration FILE]
                [--ways W] [--no-verify] [-o OUT.json] [--json] [--torchrec OUT.json]
+               [--policy P] [--param K=V] [--sample R] [--salt S]
     recsim compile [POLICY[+PREFETCHER] ... | --all] [--kinds K ...] [--workers N]
     recsim policies | prefetchers
 
@@ -239,6 +242,12 @@ def cmd_simulate(args) -> None:
     geometry = ("fully associative" if result.sets == 1
                 else f"{result.sets} sets x {result.ways} ways")
     print(f"{result.policy} + {result.prefetcher}, {result.capacity:,} vectors, {geometry}")
+    if "sample" in result.params:
+        sample = result.params["sample"]
+        how = "exact in the sampled sets" if sample["exact"] else "approximate"
+        print(f"  sampled ({sample['method']}, rate {sample['effective']:.4g}, salt "
+              f"{sample['salt']}, {how}): {sample['kept_accesses']:,} of "
+              f"{sample['accesses']:,} accesses replayed")
     print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
           f"hit rate {result.hit_rate:.4f}")
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "
@@ -380,13 +389,46 @@ def cmd_train(args) -> None:
           f"{sum(h['seconds'] for h in ck['history']):.0f} s")
 
 
+def cmd_mini_mrc(args) -> None:
+    """``recsim mrc --policy NAME[,NAME...] ...``: sampled replays per size
+    (recsim.engine.sample), the samples shared by the policies."""
+    from recsim.engine.replay import replay
+    from recsim.engine.sample import DEFAULT_SIZES, sampled_mrc
+    from recsim.traces import load_trace
+
+    sizes = args.sizes.split(",") if args.sizes else DEFAULT_SIZES
+    trace, cache = load_trace(args.trace, args.format), {}
+    curves = [sampled_mrc(replay, trace, policy, sizes, args.sample, args.ways or 0, args.salts,
+                          args.seed, dict(args.param), cache)
+              for policy in args.policy.split(",")]
+    if args.json:
+        print(json.dumps(curves[0] if len(curves) == 1 else curves, indent=1))
+        return
+    for curve in curves:
+        how = "full replays" if curve["rate"] == 1 else (
+            f"{curve['method']} sampling at {curve['rate']:g}, {curve['salts']} salt(s), "
+            + ("exact in the sampled sets" if curve["exact"] else "approximate"))
+        print(f"{args.trace}: {curve['policy']}, "
+              f"{f'{args.ways} ways' if args.ways else 'fully associative'} ({how}, "
+              f"{curve['seconds']:.1f} s)")
+        print("| buffer (vectors) | miss ratio | salts' low | salts' high |\n|---|---|---|---|")
+        for c, m, lo, hi in zip(curve["capacity"], curve["miss_ratio"], curve["low"],
+                                curve["high"]):
+            print(f"| {c:,} | {m:.4f} | {lo:.4f} | {hi:.4f} |")
+
+
 def cmd_mrc(args) -> None:
     from recsim.engine.mrc import lru_mrc
     from recsim.traces import load_trace
 
-    if args.policy != "lru":
-        raise ConfigError(f"mrc: one-pass curves exist for policy 'lru' only, got "
-                          f"{args.policy!r}; replay other policies with recsim simulate")
+    if args.policy is None and (args.sizes or args.ways is not None or args.param
+                                or args.salts != 1):
+        raise ConfigError("mrc: --sizes, --ways, --param and --salts need --policy NAME")
+    if args.policy is not None and not args.torchrec:
+        return cmd_mini_mrc(args)
+    if args.policy not in (None, "lru"):
+        raise ConfigError(f"mrc --torchrec: per-table curves exist for policy 'lru' only, "
+                          f"got {args.policy!r}")
     if args.torchrec:
         from recsim.harness.torchrec_stats import write_torchrec_stats
 
@@ -442,7 +484,8 @@ def cmd_plan(args) -> None:
     trace = load_trace(args.trace, args.format)
     sizes = table_row_bytes(trace, args.dim, args.dtype)
     size = int(sizes[0]) if (sizes == sizes[0]).all() else sizes
-    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify)
+    result = plan(trace, args.budget, size, cal, args.ways, not args.no_verify, args.policy,
+                  args.sample, args.salt, dict(args.param))
     if args.output:
         args.output.write_text(json.dumps(result, indent=1))
     if args.torchrec:
@@ -453,7 +496,8 @@ def cmd_plan(args) -> None:
         print(json.dumps(result, indent=1))
         return
     print(f"{args.trace}: {result['accesses']:,} accesses, {result['tables']} tables, budget "
-          f"{args.budget:,} bytes, {_row_bytes_text(sizes)} per row")
+          f"{args.budget:,} bytes, {_row_bytes_text(sizes)} per row, policy {args.policy}"
+          + (f" (curves sampled at {args.sample:g})" if args.sample < 1 else ""))
     print("| split | bytes used | miss ratio | est. latency ms |\n|---|---|---|---|")
     for name in ("plan", "uniform", "shared"):
         r = result[name]
@@ -473,6 +517,8 @@ def cmd_plan(args) -> None:
               f"{r['set_associative_misses']:,} (miss ratio "
               f"{r['set_associative_miss_ratio']:.4f}, "
               f"{r['set_associative_miss_ratio'] - result['plan']['miss_ratio']:+.4f})")
+        print(f"  prediction error (replayed - predicted miss ratio, fully associative): "
+              f"{r['prediction_error']:+.4f}")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result["timings"].items()))
     if args.torchrec:
         print(f"{args.torchrec}: TorchRec constraints (load factor and EmbeddingOffloadStats) "
@@ -670,10 +716,19 @@ def _add_mrc(sub) -> None:
                        "(exact, or SHARDS-sampled)")
     p.add_argument("trace", type=Path)
     p.add_argument("--format")
-    p.add_argument("--policy", default="lru", help="lru (the only one with a one-pass curve)")
+    p.add_argument("--policy",
+                   help="none: LRU's one-pass curve (exact or SHARDS); NAME (or NAME,NAME...): "
+                        "any policy's curve at --sizes from sampled replays (docs/sampling.md)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter, with --policy (repeatable)")
+    p.add_argument("--ways", type=int, help="with --policy: 0 = fully associative (default)")
+    p.add_argument("--sizes", help="with --policy: buffer sizes, comma-separated (counts, "
+                        "fractions or percents; default 1%%..10%%, 12%%..30%%: 20 sizes)")
     p.add_argument("--sample", type=float, default=1.0, metavar="R",
-                   help="SHARDS sampling rate in (0, 1] (1: exact; 0.01 for huge traces)")
-    p.add_argument("--seed", type=int, default=0, help="sampling hash seed")
+                   help="sampling rate in (0, 1] (1: exact; 0.01 for huge traces)")
+    p.add_argument("--salts", type=int, default=1, metavar="S",
+                   help="with --policy: average S salts and report their spread (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="sampling hash seed (first salt)")
     p.add_argument("--force", action="store_true",
                    help="accept a sample too small for the documented error bound")
     p.add_argument("--torchrec", type=Path, metavar="OUT",
@@ -706,6 +761,13 @@ def _add_plan(sub) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip the replay check")
     p.add_argument("-o", "--output", type=Path, help="write the whole result as JSON")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--policy", default="lru",
+                   help="the caches' policy (default lru: exact curves; others: sampled)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="policy parameter (repeatable)")
+    p.add_argument("--sample", type=float, default=1.0, metavar="R",
+                   help="build the curves from sampled replays at rate R (docs/sampling.md)")
+    p.add_argument("--salt", type=int, default=0, help="the samples' hash salt")
     p.set_defaults(func=cmd_plan)
 
 

@@ -51,7 +51,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsim.engine.replay import set_index, simulate
+from recsim.engine.replay import simulate
+from recsim.engine.settings import set_index
 from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import Bool, Choice, File, Float, Int
 from recsim.registry import get_policy, get_prefetcher

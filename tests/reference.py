@@ -66,7 +66,7 @@ import numpy as np
 from sortedcontainers import SortedList
 
 from recsim.engine.metrics import COUNTER_NAMES
-from recsim.engine.replay import set_index
+from recsim.engine.settings import set_index
 from recsim.engine.settings import resolve_capacity, resolve_geometry
 from recsim.plugin import QUEUE_SIZE
 from recsim.registry import get_policy, resolve_params

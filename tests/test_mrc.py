@@ -66,7 +66,15 @@ def test_mrc_cli_table_json_and_plot(tmp_path, capsys):
     assert main(["mrc", str(path), "--json", "--sample", "0.5"]) == 0
     curve = json.loads(capsys.readouterr().out)
     assert curve["rate"] == 0.5 and len(curve["miss_ratio"]) == 100
-    assert main(["mrc", str(path), "--policy", "srrip"]) == 2
+    # any other policy: sampled replays per size (tests/test_sample.py)
+    assert main(["mrc", str(path), "--policy", "srrip", "--sizes", "10%,20%", "--sample",
+                 "0.5", "--salts", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "srrip, fully associative (spatial sampling at 0.5, 2 salt(s)" in out
+    assert out.count("\n| ") == 3
+    assert main(["mrc", str(path), "--sizes", "10%"]) == 2
+    assert "need --policy NAME" in capsys.readouterr().err
+    assert main(["mrc", str(path), "--policy", "srrip", "--torchrec", "x.json"]) == 2
     assert "for policy 'lru' only" in capsys.readouterr().err
 
 

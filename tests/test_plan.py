@@ -94,3 +94,29 @@ def test_a_budget_beyond_every_table_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "the budget holds every table (64,000 bytes)" in out
     assert "uniform load factor 1.0000" in out
+
+
+def test_plan_with_any_policy_from_sampled_curves(tmp_path, capsys):
+    """``plan --policy NAME --sample R``: curves from miniature simulations; with rate 1
+    (full replays at the grid sizes) the prediction is exact at the grid, and sampled
+    its error is reported and small on this trace."""
+    rng = np.random.default_rng(2)
+    n, heights = 60_000, np.array([3000, 6000])
+    table = rng.choice(2, n, p=[0.6, 0.4]).astype(np.int32)
+    row = (rng.zipf(np.array([1.2, 1.1])[table]) - 1) % heights[table]
+    trace = Trace.from_arrays(table, row.astype(np.int64), np.arange(0, n + 1, 500), heights)
+    exact = plan(trace, 900 * 128, 128, policy="s3fifo")
+    assert exact["policy"] == "s3fifo" and exact["plan"]["bytes"] <= 900 * 128
+    assert abs(exact["replay"]["prediction_error"]) < 0.01  # interpolation between sizes
+    sampled = plan(trace, 900 * 128, 128, policy="s3fifo", sample=0.2)
+    err = sampled["replay"]["prediction_error"]
+    assert err == (sampled["replay"]["fully_associative_misses"]
+                   - sampled["plan"]["misses"]) / n and abs(err) < 0.05
+    path = tmp_path / "t.trace"
+    native.write(trace, path)
+    main(["plan", str(path), "--budget", "100KiB", "--dim", "32", "--policy", "sieve",
+          "--sample", "0.2"])
+    text = capsys.readouterr().out
+    assert "policy sieve (curves sampled at 0.2)" in text and "prediction error" in text
+    with pytest.raises(ConfigError, match=r"sample: expected a sampling rate in \(0, 1\]"):
+        plan(trace, 1000, 128, sample=0.0)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine.replay import set_index
+from recsim.engine.settings import set_index
 from recsim.errors import ConfigError
 from recsim.policies import lirs
 from recsim.traces import oracle_general, zipf

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
-from recsim.engine.replay import set_index
+from recsim.engine.settings import set_index
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, resolve_params
 from recsim.traces.trace import Trace

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsim.engine.replay import set_index
+from recsim.engine.settings import set_index
 from recsim.engine.settings import resolve_geometry
 from recsim.errors import ConfigError
 from recsim.recmg.labels import label_geometry, opt_labels

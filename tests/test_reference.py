@@ -314,7 +314,7 @@ def test_lfu_ties_go_to_the_first_to_reach_the_count():
 def test_set_associative_sets_are_independent():
     # Two vectors per set, 1 way per set: every alternation between two vectors of the
     # same set misses, between vectors of different sets hits after the first touches.
-    from recsim.engine.replay import set_index
+    from recsim.engine.settings import set_index
 
     trace = _seq(list(range(64)))
     keys = trace.dense().keys

@@ -7,7 +7,7 @@ every size from a single pass over the trace (``recsim mrc``), exact or sampled.
   (tested).
 - **Sampled** (``rate`` < 1): fixed-rate SHARDS (Waldspurger, Park, Garthwaite and Ahmad,
   "Efficient MRC Construction with SHARDS", FAST 2015). An access is kept iff a hash of
-  its vector's key (:func:`recsim.engine.replay.mix64` of ``key + seed``) falls below
+  its vector's key (:func:`recsim.engine.settings.mix64` of ``key + seed``) falls below
   ``rate`` of the hash range, so a kept vector keeps all its accesses; distances over the
   kept accesses are scaled by ``1 / rate`` (a kept access hits C iff its sampled distance
   is < C x rate),
@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from recsim.engine import metrics
-from recsim.engine.replay import mix64
+from recsim.engine.settings import mix64
 from recsim.engine.settings import resolve_capacity
 from recsim.errors import ConfigError
 from recsim.traces.stats import (default_capacities, lru_miss_ratio_curve, lru_misses,

@@ -23,11 +23,13 @@ import numpy as np
 
 from recsim.engine import metrics
 from recsim.engine.kernels import compile_kernel
+from recsim.engine.sample import sampled_replay
 from recsim.engine.settings import (
     ReplaySettings,
     make_settings,
     resolve_capacity,
     resolve_geometry,
+    set_index,
 )
 from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import NEW, PREFETCHED, QUEUE_SIZE, advice_of, not_resident, readonly
@@ -35,22 +37,6 @@ from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
 from recsim.traces.trace import dedup_batches, release
-
-
-@numba.vectorize(["uint64(uint64)"], cache=True)
-def mix64(z):
-    """splitmix64's finaliser: a well-mixed 64-bit hash (a ufunc, also callable from
-    compiled code on one value)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
-    """Set of each vector: :func:`mix64` of its key, modulo ``sets``."""
-    if sets == 1:
-        return np.zeros(keys.shape[0], dtype=np.int64)
-    return (mix64(keys.astype(np.uint64)) % np.uint64(sets)).astype(np.int64)
 
 
 @dataclass
@@ -176,6 +162,10 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     timings = {}
     if not isinstance(trace, Trace):
         trace = load_trace(Path(trace))
+    if settings.sample is not None and settings.sample < 1:  # each sample replayed here
+        return sampled_replay(replay, trace, settings, policy, prefetcher, policy_params,
+                              prefetcher_params, advice=advice, per_table=per_table,
+                              window=window, log_hits=log_hits, chunk=chunk)
     pol, pf = get_policy(policy), get_prefetcher(prefetcher)
     pol_params = resolve_params("policy", pol, policy_params)
     pf_params = resolve_params("prefetcher", pf, prefetcher_params)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import numba
 import numpy as np
 
 from recsim.errors import ConfigError
@@ -57,6 +58,32 @@ def _capacity_value(capacity) -> int | float:
     if value <= 0:
         raise ConfigError(f"capacity: expected a positive number of vectors, got {capacity!r}")
     return int(value)
+
+
+
+@numba.vectorize(["uint64(uint64)"], cache=True)
+def mix64(z):
+    """splitmix64's finaliser: a well-mixed 64-bit hash (a ufunc, also callable from
+    compiled code on one value)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
+    """Set of each vector: :func:`mix64` of its key, modulo ``sets``."""
+    if sets == 1:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    return (mix64(keys.astype(np.uint64)) % np.uint64(sets)).astype(np.int64)
+
+
+def check_rate(rate, where: str = "sample") -> float:
+    """A sampling rate (:mod:`recsim.engine.sample`) as a float in (0, 1], or a one-line
+    ConfigError naming ``where``."""
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number)) \
+            or not 0 < rate <= 1:
+        raise ConfigError(f"{where}: expected a sampling rate in (0, 1], got {rate!r}")
+    return float(rate)
 
 
 def resolve_capacity(capacity, n_unique: int) -> int:
@@ -127,9 +154,16 @@ class ReplaySettings:
     eval_after: int = setting(
         0, "count only the accesses from N on (the first N warm the buffer)", minimum=0,
         note=" (accesses replayed before counting)", cli={"type": int, "metavar": "N"})
+    sample: float | None = setting(
+        None, "replay a sample at rate R in (0, 1]: set sampling (set-associative) or a "
+        "miniature simulation of the hashed keys (fully associative); see recsim.engine.sample",
+        cli={"type": float, "metavar": "R"})
+    salt: int = setting(0, "the sample's hash salt (default 0)", cli={"type": int})
 
     def __post_init__(self):
         _capacity_value(self.capacity)
+        if self.sample is not None:
+            check_rate(self.sample)
         if self.dedup not in (None, "batch"):
             raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
         for f in fields(self):

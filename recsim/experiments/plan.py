@@ -23,6 +23,13 @@ table through the engine: fully associative buffers must give the predicted miss
 (they do: the curves are exact), and 32-way buffers of the same capacities (recsim's
 set hash; a table under 32 rows is one set) show the set-associative deviation.
 
+``--policy NAME`` (any policy) or ``--sample R``: each table's curve is instead the
+policy's, from sampled replays of the table alone (:func:`sampled_hits`; miniature
+simulations, :mod:`recsim.engine.sample`), planned on as on LRU's exact curves; the
+replay (in full) then reports the prediction's error (replayed minus predicted fully
+associative misses, over the accesses). The shared buffer is then a sampled replay of
+the policy too.
+
 Row sizes: ``dim`` values of ``dtype`` (fp32 4 bytes, fp16 2, int8 1, int4 1/2, int2
 1/4), rounded up to whole bytes; FBGEMM's row padding and quantisation parameters are
 not modelled. Each table's dim and dtype come from the trace's ``table_info``
@@ -40,7 +47,9 @@ import numpy as np
 from numba import njit
 
 from recsim.engine.mrc import table_curves
-from recsim.engine.replay import simulate
+from recsim.engine.replay import replay, simulate
+from recsim.engine.sample import sampled_mrc
+from recsim.engine.settings import check_rate
 from recsim.errors import ConfigError
 from recsim.experiments.latency import estimate_ms
 from recsim.traces import Trace
@@ -134,16 +143,47 @@ def _table_trace(trace, curves, keys, t) -> Trace:
                                  keys[first:last] - base[t]))
 
 
+# Sizes (fractions of a table's rows) of the sampled curves of ``plan --policy``, between
+# which hits are interpolated linearly; a table whose sample would hold fewer than
+# MIN_SAMPLED accesses is replayed in full at them instead.
+PLAN_SIZES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+MIN_SAMPLED = 1_000
+
+
+def sampled_hits(trace, curves, policy: str, rate: float, salt: int = 0,
+                 params: dict | None = None) -> None:
+    """Replace each table's exact LRU hit curve in ``curves`` by ``policy``'s, from
+    sampled replays of the table alone (a fully associative buffer;
+    :func:`recsim.engine.sample.sampled_mrc`) at :data:`PLAN_SIZES`, interpolated."""
+    keys = np.asarray(trace.dense().keys)
+    for t in range(trace.n_tables):
+        unique, accesses = int(curves.unique[t]), int(curves.accesses[t])
+        if accesses == 0:
+            continue
+        caps = sorted({max(1, round(f * unique)) for f in PLAN_SIZES})
+        r = rate if accesses * rate >= MIN_SAMPLED else 1.0
+        curve = sampled_mrc(replay, _table_trace(trace, curves, keys, t), policy, caps, r, 0,
+                            salt=salt, policy_params=params)
+        hits = accesses * (1 - np.asarray(curve["miss_ratio"]))
+        curves.hits[t] = np.round(np.interp(np.arange(unique + 1), [0, *caps], [0, *hits])
+                                  ).astype(np.int64)
+
+
 def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
-         ways: int = 32, verify: bool = True) -> dict:
+         ways: int = 32, verify: bool = True, policy: str = "lru", sample: float = 1.0,
+         salt: int = 0, policy_params: dict | None = None) -> dict:
     """The per-table split, its comparison with a shared and a uniform buffer, and the
     replay check (module docstring); ``row_size``: bytes of a row, one for every table or
-    one each (:func:`table_row_bytes`)."""
+    one each (:func:`table_row_bytes`). With another ``policy`` or a ``sample`` rate below
+    1, the curves are the policy's from sampled replays (:func:`sampled_hits`)."""
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise ConfigError(f"budget: expected a positive number of bytes, got {budget!r}")
     timings = {}
     start = time.perf_counter()
     curves = table_curves(trace)
+    sampled = policy != "lru" or check_rate(sample) < 1
+    if sampled:
+        sampled_hits(trace, curves, policy, sample, salt, policy_params)
     n, heights = trace.n_accesses, trace.table_rows.astype(np.int64)
     sizes = np.broadcast_to(np.asarray(row_size, np.int64), (trace.n_tables,)).copy()
     timings["curves_s"] = time.perf_counter() - start
@@ -157,6 +197,9 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
     shared_rows = int(budget // sizes.max())
     shared = int(lru_misses(reuse_distances(dense.vid, dense.n_unique), [shared_rows])[0]) \
         if shared_rows else n
+    if sampled and shared_rows:
+        shared = round(n * simulate(trace, policy, shared_rows, 0, policy_params=policy_params,
+                                    sample=sample, salt=salt).miss_ratio)
     timings["split_s"] = time.perf_counter() - start
 
     def summary(misses, bytes_used):
@@ -165,11 +208,12 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
             out["est_latency_ms"] = estimate_ms(calibration, misses / n)
         return out
 
-    predicted = [curves.misses(t, int(rows[t])) for t in range(trace.n_tables)]
+    predicted = [round(curves.misses(t, int(rows[t]))) for t in range(trace.n_tables)]
     result = {
         "accesses": n, "tables": trace.n_tables, "budget_bytes": int(budget),
         "row_bytes": sizes.tolist() if np.ndim(row_size) else int(row_size),
-        "table_names": table_names(trace), "table_bytes": total, "budget_holds_all": budget >= total,
+        "table_names": table_names(trace), "table_bytes": total,
+        "budget_holds_all": budget >= total,
         "plan": {**summary(sum(predicted), (rows * sizes).sum()),
                  "rows": rows.tolist(), "load_factor": (rows / heights).tolist(),
                  "table_misses": predicted},
@@ -177,18 +221,22 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
                                   for t in range(trace.n_tables)), (uniform * sizes).sum()),
                     "load_factor": clf},
         "shared": summary(shared, shared_rows * sizes.max()),
+        "policy": policy, "sample": float(sample),
     }
     if verify:
         start = time.perf_counter()
-        result["replay"] = replay_plan(trace, curves, rows, ways)
+        result["replay"] = replay_plan(trace, curves, rows, ways, policy, policy_params)
+        result["replay"]["prediction_error"] = (
+            result["replay"]["fully_associative_misses"] - sum(predicted)) / n
         timings["replay_s"] = time.perf_counter() - start
     result["timings"] = timings
     return result
 
 
-def replay_plan(trace, curves, rows, ways: int) -> dict:
-    """Misses of the plan replayed as per-table buffers: fully associative and
-    ``ways``-way (tables with no rows miss every access)."""
+def replay_plan(trace, curves, rows, ways: int, policy: str = "lru",
+                params: dict | None = None) -> dict:
+    """Misses of the plan replayed (in full) as per-table buffers of ``policy``: fully
+    associative and ``ways``-way (tables with no rows miss every access)."""
     keys = np.asarray(trace.dense().keys)
     full = assoc = 0
     for t in range(trace.n_tables):
@@ -197,8 +245,8 @@ def replay_plan(trace, curves, rows, ways: int) -> dict:
             assoc += int(curves.accesses[t])
             continue
         alone = _table_trace(trace, curves, keys, t)
-        full += simulate(alone, "lru", int(rows[t]), 0).misses
-        assoc += simulate(alone, "lru", int(rows[t]), ways).misses
+        full += simulate(alone, policy, int(rows[t]), 0, policy_params=params).misses
+        assoc += simulate(alone, policy, int(rows[t]), ways, policy_params=params).misses
     n = trace.n_accesses
     return {"fully_associative_misses": full, "fully_associative_miss_ratio": full / n,
             "set_associative_ways": ways, "set_associative_misses": assoc,

@@ -22,6 +22,8 @@ Schema (unknown keys are errors that name the YAML path)::
     max_outstanding: null          # prefetches in flight at most
     dedup: null                    # batch: a row repeated in a batch counts one lookup
     eval_after: 0                  # count every metric on the accesses from this one on
+    sample: null                   # replay every cell on a sample at this rate (approximate
+                                   # cells, marked so; docs/sampling.md)
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -41,7 +43,7 @@ Schema (unknown keys are errors that name the YAML path)::
       full: {traces: [...]}
 
 ``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
-``dedup`` and ``eval_after`` make each cell's
+``dedup``, ``eval_after``, ``sample`` and ``salt`` make each cell's
 :class:`~recsim.engine.settings.ReplaySettings`, which checks them: these keys are made
 from its declaration, one key per setting (a list for an axis).
 The sweep itself is :mod:`recsim.experiments.sweep`.

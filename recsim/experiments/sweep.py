@@ -221,6 +221,9 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
     row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
            "requested_ways": cfg["ways"], "seed": cfg["seed"],
            "eval_after": cfg["eval_after"], **result.to_dict()}
+    if "sample" in result.params:  # the rate, and whether the cell is exact (docs/sampling.md)
+        row["sample"] = result.params["sample"]["rate"]
+        row["sample_exact"] = result.params["sample"]["exact"]
     row["buffer_fraction"] = result.capacity / trace.n_unique
     row.update(wall_s=time.perf_counter() - start, version=code_version(),
                git_commit=git_commit())
@@ -229,10 +232,10 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
 
 def _one_pass(cfg: dict) -> bool:
     """Whether a cell is fully associative LRU without prefetching, fetch latency,
-    deduplication or ``eval_after``."""
+    deduplication, ``eval_after`` or ``sample``."""
     return (cfg["policy"]["name"] == "lru" and cfg["prefetcher"]["name"] == "none"
             and cfg["ways"] == 0 and cfg["fetch_latency"] == 0 and not cfg["dedup"]
-            and not cfg["eval_after"])
+            and not cfg["eval_after"] and not cfg.get("sample"))
 
 
 def _run_one_pass(tasks: list[dict], todo: list[int]) -> dict[int, dict]:

@@ -86,14 +86,23 @@ def number(value) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
 
 
+def _sampled(row: dict) -> str:
+    """How a cell was sampled: no, or its rate and whether it is approximate."""
+    if not row.get("sample"):
+        return "no"
+    return f"{row['sample']:g} ({'exact sets' if row['sample_exact'] else 'approximate'})"
+
+
 def summary_table(rows: list[dict], metrics: list[str]) -> str:
     seeds = len({r["seed"] for r in rows}) > 1
     span = any(r.get("eval_after") for r in rows)  # metrics read after a warm-up
+    sampled = any(r.get("sample") for r in rows)  # sampled replays (docs/sampling.md)
     header = ["trace", "buffer", "ways", "policy", "prefetcher", *(["seed"] if seeds else []),
-              *(["counted from access"] if span else []), *metrics]
+              *(["counted from access"] if span else []),
+              *(["sampled (rate)"] if sampled else []), *metrics]
     body = [[r["trace"], f"{100 * r['buffer_fraction']:.1f}% ({r['capacity']:,})",
              r["requested_ways"] or "full", r["policy"], r["prefetcher"],
              *([r["seed"]] if seeds else []), *([f"{r['eval_after']:,}"] if span else []),
-             *(number(r.get(m)) for m in metrics)]
+             *([_sampled(r)] if sampled else []), *(number(r.get(m)) for m in metrics)]
             for r in rows]
     return markdown_table(header, body)

@@ -6,7 +6,7 @@ Per batch, :meth:`TieredEmbeddingBags.forward`:
 
 1. plans the batch with a row-to-slot map kept by recsim's ``lru`` policy at the same
    geometry (``sets = capacity // ways`` sets of ``ways`` slots; a row's set is
-   :func:`recsim.engine.replay.set_index` of its global key; fully associative with
+   :func:`recsim.engine.settings.set_index` of its global key; fully associative with
    ``ways=0``), access by access in the request's table-major order, so its misses are
    exactly the misses ``recsim.simulate(trace, "lru", capacity, ways)`` counts on the
    trace in that order (tested);
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from numba import njit
 from torch import nn
 
-from recsim.engine.replay import set_index
+from recsim.engine.settings import set_index
 from recsim.engine.settings import resolve_geometry
 from recsim.harness.dlrm import DenseHead
 from recsim.harness.requests import Request

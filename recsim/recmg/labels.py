@@ -43,7 +43,8 @@ from numbers import Real
 import numpy as np
 from numba import njit
 
-from recsim.engine.replay import set_index, simulate
+from recsim.engine.replay import simulate
+from recsim.engine.settings import set_index
 from recsim.engine.settings import resolve_capacity, resolve_geometry
 from recsim.errors import ConfigError
 

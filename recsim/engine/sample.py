@@ -1,0 +1,335 @@
+"""Sampled replays and miss-ratio curves of any policy: miniature simulations and set
+sampling (``simulate(..., sample=R)``, ``recsim simulate --sample R``, ``recsim mrc
+--policy NAME --sample R``).
+
+Two ways to sample, picked by the buffer's geometry:
+
+- **Set sampling** (a set-associative buffer, ``ways`` > 0 and below the capacity): the
+  full geometry is kept (the capacity and ``sets`` of the full replay) and a seeded random
+  choice of ``max(1, round(R x sets))`` sets is replayed: the accesses of the vectors that
+  hash (:func:`recsim.engine.settings.set_index`) into them, with their keys, so each lands
+  in the same set as in the full replay. For a policy whose state is per set
+  (``Policy.cross_set`` False) the sampled sets then see exactly what they see in the full
+  replay: their misses are exactly the full replay's misses in those sets (tested over
+  every such plug-in of the registry), and only the share of accesses falling in them
+  varies. This is Qureshi et al.'s set dueling idea turned into an estimator, and the
+  sampled-set simulation of CPU caches (Kessler, Hill and Wood, "A Comparison of
+  Trace-Sampling Techniques for Multi-Megabyte Caches", IEEE TC 43(6), 1994).
+- **Spatial sampling** (a fully associative buffer, or a policy that replays whole batches
+  itself: ``fbgemm_lru``/``fbgemm_lfu`` size their sets their own way): a miniature
+  simulation (Waldspurger, Saemundsson, Ahmad and Park, "Cache Modeling and Optimization
+  using Miniature Simulations", USENIX ATC 2017), built on SHARDS' spatial hashing
+  (Waldspurger, Park, Garthwaite and Ahmad, "Efficient MRC Construction with SHARDS",
+  FAST 2015): a vector is kept iff a salted 64-bit hash of its key falls below R of the
+  hash range (so a kept vector keeps all its accesses), and the buffer is scaled to
+  ``max(1, round(R x capacity))`` vectors, fully associative. The papers report
+  "extremely accurate" scaled-down curves for ARC, LIRS, 2Q, OPT and others over more
+  than a hundred storage traces at R around 0.001-0.01 (ATC'17 abstract and sec. 4);
+  their per-policy error tables could not be read from this workplace, so recsim's own
+  errors are measured instead (``benchmarks/sampling.py``, docs/sampling.md). Belady
+  (OPT) works unchanged: its next uses are those of the sampled trace (libCacheSim's
+  MINISIM had to remap them).
+
+Every sampled result is approximate except set sampling of a per-set policy, and says so:
+the result's capacity, sets and ways are the full buffer's (whose rates it estimates);
+``result.params["sample"]`` holds the requested ``rate``, the ``effective`` rate (sets
+kept / sets, or the nominal rate for spatial sampling), the ``salt``, the sampled
+replay's ``capacity``, ``sets`` and ``ways``, the ``method``
+(``"sets"`` or ``"spatial"``), ``exact`` (per-set policy under set sampling), the
+accesses kept, the full trace's accesses and ``adjusted``. The counts are the sampled
+replay's own (not scaled up), but for SHARDS-adj: ``adjusted`` = (effective rate x
+accesses) - accesses kept is added to the accesses and the cache hits (:func:`_adjust`),
+so the rates (miss ratio, hit rate) estimate the full replay's as sampled misses /
+expected sampled accesses. Without it, whether a few hot vectors fall in the sample
+moves the estimate by far more than the buffer does (a Zipf(1) trace at R = 0.1 and 10%
+of its vectors: 0.62 against a full 0.45; adjusted, 0.45). The misses stay the sampled
+replay's: under set sampling of a per-set policy, exactly the full replay's misses in
+the sampled sets.
+
+A prefetcher sees the sampled stream: its candidates are vectors of the sampled trace
+only, so a prefetch of an unsampled vector is never issued (its candidate has no vid
+there). This is an approximation (a prefetch of an unsampled vector would take a slot in
+the full replay); those candidates are not counted, as the prefetcher drops them itself.
+Learned plug-ins with a model (a File parameter set) are refused: their advice is per
+access of the full trace.
+
+**Many sizes** (:func:`sampled_mrc`): the sampled traces for all sizes are built in one
+compiled pass over the trace (a per-vector bitmask of the samples that keep it: one
+sample for spatial sampling, one per distinct set count for set sampling), kept in
+memory (and shared with further policies through a ``cache``), then the policy's one
+compiled loop replays each size over its sample. Decision:
+a loop per size over the in-memory sample rather than K caches in one loop: the loop,
+its hooks and their state stay those of a plain replay (no plug-in change, the same
+exactness), and the cost is K x R x N accesses (plus K states of the scaled capacity),
+against K x N for the full replays; the trace itself is read twice (count, fill) for all
+K sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+
+import numpy as np
+from numba import njit
+
+from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
+                                    resolve_geometry, set_index)
+from recsim.errors import ConfigError, RecsimWarning
+from recsim.plugin import File
+from recsim.registry import get_policy, get_prefetcher, resolve_params
+from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, dedup_batches
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment: spreads the salts apart
+HASH_BITS = 53  # the hash's top bits compared with R x 2**53
+# 1%, 2%, ..., 10%, 12%, ..., 30% of unique vectors: ``recsim mrc --policy``'s 20 sizes
+DEFAULT_SIZES = tuple(f"{p}%" for p in (*range(1, 11), *range(12, 31, 2)))
+
+
+def check_salts(salts, where: str = "salts") -> int:
+    """A count of salts >= 1, or a one-line ConfigError."""
+    if isinstance(salts, bool) or not isinstance(salts, (int, np.integer)) or salts < 1:
+        raise ConfigError(f"{where}: expected a number of salts >= 1, got {salts!r}")
+    return int(salts)
+
+
+def key_hash(keys: np.ndarray, salt: int) -> np.ndarray:
+    """The salted 64-bit hash of each key: splitmix64's finaliser of the key xor the
+    finalised salt (salts 0, 1, ... give unrelated samples)."""
+    mask = mix64(np.uint64(salt & 0xFFFFFFFFFFFFFFFF) + GOLDEN)
+    return mix64(np.asarray(keys).astype(np.uint64) ^ mask)
+
+
+def spatial_keep(keys: np.ndarray, rate: float, salt: int) -> np.ndarray:
+    """Whether each vector is kept by spatial sampling at ``rate``."""
+    return key_hash(keys, salt) >> np.uint64(64 - HASH_BITS) < np.uint64(rate * 2 ** HASH_BITS)
+
+
+def sampled_sets(sets: int, rate: float, salt: int) -> np.ndarray:
+    """The sets set sampling replays: ``max(1, round(rate x sets))`` of them, drawn
+    without replacement by a generator seeded with ``salt``, ascending."""
+    k = max(1, round(rate * sets))
+    return np.sort(np.random.default_rng(salt).choice(sets, k, replace=False))
+
+
+def sampleable(pol, pf, pol_params: dict, pf_params: dict) -> None:
+    """Raise a one-line ConfigError if the pair cannot be sampled (a learned model)."""
+    for kind, plugin, params in (("policy", pol, pol_params), ("prefetcher", pf, pf_params)):
+        if any(isinstance(s, File) and params.get(n) for n, s in plugin.params.items()):
+            raise ConfigError(f"sample: {kind} {plugin.name} with a model cannot be sampled "
+                              "(its advice is per access of the full trace); drop sample")
+
+
+@njit(cache=True)
+def _select(vid, lo, bits, n_groups, filled, pos):
+    """Positions (``lo`` + index) of the accesses each group keeps, written at
+    ``pos[filled[g]]`` (``pos`` empty: only count into ``filled``)."""
+    for i in range(vid.shape[0]):
+        m = bits[vid[i]]
+        if m:
+            for g in range(n_groups):
+                if (m >> g) & 1:
+                    if pos.shape[0]:
+                        pos[filled[g]] = lo + i
+                    filled[g] += 1
+
+
+def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.ndarray]]:
+    """For each boolean mask over the trace's vectors, the trace of the accesses of the
+    kept vectors (same keys and layout, dense ids renumbered in key order) and those
+    accesses' positions in ``trace``; all from two compiled passes over the trace."""
+    if len(keeps) > 63:
+        raise ConfigError(f"sizes: expected at most 63 distinct samples, got {len(keeps)}")
+    dense = trace.dense()
+    bits = np.zeros(dense.n_unique, np.uint64)
+    for g, keep in enumerate(keeps):
+        bits[keep] |= np.uint64(1 << g)
+    vid, n = dense.vid, trace.n_accesses
+    filled = np.zeros(len(keeps), np.int64)
+    for lo in range(0, n, REMAP_CHUNK):
+        _select(vid[lo:lo + REMAP_CHUNK], lo, bits, len(keeps), filled, np.empty(0, np.int64))
+    starts = np.concatenate(([0], np.cumsum(filled)))
+    pos, filled = np.empty(starts[-1], np.int64), starts[:-1].copy()
+    for lo in range(0, n, REMAP_CHUNK):
+        _select(vid[lo:lo + REMAP_CHUNK], lo, bits, len(keeps), filled, pos)
+    out = []
+    for g, keep in enumerate(keeps):
+        p = pos[starts[g]:starts[g + 1]]
+        kept = np.flatnonzero(keep)
+        sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
+                    np.searchsorted(p, trace.batch_offsets).astype(np.int64),
+                    trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
+                    _dense=DenseIds(np.searchsorted(kept, np.asarray(vid[p])),
+                                    np.asarray(dense.keys)[kept], dense.table_rows))
+        out.append((sub, p))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
+    sets)``), the inner replay's capacity and ways, the effective rate, the full buffer's
+    ``(capacity, sets, ways)`` and the sampled sets."""
+
+    key: tuple
+    capacity: int
+    ways: int
+    rate: float
+    full: tuple
+    sets: np.ndarray | None = None
+
+
+def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
+    full = resolve_geometry(capacity, ways)
+    cap, sets, ways = full
+    if sets == 1 or pol.replay is not None:
+        # a batch-replaying policy sizes its sets itself from the (scaled) capacity
+        return _Plan(("spatial",), max(1, round(rate * capacity)), 0 if sets == 1 else ways,
+                     rate, full)
+    chosen = sampled_sets(sets, rate, salt)
+    return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
+
+
+def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
+    """The sampled trace (and kept positions) of each distinct sample key of ``plans``,
+    those not in ``cache`` (keyed by rate, salt and sample key) built in one pass and
+    added to it."""
+    keys = np.asarray(trace.dense().keys)
+    todo = {p.key: p for p in plans if (rate, salt, p.key) not in cache}
+    keeps = []
+    for key, p in todo.items():
+        if key[0] == "spatial":
+            keeps.append(spatial_keep(keys, rate, salt))
+        else:
+            chosen = np.zeros(key[1], bool)
+            chosen[p.sets] = True
+            keeps.append(chosen[set_index(keys, key[1])])
+    for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
+        cache[rate, salt, key] = sample
+    return {p.key: cache[rate, salt, p.key] for p in plans}
+
+
+def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
+           per_table: bool):
+    """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller."""
+    inner = dataclasses.replace(settings, capacity=plan.capacity, ways=plan.ways,
+                                eval_after=int(np.searchsorted(positions, settings.eval_after)),
+                                sample=None)
+    with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
+        warnings.simplefilter("ignore", RecsimWarning)
+        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table)
+
+
+def _adjust(counts: dict, expected: float, kept: int) -> int:
+    """SHARDS-adj (FAST'15 sec. 3.3): the difference between the expected (``rate x N``)
+    and the sampled number of accesses (``kept``, from ``eval_after`` on) counts as hits
+    (mostly the accesses of hot vectors, kept or missed by the sample as a whole), so
+    rates estimate the full replay's; a shortfall of hits leaves them at 0. ``dedup`` is
+    applied before sampling (so this counts the deduplicated accesses), but FBGEMM's
+    policies count each batch's distinct rows once themselves: the difference is then
+    scaled by the share of the sampled accesses they counted, an approximation (hot
+    vectors carry most repeats, and a sample holds them or not). Returns the accesses
+    added."""
+    share = counts["accesses"] / kept if kept else 1.0
+    d = max(round((expected - kept) * share), -counts["cache_hits"])
+    counts["accesses"] += d
+    counts["cache_hits"] += d
+    return d
+
+
+def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: list,
+                    policy: str = "lru", prefetcher: str = "none",
+                    policy_params: dict | None = None, prefetcher_params: dict | None = None,
+                    per_table: bool = False, cache: dict | None = None) -> list:
+    """One sampled replay (module docstring) per capacity of ``capacities`` (counts,
+    fractions or percents of the full trace's unique vectors), at ``settings.sample`` and
+    ``settings.salt``, from one pass building the samples; ``cache`` (a dict, for this
+    trace only) keeps them for further calls (other policies of the same sizes). ``run``
+    replays one sample: :func:`recsim.engine.replay.replay`, passed in because the replay
+    driver dispatches a sampled setting here (this module sits below it, no cycle)."""
+    rate, dedup = check_rate(settings.sample), settings.dedup
+    pol, pf = get_policy(policy), get_prefetcher(prefetcher)
+    pol_params = resolve_params("policy", pol, policy_params)
+    pf_params = resolve_params("prefetcher", pf, prefetcher_params)
+    sampleable(pol, pf, pol_params, pf_params)
+    start = time.perf_counter()
+    if settings.dedup:  # it commutes with sampling; first, so SHARDS-adj counts its accesses
+        trace, settings = dedup_batches(trace), dataclasses.replace(settings, dedup=None)
+        cache = None  # the samples of another trace
+    unique = trace.dense().n_unique
+    plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
+             for c in capacities]
+    samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
+    sample_s = (time.perf_counter() - start) / len(plans)
+    results = []
+    for plan in plans:
+        sub, positions = samples[plan.key]
+        result = _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params,
+                        pf_params, per_table)
+        result.params["sample"] = {
+            "rate": rate, "effective": plan.rate, "salt": settings.salt,
+            "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
+            "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
+            "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
+            "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
+                                                             - settings.eval_after),
+                                sub.n_accesses - np.searchsorted(positions,
+                                                                  settings.eval_after))}
+        result.params["dedup"] = dedup
+        result.timings["sample_s"] = sample_s
+        result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
+        results.append(result)
+    return results
+
+
+def sampled_replay(run, trace: Trace, settings: ReplaySettings, policy: str = "lru",
+                   prefetcher: str = "none", policy_params: dict | None = None,
+                   prefetcher_params: dict | None = None, *, advice=None,
+                   per_table: bool = False, window: int = 0, log_hits: bool = False,
+                   chunk: int | None = None):
+    """:func:`recsim.engine.replay.replay` of a sample (``settings.sample`` < 1): one
+    size of :func:`sampled_results`. ``chunk`` is ignored (the sample is in memory);
+    advice, window statistics and the hit log are per access of the full trace, so they
+    are refused."""
+    if advice is not None or window or log_hits:
+        raise ConfigError("sample: a sampled replay takes no advice, window statistics or "
+                          "hit log (they are per access of the full trace)")
+    return sampled_results(run, trace, settings, [settings.capacity], policy, prefetcher,
+                           policy_params, prefetcher_params, per_table)[0]
+
+
+def sampled_mrc(run, trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rate: float = 0.01,
+                ways: int = 0, salts: int = 1, salt: int = 0,
+                policy_params: dict | None = None, cache: dict | None = None) -> dict:
+    """The miss-ratio curve of ``policy`` at ``sizes`` (counts, fractions or percents of
+    unique vectors) from sampled replays at ``rate`` (a full replay per size at rate 1),
+    averaged over ``salts`` salts ``salt``, ``salt + 1``, ...: ``capacity`` (the full
+    buffers'), ``miss_ratio`` (the mean), ``low``/``high`` (the spread over salts),
+    ``per_salt``, ``rate``, ``effective`` (per size, the first salt's), ``method``,
+    ``exact`` and ``seconds``. ``cache``: as for :func:`sampled_results`; the curves of
+    several policies of one trace then share their samples (``recsim mrc --policy
+    a,b,c``); ``run``: as there."""
+    rate, salts = check_rate(rate), check_salts(salts)
+    start = time.perf_counter()
+    unique = trace.dense().n_unique
+    capacities = [resolve_capacity(c, unique) for c in sizes]
+    per_salt, results = [], []
+    for s in range(salt, salt + salts):
+        if rate == 1:
+            results = [run(trace, ReplaySettings(capacity=c, ways=ways), policy, "none",
+                           policy_params) for c in capacities]
+        else:
+            settings = ReplaySettings(capacity=1, ways=ways, sample=rate, salt=s)
+            results = sampled_results(run, trace, settings, capacities, policy,
+                                      policy_params=policy_params, cache=cache)
+        per_salt.append([r.miss_ratio for r in results])
+    ratios = np.asarray(per_salt)
+    info = [r.params.get("sample", {}) for r in results]
+    return {"policy": policy, "capacity": capacities, "ways": ways,
+            "miss_ratio": ratios.mean(axis=0).tolist(), "low": ratios.min(axis=0).tolist(),
+            "high": ratios.max(axis=0).tolist(), "per_salt": ratios.tolist(),
+            "rate": rate, "salts": salts, "effective": [i.get("effective", 1.0) for i in info],
+            "method": info[0].get("method", "full"),
+            "exact": all(i.get("exact", True) for i in info),
+            "seconds": time.perf_counter() - start}

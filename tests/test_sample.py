@@ -1,0 +1,175 @@
+"""Sampled replays (recsim.engine.sample): set sampling is exact for every per-set policy
+of the registry, spatial sampling scales the buffer, sampled curves, and bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recsim.engine.replay import replay, simulate
+from recsim.engine.settings import set_index
+from recsim.engine.sample import sampled_mrc, sampled_sets, spatial_keep
+from recsim.errors import ConfigError
+from recsim.registry import policies
+from recsim.traces.trace import Trace
+
+# every policy whose state is per set and that runs on the engine's loop, from the registry
+PER_SET = sorted(name for name, p in policies().items() if not p.cross_set and p.replay is None)
+
+
+def random_trace(seed: int, n: int, rows: int) -> Trace:
+    rng = np.random.default_rng(seed)
+    ranks = np.minimum(rng.zipf(1.3, n), rows) - 1  # skewed, as embedding lookups are
+    return Trace.from_arrays(rng.integers(0, 2, n), rng.permutation(rows)[ranks],
+                             np.append(np.arange(0, n, 16), n))
+
+
+def test_per_set_plugins_discovered():
+    assert {"lru", "fifo", "srrip", "s3fifo"} <= set(PER_SET)
+    assert not {"drrip", "hawkeye", "random"} & set(PER_SET)
+
+
+@pytest.mark.parametrize("policy", PER_SET)
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 32 - 1), sets=st.integers(2, 12),
+       rate=st.floats(0.05, 0.9), salt=st.integers(0, 2 ** 31))
+def test_set_sampling_is_exact(policy, seed, sets, rate, salt):
+    """A set-sampled 32-way replay misses exactly what the full replay misses in the
+    sampled sets (its counts, before SHARDS-adj, are of those sets' accesses)."""
+    trace = random_trace(seed, 3000, 40 * 32 * sets)
+    capacity = 32 * sets
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = simulate(trace, policy, capacity, 32, log_hits=True)
+        sampled = simulate(trace, policy, capacity, 32, sample=rate, salt=salt)
+    info = sampled.params["sample"]
+    assert info["method"] == "sets" and info["exact"]
+    chosen = np.zeros(sets, bool)
+    chosen[sampled_sets(sets, rate, salt)] = True
+    in_sample = chosen[set_index(trace.dense().keys, sets)][trace.dense().vid]
+    assert sampled.misses == int((full.hit_log[in_sample] == 0).sum())
+    assert sampled.counts["accesses"] - info["adjusted"] == int(in_sample.sum())
+
+
+def test_spatial_sampling_scales_the_buffer():
+    trace = random_trace(1, 20_000, 5_000)
+    result = simulate(trace, "lru", 1000, 0, sample=0.1, salt=3)
+    info = result.params["sample"]
+    assert (result.capacity, info["capacity"], info["method"], info["exact"]) == \
+        (1000, 100, "spatial", False)
+    keep = spatial_keep(trace.dense().keys, 0.1, 3)
+    assert info["kept_accesses"] == int(keep[trace.dense().vid].sum())
+    assert 0.05 < keep.mean() < 0.15
+    assert not np.array_equal(keep, spatial_keep(trace.dense().keys, 0.1, 4))  # salted
+    # SHARDS-adj: the accesses counted are the expected 10% of the trace
+    assert result.counts["accesses"] == 2_000
+    assert abs(result.miss_ratio - simulate(trace, "lru", 1000, 0).miss_ratio) < 0.1
+
+
+def test_global_state_marked_approximate():
+    trace = random_trace(2, 5_000, 4_000)
+    assert not simulate(trace, "drrip", 320, 32, sample=0.5).params["sample"]["exact"]
+
+
+def test_rate_one_is_the_full_replay():
+    trace = random_trace(3, 5_000, 2_000)
+    full = simulate(trace, "s3fifo", 0.1, 0)
+    assert simulate(trace, "s3fifo", 0.1, 0, sample=1.0).counts == full.counts
+    curve = sampled_mrc(replay, trace, "s3fifo", ["10%"], 1.0)
+    assert curve["miss_ratio"] == [full.miss_ratio]
+
+
+def test_mrc_spread_over_salts():
+    trace = random_trace(4, 20_000, 6_000)
+    cache = {}
+    curve = sampled_mrc(replay, trace, "fifo", ["5%", "20%"], 0.2, ways=32, salts=3, cache=cache)
+    assert len(cache) == 2 * 3  # a sample per set count and salt, kept for other policies
+    assert sampled_mrc(replay, trace, "lru", ["5%", "20%"], 0.2, ways=32, salts=3,
+                       cache=cache)["miss_ratio"] == \
+        sampled_mrc(replay, trace, "lru", ["5%", "20%"], 0.2, ways=32, salts=3)["miss_ratio"]
+    assert np.asarray(curve["per_salt"]).shape == (3, 2)
+    assert all(lo <= m <= hi for lo, m, hi in zip(curve["low"], curve["miss_ratio"],
+                                                   curve["high"]))
+    assert curve["method"] == "sets" and curve["exact"]
+    assert curve["miss_ratio"][0] > curve["miss_ratio"][1]
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(sample=0), "sample: expected a sampling rate in (0, 1], got 0"),
+    (dict(sample=1.5), "sample: expected a sampling rate in (0, 1], got 1.5"),
+    (dict(sample=0.5, log_hits=True), "sample: a sampled replay takes no advice"),
+])
+def test_bad_sample(kw, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        simulate(random_trace(5, 100, 50), "lru", 10, 0, **kw)
+
+
+def test_bad_salts_and_model():
+    trace = random_trace(6, 100, 50)
+    with pytest.raises(ConfigError, match="salts: expected a number of salts >= 1, got 0"):
+        sampled_mrc(replay, trace, "lru", ["10%"], 0.5, salts=0)
+    with pytest.raises(ConfigError, match="policy recmg with a model cannot be sampled"):
+        simulate(trace, "recmg", 10, 0, policy_params={"model": "m.pt"}, sample=0.5)
+
+
+def test_cli(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.traces import native
+
+    path = tmp_path / "t"
+    native.write(random_trace(7, 4_000, 1_000), path)
+    assert main(["simulate", "--trace", str(path), "--policy", "fifo", "--capacity", "10%",
+                 "--ways", "8", "--sample", "0.5", "--salt", "2"]) == 0
+    assert "sampled (sets, rate 0.5" in capsys.readouterr().out
+    assert main(["simulate", "--trace", str(path), "--capacity", "10%", "--sample", "2"]) == 2
+    assert capsys.readouterr().err.strip().endswith("sample: expected a sampling rate in "
+                                                    "(0, 1], got 2.0")
+    assert main(["mrc", str(path), "--policy", "lru,sieve", "--sizes", "5%,10%", "--sample",
+                 "0.5", "--ways", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "lru, 8 ways (sets sampling at 0.5" in out and "sieve, 8 ways" in out
+    assert main(["mrc", str(path), "--policy", "lru", "--sizes", "5%", "--sample", "0.5",
+                 "--salts", "0"]) == 2
+    assert "salts: expected a number of salts >= 1, got 0" in capsys.readouterr().err
+
+
+def test_sweep_sample(tmp_path):
+    """``sample: R`` in a sweep YAML: every cell sampled (fully associative LRU leaves the
+    one-pass path), the rate in the rows and the report's table, cells marked."""
+    from recsim.experiments.sweep import run_experiment
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("""
+name: s
+traces:
+  - {name: z, generate: {preset: zipf, accesses: 20000, rows: 3000, alpha: 0.9, seed: 1}}
+capacities: [0.2]
+ways: [0, 8]
+policies: [lru, drrip]
+sample: 0.5
+""")
+    rows = run_experiment(spec, tmp_path / "out", progress=False)
+    assert {(r["requested_ways"], r["policy"], r["sample"], r["sample_exact"]) for r in rows} \
+        == {(0, "lru", 0.5, False), (8, "lru", 0.5, True), (0, "drrip", 0.5, False),
+            (8, "drrip", 0.5, False)}
+    assert all(r["params"]["sample"]["rate"] == 0.5 for r in rows)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| sampled (rate) |" in report and "0.5 (exact sets)" in report
+    spec.write_text(spec.read_text().replace("sample: 0.5", "sample: 2"))
+    with pytest.raises(ConfigError, match=r"sample: expected a sampling rate in \(0, 1\]"):
+        run_experiment(spec, tmp_path / "out2", progress=False)
+
+
+def test_adjustment_counts_what_the_replay_counts():
+    """SHARDS-adj scales to the accesses a replay counts: with ``dedup`` (a batch's
+    distinct rows once) the adjusted accesses estimate rate x the deduplicated count."""
+    trace = random_trace(8, 20_000, 3_000)
+    full = simulate(trace, "lru", 300, 0, dedup="batch")
+    sampled = simulate(trace, "lru", 300, 0, dedup="batch", sample=0.25, salt=1)
+    assert full.counts["accesses"] < 18_000  # batches repeat rows
+    assert abs(sampled.counts["accesses"] / (0.25 * full.counts["accesses"]) - 1) < 0.02
+    assert abs(sampled.miss_ratio - full.miss_ratio) < 0.05
