@@ -860,11 +860,20 @@ class _Warnings:
                       file=sys.stderr)
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler writing to the ``sys.stderr`` of the moment (not the one it was made
+    with, which a caller of :func:`main` in the same process may have replaced since)."""
+
+    def emit(self, record) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _log_to_stderr() -> None:
     """The ``recsim`` logger's notes (a cold compile) as ``recsim: ...`` lines."""
     log = logging.getLogger("recsim")
     if not log.handlers:
-        handler = logging.StreamHandler()
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("recsim: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

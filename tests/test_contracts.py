@@ -69,8 +69,10 @@ def test_simulate_takes_every_declared_setting_by_keyword():
     trace = Trace.from_arrays(np.zeros(50, np.int32), np.arange(50) % 7, [0, 50])
     kw = {name: 1 for name, (_, how) in declared().items() if not how.axis}
     result = recsim.simulate(trace, "lru", 4, 0, **{**kw, "dedup": None})
-    assert {k: result.params[k] for k in kw if k != "dedup"} == {k: 1 for k in kw
-                                                                 if k != "dedup"}
+    # a sampled replay records sample and salt in params["sample"] (rate 1: a full replay)
+    kept = [k for k in kw if k not in ("dedup", "sample", "salt")]
+    assert {k: result.params[k] for k in kept} == {k: 1 for k in kept}
+    assert "sample" in kw and "salt" in kw
     with pytest.raises(ConfigError, match="simulate: unknown setting 'eval_afer'; the replay "
                                           "settings are capacity, ways, "):
         recsim.simulate(trace, "lru", 4, eval_afer=3)

@@ -99,7 +99,7 @@ def test_text_output_shows_per_table_and_window_statistics(small, capsys):
     out = capsys.readouterr().out
     result = recsim.simulate(small, "lru", 0.1, per_table=True, window=2000)
     rates = result.per_table["hit_rate"]
-    assert f"hit rate per table:  0 {rates[0]:.4f}  1 {rates[1]:.4f}" in out
+    assert f"hit rate per table:  t0 {rates[0]:.4f}  t1 {rates[1]:.4f}" in out
     windows = "  ".join(f"{r:.4f}" for r in result.window_hit_rate)
     assert f"hit rate per window of 2,000 accesses:  {windows}" in out
 

@@ -191,16 +191,22 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     start = time.perf_counter()
     args = _loop_inputs(ctx, pol.make_state(ctx, pol_params), pf.make_state(ctx, pf_params),
                         advice or Advice(), settings, features, options["statistics"])
-    setup_s = time.perf_counter() - start
+    _execute(pol, pf, features, args, (settings.eval_after, chunk), timings,
+             time.perf_counter() - start)
+    return _result(pol, pf, (pol_params, pf_params), ctx, args, settings, timings,
+                   per_table, window, log_hits)
+
+
+def _execute(pol, pf, features, args: LoopArgs, mark_chunk, timings, setup_s) -> None:
+    """Compile (or load) the pair's loop and run it (:func:`_run`), timed; ``setup_s``:
+    the time taken to build its inputs."""
     start = time.perf_counter()
     kernel = compile_kernel(pol, pf, features, tuple(numba.typeof(a) for a in args))
     timings["compile_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    _run(kernel, args, settings.eval_after, chunk, pol)
+    _run(kernel, args, *mark_chunk, pol)
     timings["replay_s"] = setup_s + time.perf_counter() - start
-    timings["accesses_per_s"] = trace.n_accesses / timings["replay_s"]
-    return _result(pol, pf, (pol_params, pf_params), ctx, args, settings, timings,
-                   per_table, window, log_hits)
+    timings["accesses_per_s"] = args.accesses.vids.shape[0] / timings["replay_s"]
 
 
 def _check_extras(window, chunk) -> None:

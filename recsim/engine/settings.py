@@ -174,9 +174,10 @@ class ReplaySettings:
 
     def recorded(self) -> dict:
         """What a result records in ``params`` beside the plug-ins' parameters (capacity
-        and ways are result fields of their own)."""
+        and ways are result fields of their own; a sampled replay records ``sample`` and
+        ``salt`` in its own ``params["sample"]``, recsim.engine.sample)."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("capacity", "ways")}
+                if f.name not in ("capacity", "ways", "sample", "salt")}
 
 
 def declared() -> dict:

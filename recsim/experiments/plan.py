@@ -193,13 +193,9 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
     total = int((heights * sizes).sum())
     clf = min(budget / float(total), 1.0)  # a load factor past 1 holds nothing more
     uniform = np.minimum(np.floor(clf * heights).astype(np.int64), heights)
-    dense = trace.dense()
     shared_rows = int(budget // sizes.max())
-    shared = int(lru_misses(reuse_distances(dense.vid, dense.n_unique), [shared_rows])[0]) \
-        if shared_rows else n
-    if sampled and shared_rows:
-        shared = round(n * simulate(trace, policy, shared_rows, 0, policy_params=policy_params,
-                                    sample=sample, salt=salt).miss_ratio)
+    shared = _shared_misses(trace, shared_rows, sampled and (policy, sample, salt,
+                                                             policy_params))
     timings["split_s"] = time.perf_counter() - start
 
     def summary(misses, bytes_used):
@@ -231,6 +227,21 @@ def plan(trace, budget: int, row_size: int, calibration: dict | None = None,
         timings["replay_s"] = time.perf_counter() - start
     result["timings"] = timings
     return result
+
+
+def _shared_misses(trace, rows: int, sampled) -> int:
+    """Misses of one shared fully associative buffer of ``rows`` rows: LRU's from the
+    exact reuse distances, or (``sampled``: policy, rate, salt, parameters) the policy's
+    from a sampled replay."""
+    n = trace.n_accesses
+    if not rows:
+        return n
+    if sampled:
+        policy, sample, salt, params = sampled
+        return round(n * simulate(trace, policy, rows, 0, policy_params=params, sample=sample,
+                                  salt=salt).miss_ratio)
+    dense = trace.dense()
+    return int(lru_misses(reuse_distances(dense.vid, dense.n_unique), [rows])[0])
 
 
 def replay_plan(trace, curves, rows, ways: int, policy: str = "lru",
