@@ -198,7 +198,7 @@ def test_check_policy_catches_a_broken_policy():
     registry.load_plugin_files([FIXTURES / "broken_policy.py"])
     with pytest.raises(ConfigError, match=r"policy broken \(.*broken_policy.py:\d+\): victim "
                                           r"returned slot \d+ at access \d+, outside set") as err:
-        check_policy("broken", max_examples=30)  # the engine stops it (issue 31)
+        check_policy("broken", max_examples=10)  # the engine stops it (issue 31)
     example = "\n".join(getattr(err.value, "__notes__", []))
     assert "TraceCase(tables=" in example and "geometry=" in example
     rows = example.split("rows=(")[1].split(")")[0]
@@ -273,7 +273,7 @@ def test_a_broken_policy_fails_exactly_the_named_check_it_breaks():
 
     registry.load_plugin_files([FIXTURES / "global_counter.py", FIXTURES / "narrow_params.py"])
     failed = set()
-    for name in ("global_rr", "narrow_params", "lru"):
+    for name in ("global_rr", "narrow_params"):  # lru passes them all: test_conformance
         for check in testing.plugin_checks("policy", name, max_examples=12):
             try:
                 check()
