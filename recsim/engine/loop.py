@@ -93,10 +93,11 @@ def _make_room(pstate, fstate, buf, stats, set_, vid, t, prefetch, span_ready):
     if slot < 0:
         counts[BYPASSES] += 1
         return -1
-    if CHECK_VICTIM and (slot < base or slot >= base + ways):  # once per eviction
-        if stats.fault[0] == 0:
-            stats.fault[0], stats.fault[1], stats.fault[2], stats.fault[3] = 1, slot, t, set_
-        return -1
+    if CHECK_VICTIM:  # a constant: pruned before LLVM for recsim's own policies
+        if slot < base or slot >= base + ways:  # once per eviction
+            if stats.fault[0] == 0:
+                stats.fault[0], stats.fault[1], stats.fault[2], stats.fault[3] = 1, slot, t, set_
+            return -1
     old = vid_of[slot]
     if old >= PREFETCHED:
         old -= PREFETCHED
