@@ -72,7 +72,8 @@ prefetcher_on_evict = _prefetcher.on_evict
 # A victim outside its set is checked for plug-in policies only (docs/speed.md, "Issue 31"):
 # recsim's own are proven by tests/test_reference.py, and the check, whose extra live
 # values the loop's registers cannot hold, cost 7-27% of the instructions of their replays.
-CHECK_VICTIM = not policy_victim.py_func.__module__.startswith("recsim.policies.")
+CHECK_VICTIM = not getattr(policy_victim, "py_func", policy_victim).__module__.startswith(
+    "recsim.policies.")  # (a plain function under RECSIM_DEBUG=1)
 
 
 @njit(cache=True, inline="always")
