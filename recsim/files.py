@@ -61,6 +61,25 @@ def write_npy_atomic(path, array: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(array))
 
 
+def advice_file(trace, name: str) -> Path | None:
+    """``TRACE/advice/NAME``, where a learned plug-in caches its advice beside a trace
+    stored as a directory; None for a trace with no such directory (in memory, one file)."""
+    if trace.path is None or not Path(trace.path).is_dir():
+        return None
+    return Path(trace.path) / "advice" / name
+
+
+def save_npz_cache(path, **arrays) -> bool:
+    """Write ``arrays`` to ``path`` (an ``.npz``) atomically; False, and nothing written,
+    where the folder cannot be written (a read-only trace directory: no cache)."""
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    except OSError:
+        return False
+    return True
+
+
 def digest(path) -> str:
     """A hash of the file's content (20 hex digits), for keys that must change with it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]

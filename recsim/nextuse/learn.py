@@ -50,7 +50,7 @@ import numpy as np
 
 from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
-from recsim.files import atomic_output
+from recsim.files import advice_file, atomic_output, save_npz_cache
 from recsim.nextuse import features as F
 from recsim.traces.nextuse import next_use
 
@@ -208,20 +208,15 @@ def advise(trace, params: dict, capacity: int) -> Advice:
     """The ``nextuse`` policy's advice for ``trace`` and a buffer of ``capacity`` vectors
     (cached beside the trace, see module)."""
     check(trace, params)
-    folder = Path(trace.path) / "advice" if trace.path and Path(trace.path).is_dir() else None
     key = cache_key(trace, params, capacity)
-    cache = folder / f"nextuse-{key}.npz" if folder else None
+    cache = advice_file(trace, f"nextuse-{key}.npz")
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as saved:
             return Advice(priority=saved["priority"], warmup=_unadvised(params))
     priority, booster, gain, *seconds = online(trace, params, capacity)
-    if cache is not None:
-        try:
-            with atomic_output(cache) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, priority=priority, importance=gain, seconds=np.array(seconds))
-            save_model(booster, folder / f"nextuse-{key}.model")
-        except OSError:  # a read-only trace directory: no cache
-            pass
+    if cache is not None and save_npz_cache(cache, priority=priority, importance=gain,
+                                            seconds=np.array(seconds)):
+        save_model(booster, cache.with_suffix(".model"))
     return Advice(priority=priority, warmup=_unadvised(params))
 
 

@@ -18,13 +18,11 @@ is predicted each time.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from recsim.engine.replay import Advice
 from recsim.errors import ConfigError
-from recsim.files import atomic_output, digest
+from recsim.files import advice_file, digest, save_npz_cache
 from recsim.recmg import deploy, transfetch
 from recsim.recmg.encoding import Vocabulary
 from recsim.recmg.train import load_checkpoint, model_of
@@ -89,17 +87,11 @@ def check_trace(path, ck: dict, trace) -> None:
                           "the model on this trace")
 
 
-def _cache_file(trace, key: str) -> Path | None:
-    if trace.path is None or not Path(trace.path).is_dir():
-        return None
-    return Path(trace.path) / "advice" / f"{key}.npz"
-
-
 def predictions(path, kind: str, trace) -> deploy.Predictions:
     """The predictions of the ``kind`` model at ``path`` for ``trace``, from the first
     whole chunk after its training span to the end (see module)."""
     try:
-        cache = _cache_file(trace, digest(path))
+        cache = advice_file(trace, f"{digest(path)}.npz")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the model checkpoint: {exc.strerror}") from None
     if cache is not None and cache.exists():
@@ -118,10 +110,6 @@ def predictions(path, kind: str, trace) -> deploy.Predictions:
     pred = deploy.predict(model_of(ck), trace, start)
     if cache is not None:
         arrays = {k: getattr(pred, k) for k in _FIELDS if getattr(pred, k) is not None}
-        try:
-            with atomic_output(cache) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, kind=kind, start=pred.start, chunk=pred.chunk,
-                         predicted=pred.predicted, seconds=pred.seconds, **arrays)
-        except OSError:  # a read-only trace directory: no cache
-            pass
+        save_npz_cache(cache, kind=kind, start=pred.start, chunk=pred.chunk,
+                       predicted=pred.predicted, seconds=pred.seconds, **arrays)
     return pred
