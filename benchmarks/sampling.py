@@ -64,8 +64,9 @@ def run_trace(name, trace, args, rows: list) -> dict:
     cache = {}  # the samples, built once per rate for all policies (recsim mrc --policy a,b)
     for policy in args.policies:
         full = None
-        try:  # a policy may refuse the geometry (fbgemm_*: 32-way only)
-            recsim.simulate(trace, policy, args.sizes[0], args.ways, sample=0.5)
+        try:  # a policy may refuse the geometry (fbgemm_*: 32-way only); this compiles or
+            # loads the loop outside the timing, as full_curve does for the full replays
+            recsim.simulate(trace, policy, args.sizes[0], args.ways, sample=min(args.rates))
         except recsim.ConfigError as e:
             print(f"| {name} | {policy} | skipped: {e} |||", flush=True)
             continue
@@ -73,8 +74,6 @@ def run_trace(name, trace, args, rows: list) -> dict:
         if policy in args.full_policies:
             full, seconds = full_curve(trace, policy, args.sizes, args.ways)
             full_s, n_full = full_s + seconds, n_full + 1
-        else:  # compile or load the loop outside the timing, as for the full replays
-            recsim.simulate(trace, policy, args.sizes[0], args.ways, sample=args.rates[0])
         for rate in args.rates:
             start = time.perf_counter()
             curve = sampled_mrc(replay, trace, policy, args.sizes, rate, args.ways, salt=args.salt,

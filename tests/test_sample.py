@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recsim.engine.replay import replay, simulate
-from recsim.engine.settings import set_index
+from recsim.engine.settings import ReplaySettings, set_index
 from recsim.engine.sample import sampled_mrc, sampled_sets, spatial_keep
 from recsim.errors import ConfigError
 from recsim.registry import policies
@@ -53,6 +53,32 @@ def test_set_sampling_is_exact(policy, seed, sets, rate, salt):
     in_sample = chosen[set_index(trace.dense().keys, sets)][trace.dense().vid]
     assert sampled.misses == int((full.hit_log[in_sample] == 0).sum())
     assert sampled.counts["accesses"] - info["adjusted"] == int(in_sample.sum())
+
+
+def test_per_set_sample_replays_its_sets_alone():
+    """A per-set policy's set sample is a buffer of the k sampled sets (k x ways slots);
+    a cross-set policy's keeps the full geometry."""
+    trace = random_trace(4, 5_000, 8_000)
+    k = sampled_sets(20, 0.2, 7).shape[0]
+    for policy, capacity in (("lru", k * 32), ("drrip", 640)):
+        info = simulate(trace, policy, 640, 32, sample=0.2, salt=7).params["sample"]
+        assert (info["capacity"], info["ways"], info["effective"]) == (capacity, 32, k / 20)
+
+
+def test_vector_sets_checked():
+    trace = random_trace(5, 1_000, 500)
+    n = trace.dense().n_unique
+    with pytest.raises(ValueError, match="vector_sets"):
+        replay(trace, ReplaySettings(capacity=64, ways=32), vector_sets=np.full(n, 2))
+    sets = np.arange(n) % 2
+    hits = replay(trace, ReplaySettings(capacity=64, ways=32), vector_sets=sets,
+                  log_hits=True).hit_log
+    # two sets of 32 ways, each holding its vectors as a fully associative LRU would
+    for s in (0, 1):
+        mine = sets[trace.dense().vid] == s
+        sub = Trace.from_arrays(trace.table[mine], trace.row[mine], np.array([0, mine.sum()]))
+        assert np.array_equal(hits[mine], replay(sub, ReplaySettings(capacity=32, ways=0),
+                                                 log_hits=True).hit_log)
 
 
 def test_spatial_sampling_scales_the_buffer():

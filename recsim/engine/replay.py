@@ -53,11 +53,18 @@ class ReplayContext:
     prefetching: bool = False  # whether a prefetcher or prefetch advice may fill the buffer
     prefetch_latency: int = 0  # accesses from issuing a prefetch to its arrival
     fetch_latency: int = 0  # accesses from a demand miss to its arrival
+    set_of: np.ndarray | None = field(default=None, repr=False)  # see vector_sets
     _next_use: tuple | None = field(default=None, repr=False)
 
     @property
     def n_vids(self) -> int:
         return int(self.keys.shape[0])
+
+    def vector_sets(self) -> np.ndarray:
+        """The set of each vector: :func:`set_index` of its key, unless the replay was
+        given its own numbering (``replay(..., vector_sets=...)``: a set sample's sampled
+        sets numbered 0..k-1, :mod:`recsim.engine.sample`)."""
+        return set_index(self.keys, self.sets) if self.set_of is None else self.set_of
 
     def table_of_vid(self) -> np.ndarray:
         """Table id of each vector (int32): the "PC" of CPU-cache policies."""
@@ -141,7 +148,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
            policy_params: dict | None = None, prefetcher_params: dict | None = None, *,
            advice: Advice | None = None, per_table: bool = False, window: int = 0,
-           log_hits: bool = False, chunk: int | None = None) -> metrics.SimResult:
+           log_hits: bool = False, chunk: int | None = None,
+           vector_sets: np.ndarray | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) under ``settings`` and return exact
     counts.
 
@@ -152,6 +160,9 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
     counts equal a single-shot replay's. Only for replays the plain loop runs
     (:func:`loop_options`).
+    ``vector_sets``: the set of each vector (by dense id), in place of the hash of its key
+    (:meth:`ReplayContext.vector_sets`; set sampling replays its sampled sets as a buffer
+    of those sets alone).
 
     With ``settings.eval_after = N`` every count, per-table and window statistic is of the
     accesses from ``N`` on (the replay still starts at access 0; ``hit_log`` stays whole).
@@ -183,7 +194,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
             raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
                               + ", ".join(name for name, used in options.items() if used))
         return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
-    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice)
+    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, vector_sets)
     features = loop_features(options, ctx.sets)
     if chunk and "GENERAL" in features:
         raise ConfigError("chunk: chunked replay is for plain replays only; this one has "
@@ -236,7 +247,8 @@ def _prepare(trace, settings, policy, prefetcher, advice, timings):
     return trace, dense, advice
 
 
-def _context(trace, dense, cap: int, settings, prefetcher, advice) -> ReplayContext:
+def _context(trace, dense, cap: int, settings, prefetcher, advice,
+             vector_sets=None) -> ReplayContext:
     """The geometry (a prefetcher's metadata charged against the buffer first) and what
     the plug-ins see when they build their state."""
     pf, pf_params = prefetcher
@@ -253,7 +265,19 @@ def _context(trace, dense, cap: int, settings, prefetcher, advice) -> ReplayCont
                          prefetching=pf.name != "none" or (advice is not None
                                                            and advice.prefetch_ptr is not None),
                          prefetch_latency=int(settings.prefetch_latency),
-                         fetch_latency=int(settings.fetch_latency))
+                         fetch_latency=int(settings.fetch_latency), set_of=_sets_of(
+                             vector_sets, dense.n_unique, sets))
+
+
+def _sets_of(vector_sets, n_vids: int, sets: int) -> np.ndarray | None:
+    """``replay``'s ``vector_sets``, checked: a set in ``[0, sets)`` per vector."""
+    if vector_sets is None:
+        return None
+    vector_sets = np.asarray(vector_sets, np.int64)
+    if vector_sets.shape != (n_vids,) or (n_vids and not 0 <= vector_sets.min()
+                                          <= vector_sets.max() < sets):
+        raise ValueError(f"vector_sets: expected {n_vids} sets in [0, {sets})")
+    return vector_sets
 
 
 def _run(kernel, args: LoopArgs, mark: int, chunk: int | None, policy) -> None:
@@ -422,7 +446,7 @@ def _loop_inputs(ctx, pstate, fstate, advice, settings, features, log_hits) -> L
     budget = -1 if settings.prefetch_budget is None else int(settings.prefetch_budget)
     prio, ptr, vids, chunk, lag = advice.arrays(n, ctx.n_vids)
     encode = getattr(not_resident, "py_func", not_resident)  # on arrays, as NumPy
-    absent = encode(set_index(ctx.keys, ctx.sets), NEW)  # each vector new, in its set
+    absent = encode(ctx.vector_sets(), NEW)  # each vector new, in its set
     return LoopArgs(
         accesses=Accesses(vids=ctx.vids, tables=readonly(ctx.trace.table),
                           batch_offsets=readonly(ctx.trace.batch_offsets), t0=np.int64(0)),

@@ -4,17 +4,20 @@ sampling (``simulate(..., sample=R)``, ``recsim simulate --sample R``, ``recsim 
 
 Two ways to sample, picked by the buffer's geometry:
 
-- **Set sampling** (a set-associative buffer, ``ways`` > 0 and below the capacity): the
-  full geometry is kept (the capacity and ``sets`` of the full replay) and a seeded random
-  choice of ``max(1, round(R x sets))`` sets is replayed: the accesses of the vectors that
-  hash (:func:`recsim.engine.settings.set_index`) into them, with their keys, so each lands
-  in the same set as in the full replay. For a policy whose state is per set
-  (``Policy.cross_set`` False) the sampled sets then see exactly what they see in the full
-  replay: their misses are exactly the full replay's misses in those sets (tested over
-  every such plug-in of the registry), and only the share of accesses falling in them
-  varies. This is Qureshi et al.'s set dueling idea turned into an estimator, and the
-  sampled-set simulation of CPU caches (Kessler, Hill and Wood, "A Comparison of
-  Trace-Sampling Techniques for Multi-Megabyte Caches", IEEE TC 43(6), 1994).
+- **Set sampling** (a set-associative buffer, ``ways`` > 0 and below the capacity): a
+  seeded random choice of ``k = max(1, round(R x sets))`` sets is replayed: the accesses
+  of the vectors that hash (:func:`recsim.engine.settings.set_index`) into them, with
+  their keys. For a policy whose state is per set (``Policy.cross_set`` False) the
+  buffer replayed is those k sets alone (``k x ways`` slots, the sets numbered 0..k-1 in
+  their order: ``replay(..., vector_sets=...)``), so its state is R times the full
+  buffer's, and each sampled set sees exactly what it sees in the full replay: their
+  misses are exactly the full replay's misses in those sets (tested over every such
+  plug-in of the registry), and only the share of accesses falling in them varies.
+  A cross-set policy keeps the full geometry (its global state may read set numbers:
+  DRRIP's leader sets, Hawkeye's sampled sets), with only the sampled sets' vectors.
+  This is Qureshi et al.'s set dueling idea turned into an estimator, and the sampled-set
+  simulation of CPU caches (Kessler, Hill and Wood, "A Comparison of Trace-Sampling
+  Techniques for Multi-Megabyte Caches", IEEE TC 43(6), 1994).
 - **Spatial sampling** (a fully associative buffer, or a policy that replays whole batches
   itself: ``fbgemm_lru``/``fbgemm_lfu`` size their sets their own way): a miniature
   simulation (Waldspurger, Saemundsson, Ahmad and Park, "Cache Modeling and Optimization
@@ -153,15 +156,16 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
     pos, filled = np.empty(starts[-1], np.int64), starts[:-1].copy()
     for lo in range(0, n, REMAP_CHUNK):
         _select(vid[lo:lo + REMAP_CHUNK], lo, bits, len(keeps), filled, pos)
-    out = []
+    out, rank = [], np.empty(dense.n_unique, np.int64)  # a kept vector's id in its sample
     for g, keep in enumerate(keeps):
         p = pos[starts[g]:starts[g + 1]]
         kept = np.flatnonzero(keep)
+        rank[kept] = np.arange(kept.shape[0])
         sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
                     np.searchsorted(p, trace.batch_offsets).astype(np.int64),
                     trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
-                    _dense=DenseIds(np.searchsorted(kept, np.asarray(vid[p])),
-                                    np.asarray(dense.keys)[kept], dense.table_rows))
+                    _dense=DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept],
+                                    dense.table_rows))
         out.append((sub, p))
     return out
 
@@ -178,6 +182,7 @@ class _Plan:
     rate: float
     full: tuple
     sets: np.ndarray | None = None
+    compact: bool = False  # the sampled sets replayed as a buffer of those sets alone
 
 
 def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
@@ -188,7 +193,10 @@ def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
         return _Plan(("spatial",), max(1, round(rate * capacity)), 0 if sets == 1 else ways,
                      rate, full)
     chosen = sampled_sets(sets, rate, salt)
-    return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
+    if pol.cross_set:  # its global state may read set numbers: the full geometry
+        return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
+    return _Plan(("sets", sets), chosen.shape[0] * ways, ways, chosen.shape[0] / sets, full,
+                 chosen, compact=True)
 
 
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
@@ -197,14 +205,15 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
     added to it."""
     keys = np.asarray(trace.dense().keys)
     todo = {p.key: p for p in plans if (rate, salt, p.key) not in cache}
-    keeps = []
+    keeps, hashed = [], None
     for key, p in todo.items():
         if key[0] == "spatial":
             keeps.append(spatial_keep(keys, rate, salt))
         else:
             chosen = np.zeros(key[1], bool)
             chosen[p.sets] = True
-            keeps.append(chosen[set_index(keys, key[1])])
+            hashed = mix64(keys.astype(np.uint64)) if hashed is None else hashed
+            keeps.append(chosen[set_index(keys, key[1], hashed)])
     for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
         cache[rate, salt, key] = sample
     return {p.key: cache[rate, salt, p.key] for p in plans}
@@ -212,13 +221,18 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
 
 def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
            per_table: bool):
-    """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller."""
+    """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller. A
+    compact plan numbers the sampled sets 0..k-1 in their order (each vector's set by the
+    full geometry's hash, then its rank among them)."""
     inner = dataclasses.replace(settings, capacity=plan.capacity, ways=plan.ways,
                                 eval_after=int(np.searchsorted(positions, settings.eval_after)),
                                 sample=None)
+    sets = np.searchsorted(plan.sets, set_index(np.asarray(sub.dense().keys), plan.full[1])) \
+        if plan.compact else None
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
-        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table)
+        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table,
+                   vector_sets=sets)
 
 
 def _adjust(counts: dict, expected: float, kept: int) -> int:

@@ -70,11 +70,13 @@ def mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-def set_index(keys: np.ndarray, sets: int) -> np.ndarray:
-    """Set of each vector: :func:`mix64` of its key, modulo ``sets``."""
+def set_index(keys: np.ndarray, sets: int, hashed: np.ndarray | None = None) -> np.ndarray:
+    """Set of each vector: :func:`mix64` of its key, modulo ``sets`` (``hashed``: that
+    hash of the keys, computed once for several set counts)."""
     if sets == 1:
         return np.zeros(keys.shape[0], dtype=np.int64)
-    return (mix64(keys.astype(np.uint64)) % np.uint64(sets)).astype(np.int64)
+    hashed = mix64(keys.astype(np.uint64)) if hashed is None else hashed
+    return (hashed % np.uint64(sets)).astype(np.int64)
 
 
 def check_rate(rate, where: str = "sample") -> float:
