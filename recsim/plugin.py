@@ -40,7 +40,14 @@ A plug-in declares its parameters as ``params = {name: spec}`` with the typed sp
 range, one-line meaning); :func:`check_params` checks them in one place for the Python
 API, YAML and the command line, so ``make_state`` gets them typed and in range. A check
 that needs the geometry or another parameter stays in ``make_state`` (raised with
-:func:`param_error`).
+:func:`param_error`). A duration, a time constant counted in accesses (MQ's ``lifetime``),
+is declared ``Int(..., unit="accesses")`` (the trace's clock) or ``unit="set accesses"``
+(its set's clock): a sampled replay's clock runs slower, so it scales such a parameter
+(:mod:`recsim.engine.sample`).
+
+A policy with global state (``cross_set=True``) that trains it on a fixed subset of sets
+(DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
+``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too.
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -252,14 +259,29 @@ def _bound(x) -> str:
     return f"{x:g}" if isinstance(x, float) else f"{x:,}" if abs(x) >= 10_000 else str(x)
 
 
+# What a duration parameter counts (``Int(..., unit=...)``): the trace's accesses (a
+# global clock) or the accesses of the vector's set (a per-set clock; one set when fully
+# associative). A miniature simulation scales both by its rate, as its clock runs that
+# much slower; set sampling scales only the global one (recsim.engine.sample).
+DURATION_UNITS = ("accesses", "set accesses")
+
+
 @dataclass(frozen=True)
 class Int:
-    """An integer parameter in ``[lo, hi]`` (no bound where None); ``pow2``: a power of two."""
+    """An integer parameter in ``[lo, hi]`` (no bound where None); ``pow2``: a power of two;
+    ``unit``: one of :data:`DURATION_UNITS` when it is a duration (a time constant counted
+    in accesses), which a sampled replay scales."""
     default: int | None  # None: required
     lo: int | None = None
     hi: int | None = None
     help: str = ""
     pow2: bool = False
+    unit: str = ""
+
+    def __post_init__(self):
+        if self.unit and self.unit not in DURATION_UNITS:
+            raise ConfigError(f"Int(unit={self.unit!r}): expected one of "
+                              f"{', '.join(map(repr, DURATION_UNITS))} (a duration) or none")
 
     def expected(self) -> str:
         what = "a power of two" if self.pow2 else "an integer"
@@ -578,9 +600,14 @@ class Policy(_Plugin):
     # random stream): then a set-associative replay need not equal the per-set fully
     # associative ones, and recsim.testing.check_policy does not compare them.
     cross_set: bool = False
+    # (sets, ways, params) -> the sets whose accesses train the global state (DRRIP's
+    # leader sets, Hawkeye's OPTgen sets): a set-sampled replay also replays them, so the
+    # global state sees all its training data, and counts only its drawn sets.
+    training_sets: Callable = None
     # The parameters the engine passes each hook, by position (the module docstring).
     HOOKS: ClassVar[dict] = {
         "make_state": ("ctx", "params"), "replay": ("ctx", "state"),
+        "training_sets": ("sets", "ways", "params"),
         "victim": ("state", "set_", "base", "ways", "vid", "t", "prefetch"),
         "on_access": ("state", "vid", "t"),
         "on_hit": ("state", "set_", "slot", "vid", "t", "prio"),
@@ -590,6 +617,9 @@ class Policy(_Plugin):
     def __post_init__(self):
         if self.victim is None and self.replay is None:
             raise TypeError(f"policy {self.name!r} has no victim hook")
+        if self.training_sets is not None and not self.cross_set:
+            raise TypeError(f"policy {self.name!r}: training_sets train global state; "
+                            "declare cross_set=True")
         super().__post_init__()
 
 

@@ -74,10 +74,11 @@ import warnings
 import numpy as np
 from numba import njit
 
+from recsim.engine import metrics
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import File
+from recsim.plugin import DURATION_UNITS, File, Int
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, dedup_batches
 
@@ -166,11 +167,37 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
     return out
 
 
+def scaled_durations(plugin, params: dict, factor: float, units: tuple) -> dict:
+    """``params`` with every duration of ``plugin`` counted in one of ``units``
+    (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`) multiplied by
+    ``factor``: rounded, kept within the parameter's bounds and at least 1 (a value of 0,
+    "derive it", stays 0)."""
+    out = dict(params)
+    for name, spec in plugin.params.items():
+        if isinstance(spec, Int) and spec.unit in units and out[name] > 0:
+            value = max(1, spec.lo or 1, round(factor * out[name]))
+            out[name] = value if spec.hi is None else min(spec.hi, value)
+    return out
+
+
+def training_sets(pol, sets: int, ways: int, params: dict) -> np.ndarray:
+    """The policy's training sets (``Policy.training_sets``), distinct and ascending, or a
+    one-line ConfigError naming the policy if one is no set of the buffer."""
+    chosen = np.unique(np.asarray(pol.training_sets(sets, ways, params), dtype=np.int64))
+    if chosen.shape[0] and (chosen[0] < 0 or chosen[-1] >= sets):
+        raise ConfigError(f"policy {pol.name} ({pol.module}): training_sets gave set "
+                          f"{chosen[0] if chosen[0] < 0 else chosen[-1]}, outside the "
+                          f"{sets:,} sets")
+    return chosen
+
+
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
-    sets)``), the inner replay's capacity and ways, the effective rate, the full buffer's
-    ``(capacity, sets, ways)`` and the sampled sets."""
+    sets, ...)``), the inner replay's capacity and ways, the effective rate, the full
+    buffer's ``(capacity, sets, ways)``, the replayed sets, the drawn sets when the policy's
+    training sets are replayed too (else None: all replayed sets count), and the policy's
+    and the prefetcher's parameters as replayed (durations scaled)."""
 
     key: tuple
     capacity: int
@@ -178,17 +205,61 @@ class _Plan:
     rate: float
     full: tuple
     sets: np.ndarray | None = None
+    drawn: np.ndarray | None = None
+    params: tuple = ({}, {})
 
 
-def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
+def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
+          train: bool) -> _Plan:
+    """The plan of one size (module docstring): ``plugins`` and ``params``, the policy and
+    the prefetcher and their parameters; ``train``: replay the policy's training sets."""
     full = resolve_geometry(capacity, ways)
     cap, sets, ways = full
+    pol = plugins[0]
     if sets == 1 or pol.replay is not None:
         # a batch-replaying policy sizes its sets itself from the (scaled) capacity
         return _Plan(("spatial",), max(1, round(rate * capacity)), 0 if sets == 1 else ways,
-                     rate, full)
+                     rate, full, params=tuple(scaled_durations(p, q, rate, DURATION_UNITS)
+                                              for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
-    return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
+    extra = (training_sets(pol, sets, ways, params[0]) if train and pol.training_sets
+             else chosen)
+    replayed = np.union1d(chosen, extra)
+    drawn = chosen if replayed.shape[0] > chosen.shape[0] else None
+    key = ("sets", sets) if drawn is None else ("sets", sets, extra.tobytes())
+    # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
+    factor = replayed.shape[0] / sets
+    return _Plan(key, cap, ways, chosen.shape[0] / sets, full, replayed, drawn,
+                 tuple(scaled_durations(p, q, factor, ("accesses",))
+                       for p, q in zip(plugins, params)))
+
+
+def _drawn_only(result, sub: Trace, positions: np.ndarray, plan: _Plan, mark: int,
+                per_table: bool) -> np.ndarray:
+    """Restrict the counts of a replay of the drawn and the training sets to the drawn
+    sets, from its hit log; returns the positions in the full trace of the drawn sets'
+    accesses. Replays with no prefetcher and no fetch latency only: there every miss is an
+    on-demand fetch and a vector's first access its compulsory miss. Evictions and
+    bypasses, which a hit log does not tell apart by set, are those of all replayed sets
+    scaled by the drawn sets' share of their misses (an approximation)."""
+    dense = sub.dense()
+    drawn = np.isin(set_index(np.asarray(dense.keys), plan.full[1]), plan.drawn)[dense.vid]
+    start = int(np.searchsorted(positions, mark))
+    span = drawn.copy()
+    span[:start] = False
+    log, counts = result.hit_log, result.counts
+    accesses, hits = int(span.sum()), int(log[span].sum())
+    first = np.unique(np.asarray(dense.vid), return_index=True)[1]
+    share = (accesses - hits) / max(result.misses, 1)
+    result.counts = {**dict.fromkeys(counts, 0), "accesses": accesses, "cache_hits": hits,
+                     "on_demand_fetches": accesses - hits,
+                     "compulsory_misses": int(span[first].sum()),
+                     "evictions": round(share * counts["evictions"]),
+                     "bypasses": round(share * counts["bypasses"])}
+    if per_table:
+        result.per_table = metrics.per_table(sub.table[span], log[span], sub.n_tables)
+    result.hit_log = None
+    return positions[drawn]
 
 
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
@@ -218,7 +289,8 @@ def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, 
                                 sample=None)
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
-        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table)
+        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table,
+                   log_hits=plan.drawn is not None)
 
 
 def _adjust(counts: dict, expected: float, kept: int) -> int:
@@ -258,24 +330,28 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
         trace, settings = dedup_batches(trace), dataclasses.replace(settings, dedup=None)
         cache = None  # the samples of another trace
     unique = trace.dense().n_unique
-    plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
-             for c in capacities]
+    # the drawn sets' counts come from a hit log: plain replays only (_drawn_only)
+    train = pf.name == "none" and not settings.fetch_latency
+    plans = [_plan((pol, pf), (pol_params, pf_params), resolve_capacity(c, unique),
+                   settings.ways, rate, settings.salt, train) for c in capacities]
     samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
     sample_s = (time.perf_counter() - start) / len(plans)
     results = []
     for plan in plans:
         sub, positions = samples[plan.key]
-        result = _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params,
-                        pf_params, per_table)
+        result = _inner(run, sub, positions, plan, settings, policy, prefetcher, *plan.params,
+                        per_table)
+        kept = positions if plan.drawn is None else _drawn_only(
+            result, sub, positions, plan, settings.eval_after, per_table)
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
             "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
-            "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
+            "kept_accesses": kept.shape[0], "accesses": trace.n_accesses,
+            "training_sets": 0 if plan.drawn is None else len(plan.sets) - len(plan.drawn),
             "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
                                                              - settings.eval_after),
-                                sub.n_accesses - np.searchsorted(positions,
-                                                                  settings.eval_after))}
+                                kept.shape[0] - np.searchsorted(kept, settings.eval_after))}
         result.params["dedup"] = dedup
         result.timings["sample_s"] = sample_s
         result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
