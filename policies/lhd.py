@@ -239,6 +239,7 @@ POLICY = Policy(
     on_evict=on_evict, cross_set=True,  # one model and random stream for the buffer
     params={"max_age": Int(20000, lo=64, hi=1 << 17, help="ages tracked per class "
                            "(the code's MAX_AGE)"),
-            "reconfigure_every": Int(1 << 20, lo=1, hi=1 << 40, help="accesses between "
+            "reconfigure_every": Int(1 << 20, lo=1, hi=1 << 40, unit="accesses",
+                                     help="accesses between "
                                      "reconfigurations (the code's "
                                      "ACCS_PER_RECONFIGURATION)")})

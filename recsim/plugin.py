@@ -390,7 +390,8 @@ class File:
 def describe(spec) -> str:
     """``spec`` in one line for ``recsim policies``: type and range, default, meaning."""
     default = "required" if spec.default is None else f"default {spec.default!r}"
-    return f"{spec.expected()}, {default}: {spec.help}"
+    unit = f" ({spec.unit}: scaled by sampled replays)" if getattr(spec, "unit", "") else ""
+    return f"{spec.expected()}{unit}, {default}: {spec.help}"
 
 
 def defaults(specs: dict) -> dict:
