@@ -1,0 +1,132 @@
+"""Sampled replays of policies with global state (``Policy.training_sets``) and of
+duration parameters (``Int(..., unit=...)``): recsim.engine.sample's planning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import recsim.engine.sample as sample
+from recsim.engine.replay import simulate
+from recsim.engine.settings import set_index
+from recsim.errors import ConfigError
+from recsim.plugin import Int, Policy
+from recsim.policies import lru
+from recsim.registry import get_policy
+from recsim.traces.trace import Trace
+
+SETS = 64
+# BIP never inserts at maxRRPV - 1 (its counter, shared by all sets, never wraps), and a
+# 4-bit PSEL moves within a short trace: DRRIP's only other global state is PSEL
+DRRIP = {"bip_max": 1 << 30, "psel_bits": 4}
+
+
+def loop_trace(seed: int, n: int = 20_000, rows: int = 3 * 32 * SETS) -> Trace:
+    """Half a loop over more rows than the buffer holds (where BRRIP beats SRRIP, so PSEL
+    moves), half uniform."""
+    rng = np.random.default_rng(seed)
+    row = np.where(rng.random(n) < 0.5, np.arange(n) % rows, rng.integers(0, rows, n))
+    return Trace.from_arrays(np.zeros(n, np.int64), row, np.append(np.arange(0, n, 16), n))
+
+
+def drawn_misses(trace, full, rate, salt) -> tuple[int, int]:
+    """The full replay's misses and accesses in the sets a set sample at (rate, salt) draws."""
+    chosen = np.zeros(SETS, bool)
+    chosen[sample.sampled_sets(SETS, rate, salt)] = True
+    inside = chosen[set_index(trace.dense().keys, SETS)][trace.dense().vid]
+    return int((full.hit_log[inside] == 0).sum()), int(inside.sum())
+
+
+def quiet_simulate(*args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return simulate(*args, **kw)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 32 - 1), rate=st.floats(0.03, 0.5),
+       salt=st.integers(0, 2 ** 31))
+def test_drrip_set_sampling_is_exact_with_its_leader_sets(seed, rate, salt):
+    """The leader sets replayed too, PSEL moves as in the full replay, so the drawn sets
+    miss exactly what they miss in the full replay; only they are counted."""
+    trace = loop_trace(seed)
+    full = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP, log_hits=True)
+    sampled = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP,
+                             sample=rate, salt=salt)
+    info = sampled.params["sample"]
+    misses, accesses = drawn_misses(trace, full, rate, salt)
+    assert info["training_sets"] > 0 and not info["exact"]  # the BIP counter in general
+    assert (sampled.misses, sampled.counts["accesses"] - info["adjusted"]) == (misses, accesses)
+    assert info["kept_accesses"] == accesses
+
+
+def test_without_the_leader_sets_drrip_is_not_exact(monkeypatch):
+    """The exactness above rests on the leader sets: without them PSEL sees too little."""
+    trace = loop_trace(0)
+    full = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP, log_hits=True)
+    monkeypatch.setattr(sample, "training_sets", lambda *a: np.zeros(0, np.int64))
+    sampled = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP,
+                             sample=0.2, salt=2)
+    assert sampled.params["sample"]["training_sets"] == 0
+    assert sampled.misses != drawn_misses(trace, full, 0.2, 2)[0]
+
+
+@pytest.mark.parametrize("policy", ["drrip", "hawkeye", "mockingjay"])
+def test_training_sets_are_the_policys(policy):
+    """Each policy's training sets are the sets its state trains on, so a sample holds
+    them all (here: more sets replayed than drawn, all counted accesses drawn)."""
+    pol = get_policy(policy)
+    params = {n: s.default for n, s in pol.params.items()}
+    chosen = sample.training_sets(pol, 4096, 32, params)
+    assert chosen.shape[0] == {"drrip": 64, "hawkeye": 128, "mockingjay": 128}[policy]
+    sampled = quiet_simulate(loop_trace(1), policy, 32 * SETS, 32, sample=0.05)
+    assert sampled.params["sample"]["training_sets"] > 0
+    # with a prefetcher the counts cannot be split by set from a hit log: the plain sample
+    prefetched = quiet_simulate(loop_trace(1), policy, 32 * SETS, 32, prefetcher="next_n",
+                                sample=0.05)
+    assert prefetched.params["sample"]["training_sets"] == 0
+
+
+def test_bad_training_sets():
+    def victim(state, set_, base, ways, vid, t, prefetch):
+        return base
+
+    bad = Policy("bad", "", lru.make_state, victim, cross_set=True,
+                 training_sets=lambda sets, ways, params: [0, sets])
+    with pytest.raises(ConfigError, match=r"^policy bad .*training_sets gave set 10, "
+                                          r"outside the 10 sets$"):
+        sample.training_sets(bad, 10, 4, {})
+    with pytest.raises(TypeError, match="declare cross_set=True"):
+        Policy("bad", "", lru.make_state, victim, training_sets=bad.training_sets)
+    with pytest.raises(ConfigError, match="hook training_sets takes"):
+        Policy("bad", "", lru.make_state, victim, cross_set=True,
+               training_sets=lambda sets: [])
+
+
+def test_durations_are_scaled():
+    """MQ's lifetime counts its set's accesses: a miniature simulation scales it by R (a
+    set sample keeps it: MQ's sets are exact); LHD's reconfiguration interval counts the
+    trace's: a set sample scales it by the share of the sets replayed."""
+    trace = loop_trace(2)
+    mini = quiet_simulate(trace, "mq", 1000, 0, sample=0.1)
+    assert mini.params["policy"]["lifetime"] == 1000
+    assert quiet_simulate(trace, "mq", 32 * SETS, 32, sample=0.1).params["policy"][
+        "lifetime"] == 10_000
+    lhd = quiet_simulate(trace, "lhd", 32 * SETS, 32, sample=0.25,
+                         policy_params={"reconfigure_every": 1000})
+    assert lhd.params["policy"]["reconfigure_every"] == 250  # 16 of 64 sets
+    spec = {"d": Int(0, lo=0, unit="accesses"), "h": Int(50, lo=20, hi=60, unit="accesses"),
+            "n": Int(7)}
+    plugin = type("P", (), {"params": spec})
+    assert sample.scaled_durations(plugin, {"d": 0, "h": 50, "n": 7}, 0.01, ("accesses",)) \
+        == {"d": 0, "h": 20, "n": 7}  # 0 ("derive") kept, bounds kept, others untouched
+
+
+def test_bad_duration_unit():
+    with pytest.raises(ConfigError, match=r"^Int\(unit='seconds'\): expected one of "
+                                          r"'accesses', 'set accesses' \(a duration\) or none$"):
+        Int(5, unit="seconds")
