@@ -311,4 +311,4 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("hawkeye", "Hawkeye: OPTgen-trained PC predictor over RRIP (Jain & Lin "
                 "ISCA 2016; ChampSim 025fb6f6)", make_state, victim, on_hit=on_hit,
                 on_fill=on_fill, cross_set=True,  # one predictor for all sets
-                training_sets=training_sets, params=PARAMS)
+                training_sets=training_sets, training_only=True, params=PARAMS)

@@ -290,7 +290,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("mockingjay", "Mockingjay: reuse-distance predictor and ETR eviction with "
                 "bypass (Shah, Jain & Lin HPCA 2022; ishanashah/Mockingjay)", make_state,
                 victim, on_hit=on_hit, on_fill=on_fill, cross_set=True,  # one predictor
-                training_sets=training_sets,
+                training_sets=training_sets, training_only=True,
                 params={"sampled_sets": Int(0, lo=0, help="sets that train the predictor "
                                             "(0: all up to 32 sets, else max(32, capacity "
                                             "/ 1024))"),

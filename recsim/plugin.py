@@ -47,7 +47,9 @@ is declared ``Int(..., unit="accesses")`` (the trace's clock) or ``unit="set acc
 
 A policy with global state (``cross_set=True``) that trains it on a fixed subset of sets
 (DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
-``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too.
+``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too;
+``training_only=True`` says the global state changes on those sets' accesses only, so the
+sampled sets are then exact.
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -605,6 +607,10 @@ class Policy(_Plugin):
     # leader sets, Hawkeye's OPTgen sets): a set-sampled replay also replays them, so the
     # global state sees all its training data, and counts only its drawn sets.
     training_sets: Callable = None
+    # Whether the global state changes only on accesses to the training sets (it may be
+    # read anywhere): then set sampling, which replays them, is exact. Not DRRIP: its BIP
+    # counter counts the BIP fills of every set.
+    training_only: bool = False
     # The parameters the engine passes each hook, by position (the module docstring).
     HOOKS: ClassVar[dict] = {
         "make_state": ("ctx", "params"), "replay": ("ctx", "state"),
@@ -621,6 +627,8 @@ class Policy(_Plugin):
         if self.training_sets is not None and not self.cross_set:
             raise TypeError(f"policy {self.name!r}: training_sets train global state; "
                             "declare cross_set=True")
+        if self.training_only and self.training_sets is None:
+            raise TypeError(f"policy {self.name!r}: training_only needs training_sets")
         super().__post_init__()
 
 

@@ -64,6 +64,24 @@ def test_drrip_set_sampling_is_exact_with_its_leader_sets(seed, rate, salt):
     assert info["kept_accesses"] == accesses
 
 
+@pytest.mark.parametrize("policy", ["hawkeye", "mockingjay"])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 32 - 1), rate=st.floats(0.03, 0.5),
+       salt=st.integers(0, 2 ** 31), sampled=st.integers(1, 16))
+def test_predictor_policies_are_exact_with_their_sampled_sets(policy, seed, rate, salt,
+                                                              sampled):
+    """Hawkeye's and Mockingjay's predictors train on their sampled sets only
+    (``training_only``): replayed too, with the trace's own vids (their samplers are
+    indexed by vid), the drawn sets are exact, and marked so."""
+    params = {"sampled_sets": sampled}
+    trace = loop_trace(seed)
+    full = quiet_simulate(trace, policy, 32 * SETS, 32, policy_params=params, log_hits=True)
+    result = quiet_simulate(trace, policy, 32 * SETS, 32, policy_params=params, sample=rate,
+                            salt=salt)
+    assert result.params["sample"]["exact"]
+    assert result.misses == drawn_misses(trace, full, rate, salt)[0]
+
+
 def test_without_the_leader_sets_drrip_is_not_exact(monkeypatch):
     """The exactness above rests on the leader sets: without them PSEL sees too little."""
     trace = loop_trace(0)

@@ -136,10 +136,12 @@ def _select(vid, lo, bits, n_groups, filled, pos):
                     filled[g] += 1
 
 
-def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.ndarray]]:
+def sub_traces(trace: Trace, keeps: list[np.ndarray],
+               same_ids: list[bool] | None = None) -> list[tuple[Trace, np.ndarray]]:
     """For each boolean mask over the trace's vectors, the trace of the accesses of the
-    kept vectors (same keys and layout, dense ids renumbered in key order) and those
-    accesses' positions in ``trace``; all from two compiled passes over the trace."""
+    kept vectors (same keys and layout, dense ids renumbered in key order, or where
+    ``same_ids[g]`` the trace's own dense ids and vectors) and those accesses' positions
+    in ``trace``; all from two compiled passes over the trace."""
     if len(keeps) > 63:
         raise ConfigError(f"sizes: expected at most 63 distinct samples, got {len(keeps)}")
     dense = trace.dense()
@@ -158,11 +160,14 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
     for g, keep in enumerate(keeps):
         p = pos[starts[g]:starts[g + 1]]
         kept = np.flatnonzero(keep)
+        ids = (DenseIds(np.asarray(vid[p]), dense.keys, dense.table_rows)
+               if same_ids and same_ids[g] else
+               DenseIds(np.searchsorted(kept, np.asarray(vid[p])), np.asarray(dense.keys)[kept],
+                        dense.table_rows))
         sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
                     np.searchsorted(p, trace.batch_offsets).astype(np.int64),
                     trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
-                    _dense=DenseIds(np.searchsorted(kept, np.asarray(vid[p])),
-                                    np.asarray(dense.keys)[kept], dense.table_rows))
+                    _dense=ids)
         out.append((sub, p))
     return out
 
@@ -196,8 +201,9 @@ class _Plan:
     """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
     sets, ...)``), the inner replay's capacity and ways, the effective rate, the full
     buffer's ``(capacity, sets, ways)``, the replayed sets, the drawn sets when the policy's
-    training sets are replayed too (else None: all replayed sets count), and the policy's
-    and the prefetcher's parameters as replayed (durations scaled)."""
+    training sets are replayed too (else None: all replayed sets count), the policy's
+    and the prefetcher's parameters as replayed (durations scaled), and whether the
+    replayed sets' misses are exactly the full replay's."""
 
     key: tuple
     capacity: int
@@ -207,6 +213,7 @@ class _Plan:
     sets: np.ndarray | None = None
     drawn: np.ndarray | None = None
     params: tuple = ({}, {})
+    exact: bool = False
 
 
 def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
@@ -222,16 +229,17 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
                      rate, full, params=tuple(scaled_durations(p, q, rate, DURATION_UNITS)
                                               for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
-    extra = (training_sets(pol, sets, ways, params[0]) if train and pol.training_sets
-             else chosen)
-    replayed = np.union1d(chosen, extra)
-    drawn = chosen if replayed.shape[0] > chosen.shape[0] else None
-    key = ("sets", sets) if drawn is None else ("sets", sets, extra.tobytes())
+    drawn, key, replayed = None, ("sets", sets), chosen
+    if train and pol.training_sets:  # its sample keeps the trace's dense ids (_samples)
+        extra = training_sets(pol, sets, ways, params[0])
+        drawn, key, replayed = chosen, ("sets", sets, extra.tobytes()), np.union1d(chosen,
+                                                                                   extra)
     # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
     factor = replayed.shape[0] / sets
     return _Plan(key, cap, ways, chosen.shape[0] / sets, full, replayed, drawn,
                  tuple(scaled_durations(p, q, factor, ("accesses",))
-                       for p, q in zip(plugins, params)))
+                       for p, q in zip(plugins, params)),
+                 exact=not pol.cross_set or (drawn is not None and pol.training_only))
 
 
 def _drawn_only(result, sub: Trace, positions: np.ndarray, plan: _Plan, mark: int,
@@ -276,7 +284,8 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
             chosen = np.zeros(key[1], bool)
             chosen[p.sets] = True
             keeps.append(chosen[set_index(keys, key[1])])
-    for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
+    same_ids = [len(key) == 3 for key in todo]  # training sets replayed (see _plan)
+    for key, sample in zip(todo, sub_traces(trace, keeps, same_ids) if keeps else ()):
         cache[rate, salt, key] = sample
     return {p.key: cache[rate, salt, p.key] for p in plans}
 
@@ -346,7 +355,7 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
-            "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
+            "method": plan.key[0], "exact": plan.exact,
             "kept_accesses": kept.shape[0], "accesses": trace.n_accesses,
             "training_sets": 0 if plan.drawn is None else len(plan.sets) - len(plan.drawn),
             "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
