@@ -279,7 +279,8 @@ POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGB
                                     "(recsim.nextuse.learn)"),
                     "duel": Choice("all", tuple(DUELS), help="competitors of the learned "
                                    "ranking in the set duel"),
-                    "freq_epoch": Int(20, lo=1, hi=40, help="the decayed counts halve "
+                    "freq_epoch": Int(20, lo=1, hi=40, unit="log2 accesses",
+                                      help="the decayed counts halve "
                                       "every 2^freq_epoch accesses (the features' longest "
                                       "half-life)"),
                     "sample": Int(64, lo=1, help="ways ranked per eviction when a set has "

@@ -42,8 +42,9 @@ API, YAML and the command line, so ``make_state`` gets them typed and in range. 
 that needs the geometry or another parameter stays in ``make_state`` (raised with
 :func:`param_error`). A duration, a time constant counted in accesses (MQ's ``lifetime``),
 is declared ``Int(..., unit="accesses")`` (the trace's clock) or ``unit="set accesses"``
-(its set's clock): a sampled replay's clock runs slower, so it scales such a parameter
-(:mod:`recsim.engine.sample`).
+(its set's clock), and the log2 of one (a power-of-two period, LHD's age coarsening)
+``unit="log2 accesses"``: a sampled replay's clock runs slower, so it scales such a
+parameter (:mod:`recsim.engine.sample`).
 
 A policy with global state (``cross_set=True``) that trains it on a fixed subset of sets
 (DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
@@ -262,10 +263,13 @@ def _bound(x) -> str:
 
 
 # What a duration parameter counts (``Int(..., unit=...)``): the trace's accesses (a
-# global clock) or the accesses of the vector's set (a per-set clock; one set when fully
-# associative). A miniature simulation scales both by its rate, as its clock runs that
-# much slower; set sampling scales only the global one (recsim.engine.sample).
-DURATION_UNITS = ("accesses", "set accesses")
+# global clock), the accesses of the vector's set (a per-set clock; one set when fully
+# associative), or the log2 of a number of the trace's accesses (a power-of-two period,
+# such as LHD's age coarsening). A miniature simulation scales all of them by its rate
+# (the log2 one by adding log2 of the rate), as its clock runs that much slower; set
+# sampling only the global ones (recsim.engine.sample).
+DURATION_UNITS = ("accesses", "set accesses", "log2 accesses")
+TRACE_CLOCK = ("accesses", "log2 accesses")
 
 
 @dataclass(frozen=True)

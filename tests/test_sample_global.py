@@ -138,16 +138,22 @@ def test_durations_are_scaled():
     lhd = quiet_simulate(trace, "lhd", 32 * SETS, 32, sample=0.25,
                          policy_params={"reconfigure_every": 1000})
     assert lhd.params["policy"]["reconfigure_every"] == 250  # 16 of 64 sets
+    assert lhd.params["policy"]["age_coarsening"] == 8  # 10 + log2(1/4)
+    mini = quiet_simulate(trace, "lhd", 1000, 0, sample=0.01)
+    assert (mini.params["policy"]["reconfigure_every"], mini.params["policy"]["age_coarsening"]) \
+        == (10_486, 3)  # 2^20 x 0.01; 10 + log2(0.01) = 3.36
     spec = {"d": Int(0, lo=0, unit="accesses"), "h": Int(50, lo=20, hi=60, unit="accesses"),
-            "n": Int(7)}
+            "n": Int(7), "e": Int(3, lo=1, unit="log2 accesses")}
     plugin = type("P", (), {"params": spec})
-    assert sample.scaled_durations(plugin, {"d": 0, "h": 50, "n": 7}, 0.01, ("accesses",)) \
-        == {"d": 0, "h": 20, "n": 7}  # 0 ("derive") kept, bounds kept, others untouched
+    assert sample.scaled_durations(plugin, {"d": 0, "h": 50, "n": 7, "e": 3}, 0.01,
+                                   ("accesses", "log2 accesses")) \
+        == {"d": 0, "h": 20, "n": 7, "e": 1}  # 0 ("derive") kept, bounds kept, others untouched
 
 
 def test_bad_duration_unit():
-    with pytest.raises(ConfigError, match=r"^Int\(unit='seconds'\): expected one of "
-                                          r"'accesses', 'set accesses' \(a duration\) or none$"):
+    with pytest.raises(ConfigError, match=r"^Int\(unit='seconds'\): expected one of 'accesses', "
+                                          r"'set accesses', 'log2 accesses' \(a duration\) or "
+                                          r"none$"):
         Int(5, unit="seconds")
 
 

@@ -78,7 +78,7 @@ from recsim.engine import metrics
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import DURATION_UNITS, File, Int
+from recsim.plugin import DURATION_UNITS, TRACE_CLOCK, File, Int
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, batch_distinct, dedup_batches
 
@@ -175,13 +175,20 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray],
 def scaled_durations(plugin, params: dict, factor: float, units: tuple) -> dict:
     """``params`` with every duration of ``plugin`` counted in one of ``units``
     (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`) multiplied by
-    ``factor``: rounded, kept within the parameter's bounds and at least 1 (a value of 0,
-    "derive it", stays 0)."""
+    ``factor`` (a log2 one: ``log2(factor)`` added): rounded, kept within the
+    parameter's bounds and a linear one at least 1 (a value of 0, "derive it", stays 0)."""
     out = dict(params)
     for name, spec in plugin.params.items():
-        if isinstance(spec, Int) and spec.unit in units and out[name] > 0:
-            value = max(1, spec.lo or 1, round(factor * out[name]))
-            out[name] = value if spec.hi is None else min(spec.hi, value)
+        if not isinstance(spec, Int) or spec.unit not in units:
+            continue
+        if spec.unit == "log2 accesses":
+            value = round(out[name] + np.log2(factor))
+        elif out[name] > 0:
+            value = max(1, round(factor * out[name]))
+        else:
+            continue
+        value = max(value, spec.lo) if spec.lo is not None else value
+        out[name] = value if spec.hi is None else min(spec.hi, value)
     return out
 
 
@@ -237,7 +244,7 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
     # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
     factor = replayed.shape[0] / sets
     return _Plan(key, cap, ways, chosen.shape[0] / sets, full, replayed, drawn,
-                 tuple(scaled_durations(p, q, factor, ("accesses",))
+                 tuple(scaled_durations(p, q, factor, TRACE_CLOCK)
                        for p, q in zip(plugins, params)),
                  exact=not pol.cross_set or (drawn is not None and pol.training_only))
 
