@@ -30,15 +30,34 @@ Two ways to sample, picked by the buffer's geometry:
   (OPT) works unchanged: its next uses are those of the sampled trace (libCacheSim's
   MINISIM had to remap them).
 
-Every sampled result is approximate except set sampling of a per-set policy, and says so:
+**Global state trained on a few sets** (``Policy.training_sets``: DRRIP's leader sets,
+Hawkeye's and Mockingjay's sampled sets): a set sample holds about R of those, so the
+global state would learn from almost nothing (at R = 0.01 on a 32-way meta-like buffer,
+0 or 1 of DRRIP's 64 leader sets). Set sampling therefore replays them too (their
+accesses are in the sub-trace, in trace order) and counts only the drawn sets, from the
+replay's hit log (:func:`_drawn_only`; a plain replay only: with a prefetcher or a fetch
+latency the sample is the drawn sets alone). Such a sample keeps the trace's own dense
+ids: Hawkeye's sampler and Mockingjay's sampled cache pick their sets by vid. With
+``Policy.training_only`` (the global state changes on the training sets' accesses only)
+the drawn sets are then exact. The cost: the training sets' accesses, replayed with a hit
+log.
+
+**Durations** (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`): a sample's
+clock runs slower, so a miniature simulation scales every duration by R (a log2 one by
+adding log2 R); set sampling keeps per-set durations (exact) and scales the trace-clock
+ones by the share of the sets it replays (:func:`scaled_durations`).
+
+Every sampled result is approximate except set sampling of a per-set policy (or of a
+``training_only`` one with its training sets), and says so:
 the result's capacity, sets and ways are the full buffer's (whose rates it estimates);
 ``result.params["sample"]`` holds the requested ``rate``, the ``effective`` rate (sets
 kept / sets, or the nominal rate for spatial sampling), the ``salt``, the sampled
 replay's ``capacity``, ``sets`` and ``ways``, the ``method``
-(``"sets"`` or ``"spatial"``), ``exact`` (per-set policy under set sampling), the
-accesses kept, the full trace's accesses and ``adjusted``. The counts are the sampled
-replay's own (not scaled up), but for SHARDS-adj: ``adjusted`` = (effective rate x
-accesses) - accesses kept is added to the accesses and the cache hits (:func:`_adjust`),
+(``"sets"`` or ``"spatial"``), ``exact``, the accesses kept, ``training_sets`` (the
+sets replayed beyond the drawn ones), the full trace's accesses and ``adjusted``. The
+counts are the sampled replay's own (not scaled up; of the drawn sets), but for
+SHARDS-adj: ``adjusted`` = (effective rate x the accesses the full replay counts) - the
+accesses counted is added to the accesses and the cache hits (:func:`_adjust`),
 so the rates (miss ratio, hit rate) estimate the full replay's as sampled misses /
 expected sampled accesses. Without it, whether a few hot vectors fall in the sample
 moves the estimate by far more than the buffer does (a Zipf(1) trace at R = 0.1 and 10%
