@@ -17,7 +17,7 @@ from recsim.engine.settings import set_index
 from recsim.errors import ConfigError
 from recsim.plugin import Int, Policy
 from recsim.policies import lru
-from recsim.registry import get_policy
+from recsim.registry import get_policy, policies
 from recsim.traces.trace import Trace, batch_distinct
 
 SETS = 64
@@ -34,11 +34,13 @@ def loop_trace(seed: int, n: int = 20_000, rows: int = 3 * 32 * SETS) -> Trace:
     return Trace.from_arrays(np.zeros(n, np.int64), row, np.append(np.arange(0, n, 16), n))
 
 
-def drawn_misses(trace, full, rate, salt) -> tuple[int, int]:
-    """The full replay's misses and accesses in the sets a set sample at (rate, salt) draws."""
-    chosen = np.zeros(SETS, bool)
-    chosen[sample.sampled_sets(SETS, rate, salt)] = True
-    inside = chosen[set_index(trace.dense().keys, SETS)][trace.dense().vid]
+def drawn_misses(trace, full, rate, salt, mark: int = 0, sets: int = SETS) -> tuple[int, int]:
+    """The full replay's misses and accesses from access ``mark`` on in the sets a set
+    sample at (rate, salt) draws."""
+    chosen = np.zeros(sets, bool)
+    chosen[sample.sampled_sets(sets, rate, salt)] = True
+    inside = chosen[set_index(trace.dense().keys, sets)][trace.dense().vid]
+    inside[:mark] = False
     return int((full.hit_log[inside] == 0).sum()), int(inside.sum())
 
 
@@ -50,37 +52,53 @@ def quiet_simulate(*args, **kw):
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 32 - 1), rate=st.floats(0.03, 0.5),
-       salt=st.integers(0, 2 ** 31))
-def test_drrip_set_sampling_is_exact_with_its_leader_sets(seed, rate, salt):
+       salt=st.integers(0, 2 ** 31), mark=st.sampled_from([0, 7_000]))
+def test_drrip_set_sampling_is_exact_with_its_leader_sets(seed, rate, salt, mark):
     """The leader sets replayed too, PSEL moves as in the full replay, so the drawn sets
-    miss exactly what they miss in the full replay; only they are counted."""
+    miss exactly what they miss in the full replay; only they are counted (from
+    ``eval_after`` on)."""
     trace = loop_trace(seed)
-    full = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP, log_hits=True)
+    full = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP, log_hits=True,
+                          eval_after=mark)
     sampled = quiet_simulate(trace, "drrip", 32 * SETS, 32, policy_params=DRRIP,
-                             sample=rate, salt=salt)
+                             sample=rate, salt=salt, eval_after=mark)
     info = sampled.params["sample"]
-    misses, accesses = drawn_misses(trace, full, rate, salt)
+    misses, accesses = drawn_misses(trace, full, rate, salt, mark)
     assert info["training_sets"] > 0 and not info["exact"]  # the BIP counter in general
     assert (sampled.misses, sampled.counts["accesses"] - info["adjusted"]) == (misses, accesses)
-    assert info["kept_accesses"] == accesses
+    # a vector's first access is its compulsory miss (no prefetcher)
+    vid = np.asarray(trace.dense().vid)
+    first = np.unique(vid, return_index=True)[1]
+    counted = np.zeros(vid.shape[0], bool)
+    counted[first[first >= mark]] = True
+    chosen = np.zeros(SETS, bool)
+    chosen[sample.sampled_sets(SETS, rate, salt)] = True
+    inside = chosen[set_index(trace.dense().keys, SETS)][vid]
+    assert sampled.counts["compulsory_misses"] == int((counted & inside).sum())
 
 
-@pytest.mark.parametrize("policy", ["hawkeye", "mockingjay"])
+# every policy whose global state changes on its training sets' accesses only
+TRAINING_ONLY = sorted(name for name, p in policies().items() if p.training_only)
+
+
+def test_training_only_plugins_discovered():
+    assert {"hawkeye", "mockingjay"} <= set(TRAINING_ONLY) and "drrip" not in TRAINING_ONLY
+
+
+@pytest.mark.parametrize("policy", TRAINING_ONLY)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 32 - 1), rate=st.floats(0.03, 0.5),
-       salt=st.integers(0, 2 ** 31), sampled=st.integers(1, 16))
-def test_predictor_policies_are_exact_with_their_sampled_sets(policy, seed, rate, salt,
-                                                              sampled):
+       salt=st.integers(0, 2 ** 31))
+def test_training_only_policies_are_exact(policy, seed, rate, salt):
     """Hawkeye's and Mockingjay's predictors train on their sampled sets only
-    (``training_only``): replayed too, with the trace's own vids (their samplers are
-    indexed by vid), the drawn sets are exact, and marked so."""
-    params = {"sampled_sets": sampled}
-    trace = loop_trace(seed)
-    full = quiet_simulate(trace, policy, 32 * SETS, 32, policy_params=params, log_hits=True)
-    result = quiet_simulate(trace, policy, 32 * SETS, 32, policy_params=params, sample=rate,
-                            salt=salt)
-    assert result.params["sample"]["exact"]
-    assert result.misses == drawn_misses(trace, full, rate, salt)[0]
+    (``training_only``; 64 and 32 of these 256 sets): replayed too, with the trace's own
+    vids (their samplers are indexed by vid), the drawn sets are exact, and marked so."""
+    sets = 4 * SETS
+    trace = loop_trace(seed, rows=3 * 32 * sets)
+    full = quiet_simulate(trace, policy, 32 * sets, 32, log_hits=True)
+    result = quiet_simulate(trace, policy, 32 * sets, 32, sample=rate, salt=salt)
+    assert result.params["sample"]["exact"] and result.params["sample"]["training_sets"]
+    assert result.misses == drawn_misses(trace, full, rate, salt, sets=sets)[0]
 
 
 def test_without_the_leader_sets_drrip_is_not_exact(monkeypatch):
