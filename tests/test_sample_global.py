@@ -34,11 +34,13 @@ def loop_trace(seed: int, n: int = 20_000, rows: int = 3 * 32 * SETS) -> Trace:
     return Trace.from_arrays(np.zeros(n, np.int64), row, np.append(np.arange(0, n, 16), n))
 
 
-def drawn_misses(trace, full, rate, salt, mark: int = 0, sets: int = SETS) -> tuple[int, int]:
+def drawn_misses(trace, full, rate, salt, mark: int = 0, sets: int = SETS,
+                 extra=()) -> tuple[int, int]:
     """The full replay's misses and accesses from access ``mark`` on in the sets a set
-    sample at (rate, salt) draws."""
+    sample at (rate, salt) draws (and in the sets ``extra``)."""
     chosen = np.zeros(sets, bool)
     chosen[sample.sampled_sets(sets, rate, salt)] = True
+    chosen[list(extra)] = True
     inside = chosen[set_index(trace.dense().keys, sets)][trace.dense().vid]
     inside[:mark] = False
     return int((full.hit_log[inside] == 0).sum()), int(inside.sum())
@@ -91,14 +93,21 @@ def test_training_only_plugins_discovered():
        salt=st.integers(0, 2 ** 31))
 def test_training_only_policies_are_exact(policy, seed, rate, salt):
     """Hawkeye's and Mockingjay's predictors train on their sampled sets only
-    (``training_only``; 64 and 32 of these 256 sets): replayed too, with the trace's own
-    vids (their samplers are indexed by vid), the drawn sets are exact, and marked so."""
+    (``training_only``; 64 and 32 of these 256 sets), which replace as the others do:
+    replayed too, with the trace's own vids (their samplers are indexed by vid), the
+    drawn and the training sets are exact, counted, and marked so."""
     sets = 4 * SETS
     trace = loop_trace(seed, rows=3 * 32 * sets)
     full = quiet_simulate(trace, policy, 32 * sets, 32, log_hits=True)
     result = quiet_simulate(trace, policy, 32 * sets, 32, sample=rate, salt=salt)
-    assert result.params["sample"]["exact"] and result.params["sample"]["training_sets"]
-    assert result.misses == drawn_misses(trace, full, rate, salt, sets=sets)[0]
+    pol = get_policy(policy)
+    extra = sample.training_sets(pol, sets, 32, {n: p.default for n, p in pol.params.items()})
+    union = np.union1d(sample.sampled_sets(sets, rate, salt), extra)
+    info = result.params["sample"]
+    assert info["exact"] and info["training_sets"] == union.shape[0] - round(rate * sets)
+    assert info["effective"] == union.shape[0] / sets
+    misses, accesses = drawn_misses(trace, full, rate, salt, sets=sets, extra=extra)
+    assert (result.misses, info["kept_accesses"]) == (misses, accesses)
 
 
 def test_without_the_leader_sets_drrip_is_not_exact(monkeypatch):

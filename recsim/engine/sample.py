@@ -226,10 +226,11 @@ def training_sets(pol, sets: int, ways: int, params: dict) -> np.ndarray:
 class _Plan:
     """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
     sets, ...)``), the inner replay's capacity and ways, the effective rate, the full
-    buffer's ``(capacity, sets, ways)``, the replayed sets, the drawn sets when the policy's
-    training sets are replayed too (else None: all replayed sets count), the policy's
-    and the prefetcher's parameters as replayed (durations scaled), and whether the
-    replayed sets' misses are exactly the full replay's."""
+    buffer's ``(capacity, sets, ways)``, the replayed sets, the sets counted when not all
+    replayed sets are (a policy's training sets that replace unlike the others: else
+    None), the policy's and the prefetcher's parameters as replayed (durations scaled),
+    whether the counted sets' misses are exactly the full replay's, and the training sets
+    added."""
 
     key: tuple
     capacity: int
@@ -240,6 +241,7 @@ class _Plan:
     drawn: np.ndarray | None = None
     params: tuple = ({}, {})
     exact: bool = False
+    added: int = 0  # training sets replayed beyond the drawn ones
 
 
 def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
@@ -258,14 +260,17 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
     drawn, key, replayed = None, ("sets", sets), chosen
     if train and pol.training_sets:  # its sample keeps the trace's dense ids (_samples)
         extra = training_sets(pol, sets, ways, params[0])
-        drawn, key, replayed = chosen, ("sets", sets, extra.tobytes()), np.union1d(chosen,
-                                                                                   extra)
+        key, replayed = ("sets", sets, extra.tobytes()), np.union1d(chosen, extra)
+        # training sets that replace as the others do count too; else the drawn sets only
+        drawn = None if pol.training_only else chosen
+    counted = replayed if drawn is None else drawn
     # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
     factor = replayed.shape[0] / sets
-    return _Plan(key, cap, ways, chosen.shape[0] / sets, full, replayed, drawn,
+    return _Plan(key, cap, ways, counted.shape[0] / sets, full, replayed, drawn,
                  tuple(scaled_durations(p, q, factor, TRACE_CLOCK)
                        for p, q in zip(plugins, params)),
-                 exact=not pol.cross_set or (drawn is not None and pol.training_only))
+                 not pol.cross_set or (len(key) == 3 and pol.training_only),
+                 replayed.shape[0] - chosen.shape[0])
 
 
 def _drawn_only(result, sub: Trace, positions: np.ndarray, plan: _Plan, mark: int,
@@ -277,23 +282,37 @@ def _drawn_only(result, sub: Trace, positions: np.ndarray, plan: _Plan, mark: in
     bypasses, which a hit log does not tell apart by set, are those of all replayed sets
     scaled by the drawn sets' share of their misses (an approximation)."""
     dense = sub.dense()
-    drawn = np.isin(set_index(np.asarray(dense.keys), plan.full[1]), plan.drawn)[dense.vid]
+    vid = np.asarray(dense.vid)
+    chosen = np.zeros(plan.full[1], bool)
+    chosen[plan.drawn] = True
+    drawn = chosen[set_index(np.asarray(dense.keys)[vid], plan.full[1])]
     start = int(np.searchsorted(positions, mark))
     span = drawn.copy()
     span[:start] = False
     log, counts = result.hit_log, result.counts
     accesses, hits = int(span.sum()), int(log[span].sum())
-    first = np.unique(np.asarray(dense.vid), return_index=True)[1]
     share = (accesses - hits) / max(result.misses, 1)
     result.counts = {**dict.fromkeys(counts, 0), "accesses": accesses, "cache_hits": hits,
                      "on_demand_fetches": accesses - hits,
-                     "compulsory_misses": int(span[first].sum()),
+                     "compulsory_misses": _first_uses(vid, span, dense.n_unique),
                      "evictions": round(share * counts["evictions"]),
                      "bypasses": round(share * counts["bypasses"])}
     if per_table:
         result.per_table = metrics.per_table(sub.table[span], log[span], sub.n_tables)
     result.hit_log = None
     return positions[drawn]
+
+
+@njit(cache=True)
+def _first_uses(vid, span, n_vids):
+    """How many vectors' first access is one of the accesses ``span`` marks."""
+    seen = np.zeros(n_vids, np.bool_)
+    n = 0
+    for i in range(vid.shape[0]):
+        if not seen[vid[i]]:
+            seen[vid[i]] = True
+            n += span[i]
+    return n
 
 
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
@@ -387,7 +406,7 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
             "method": plan.key[0], "exact": plan.exact,
             "kept_accesses": kept.shape[0], "accesses": trace.n_accesses,
-            "training_sets": 0 if plan.drawn is None else len(plan.sets) - len(plan.drawn),
+            "training_sets": plan.added,
             "adjusted": _adjust(result.counts, plan.rate * counted)}
         result.params["dedup"] = dedup
         result.timings["sample_s"] = sample_s
