@@ -38,9 +38,11 @@ accesses are in the sub-trace, in trace order) and counts only the drawn sets, f
 replay's hit log (:func:`_drawn_only`; a plain replay only: with a prefetcher or a fetch
 latency the sample is the drawn sets alone). Such a sample keeps the trace's own dense
 ids: Hawkeye's sampler and Mockingjay's sampled cache pick their sets by vid. With
-``Policy.training_only`` (the global state changes on the training sets' accesses only)
-the drawn sets are then exact. The cost: the training sets' accesses, replayed with a hit
-log.
+``Policy.training_only`` (the global state changes on the training sets' accesses only,
+and they replace as the other sets do: Hawkeye, Mockingjay; not DRRIP, whose leader sets
+run fixed policies) every replayed set is exact and counted, with no hit log. The cost:
+the training sets' accesses (for Hawkeye and Mockingjay about 3% of the sets at any
+size).
 
 **Durations** (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`): a sample's
 clock runs slower, so a miniature simulation scales every duration by R (a log2 one by
@@ -245,9 +247,10 @@ class _Plan:
 
 
 def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
-          train: bool) -> _Plan:
+          plain: bool) -> _Plan:
     """The plan of one size (module docstring): ``plugins`` and ``params``, the policy and
-    the prefetcher and their parameters; ``train``: replay the policy's training sets."""
+    the prefetcher and their parameters; ``plain``: a replay without prefetcher or fetch
+    latency, whose hit log can restrict the counts to the drawn sets."""
     full = resolve_geometry(capacity, ways)
     cap, sets, ways = full
     pol = plugins[0]
@@ -258,7 +261,7 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
                                               for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
     drawn, key, replayed = None, ("sets", sets), chosen
-    if train and pol.training_sets:  # its sample keeps the trace's dense ids (_samples)
+    if pol.training_sets and (pol.training_only or plain):  # the trace's ids (_samples)
         extra = training_sets(pol, sets, ways, params[0])
         key, replayed = ("sets", sets, extra.tobytes()), np.union1d(chosen, extra)
         # training sets that replace as the others do count too; else the drawn sets only
@@ -385,9 +388,9 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
         cache = None  # the samples of another trace
     unique = trace.dense().n_unique
     # the drawn sets' counts come from a hit log: plain replays only (_drawn_only)
-    train = pf.name == "none" and not settings.fetch_latency
+    plain = pf.name == "none" and not settings.fetch_latency
     plans = [_plan((pol, pf), (pol_params, pf_params), resolve_capacity(c, unique),
-                   settings.ways, rate, settings.salt, train) for c in capacities]
+                   settings.ways, rate, settings.salt, plain) for c in capacities]
     samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
     # what the full replay counts (_adjust): every access from eval_after on, or each
     # batch's distinct rows (a batch-replaying policy: FBGEMM's cache)
