@@ -49,8 +49,8 @@ parameter (:mod:`recsim.engine.sample`).
 A policy with global state (``cross_set=True``) that trains it on a fixed subset of sets
 (DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
 ``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too;
-``training_only=True`` says the global state changes on those sets' accesses only, so the
-sampled sets are then exact.
+``training_only=True`` says the global state changes on those sets' accesses only and
+they replace as the others do, so the sampled sets, those included, are then exact.
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -612,8 +612,9 @@ class Policy(_Plugin):
     # global state sees all its training data, and counts only its drawn sets.
     training_sets: Callable = None
     # Whether the global state changes only on accesses to the training sets (it may be
-    # read anywhere): then set sampling, which replays them, is exact. Not DRRIP: its BIP
-    # counter counts the BIP fills of every set.
+    # read anywhere) and the training sets replace as the others do: then set sampling,
+    # which replays them, is exact and counts them too. Not DRRIP: its leader sets run
+    # fixed policies, and its BIP counter counts the BIP fills of every set.
     training_only: bool = False
     # The parameters the engine passes each hook, by position (the module docstring).
     HOOKS: ClassVar[dict] = {
