@@ -48,6 +48,11 @@ has ``8 x capacity`` slots and capacity ``capacity - 2``; a sampled access may s
 that many liveness slots, the victim scan and the friendly-fill ageing are O(capacity)
 per miss. It works, but slowly for large capacities.
 
+Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
+``training_sets``, and the predictor changes on their accesses only (``training_only``),
+so a set sample that replays them too, with the trace's vids (the sampler picks its set
+by vid), is exact; they replace as the others do, so they are counted too.
+
 Differences from ChampSim, and why: the sampler is tagged by the exact vector id (ChampSim
 keeps an 8-bit CRC of the page address, a storage economy that makes unrelated lines
 alias); for a prefetch fill the PC is the table of the prefetched vector (the engine does

@@ -55,6 +55,11 @@ Fully associative buffer (1 set of ``capacity`` ways): one sampled set, ``inf_rd
 ``8 x capacity - 1``, a sampled cache of ``capacity`` sets x 5 ways; the victim scan and
 the ageing (every 8 accesses) are O(capacity): it works, but slowly for large caches.
 
+Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
+``training_sets``, and the predictor changes on their accesses only (``training_only``),
+so a set sample that replays them too, with the trace's vids (the sampler picks its set
+by vid), is exact; they replace as the others do, so they are counted too.
+
 Differences from ChampSim, and why: the sampled cache is tagged by the exact vector id
 (ChampSim keeps 10 address bits, a storage economy); a prefetch fill's PC is the table of
 the prefetched vector (the engine does not pass the triggering PC); prefetches of resident
