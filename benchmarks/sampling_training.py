@@ -1,7 +1,7 @@
 """The cost of replaying the training sets (``Policy.training_sets``) in set-sampled
 curves: per policy, the wall time of a set-sampled curve (``sampled_mrc``, 20 sizes by
-default) with the training sets and without them (the drawn sets alone, as before issue
-32's follow-up), side by side in one run, and the sets replayed.
+default) with the training sets and without them (the drawn sets alone), side by side
+in one run, and the sets replayed.
 
     python benchmarks/sampling_training.py TRACE [--policies drrip hawkeye mockingjay]
         [--rate 0.01] [--ways 32] [--sizes 1% 2% ...]

@@ -357,10 +357,9 @@ def _adjust(counts: dict, expected: float) -> int:
     rates estimate the full replay's; a shortfall of hits leaves them at 0. Both are in
     what the replay counts: ``dedup`` is applied before sampling, and FBGEMM's policies
     count each batch's distinct rows (the caller's ``batch_distinct``). Scaling the
-    difference in raw accesses by the share the policy counted instead (recsim before
-    issue 32's follow-up) left sampled FBGEMM curves 0.1-0.2 off: the difference is
-    mostly hot vectors' repeats within a batch, which FBGEMM counts once. Returns the
-    accesses added."""
+    difference in raw accesses by the share the policy counted instead left sampled
+    FBGEMM curves 0.1-0.2 off (docs/sampling.md): the difference is mostly hot vectors'
+    repeats within a batch, which FBGEMM counts once. Returns the accesses added."""
     d = max(round(expected - counts["accesses"]), -counts["cache_hits"])
     counts["accesses"] += d
     counts["cache_hits"] += d
