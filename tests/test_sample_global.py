@@ -17,7 +17,7 @@ from recsim.engine.settings import set_index
 from recsim.errors import ConfigError
 from recsim.plugin import Int, Policy
 from recsim.policies import lru
-from recsim.registry import get_policy, policies
+from recsim.registry import get_policy, get_prefetcher, policies, resolve_params
 from recsim.traces.trace import Trace, batch_distinct
 
 SETS = 64
@@ -133,15 +133,24 @@ def test_training_sets_are_the_policys(policy):
     assert sampled.params["sample"]["training_sets"] > 0
 
 
+def plan(policy: str, capacity: int, ways: int, rate: float, plain: bool = True,
+         params: dict | None = None):
+    """The sample planner's plan for one size (no replay)."""
+    pol, pf = get_policy(policy), get_prefetcher("none")
+    checked = resolve_params("policy", pol, params)
+    return sample._plan((pol, pf), (checked, {}), capacity, ways, rate, 0, plain)
+
+
 def test_with_a_prefetcher_the_drawn_sets_alone():
-    """With a prefetcher the counts cannot be split by set from a hit log: DRRIP's plain
-    sample, approximate; Hawkeye counts its training sets and needs no hit log."""
-    trace = loop_trace(1)
-    drrip = quiet_simulate(trace, "drrip", 32 * SETS, 32, prefetcher="next_n", sample=0.05)
-    assert drrip.params["sample"]["training_sets"] == 0 and not drrip.params["sample"]["exact"]
-    hawkeye = quiet_simulate(trace, "hawkeye", 32 * SETS, 32, prefetcher="next_n",
-                             sample=0.05, policy_params={"sampled_sets": 8})
-    assert hawkeye.params["sample"]["training_sets"] > 0
+    """With a prefetcher (not ``plain``) the counts cannot be split by set from a hit log:
+    DRRIP's sample is the drawn sets alone, approximate; Hawkeye counts its training sets
+    and needs no hit log."""
+    drrip = plan("drrip", 32 * 4096, 32, 0.01, plain=False)
+    assert (drrip.added, drrip.drawn, drrip.exact) == (0, None, False)
+    assert plan("drrip", 32 * 4096, 32, 0.01).added == 64
+    hawkeye = plan("hawkeye", 32 * 4096, 32, 0.01, plain=False)
+    assert hawkeye.added > 0 and hawkeye.drawn is None and hawkeye.exact
+    assert hawkeye.rate == hawkeye.sets.shape[0] / 4096 > 0.03
 
 
 def test_bad_training_sets():
@@ -164,18 +173,14 @@ def test_durations_are_scaled():
     """MQ's lifetime counts its set's accesses: a miniature simulation scales it by R (a
     set sample keeps it: MQ's sets are exact); LHD's reconfiguration interval counts the
     trace's: a set sample scales it by the share of the sets replayed."""
-    trace = loop_trace(2)
-    mini = quiet_simulate(trace, "mq", 1000, 0, sample=0.1)
+    mini = quiet_simulate(loop_trace(2), "mq", 1000, 0, sample=0.1)  # what is replayed
     assert mini.params["policy"]["lifetime"] == 1000
-    assert quiet_simulate(trace, "mq", 32 * SETS, 32, sample=0.1).params["policy"][
-        "lifetime"] == 10_000
-    lhd = quiet_simulate(trace, "lhd", 32 * SETS, 32, sample=0.25,
-                         policy_params={"reconfigure_every": 1000})
-    assert lhd.params["policy"]["reconfigure_every"] == 250  # 16 of 64 sets
-    assert lhd.params["policy"]["age_coarsening"] == 8  # 10 + log2(1/4)
-    mini = quiet_simulate(trace, "lhd", 1000, 0, sample=0.01)
-    assert (mini.params["policy"]["reconfigure_every"], mini.params["policy"]["age_coarsening"]) \
-        == (10_486, 3)  # 2^20 x 0.01; 10 + log2(0.01) = 3.36
+    assert plan("mq", 32 * SETS, 32, 0.1).params[0]["lifetime"] == 10_000
+    lhd = plan("lhd", 32 * SETS, 32, 0.25, params={"reconfigure_every": 1000}).params[0]
+    assert lhd["reconfigure_every"] == 250  # 16 of 64 sets
+    assert lhd["age_coarsening"] == 8  # 10 + log2(1/4)
+    lhd = plan("lhd", 1000, 0, 0.01).params[0]
+    assert (lhd["reconfigure_every"], lhd["age_coarsening"]) == (10_486, 3)  # 10 - 6.64
     spec = {"d": Int(0, lo=0, unit="accesses"), "h": Int(50, lo=20, hi=60, unit="accesses"),
             "n": Int(7), "e": Int(3, lo=1, unit="log2 accesses")}
     plugin = type("P", (), {"params": spec})
