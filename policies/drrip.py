@@ -33,6 +33,13 @@ rather than an empty way. Once a set is full the two agree. PSEL moves on every 
 a leader set, the fills into empty ways included (the legacy code updates the
 replacement state on every fill).
 
+Set sampling (:mod:`recsim.engine.sample`) also replays the leader sets
+(``training_sets``), so PSEL moves as in the full replay. It is still approximate: the BIP
+counter is shared by every set in BIP mode, so which BIP fill is the 1-in-``bip_max``
+insertion at maxRRPV - 1 depends on the fills of sets outside the sample. With a
+``bip_max`` above the fills of the replay (BIP never inserts at maxRRPV - 1) the sampled
+sets are exact (tested).
+
 Cost: the victim search is SRRIP's (:mod:`recsim.policies.srrip`: 8 ways a 64-bit word
 when the ways are a multiple of 8): cheap at 32 ways, O(capacity) per miss when fully
 associative.
@@ -70,13 +77,23 @@ def leader_sets_lcg(sets: int, n: int) -> list[int]:
     return out
 
 
+def leaders(sets: int, params: dict) -> list[int]:
+    """The leader sets: the BIP leaders, then as many SRRIP leaders."""
+    return leader_sets_lcg(sets, 2 * leader_count(sets, params["leader_sets"]))
+
+
+def training_sets(sets, ways, params):
+    """PSEL's training data: the leader sets (``Policy.training_sets``)."""
+    return np.array(leaders(sets, params), dtype=np.int64)
+
+
 def make_state(ctx, params):
     max_rrpv = (1 << params["rrpv_bits"]) - 1
     psel_bits, bip_max = params["psel_bits"], params["bip_max"]
-    k = leader_count(ctx.sets, params["leader_sets"])
+    chosen = leaders(ctx.sets, params)
     leader = np.full(ctx.sets, -1, dtype=np.int8)  # -1 follower, 0 BIP, 1 SRRIP leader
-    for i, s in enumerate(leader_sets_lcg(ctx.sets, 2 * k)):
-        leader[s] = 0 if i < k else 1
+    for i, s in enumerate(chosen):
+        leader[s] = 0 if i < len(chosen) // 2 else 1
     psel_max = (1 << psel_bits) - 1
     conf = np.array([max_rrpv, 0, 0, psel_max, psel_max // 2, bip_max], dtype=np.int64)
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)
@@ -122,7 +139,8 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 
 POLICY = Policy("drrip", "dynamic RRIP, SRRIP/BRRIP set dueling (Jaleel et al. ISCA 2010; "
                 "legacy ChampSim drrip.llc_repl)", make_state, victim, on_hit=on_hit,
-                on_fill=on_fill, cross_set=True,  # PSEL counts misses of all sets
+                on_fill=on_fill, cross_set=True,  # PSEL and the BIP counter are global
+                training_sets=training_sets,
                 params={"rrpv_bits": RRPV_BITS,
                         "leader_sets": Int(32, lo=0, hi=1 << 20, help="leader sets per policy "
                                            "(at most a quarter of the sets are used)"),

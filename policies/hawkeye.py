@@ -48,6 +48,11 @@ has ``8 x capacity`` slots and capacity ``capacity - 2``; a sampled access may s
 that many liveness slots, the victim scan and the friendly-fill ageing are O(capacity)
 per miss. It works, but slowly for large capacities.
 
+Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
+``training_sets``, and the predictor changes on their accesses only (``training_only``),
+so a set sample that replays them too, with the trace's vids (the sampler picks its set
+by vid), is exact; they replace as the others do, so they are counted too.
+
 Differences from ChampSim, and why: the sampler is tagged by the exact vector id (ChampSim
 keeps an 8-bit CRC of the page address, a storage economy that makes unrelated lines
 alias); for a prefetch fill the PC is the table of the prefetched vector (the engine does
@@ -115,6 +120,13 @@ def geometry(sets: int, ways: int, params: dict) -> dict:
                 max_counter=(1 << bits) - 1, threshold=1 << (bits - 1))
 
 
+def training_sets(sets, ways, params):
+    """The sampled sets, which run OPTgen and train the predictor: set ``(i * sets) // n``
+    for ``i < n`` (``Policy.training_sets``)."""
+    n = geometry(sets, ways, params)["sampled_sets"]
+    return np.arange(n, dtype=np.int64) * sets // n
+
+
 # conf layout
 C_WAYS, C_VEC, C_CAP, C_TIMER, C_SSETS, C_SWAYS, C_PRED, C_MAX, C_THR, C_STAMP = range(10)
 
@@ -145,8 +157,7 @@ def make_state(ctx, params):
     # demand counters at [0, pred), prefetch counters at [pred, 2 pred)
     shct = np.full(2 * pred, g["threshold"], dtype=np.int16)
     sampled = np.full(ctx.sets, -1, dtype=np.int64)
-    for i in range(n):
-        sampled[(i * ctx.sets) // n] = i
+    sampled[training_sets(ctx.sets, ctx.ways, params)] = np.arange(n)
     timer = np.zeros(n, dtype=np.int64)
     liveness = np.zeros(n * g["optgen_size"], dtype=np.int32)
     entries = g["sampler_sets"] * g["sampler_ways"]
@@ -305,4 +316,4 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("hawkeye", "Hawkeye: OPTgen-trained PC predictor over RRIP (Jain & Lin "
                 "ISCA 2016; ChampSim 025fb6f6)", make_state, victim, on_hit=on_hit,
                 on_fill=on_fill, cross_set=True,  # one predictor for all sets
-                params=PARAMS)
+                training_sets=training_sets, training_only=True, params=PARAMS)

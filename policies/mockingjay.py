@@ -55,6 +55,11 @@ Fully associative buffer (1 set of ``capacity`` ways): one sampled set, ``inf_rd
 ``8 x capacity - 1``, a sampled cache of ``capacity`` sets x 5 ways; the victim scan and
 the ageing (every 8 accesses) are O(capacity): it works, but slowly for large caches.
 
+Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
+``training_sets``, and the predictor changes on their accesses only (``training_only``),
+so a set sample that replays them too, with the trace's vids (the sampler picks its set
+by vid), is exact; they replace as the others do, so they are counted too.
+
 Differences from ChampSim, and why: the sampled cache is tagged by the exact vector id
 (ChampSim keeps 10 address bits, a storage economy); a prefetch fill's PC is the table of
 the prefetched vector (the engine does not pass the triggering PC); prefetches of resident
@@ -110,6 +115,13 @@ def geometry(sets: int, ways: int, params: dict) -> dict:
                 sampled_cache_ways=SAMPLED_CACHE_WAYS, signature_bits=bits)
 
 
+def training_sets(sets, ways, params):
+    """The sampled sets, which train the predictor: set ``(i * sets) // n`` for ``i < n``
+    (``Policy.training_sets``)."""
+    n = geometry(sets, ways, params)["sampled_sets"]
+    return np.arange(n, dtype=np.int64) * sets // n
+
+
 C_WAYS, C_INF_RD, C_INF_ETR, C_MAX_RD, C_TS, C_SC_SETS, C_SC_WAYS = range(7)
 
 
@@ -135,8 +147,7 @@ def make_state(ctx, params):
                        for k in range(4)], dtype=np.int32)
     rdp = np.full(1 << bits, -1, dtype=np.int32)  # -1: never trained
     sampled = np.full(ctx.sets, -1, dtype=np.int32)
-    for i in range(n):
-        sampled[(i * ctx.sets) // n] = i
+    sampled[training_sets(ctx.sets, ctx.ways, params)] = np.arange(n)
     now = np.zeros(n, dtype=np.int64)
     entries = n * g["sampled_cache_sets"] * SAMPLED_CACHE_WAYS
     sc_tag = np.full(entries, -1, dtype=np.int64)  # -1: invalid
@@ -284,6 +295,7 @@ def victim(state, set_, base, ways, vid, t, prefetch):
 POLICY = Policy("mockingjay", "Mockingjay: reuse-distance predictor and ETR eviction with "
                 "bypass (Shah, Jain & Lin HPCA 2022; ishanashah/Mockingjay)", make_state,
                 victim, on_hit=on_hit, on_fill=on_fill, cross_set=True,  # one predictor
+                training_sets=training_sets, training_only=True,
                 params={"sampled_sets": Int(0, lo=0, help="sets that train the predictor "
                                             "(0: all up to 32 sets, else max(32, capacity "
                                             "/ 1024))"),

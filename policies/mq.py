@@ -134,7 +134,8 @@ POLICY = Policy("mq", "MQ: multi-queue LRU by frequency with lifetime demotion (
                 "2001; libCacheSim MQ)", make_state, victim, on_hit=on_hit, on_fill=on_fill,
                 on_evict=on_evict,
                 params={"n_queue": Int(8, lo=1, hi=64, help="number of LRU queues"),
-                        "lifetime": Int(10000, lo=1, help="accesses (per set) a vector may "
+                        "lifetime": Int(10000, lo=1, unit="set accesses",
+                                        help="accesses (per set) a vector may "
                                         "stay unaccessed before it drops one queue"),
                         "qout_size_ratio": Float(4.0, lo=0, hi=64, open_lo=True,
                                                  help="Qout history ids per set, as a "

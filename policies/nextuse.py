@@ -259,11 +259,15 @@ POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGB
                 params={
                     "model": File("", "nextuse-model", help="a saved model to start from "
                                   "(predicts the warm-up too; '': learn from the trace)"),
-                    "warmup": Int(1 << 17, lo=1, help="accesses before the first training"),
-                    "retrain": Int(1 << 17, lo=1, help="accesses between trainings"),
-                    "window": Int(1 << 17, lo=16, help="a training reads the accesses "
+                    "warmup": Int(1 << 17, lo=1, unit="accesses",
+                                  help="accesses before the first training"),
+                    "retrain": Int(1 << 17, lo=1, unit="accesses",
+                                   help="accesses between trainings"),
+                    "window": Int(1 << 17, lo=16, unit="accesses",
+                                  help="a training reads the accesses "
                                   "labelled in this many last accesses"),
-                    "horizon": Int(1 << 18, lo=2, help="next-use distance the label is "
+                    "horizon": Int(1 << 18, lo=2, unit="accesses",
+                                   help="next-use distance the label is "
                                    "clipped at (accesses)"),
                     "trees": Int(32, lo=1, help="boosting rounds per training"),
                     "leaves": Int(32, lo=2, help="leaves per tree"),
@@ -275,7 +279,8 @@ POLICY = Policy("nextuse", "furthest predicted next use, learned online (LightGB
                                     "(recsim.nextuse.learn)"),
                     "duel": Choice("all", tuple(DUELS), help="competitors of the learned "
                                    "ranking in the set duel"),
-                    "freq_epoch": Int(20, lo=1, hi=40, help="the decayed counts halve "
+                    "freq_epoch": Int(20, lo=1, hi=40, unit="log2 accesses",
+                                      help="the decayed counts halve "
                                       "every 2^freq_epoch accesses (the features' longest "
                                       "half-life)"),
                     "sample": Int(64, lo=1, help="ways ranked per eviction when a set has "

@@ -151,7 +151,8 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
 
 PREFETCHER = Prefetcher("mab", "discounted-UCB bandit over next_n and stride on/off "
                         "(Micro-Armed Bandit, MICRO 2023)", make_state, on_access=on_access,
-                        params={"step": Int(1000, lo=1, help="demand accesses per bandit step"),
+                        params={"step": Int(1000, lo=1, unit="accesses",
+                                            help="demand accesses per bandit step"),
                                 "gamma": Float(0.999, lo=0, hi=1, open_lo=True,
                                                help="discount of the arms' statistics per "
                                                "step"),

@@ -57,4 +57,5 @@ PREFETCHER = Prefetcher("oracle", "on a miss, prefetch the next n non-resident v
                         "within window accesses (a reference)", make_state,
                         on_access=on_access,
                         params={"n": Int(1, lo=1, help="vectors prefetched per miss"),
-                                "window": Int(1, lo=1, help="accesses looked ahead")})
+                                "window": Int(1, lo=1, unit="accesses",
+                                              help="accesses looked ahead")})

@@ -245,9 +245,11 @@ def cmd_simulate(args) -> None:
     if "sample" in result.params:
         sample = result.params["sample"]
         how = "exact in the sampled sets" if sample["exact"] else "approximate"
+        training = (f", the policy's {sample['training_sets']:,} training sets replayed too"
+                    if sample.get("training_sets") else "")
         print(f"  sampled ({sample['method']}, rate {sample['effective']:.4g}, salt "
               f"{sample['salt']}, {how}): {sample['kept_accesses']:,} of "
-              f"{sample['accesses']:,} accesses replayed")
+              f"{sample['accesses']:,} accesses counted{training}")
     print(f"  accesses {c['accesses']:,}  hits {result.hits:,}  misses {result.misses:,}  "
           f"hit rate {result.hit_rate:.4f}")
     print(f"  cache hits {c['cache_hits']:,}  prefetch hits {c['prefetch_hits']:,}  "

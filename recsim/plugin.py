@@ -40,7 +40,17 @@ A plug-in declares its parameters as ``params = {name: spec}`` with the typed sp
 range, one-line meaning); :func:`check_params` checks them in one place for the Python
 API, YAML and the command line, so ``make_state`` gets them typed and in range. A check
 that needs the geometry or another parameter stays in ``make_state`` (raised with
-:func:`param_error`).
+:func:`param_error`). A duration, a time constant counted in accesses (MQ's ``lifetime``),
+is declared ``Int(..., unit="accesses")`` (the trace's clock) or ``unit="set accesses"``
+(its set's clock), and the log2 of one (a power-of-two period, LHD's age coarsening)
+``unit="log2 accesses"``: a sampled replay's clock runs slower, so it scales such a
+parameter (:mod:`recsim.engine.sample`).
+
+A policy with global state (``cross_set=True``) that trains it on a fixed subset of sets
+(DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
+``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too;
+``training_only=True`` says the global state changes on those sets' accesses only and
+they replace as the others do, so the sampled sets, those included, are then exact.
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -252,14 +262,32 @@ def _bound(x) -> str:
     return f"{x:g}" if isinstance(x, float) else f"{x:,}" if abs(x) >= 10_000 else str(x)
 
 
+# What a duration parameter counts (``Int(..., unit=...)``): the trace's accesses (a
+# global clock), the accesses of the vector's set (a per-set clock; one set when fully
+# associative), or the log2 of a number of the trace's accesses (a power-of-two period,
+# such as LHD's age coarsening). A miniature simulation scales all of them by its rate
+# (the log2 one by adding log2 of the rate), as its clock runs that much slower; set
+# sampling only the global ones (recsim.engine.sample).
+DURATION_UNITS = ("accesses", "set accesses", "log2 accesses")
+TRACE_CLOCK = ("accesses", "log2 accesses")
+
+
 @dataclass(frozen=True)
 class Int:
-    """An integer parameter in ``[lo, hi]`` (no bound where None); ``pow2``: a power of two."""
+    """An integer parameter in ``[lo, hi]`` (no bound where None); ``pow2``: a power of two;
+    ``unit``: one of :data:`DURATION_UNITS` when it is a duration (a time constant counted
+    in accesses), which a sampled replay scales."""
     default: int | None  # None: required
     lo: int | None = None
     hi: int | None = None
     help: str = ""
     pow2: bool = False
+    unit: str = ""
+
+    def __post_init__(self):
+        if self.unit and self.unit not in DURATION_UNITS:
+            raise ConfigError(f"Int(unit={self.unit!r}): expected one of "
+                              f"{', '.join(map(repr, DURATION_UNITS))} (a duration) or none")
 
     def expected(self) -> str:
         what = "a power of two" if self.pow2 else "an integer"
@@ -368,7 +396,8 @@ class File:
 def describe(spec) -> str:
     """``spec`` in one line for ``recsim policies``: type and range, default, meaning."""
     default = "required" if spec.default is None else f"default {spec.default!r}"
-    return f"{spec.expected()}, {default}: {spec.help}"
+    unit = f" ({spec.unit}: scaled by sampled replays)" if getattr(spec, "unit", "") else ""
+    return f"{spec.expected()}{unit}, {default}: {spec.help}"
 
 
 def defaults(specs: dict) -> dict:
@@ -578,9 +607,19 @@ class Policy(_Plugin):
     # random stream): then a set-associative replay need not equal the per-set fully
     # associative ones, and recsim.testing.check_policy does not compare them.
     cross_set: bool = False
+    # (sets, ways, params) -> the sets whose accesses train the global state (DRRIP's
+    # leader sets, Hawkeye's OPTgen sets): a set-sampled replay also replays them, so the
+    # global state sees all its training data, and counts only its drawn sets.
+    training_sets: Callable = None
+    # Whether the global state changes only on accesses to the training sets (it may be
+    # read anywhere) and the training sets replace as the others do: then set sampling,
+    # which replays them, is exact and counts them too. Not DRRIP: its leader sets run
+    # fixed policies, and its BIP counter counts the BIP fills of every set.
+    training_only: bool = False
     # The parameters the engine passes each hook, by position (the module docstring).
     HOOKS: ClassVar[dict] = {
         "make_state": ("ctx", "params"), "replay": ("ctx", "state"),
+        "training_sets": ("sets", "ways", "params"),
         "victim": ("state", "set_", "base", "ways", "vid", "t", "prefetch"),
         "on_access": ("state", "vid", "t"),
         "on_hit": ("state", "set_", "slot", "vid", "t", "prio"),
@@ -590,6 +629,11 @@ class Policy(_Plugin):
     def __post_init__(self):
         if self.victim is None and self.replay is None:
             raise TypeError(f"policy {self.name!r} has no victim hook")
+        if self.training_sets is not None and not self.cross_set:
+            raise TypeError(f"policy {self.name!r}: training_sets train global state; "
+                            "declare cross_set=True")
+        if self.training_only and self.training_sets is None:
+            raise TypeError(f"policy {self.name!r}: training_only needs training_sets")
         super().__post_init__()
 
 

@@ -290,7 +290,7 @@ class LHDShared:
         self.time = 0
         self.next = self.every
         self.reconfigurations = 0
-        self.shift = 10
+        self.shift = ctx.params["age_coarsening"]  # the code's 10
         self.budget = int(ctx.sets * ctx.ways * 0.01)
         self.admitted = [None] * 8
         self.head = 0

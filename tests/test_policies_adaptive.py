@@ -59,9 +59,10 @@ def test_hypothesis_engine_matches_model(policy, case, seed):
 @pytest.mark.parametrize("every", [7, 64])
 def test_lhd_reconfiguration_matches_model(geometry, every):
     """Short periods and a small age cap reach LHD's reconfigurations, its coarsening at
-    the 6th and 26th and its 32 candidates after the 50th, on a short trace."""
+    the 6th and 26th and its 32 candidates after the 50th, on a short trace (with a
+    finer first age unit at the shorter period)."""
     capacity, ways = geometry
-    params = {"max_age": 64, "reconfigure_every": every}
+    params = {"max_age": 64, "reconfigure_every": every, "age_coarsening": 10 if every > 7 else 2}
     trace = small_trace("scan")
     res = recsim.simulate(trace, "lhd", capacity=capacity, ways=ways, policy_params=params)
     ref = reference_replay(trace, "lhd", capacity, ways, policy_params=params)

@@ -414,12 +414,22 @@ def _first_in_batch(vid, batch_offsets, n_vids):
     return keep[:n], offsets
 
 
+def _firsts(trace: Trace):
+    dense = trace.dense()
+    return _first_in_batch(np.asarray(dense.vid), np.asarray(trace.batch_offsets, np.int64),
+                           dense.n_unique)
+
+
+def batch_distinct(trace: Trace) -> int:
+    """The lookups :func:`dedup_batches` keeps (each batch's distinct vectors), counted."""
+    return int(_firsts(trace)[1][-1])
+
+
 def dedup_batches(trace: Trace) -> Trace:
     """``trace`` with each batch's repeated lookups of a vector dropped (the first kept):
     in memory, the same vectors and dense ids."""
     dense = trace.dense()
-    keep, offsets = _first_in_batch(np.asarray(dense.vid), np.asarray(trace.batch_offsets,
-                                                                      np.int64), dense.n_unique)
+    keep, offsets = _firsts(trace)
     return Trace(np.asarray(trace.table)[keep], np.asarray(trace.row)[keep], offsets,
                  trace.cardinalities, {**trace.meta, "dedup": "batch"},
                  _dense=DenseIds(np.asarray(dense.vid)[keep], dense.keys))

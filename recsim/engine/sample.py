@@ -33,15 +33,36 @@ Two ways to sample, picked by the buffer's geometry:
   (OPT) works unchanged: its next uses are those of the sampled trace (libCacheSim's
   MINISIM had to remap them).
 
-Every sampled result is approximate except set sampling of a per-set policy, and says so:
+**Global state trained on a few sets** (``Policy.training_sets``: DRRIP's leader sets,
+Hawkeye's and Mockingjay's sampled sets): a set sample holds about R of those, so the
+global state would learn from almost nothing (at R = 0.01 on a 32-way meta-like buffer,
+0 or 1 of DRRIP's 64 leader sets). Set sampling therefore replays them too (their
+accesses are in the sub-trace, in trace order) and counts only the drawn sets, from the
+replay's hit log (:func:`_drawn_only`; a plain replay only: with a prefetcher or a fetch
+latency the sample is the drawn sets alone). Such a sample keeps the trace's own dense
+ids: Hawkeye's sampler and Mockingjay's sampled cache pick their sets by vid. With
+``Policy.training_only`` (the global state changes on the training sets' accesses only,
+and they replace as the other sets do: Hawkeye, Mockingjay; not DRRIP, whose leader sets
+run fixed policies) every replayed set is exact and counted, with no hit log. The cost:
+the training sets' accesses (for Hawkeye and Mockingjay about 3% of the sets at any
+size).
+
+**Durations** (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`): a sample's
+clock runs slower, so a miniature simulation scales every duration by R (a log2 one by
+adding log2 R); set sampling keeps per-set durations (exact) and scales the trace-clock
+ones by the share of the sets it replays (:func:`scaled_durations`).
+
+Every sampled result is approximate except set sampling of a per-set policy (or of a
+``training_only`` one with its training sets), and says so:
 the result's capacity, sets and ways are the full buffer's (whose rates it estimates);
 ``result.params["sample"]`` holds the requested ``rate``, the ``effective`` rate (sets
 kept / sets, or the nominal rate for spatial sampling), the ``salt``, the sampled
 replay's ``capacity``, ``sets`` and ``ways``, the ``method``
-(``"sets"`` or ``"spatial"``), ``exact`` (per-set policy under set sampling), the
-accesses kept, the full trace's accesses and ``adjusted``. The counts are the sampled
-replay's own (not scaled up), but for SHARDS-adj: ``adjusted`` = (effective rate x
-accesses) - accesses kept is added to the accesses and the cache hits (:func:`_adjust`),
+(``"sets"`` or ``"spatial"``), ``exact``, the accesses kept, ``training_sets`` (the
+sets replayed beyond the drawn ones), the full trace's accesses and ``adjusted``. The
+counts are the sampled replay's own (not scaled up; of the drawn sets), but for
+SHARDS-adj: ``adjusted`` = (effective rate x the accesses the full replay counts) - the
+accesses counted is added to the accesses and the cache hits (:func:`_adjust`),
 so the rates (miss ratio, hit rate) estimate the full replay's as sampled misses /
 expected sampled accesses. Without it, whether a few hot vectors fall in the sample
 moves the estimate by far more than the buffer does (a Zipf(1) trace at R = 0.1 and 10%
@@ -77,12 +98,13 @@ import warnings
 import numpy as np
 from numba import njit
 
+from recsim.engine import metrics
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import File
+from recsim.plugin import DURATION_UNITS, TRACE_CLOCK, File, Int
 from recsim.registry import get_policy, get_prefetcher, resolve_params
-from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, dedup_batches
+from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, batch_distinct, dedup_batches
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment: spreads the salts apart
 HASH_BITS = 53  # the hash's top bits compared with R x 2**53
@@ -138,10 +160,12 @@ def _select(vid, lo, bits, n_groups, filled, pos):
                     filled[g] += 1
 
 
-def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.ndarray]]:
+def sub_traces(trace: Trace, keeps: list[np.ndarray],
+               same_ids: list[bool] | None = None) -> list[tuple[Trace, np.ndarray]]:
     """For each boolean mask over the trace's vectors, the trace of the accesses of the
-    kept vectors (same keys and layout, dense ids renumbered in key order) and those
-    accesses' positions in ``trace``; all from two compiled passes over the trace."""
+    kept vectors (same keys and layout, dense ids renumbered in key order, or where
+    ``same_ids[g]`` the trace's own dense ids and vectors) and those accesses' positions
+    in ``trace``; all from two compiled passes over the trace."""
     if len(keeps) > 63:
         raise ConfigError(f"sizes: expected at most 63 distinct samples, got {len(keeps)}")
     dense = trace.dense()
@@ -160,21 +184,59 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
     for g, keep in enumerate(keeps):
         p = pos[starts[g]:starts[g + 1]]
         kept = np.flatnonzero(keep)
-        rank[kept] = np.arange(kept.shape[0])
+        if same_ids and same_ids[g]:
+            ids = DenseIds(np.asarray(vid[p]), dense.keys, dense.table_rows)
+        else:
+            rank[kept] = np.arange(kept.shape[0])
+            ids = DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept], dense.table_rows)
         sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
                     np.searchsorted(p, trace.batch_offsets).astype(np.int64),
                     trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
-                    _dense=DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept],
-                                    dense.table_rows))
+                    _dense=ids)
         out.append((sub, p))
     return out
+
+
+def scaled_durations(plugin, params: dict, factor: float, units: tuple) -> dict:
+    """``params`` with every duration of ``plugin`` counted in one of ``units``
+    (``Int(..., unit=...)``, :data:`recsim.plugin.DURATION_UNITS`) multiplied by
+    ``factor`` (a log2 one: ``log2(factor)`` added): rounded, kept within the
+    parameter's bounds and a linear one at least 1 (a value of 0, "derive it", stays 0)."""
+    out = dict(params)
+    for name, spec in plugin.params.items():
+        if not isinstance(spec, Int) or spec.unit not in units:
+            continue
+        if spec.unit == "log2 accesses":
+            value = round(out[name] + np.log2(factor))
+        elif out[name] > 0:
+            value = max(1, round(factor * out[name]))
+        else:
+            continue
+        value = max(value, spec.lo) if spec.lo is not None else value
+        out[name] = value if spec.hi is None else min(spec.hi, value)
+    return out
+
+
+def training_sets(pol, sets: int, ways: int, params: dict) -> np.ndarray:
+    """The policy's training sets (``Policy.training_sets``), distinct and ascending, or a
+    one-line ConfigError naming the policy if one is no set of the buffer."""
+    chosen = np.unique(np.asarray(pol.training_sets(sets, ways, params), dtype=np.int64))
+    if chosen.shape[0] and (chosen[0] < 0 or chosen[-1] >= sets):
+        raise ConfigError(f"policy {pol.name} ({pol.module}): training_sets gave set "
+                          f"{chosen[0] if chosen[0] < 0 else chosen[-1]}, outside the "
+                          f"{sets:,} sets")
+    return chosen
 
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """How one size is sampled: the key of its sample (``("spatial",)`` or ``("sets",
-    sets)``), the inner replay's capacity and ways, the effective rate, the full buffer's
-    ``(capacity, sets, ways)`` and the sampled sets."""
+    sets, ...)``), the inner replay's capacity and ways, the effective rate, the full
+    buffer's ``(capacity, sets, ways)``, the replayed sets, the sets counted when not all
+    replayed sets are (a policy's training sets that replace unlike the others: else
+    None), the policy's and the prefetcher's parameters as replayed (durations scaled),
+    whether the counted sets' misses are exactly the full replay's, and the training sets
+    added."""
 
     key: tuple
     capacity: int
@@ -182,21 +244,87 @@ class _Plan:
     rate: float
     full: tuple
     sets: np.ndarray | None = None
-    compact: bool = False  # the sampled sets replayed as a buffer of those sets alone
+    drawn: np.ndarray | None = None
+    params: tuple = ({}, {})
+    exact: bool = False
+    added: int = 0  # training sets replayed beyond the drawn ones
+    compact: bool = False  # the replayed sets as a buffer of those sets alone
 
 
-def _plan(pol, capacity: int, ways: int, rate: float, salt: int) -> _Plan:
+def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
+          plain: bool) -> _Plan:
+    """The plan of one size (module docstring): ``plugins`` and ``params``, the policy and
+    the prefetcher and their parameters; ``plain``: a replay without prefetcher or fetch
+    latency, whose hit log can restrict the counts to the drawn sets."""
     full = resolve_geometry(capacity, ways)
     cap, sets, ways = full
+    pol = plugins[0]
     if sets == 1 or pol.replay is not None:
         # a batch-replaying policy sizes its sets itself from the (scaled) capacity
         return _Plan(("spatial",), max(1, round(rate * capacity)), 0 if sets == 1 else ways,
-                     rate, full)
+                     rate, full, params=tuple(scaled_durations(p, q, rate, DURATION_UNITS)
+                                              for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
-    if pol.cross_set:  # its global state may read set numbers: the full geometry
-        return _Plan(("sets", sets), cap, ways, chosen.shape[0] / sets, full, chosen)
-    return _Plan(("sets", sets), chosen.shape[0] * ways, ways, chosen.shape[0] / sets, full,
-                 chosen, compact=True)
+    drawn, key, replayed = None, ("sets", sets), chosen
+    if pol.training_sets and (pol.training_only or plain):  # the trace's ids (_samples)
+        extra = training_sets(pol, sets, ways, params[0])
+        key, replayed = ("sets", sets, extra.tobytes()), np.union1d(chosen, extra)
+        # training sets that replace as the others do count too; else the drawn sets only
+        drawn = None if pol.training_only else chosen
+    counted = replayed if drawn is None else drawn
+    # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
+    factor = replayed.shape[0] / sets
+    # per-set state: the replayed sets alone make the buffer; a cross-set policy's global
+    # state may read set numbers (DRRIP's leader sets), so it keeps the full geometry
+    compact = not pol.cross_set
+    return _Plan(key, replayed.shape[0] * ways if compact else cap, ways,
+                 counted.shape[0] / sets, full, replayed, drawn,
+                 tuple(scaled_durations(p, q, factor, TRACE_CLOCK)
+                       for p, q in zip(plugins, params)),
+                 not pol.cross_set or (len(key) == 3 and pol.training_only),
+                 replayed.shape[0] - chosen.shape[0], compact)
+
+
+def _drawn_only(result, sub: Trace, positions: np.ndarray, plan: _Plan, mark: int,
+                per_table: bool) -> np.ndarray:
+    """Restrict the counts of a replay of the drawn and the training sets to the drawn
+    sets, from its hit log; returns the positions in the full trace of the drawn sets'
+    accesses. Replays with no prefetcher and no fetch latency only: there every miss is an
+    on-demand fetch and a vector's first access its compulsory miss. Evictions and
+    bypasses, which a hit log does not tell apart by set, are those of all replayed sets
+    scaled by the drawn sets' share of their misses (an approximation)."""
+    dense = sub.dense()
+    vid = np.asarray(dense.vid)
+    chosen = np.zeros(plan.full[1], bool)
+    chosen[plan.drawn] = True
+    drawn = chosen[set_index(np.asarray(dense.keys)[vid], plan.full[1])]
+    start = int(np.searchsorted(positions, mark))
+    span = drawn.copy()
+    span[:start] = False
+    log, counts = result.hit_log, result.counts
+    accesses, hits = int(span.sum()), int(log[span].sum())
+    share = (accesses - hits) / max(result.misses, 1)
+    result.counts = {**dict.fromkeys(counts, 0), "accesses": accesses, "cache_hits": hits,
+                     "on_demand_fetches": accesses - hits,
+                     "compulsory_misses": _first_uses(vid, span, dense.n_unique),
+                     "evictions": round(share * counts["evictions"]),
+                     "bypasses": round(share * counts["bypasses"])}
+    if per_table:
+        result.per_table = metrics.per_table(sub.table[span], log[span], sub.n_tables)
+    result.hit_log = None
+    return positions[drawn]
+
+
+@njit(cache=True)
+def _first_uses(vid, span, n_vids):
+    """How many vectors' first access is one of the accesses ``span`` marks."""
+    seen = np.zeros(n_vids, np.bool_)
+    n = 0
+    for i in range(vid.shape[0]):
+        if not seen[vid[i]]:
+            seen[vid[i]] = True
+            n += span[i]
+    return n
 
 
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
@@ -214,7 +342,8 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
             chosen[p.sets] = True
             hashed = mix64(keys.astype(np.uint64)) if hashed is None else hashed
             keeps.append(chosen[set_index(keys, key[1], hashed)])
-    for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
+    same_ids = [len(key) == 3 for key in todo]  # training sets replayed (see _plan)
+    for key, sample in zip(todo, sub_traces(trace, keeps, same_ids) if keeps else ()):
         cache[rate, salt, key] = sample
     return {p.key: cache[rate, salt, p.key] for p in plans}
 
@@ -232,21 +361,20 @@ def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, 
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
         return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table,
-                   vector_sets=sets)
+                   vector_sets=sets, log_hits=plan.drawn is not None)
 
 
-def _adjust(counts: dict, expected: float, kept: int) -> int:
-    """SHARDS-adj (FAST'15 sec. 3.3): the difference between the expected (``rate x N``)
-    and the sampled number of accesses (``kept``, from ``eval_after`` on) counts as hits
-    (mostly the accesses of hot vectors, kept or missed by the sample as a whole), so
-    rates estimate the full replay's; a shortfall of hits leaves them at 0. ``dedup`` is
-    applied before sampling (so this counts the deduplicated accesses), but FBGEMM's
-    policies count each batch's distinct rows once themselves: the difference is then
-    scaled by the share of the sampled accesses they counted, an approximation (hot
-    vectors carry most repeats, and a sample holds them or not). Returns the accesses
-    added."""
-    share = counts["accesses"] / kept if kept else 1.0
-    d = max(round((expected - kept) * share), -counts["cache_hits"])
+def _adjust(counts: dict, expected: float) -> int:
+    """SHARDS-adj (FAST'15 sec. 3.3): the difference between the expected (``rate x`` the
+    accesses the full replay counts) and the sampled replay's counted accesses counts as
+    hits (mostly the accesses of hot vectors, kept or missed by the sample as a whole), so
+    rates estimate the full replay's; a shortfall of hits leaves them at 0. Both are in
+    what the replay counts: ``dedup`` is applied before sampling, and FBGEMM's policies
+    count each batch's distinct rows (the caller's ``batch_distinct``). Scaling the
+    difference in raw accesses by the share the policy counted instead left sampled
+    FBGEMM curves 0.1-0.2 off (docs/sampling.md): the difference is mostly hot vectors'
+    repeats within a batch, which FBGEMM counts once. Returns the accesses added."""
+    d = max(round(expected - counts["accesses"]), -counts["cache_hits"])
     counts["accesses"] += d
     counts["cache_hits"] += d
     return d
@@ -272,24 +400,30 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
         trace, settings = dedup_batches(trace), dataclasses.replace(settings, dedup=None)
         cache = None  # the samples of another trace
     unique = trace.dense().n_unique
-    plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
-             for c in capacities]
+    # the drawn sets' counts come from a hit log: plain replays only (_drawn_only)
+    plain = pf.name == "none" and not settings.fetch_latency
+    plans = [_plan((pol, pf), (pol_params, pf_params), resolve_capacity(c, unique),
+                   settings.ways, rate, settings.salt, plain) for c in capacities]
     samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
+    # what the full replay counts (_adjust): every access from eval_after on, or each
+    # batch's distinct rows (a batch-replaying policy: FBGEMM's cache)
+    counted = (batch_distinct(trace) if pol.replay is not None
+               else trace.n_accesses - settings.eval_after)
     sample_s = (time.perf_counter() - start) / len(plans)
     results = []
     for plan in plans:
         sub, positions = samples[plan.key]
-        result = _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params,
-                        pf_params, per_table)
+        result = _inner(run, sub, positions, plan, settings, policy, prefetcher, *plan.params,
+                        per_table)
+        kept = positions if plan.drawn is None else _drawn_only(
+            result, sub, positions, plan, settings.eval_after, per_table)
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
-            "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
-            "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
-            "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
-                                                             - settings.eval_after),
-                                sub.n_accesses - np.searchsorted(positions,
-                                                                  settings.eval_after))}
+            "method": plan.key[0], "exact": plan.exact,
+            "kept_accesses": kept.shape[0], "accesses": trace.n_accesses,
+            "training_sets": plan.added,
+            "adjusted": _adjust(result.counts, plan.rate * counted)}
         result.params["dedup"] = dedup
         result.timings["sample_s"] = sample_s
         result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
