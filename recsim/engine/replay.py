@@ -32,7 +32,8 @@ from recsim.engine.settings import (
     set_index,
 )
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import NEW, PREFETCHED, QUEUE_SIZE, advice_of, not_resident, readonly
+from recsim.plugin import (NEW, PREFETCHED, QUEUE_SIZE, Unsampled, advice_of, not_resident,
+                           readonly)
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -53,6 +54,8 @@ class ReplayContext:
     prefetching: bool = False  # whether a prefetcher or prefetch advice may fill the buffer
     prefetch_latency: int = 0  # accesses from issuing a prefetch to its arrival
     fetch_latency: int = 0  # accesses from a demand miss to its arrival
+    # a sampled replay's count of candidates outside the sample (recsim.plugin.Unsampled)
+    unsampled: Unsampled | None = None
     _next_use: tuple | None = field(default=None, repr=False)
 
     @property
@@ -141,7 +144,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
            policy_params: dict | None = None, prefetcher_params: dict | None = None, *,
            advice: Advice | None = None, per_table: bool = False, window: int = 0,
-           log_hits: bool = False, chunk: int | None = None) -> metrics.SimResult:
+           log_hits: bool = False, chunk: int | None = None,
+           unsampled: Unsampled | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) under ``settings`` and return exact
     counts.
 
@@ -158,6 +162,9 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     A prefetch is counted as issued, useful, unused or pending only when issued from
     access ``N`` on, so useful <= issued; a first use of an earlier prefetch still counts
     as a prefetch hit (or a late prefetch) of its access.
+
+    ``unsampled``: set by :mod:`recsim.engine.sample` when ``trace`` is a sample, for the
+    prefetcher to count the candidates outside it (``ReplayContext.unsampled``).
     """
     timings = {}
     if not isinstance(trace, Trace):
@@ -183,7 +190,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
             raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
                               + ", ".join(name for name, used in options.items() if used))
         return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
-    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice)
+    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, unsampled)
     features = loop_features(options, ctx.sets)
     if chunk and "GENERAL" in features:
         raise ConfigError("chunk: chunked replay is for plain replays only; this one has "
@@ -236,7 +243,8 @@ def _prepare(trace, settings, policy, prefetcher, advice, timings):
     return trace, dense, advice
 
 
-def _context(trace, dense, cap: int, settings, prefetcher, advice) -> ReplayContext:
+def _context(trace, dense, cap: int, settings, prefetcher, advice,
+             unsampled=None) -> ReplayContext:
     """The geometry (a prefetcher's metadata charged against the buffer first) and what
     the plug-ins see when they build their state."""
     pf, pf_params = prefetcher
@@ -253,7 +261,7 @@ def _context(trace, dense, cap: int, settings, prefetcher, advice) -> ReplayCont
                          prefetching=pf.name != "none" or (advice is not None
                                                            and advice.prefetch_ptr is not None),
                          prefetch_latency=int(settings.prefetch_latency),
-                         fetch_latency=int(settings.fetch_latency))
+                         fetch_latency=int(settings.fetch_latency), unsampled=unsampled)
 
 
 def _run(kernel, args: LoopArgs, mark: int, chunk: int | None, policy) -> None:

@@ -77,7 +77,7 @@ from numba import njit
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import File
+from recsim.plugin import File, Unsampled, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, dedup_batches
 
@@ -211,14 +211,20 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
 
 
 def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
-           per_table: bool):
-    """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller."""
+           per_table: bool, full_keys: np.ndarray):
+    """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller. The
+    prefetcher's candidates that are vectors of the full trace (``full_keys``) but not of
+    the sample are dropped and counted: ``counts["prefetches_unsampled"]``."""
     inner = dataclasses.replace(settings, capacity=plan.capacity, ways=plan.ways,
                                 eval_after=int(np.searchsorted(positions, settings.eval_after)),
                                 sample=None)
+    unsampled = Unsampled(full_keys, np.zeros(1, np.int64), inner.eval_after)
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
-        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table)
+        result = run(sub, inner, policy, prefetcher, pol_params, pf_params,
+                     per_table=per_table, unsampled=unsampled)
+    result.counts["prefetches_unsampled"] = int(unsampled.count[0])
+    return result
 
 
 def _adjust(counts: dict, expected: float, kept: int) -> int:
@@ -261,16 +267,18 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
     plans = [_plan(pol, resolve_capacity(c, unique), settings.ways, rate, settings.salt)
              for c in capacities]
     samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
+    full_keys = readonly(trace.dense().keys)  # shared by the sizes: nothing per vector
     sample_s = (time.perf_counter() - start) / len(plans)
     results = []
     for plan in plans:
         sub, positions = samples[plan.key]
         result = _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params,
-                        pf_params, per_table)
+                        pf_params, per_table, full_keys)
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
-            "method": plan.key[0], "exact": plan.key[0] == "sets" and not pol.cross_set,
+            "method": plan.key[0],  # a prefetcher sees the sample only: approximate
+            "exact": plan.key[0] == "sets" and not pol.cross_set and pf.name == "none",
             "kept_accesses": sub.n_accesses, "accesses": trace.n_accesses,
             "adjusted": _adjust(result.counts, plan.rate * (trace.n_accesses
                                                              - settings.eval_after),
