@@ -161,10 +161,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     accesses from ``N`` on (the replay still starts at access 0; ``hit_log`` stays whole).
     A prefetch is counted as issued, useful, unused or pending only when issued from
     access ``N`` on, so useful <= issued; a first use of an earlier prefetch still counts
-    as a prefetch hit (or a late prefetch) of its access.
-
-    ``unsampled``: set by :mod:`recsim.engine.sample` when ``trace`` is a sample, for the
-    prefetcher to count the candidates outside it (``ReplayContext.unsampled``).
+    as a prefetch hit (or a late prefetch) of its access. ``unsampled``: for a sample's
+    prefetcher (:mod:`recsim.engine.sample`).
     """
     timings = {}
     if not isinstance(trace, Trace):
