@@ -46,10 +46,11 @@ of its vectors: 0.62 against a full 0.45; adjusted, 0.45). The misses stay the s
 replay's: under set sampling of a per-set policy, exactly the full replay's misses in
 the sampled sets.
 
-A prefetcher sees the sampled stream: its candidates are vectors of the sampled trace
-only, so a prefetch of an unsampled vector is never issued (its candidate has no vid
-there). This is an approximation (a prefetch of an unsampled vector would take a slot in
-the full replay); those candidates are not counted, as the prefetcher drops them itself.
+A prefetcher sees the sampled stream: a candidate that is a vector of the full trace but
+not of the sample has no vid there and is dropped, an approximation (in the full replay it
+might take a slot), so the result is not exact; the drops are counted,
+``counts["prefetches_unsampled"]`` (:class:`recsim.plugin.Unsampled`: the full trace's
+keys, shared, and a counter; :func:`_inner`).
 Learned plug-ins with a model (a File parameter set) are refused: their advice is per
 access of the full trace.
 
