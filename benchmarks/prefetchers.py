@@ -13,7 +13,8 @@ utilization, per prefetcher, on the benchmark Zipf trace (10M accesses by defaul
 archive`` of the commit before a change, as for benchmarks/compile.py): each (prefetcher,
 source) replays in its own process, with a kernel cache per source, the sources
 alternating over ``--repeats`` so both see the same load of a shared machine; the table
-gives the median accesses/s of each and whether their counts are equal.
+gives the median accesses/s of each, wall and CPU (the replay call's CPU seconds: the
+steadier figure on a loaded machine), and whether their counts are equal.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ import recsim
 trace = recsim.load_trace(sys.argv[1])
 policy, ways, buffer, prefetcher = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 kw = dict(prefetch_latency=int(sys.argv[6]), fetch_latency=int(sys.argv[7]))
-for _ in range(2):  # the first compiles or loads the loop
-    r = recsim.simulate(trace, policy, buffer, ways, prefetcher, **kw)
-print(json.dumps({"aps": r.timings["accesses_per_s"], "counts": r.counts}))
+recsim.simulate(trace, policy, buffer, ways, prefetcher, **kw)  # compiles or loads the loop
+cpu = time.process_time()
+r = recsim.simulate(trace, policy, buffer, ways, prefetcher, **kw)
+print(json.dumps({"aps": r.timings["accesses_per_s"], "counts": r.counts,
+                  "cpu_aps": trace.n_accesses / (time.process_time() - cpu)}))
 """
 
 
@@ -57,13 +60,14 @@ def compare(args, trace, sources: list[list[str]]) -> None:
                      str(args.fetch_latency)], env=env, check=True, capture_output=True,
                     text=True).stdout
                 runs.setdefault((name, label), []).append(json.loads(out.splitlines()[-1]))
-    print("| prefetcher | " + " | ".join(f"{label}: M accesses/s" for label, _ in sources)
-          + " | counts equal |")
-    print("|---|" + "---|" * len(sources) + "---|")
+    print("| prefetcher | " + " | ".join(f"{label}: M accesses/s wall | CPU"
+                                          for label, _ in sources) + " | counts equal |")
+    print("|---|" + "---|---|" * len(sources) + "---|")
     for name in args.prefetchers:
         got = [runs[name, label] for label, _ in sources]
-        speeds = [statistics.median(r["aps"] for r in g) / 1e6 for g in got]
-        same = all(g[0]["counts"] == got[0][0]["counts"] for g in got)
+        speeds = [statistics.median(r[k] for r in g) / 1e6 for g in got for k in ("aps",
+                                                                                "cpu_aps")]
+        same = all(r["counts"] == got[0][0]["counts"] for g in got for r in g)
         print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in speeds) + f" | {same} |")
 
 

@@ -305,3 +305,14 @@ def test_no_unsampled_prefetches_without_sampling():
     assert whole.params["sample"]["capacity"] == 60
     assert whole.counts["prefetches_unsampled"] == 0
     assert (whole.prefetches_issued, whole.misses) == (full.prefetches_issued, full.misses)
+
+
+def test_cli_prints_unsampled_prefetches(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.traces import native
+
+    native.write(gapped_trace(5, 3000), tmp_path / "g")
+    assert main(["simulate", "--trace", str(tmp_path / "g"), "--capacity", "10%", "--ways", "0",
+                 "--prefetcher", "next_n", "--sample", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "approximate" in out and "unsampled (dropped) " in out
