@@ -244,6 +244,20 @@ def test_sweep_sample_per_policy_and_bad_values(tmp_path):
     spec.write_text(MIXED.replace("[null, 0.5]", "[null, x]"))
     with pytest.raises(ConfigError, match=r"m\.yaml: sample\[1\]: Input should be a valid"):
         load_experiment(spec)
+    model = "{name: recmg, params: {model: cm}}"  # a learned model: refused when sampled
+    learned = (MIXED.replace("policies: [lru]", f"policies: [lru, {model}]")
+               + "eval_after: 100\nmodels: {cm: {kind: recmg-cache, train_accesses: 100}}\n")
+    spec.write_text(learned)
+    with pytest.raises(ConfigError, match=r"m\.yaml: policies\[1\]: recmg replays a model, "
+                                          r"which cannot be sampled .*\(sample\)$"):
+        load_experiment(spec)
+    spec.write_text(learned + "zip: [[policies, sample]]\n")  # zipped: its own rate
+    with pytest.raises(ConfigError, match=r"policies\[1\]: recmg replays a model.*\(zip\)$"):
+        load_experiment(spec)
+    spec.write_text(learned.replace("[null, 0.5]", "[0.5, null]")
+                    + "zip: [[policies, sample]]\n")  # the model's cells in full: accepted
+    assert {(c.policy.name, c.sample) for c in expand(load_experiment(spec))} == {
+        ("lru", 0.5), ("recmg", None)}
 
 
 # -- prefetches of unsampled vectors ------------------------------------------------------

@@ -403,6 +403,7 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
                 raise ConfigError(f"{path}: {exc}") from None
             params = _checkpoints(exp, f"{key}[{i}].params", f"{kind} '{found.name}'", found,
                                   params)
+            _sampled_model(exp, key, i, found, params)
             exp._plugins[key].append(Plugin(name=plugin.name, params=params))
     if exp.latency is not None:
         calibration = path.parent / exp.latency.calibration
@@ -455,6 +456,18 @@ def _checkpoints(exp: Experiment, where: str, owner: str, plugin, params: dict) 
                               f"span of model '{value}' ({model.train_accesses:,} accesses): "
                               "learned strategies are judged after it")
     return out
+
+
+def _sampled_model(exp: Experiment, key: str, i: int, plugin, params: dict) -> None:
+    """Refuse, before any work, a plug-in that replays a model in a sampled cell (its
+    advice is per access of the full trace): at any rate of ``sample`` below 1, or at its
+    own when ``zip`` pairs the two axes."""
+    zipped = any(key in group and "sample" in group for group in exp.zip)
+    rates = [exp.sample[i]] if zipped else exp.sample
+    if files_set(plugin, params) and any(r is not None and r < 1 for r in rates):
+        raise ConfigError(f"{exp.file}: {key}[{i}]: {plugin.name} replays a model, which "
+                          "cannot be sampled (its advice is per access of the full trace); "
+                          f"keep it out of the sampled cells ({'zip' if zipped else 'sample'})")
 
 
 def _plugin(spec: PluginSpec) -> Plugin:
