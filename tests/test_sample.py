@@ -187,6 +187,8 @@ ways: 8
 policies: [lru]
 prefetchers: [none, next_n]
 sample: [null, 0.5]
+tables: [prefetch]
+plots: [hit_rate_vs_capacity]
 paper:
   - {source: t, metric: hit_rate, value: 1.0, where: {sample: 0.5}, relative_to: {sample: null}}
 """
@@ -215,7 +217,17 @@ def test_sweep_holds_full_and_sampled_cells(tmp_path):
     info = json.loads((out / "experiment.json").read_text())
     assert info["paper"][0]["rows"] == 2  # sampled / full, per prefetcher
     report = (out / "report.md").read_text()
-    assert "lru (sampled 0.5)" in report or "0.5 (exact sets)" in report
+    assert "| sampled (rate) |" in report and "0.5 (exact sets)" in report
+    table = (out / "prefetch_table.md").read_text().splitlines()
+    assert table[0].endswith("| unsampled (dropped) |")
+    assert table[3].startswith("| z | 20.0% | lru + next_n (sampled 0.5) |")
+    assert table[3].endswith(f"| {rows[3]['prefetches_unsampled']:,} |")
+    assert table[2].endswith("| - |")  # the full cell has none
+    from recsim.experiments.plots import style  # a sampled series: dashed, its colour
+
+    full, sampled = style("lru + next_n"), style("lru + next_n (sampled 0.5)")
+    assert (sampled["color"], sampled["linestyle"]) == (full["color"], "--")
+    assert (out / "hit_rate_z_8way_next_n.png").exists()
     cells = {r["sample"]: r["cell"] for r in rows if r["prefetcher"] == "none"}
     for kind in (None, 0.5):  # drop one cell of each kind in turn: only it is recomputed
         (out / "cells" / f"{cells[kind]}.json").unlink()
