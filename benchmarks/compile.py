@@ -33,7 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CHILD = """
+# imports recsim and its plug-in packages from $RECSIM_BENCH_SOURCE, when set (also
+# benchmarks/prefetchers.py's children)
+LOADER = """
 import importlib.util, json, os, sys, time, warnings
 warnings.simplefilter("ignore")
 source = os.environ.get("RECSIM_BENCH_SOURCE")
@@ -49,6 +51,8 @@ if source:  # recsim and its plug-in packages from that checkout, not the instal
             setattr(sys.modules["recsim"], name.split(".")[1], sys.modules[name])
     for name in reversed(packages):
         sys.modules[name].__spec__.loader.exec_module(sys.modules[name])
+"""
+CHILD = LOADER + """
 import recsim
 from recsim.traces import zipf
 trace = zipf.generate(20_000, tables=1, rows=5_000, alpha=0.9, seed=0)
@@ -106,8 +110,8 @@ def experiment_seconds(source: str | None, yaml: str) -> tuple[float, float]:
     """(wall, CPU) seconds of ``recsim run yaml`` from a cold start, output to a scratch
     folder."""
     with tempfile.TemporaryDirectory(prefix="recsim-run-") as out:
-        _, wall, cpu = _cold_run(source, [sys.executable, "-c", CHILD.split("import recsim\n")[0]
-                                          + RUN, str(Path(yaml).resolve()), "--output", out])
+        _, wall, cpu = _cold_run(source, [sys.executable, "-c", LOADER + RUN,
+                                          str(Path(yaml).resolve()), "--output", out])
     return wall, cpu
 
 

@@ -84,8 +84,8 @@ from collections import namedtuple
 import numpy as np
 
 from recsim.engine.preload import preload
-from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Bool, Prefetcher, hook,
-                          readonly, vid_of_key)
+from recsim.plugin import (HIT, LATE_PREFETCH, MISS, PREFETCH_HIT, Bool, Prefetcher, candidate_vid,
+                          hook, readonly)
 
 HISTORY_SETS = 8
 HISTORY_WAYS = 16
@@ -121,7 +121,7 @@ def ip_set(tables):
 # vector its fetch record (2t+2 demand, 2t+1 prefetch); the pending demand fills (address,
 # IP, issue time); scratch for the timely deltas; regs (FETCH_LAT ..)
 State = namedtuple("State", "keys vids rows ips history entries slots issue fetched fills found "
-                            "regs")
+                            "regs unsampled")
 
 
 def make_state(ctx, params):
@@ -148,7 +148,7 @@ def make_state(ctx, params):
                  np.zeros(tracked, np.int64),  # fetch record: 2t+2 demand, 2t+1 prefetch
                  np.zeros((queue, 3), np.int64),  # pending demand fills: address, IP, issue time
                  np.zeros(HISTORY_WAYS, np.int64),  # scratch: timely deltas
-                 regs)
+                 regs, ctx.unsampled)
 
 
 @hook
@@ -335,7 +335,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
         target = addr + d
         if target < ips[table, LO] or target >= ips[table, HI]:
             continue
-        w = vid_of_key(keys, vid, target)
+        w = candidate_vid(keys, vid, target, state.unsampled, t)
         if w >= 0:
             out[m] = w
             m += 1

@@ -66,7 +66,7 @@ from collections import namedtuple
 import numpy as np
 
 from recsim.engine.preload import preload
-from recsim.plugin import Float, Int, Prefetcher, hook, param_error, vid_of_key
+from recsim.plugin import Float, Int, Prefetcher, candidate_vid, hook, param_error
 
 OWNER = "prefetcher 'bingo'"  # as parameter errors name it
 TABLE_WAYS = 16  # filter and accumulation tables (the reference's default associativity)
@@ -90,8 +90,10 @@ def _log2(n):
 # the trace's keys and vids; conf (REGION_BITS ..); votes needed by voters; the filter,
 # accumulation and pattern history tables (rows: the fields below); a counting filter of the
 # regions in the first two; each entry's vid span; per block of vids the spans touching it;
-# per PHT set its last vote; the LRU clock
-State = namedtuple("State", "keys vids conf need ft at pht tracked spans marks memo clock")
+# per PHT set its last vote; the LRU clock; a sampled replay's count of candidates outside
+# the sample (else None)
+State = namedtuple("State", "keys vids conf need ft at pht tracked spans marks memo clock "
+                            "unsampled")
 
 
 def make_state(ctx, params):
@@ -124,7 +126,8 @@ def make_state(ctx, params):
                  # the entry spans touching it
                  np.full((2, pht_sets), -1, dtype=np.int64),  # per PHT set: last vote's (pc,
                  # offset) tag and its outcome (-1: none since the set last changed)
-                 np.zeros(1, dtype=np.int64))  # LRU clock
+                 np.zeros(1, dtype=np.int64),  # LRU clock
+                 ctx.unsampled)
 
 
 def votes_needed(threshold, ways):
@@ -298,10 +301,10 @@ def _reverse32(x):
 
 
 @hook
-def emit(keys, vid, footprint, width, out):
+def emit(keys, vid, footprint, width, out, unsampled, t):
     """Write the vids of ``footprint`` (offsets of ``vid``'s region, ``vid``'s own excluded)
     into ``out``, nearest offset first, + before -; offsets that are no vector of the
-    trace are dropped."""
+    trace are dropped (counted in a sampled replay: :func:`recsim.plugin.candidate_vid`)."""
     key = keys[vid]
     offset = key & (width - 1)
     up = footprint >> (offset + 1)  # bit i: offset + 1 + i
@@ -312,10 +315,10 @@ def emit(keys, vid, footprint, width, out):
         dd = _lowest_bit(down) if down != 0 else 32
         if du <= dd:
             up &= up - 1
-            w = vid_of_key(keys, vid, key + 1 + du)
+            w = candidate_vid(keys, vid, key + 1 + du, unsampled, t)
         else:
             down &= down - 1
-            w = vid_of_key(keys, vid, key - 1 - dd)
+            w = candidate_vid(keys, vid, key - 1 - dd, unsampled, t)
         if w >= 0:
             out[n] = w
             n += 1
@@ -365,7 +368,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
     spans[0, f], spans[1, f] = vid - offset, vid + (1 << bits) - 1 - offset
     _cover(marks, spans, f, 1)
     footprint = pht_lookup(state, table, key) & ~(1 << offset)
-    return emit(keys, vid, footprint, 1 << bits, out) if footprint else 0
+    return emit(keys, vid, footprint, 1 << bits, out, state.unsampled, t) if footprint else 0
 
 
 @hook

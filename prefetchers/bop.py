@@ -68,7 +68,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from recsim.plugin import HIT, Int, Prefetcher, hook, readonly, vid_of_key
+from recsim.plugin import HIT, Int, Prefetcher, candidate_vid, hook, readonly
 
 OFFSETS = (1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8, 9, -9, 10, -10, 11, -11,
            12, -12, 13, -13, 14, -14, 15, -15, 16, -16, 18, -18, 20, -20, 24, -24, 30, -30,
@@ -97,8 +97,9 @@ NEVER = -(1 << 62)  # time of an empty queue slot
 
 # the trace's keys, rows and table bases; the candidate offsets and their scores; the
 # recent-requests (RR) table; the learning accesses in flight (key, time) by time; var
-# (OFFSET ..)
-State = namedtuple("State", "keys rows table_base offsets scores rr queued_key queued_at var")
+# (OFFSET ..); a sampled replay's count of candidates outside the sample (else None)
+State = namedtuple("State", "keys rows table_base offsets scores rr queued_key queued_at var "
+                            "unsampled")
 
 
 def make_state(ctx, params):
@@ -110,7 +111,8 @@ def make_state(ctx, params):
     return State(ctx.keys, readonly(ctx.trace.key_rows()), ctx.trace.table_base,
                  np.array(OFFSETS, np.int64), np.zeros(len(OFFSETS), np.int64),
                  np.full(2 << RR_INDEX_BITS, EMPTY, np.int64),
-                 np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var)
+                 np.zeros(size, np.int64), np.full(size, NEVER, np.int64), var,
+                 ctx.unsampled)
 
 
 @hook
@@ -196,7 +198,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
         c = x + i * d
         if not same_page(x, c):
             break
-        w = vid_of_key(keys, vid, c)
+        w = candidate_vid(keys, vid, c, state.unsampled, t)
         if w >= 0:
             out[m] = w
             m += 1

@@ -66,15 +66,29 @@ NEXT_N_ON, STRIDE_ON = 1, 2
 # and hits so far in this step, step length, generator state.
 ARM, ROUND, POS, HITS, STEP, RNG = range(6)
 # the states of next_n and stride; each arm's discounted pick count and reward sum; ctrl; the
-# parameters
-State = namedtuple("State", "next_n stride counts sums ctrl gamma c restart_prob")
+# parameters; a sampled replay's count of candidates outside the sample (else None)
+State = namedtuple("State", "next_n stride counts sums ctrl gamma c restart_prob unsampled")
 
 
 def make_state(ctx, params):
     ctrl = np.array([0, 1, 0, 0, params["step"], int(ctx.seed) % (1 << 63)], np.int64)
-    return State(next_n_state(ctx, defaults(NEXT_N.params)),
-                 stride_state(ctx, defaults(STRIDE.params)), np.zeros(N_ARMS), np.zeros(N_ARMS),
-                 ctrl, params["gamma"], params["c"], params["restart_prob"])
+    stride = stride_state(ctx, defaults(STRIDE.params))
+    if ctx.unsampled is not None:  # stride runs on every access: it counts apart (keep_unsampled)
+        stride = stride._replace(unsampled=ctx.unsampled._replace(count=np.zeros(1, np.int64)))
+    return State(next_n_state(ctx, defaults(NEXT_N.params)), stride, np.zeros(N_ARMS),
+                 np.zeros(N_ARMS), ctrl, params["gamma"], params["c"], params["restart_prob"],
+                 ctx.unsampled)
+
+
+@hook
+def keep_unsampled(mine, total, keep):
+    """In a sampled replay, add stride's count of the candidates it dropped (``mine``) to
+    the replay's (``total``) when its arm is on (``keep``), as its candidates are issued
+    only then; reset it. Nothing for ``mine`` None (other replays)."""
+    if mine is not None:
+        if keep:
+            total.count[0] += mine.count[0]
+        mine.count[0] = 0
 
 
 @hook
@@ -134,6 +148,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
     if arm & NEXT_N_ON:
         m = next_n_access(state.next_n, vid, table, outcome, t, slot_of, out)
     n = stride_access(state.stride, vid, table, outcome, t, slot_of, out[m:])  # always trains
+    keep_unsampled(state.stride.unsampled, state.unsampled, arm & STRIDE_ON)
     if arm & STRIDE_ON:
         first = m
         for j in range(first, first + n):

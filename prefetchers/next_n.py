@@ -6,23 +6,27 @@ hierarchies", IEEE Computer 1978), with a table's rows playing the role of cache
 
 Candidates are mapped to dense vector ids; rows that never occur in the trace have no id
 and are not simulated (they could only pollute the buffer), so this prefetcher's
-pollution is a lower bound.
+pollution is a lower bound. In a sampled replay the rows of the range that are vectors of
+the full trace but not of the sample are dropped and counted
+(:func:`recsim.plugin.unsampled_in_range`).
 """
 
 from collections import namedtuple
 
 
-from recsim.plugin import Choice, Int, Prefetcher, hook, is_hit
+from recsim.plugin import (QUEUE_SIZE, Choice, Int, Prefetcher, hook, is_hit,
+                           unsampled_in_range)
 
 
 # the trace's keys; per table its past-the-end key; the parameters (trigger 'access':
-# every_access)
-State = namedtuple("State", "keys table_end n every_access")
+# every_access); a sampled replay's count of candidates outside the sample (else None)
+State = namedtuple("State", "keys table_end n every_access unsampled")
 
 
 def make_state(ctx, params):
     table_end = ctx.trace.table_base + ctx.trace.table_rows
-    return State(ctx.keys, table_end, params["n"], params["trigger"] == "access")
+    return State(ctx.keys, table_end, params["n"], params["trigger"] == "access",
+                 ctx.unsampled)
 
 
 @hook
@@ -37,11 +41,13 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
         out[m] = w
         m += 1
         w += 1
+    unsampled_in_range(state.unsampled, keys[vid], limit, m, t)
     return m
 
 
 PREFETCHER = Prefetcher("next_n", "prefetch the next n rows of the same table", make_state,
                         on_access=on_access,
-                        params={"n": Int(4, lo=1, help="rows prefetched after the trigger's"),
+                        params={"n": Int(4, lo=1, hi=QUEUE_SIZE,
+                                             help="rows prefetched after the trigger's"),
                                 "trigger": Choice("miss", ("miss", "access"),
                                                   help="which demand accesses prefetch")})

@@ -41,15 +41,17 @@ from collections import namedtuple
 
 import numpy as np
 
-from recsim.plugin import QUEUE_SIZE, Bool, Int, Prefetcher, hook, readonly, vid_of_key
+from recsim.plugin import QUEUE_SIZE, Bool, Int, Prefetcher, candidate_vid, hook, readonly
 
 PAGE_BITS = 6  # 64 keys per page
 NO_KEY = -1  # a table not accessed yet
 
 
 # the trace's keys and rows; per table its first and past-the-end key, last key, last stride
-# and how many times in a row that stride was seen; the parameters (conf[DEGREE] ..)
-State = namedtuple("State", "keys rows table_base table_end last_key last_stride repeats conf")
+# and how many times in a row that stride was seen; the parameters (conf[DEGREE] ..); a
+# sampled replay's count of candidates outside the sample (else None)
+State = namedtuple("State", "keys rows table_base table_end last_key last_stride repeats conf "
+                            "unsampled")
 DEGREE, CONFIRM, CROSS_PAGES = range(3)
 
 
@@ -59,7 +61,8 @@ def make_state(ctx, params):
     return State(ctx.keys, readonly(ctx.trace.key_rows()), base, base + ctx.trace.table_rows,
                  np.full(n_tables, NO_KEY, np.int64), np.zeros(n_tables, np.int64),
                  np.zeros(n_tables, np.int64),
-                 np.array([params["degree"], params["confirm"], params["cross_pages"]], np.int64))
+                 np.array([params["degree"], params["confirm"], params["cross_pages"]], np.int64),
+                 ctx.unsampled)
 
 
 @hook
@@ -86,7 +89,7 @@ def on_access(state, vid, table, outcome, t, slot_of, out):
                 conf[CROSS_PAGES] == 0 and (nxt >> PAGE_BITS) != (c >> PAGE_BITS)):
             break
         c = nxt
-        w = vid_of_key(keys, vid, c)
+        w = candidate_vid(keys, vid, c, state.unsampled, t)
         if w >= 0:
             out[m] = w
             m += 1

@@ -259,7 +259,9 @@ def cmd_simulate(args) -> None:
         util = "-" if result.utilization is None else f"{result.utilization:.4f}"
         print(f"  prefetches issued {c['prefetches_issued']:,}  useful "
               f"{c['prefetches_useful']:,}  unused {c['prefetches_unused']:,}  utilization "
-              f"{util}  pollution misses {c['pollution_misses']:,}")
+              f"{util}  pollution misses {c['pollution_misses']:,}"
+              + (f"  unsampled (dropped) {c['prefetches_unsampled']:,}"
+                 if "prefetches_unsampled" in c else ""))
     for name, total in result.to_dict().get("batch_counters", {}).items():
         print(f"  {name} {total:,}", end="")
     if result.batch_counters is not None:

@@ -25,6 +25,13 @@ A **prefetcher** module in ``prefetchers/`` defines ``PREFETCHER = Prefetcher(..
   whether ``v`` is resident;
 * ``on_evict(state, vid, t)``: ``vid`` left the buffer.
 
+A prefetcher that computes candidate *keys* maps each to a vid with :func:`candidate_vid`
+(passing ``ctx.unsampled`` from its state), or counts a range of keys it enumerates with
+:func:`unsampled_in_range`: in a sampled replay (:mod:`recsim.engine.sample`) a candidate
+that is a vector of the full trace but not of the sample is dropped and counted
+(``prefetches_unsampled``); in any other replay ``ctx.unsampled`` is None and the test
+compiles away.
+
 A miss is compulsory when its vector has never missed before and has never been in the
 buffer (a prefetch that brought it in earlier counts as having been there). A prefetch
 issued at access ``t`` (by a prefetcher, after serving ``t``; by advice, before serving
@@ -95,7 +102,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from numbers import Real
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, NamedTuple
 
 import numba
 import numpy as np
@@ -476,6 +483,43 @@ def vid_of_key(keys, vid, key):
     hi = min(vid + span + 1, keys.shape[0])
     i = lo + np.searchsorted(keys[lo:hi], key)
     return i if i < hi and keys[i] == key else -1
+
+
+class Unsampled(NamedTuple):
+    """What a sampled replay's prefetcher needs to count the candidates it drops
+    (``ctx.unsampled``): the full trace's keys (sorted; its dense ids' own array, shared by
+    every sampled replay of the trace, so nothing per vector is allocated), the counter
+    (``count[0]``) and the first access counted (``span``: ``eval_after``, as the
+    prefetch counts)."""
+
+    keys: np.ndarray
+    count: np.ndarray
+    span: int
+
+
+@hook
+def candidate_vid(keys, vid, key, unsampled, t):
+    """:func:`vid_of_key`, and in a sampled replay (``unsampled``: an :class:`Unsampled`,
+    else None) a key that is no vector of the sample but one of the full trace is counted
+    as a prefetch of an unsampled vector, at access ``t``. Dropped either way (-1)."""
+    w = vid_of_key(keys, vid, key)
+    if w < 0:
+        unsampled_in_range(unsampled, key - 1, key, 0, t)
+    return w
+
+
+@hook
+def unsampled_in_range(unsampled, lo, hi, found, t):
+    """In a sampled replay, count the vectors of the full trace with keys in ``(lo, hi]``
+    beyond the ``found`` of them the sample holds (candidates dropped); from access
+    ``unsampled.span`` on. For ``unsampled`` None an empty function, inlined: Numba prunes
+    the branch on a None argument before typing, so other replays compile as before."""
+    if unsampled is not None:
+        if t >= unsampled.span:
+            full = unsampled.keys
+            n = np.searchsorted(full, hi, side="right") - np.searchsorted(full, lo,
+                                                                           side="right")
+            unsampled.count[0] += n - found
 
 
 # The default hooks: inlined, not disk-cached, as they take every plug-in's state: a

@@ -44,7 +44,8 @@ def test_cli_flags_are_the_declared_settings():
 
 def test_yaml_keys_are_the_declared_settings():
     """The experiment schema has a key per setting: a list for a sweep axis (its default
-    the setting's), else a scalar of the setting's name and type."""
+    the setting's; one value is an axis of one), else a scalar of the setting's name and
+    type."""
     fields = Experiment.model_fields
     hints = typing.get_type_hints(ReplaySettings)
     axes = dict(AXIS_SETTINGS)
@@ -57,6 +58,8 @@ def test_yaml_keys_are_the_declared_settings():
                      eval_after=7, prefetch_budget=3)
     assert exp.settings(capacity=0.2, ways=4, seed=0) == ReplaySettings(
         capacity=0.2, ways=4, eval_after=7, prefetch_budget=3)
+    one = Experiment(name="x", traces=[{"name": "t", "path": "t.trace"}], ways=4, sample=0.5)
+    assert (one.ways, one.sample, one.seeds) == ([4], [0.5], [0])
 
 
 def test_simulate_takes_every_declared_setting_by_keyword():
@@ -67,7 +70,7 @@ def test_simulate_takes_every_declared_setting_by_keyword():
         assert sig.parameters[name].default == declared()[name][0]
     assert sig.parameters["settings"].kind is inspect.Parameter.VAR_KEYWORD
     trace = Trace.from_arrays(np.zeros(50, np.int32), np.arange(50) % 7, [0, 50])
-    kw = {name: 1 for name, (_, how) in declared().items() if not how.axis}
+    kw = {name: 1 for name in declared() if name not in ("capacity", "ways")}
     result = recsim.simulate(trace, "lru", 4, 0, **{**kw, "dedup": None})
     # a sampled replay records sample and salt in params["sample"] (rate 1: a full replay)
     kept = [k for k in kw if k not in ("dedup", "sample", "salt")]

@@ -41,7 +41,7 @@ def _ctx(rows, card, fetch_latency, prefetch_latency=None, tables=None):
     trace = Trace.from_arrays(tables, np.asarray(rows, np.int64), cardinalities=card)
     dense = trace.dense()
     return SimpleNamespace(trace=trace, keys=dense.keys, vids=dense.vid, n_vids=dense.n_unique,
-                           fetch_latency=fetch_latency,
+                           fetch_latency=fetch_latency, unsampled=None,
                            prefetch_latency=(fetch_latency if prefetch_latency is None
                                              else prefetch_latency))
 

@@ -69,10 +69,10 @@ class Run:
         return [self.step(outcome) for _ in range(n)]
 
     def var(self, slot):
-        return int(self.state[-1][slot])
+        return int(self.state.var[slot])
 
     def set(self, slot, value):
-        self.state[-1][slot] = value
+        self.state.var[slot] = value
 
     @property
     def scores(self):

@@ -121,7 +121,8 @@ def test_uniform_is_the_seeded_lcg():
 def _hook_state(step=10**9, arm=0):
     trace = Trace.from_arrays(np.zeros(100, np.int32), np.arange(100))
     dense = trace.dense()
-    ctx = SimpleNamespace(trace=trace, keys=dense.keys, n_vids=dense.n_unique, seed=0)
+    ctx = SimpleNamespace(trace=trace, keys=dense.keys, n_vids=dense.n_unique, seed=0,
+                          unsampled=None)
     state = mab.make_state(ctx, {**DEFAULTS, "step": step})
     state.ctrl[mab.ARM] = arm
     return state

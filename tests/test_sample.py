@@ -4,6 +4,7 @@ of the registry, spatial sampling scales the buffer, sampled curves, and bad inp
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +200,171 @@ def test_adjustment_counts_what_the_replay_counts():
     assert full.counts["accesses"] < 18_000  # batches repeat rows
     assert abs(sampled.counts["accesses"] / (0.25 * full.counts["accesses"]) - 1) < 0.02
     assert abs(sampled.miss_ratio - full.miss_ratio) < 0.05
+
+
+# -- sweeps with full and sampled cells ---------------------------------------------------
+
+MIXED = """
+name: m
+traces:
+  - {name: z, generate: {preset: zipf, accesses: 20000, rows: 3000, alpha: 0.9, seed: 1}}
+capacities: [0.2]
+ways: 8
+policies: [lru]
+prefetchers: [none, next_n]
+sample: [null, 0.5]
+tables: [prefetch]
+plots: [hit_rate_vs_capacity]
+paper:
+  - {source: t, metric: hit_rate, value: 1.0, where: {sample: 0.5}, relative_to: {sample: null}}
+"""
+
+
+def test_sweep_holds_full_and_sampled_cells(tmp_path):
+    """``sample: [null, 0.5]`` is an axis: each cell in full and sampled, keyed apart (a
+    resumed run recomputes only the cell it lacks, of its kind), rows with their rate,
+    coverage against the cell without prefetcher sampled alike, ``where:`` on ``sample``."""
+    import json
+
+    from recsim.experiments.sweep import run_experiment
+
+    spec = tmp_path / "m.yaml"
+    spec.write_text(MIXED)
+    out = tmp_path / "out"
+    rows = run_experiment(spec, out, progress=False)
+    assert [(r["prefetcher"], r["sample"]) for r in rows] == [
+        ("none", None), ("none", 0.5), ("next_n", None), ("next_n", 0.5)]
+    assert len({r["cell"] for r in rows}) == 4
+    assert [r.get("sample_exact") for r in rows] == [None, True, None, False]
+    assert ["prefetches_unsampled" in r for r in rows] == [False, True, False, True]
+    for r in rows[2:]:  # coverage: against the none cell of the same kind
+        base = rows[0 if r["sample"] is None else 1]
+        assert r["coverage"] == (base["misses"] - r["misses"]) / base["misses"]
+    info = json.loads((out / "experiment.json").read_text())
+    assert info["paper"][0]["rows"] == 2  # sampled / full, per prefetcher
+    report = (out / "report.md").read_text()
+    assert "| sampled (rate) |" in report and "0.5 (exact sets)" in report
+    table = (out / "prefetch_table.md").read_text().splitlines()
+    assert table[0].endswith("| unsampled (dropped) |")
+    assert table[3].startswith("| z | 20.0% | lru + next_n (sampled 0.5) |")
+    assert table[3].endswith(f"| {rows[3]['prefetches_unsampled']:,} |")
+    assert table[2].endswith("| - |")  # the full cell has none
+    from recsim.experiments.plots import style  # a sampled series: dashed, its colour
+
+    full, sampled = style("lru + next_n"), style("lru + next_n (sampled 0.5)")
+    assert (sampled["color"], sampled["linestyle"]) == (full["color"], "--")
+    assert (out / "hit_rate_z_8way_next_n.png").exists()
+    cells = {r["sample"]: r["cell"] for r in rows if r["prefetcher"] == "none"}
+    for kind in (None, 0.5):  # drop one cell of each kind in turn: only it is recomputed
+        (out / "cells" / f"{cells[kind]}.json").unlink()
+        again = run_experiment(spec, out, progress=False)
+        assert json.loads((out / "experiment.json").read_text())["computed"] == 1
+        assert [(r["cell"], r["misses"]) for r in again] == [(r["cell"], r["misses"])
+                                                            for r in rows]
+
+
+def test_sweep_sample_per_policy_and_bad_values(tmp_path):
+    """``zip: [[policies, sample]]`` gives each policy its rate; a bad rate in the list
+    is one line naming its index."""
+    from recsim.experiments.schema import load_experiment
+    from recsim.experiments.sweep import expand
+
+    spec = tmp_path / "m.yaml"
+    spec.write_text(MIXED.replace("policies: [lru]", "policies: [lru, s3fifo]")
+                    + "zip: [[policies, sample]]\n")
+    cells = expand(load_experiment(spec))
+    assert [(c.policy.name, c.sample) for c in cells if c.prefetcher.name == "none"] == [
+        ("lru", None), ("s3fifo", 0.5)]
+    spec.write_text(MIXED.replace("[null, 0.5]", "[null, 0.5, 2]"))
+    with pytest.raises(ConfigError, match=r"m\.yaml: sample\[2\]: expected a sampling rate in "
+                                          r"\(0, 1\], got 2"):
+        load_experiment(spec)
+    spec.write_text(MIXED.replace("[null, 0.5]", "[null, x]"))
+    with pytest.raises(ConfigError, match=r"m\.yaml: sample\[1\]: Input should be a valid"):
+        load_experiment(spec)
+    model = "{name: recmg, params: {model: cm}}"  # a learned model: refused when sampled
+    learned = (MIXED.replace("policies: [lru]", f"policies: [lru, {model}]")
+               + "eval_after: 100\nmodels: {cm: {kind: recmg-cache, train_accesses: 100}}\n")
+    spec.write_text(learned)
+    with pytest.raises(ConfigError, match=r"m\.yaml: policies\[1\]: recmg replays a model, "
+                                          r"which cannot be sampled .*\(sample\)$"):
+        load_experiment(spec)
+    spec.write_text(learned + "zip: [[policies, sample]]\n")  # zipped: its own rate
+    with pytest.raises(ConfigError, match=r"policies\[1\]: recmg replays a model.*\(zip\)$"):
+        load_experiment(spec)
+    spec.write_text(learned.replace("[null, 0.5]", "[0.5, null]")
+                    + "zip: [[policies, sample]]\n")  # the model's cells in full: accepted
+    assert {(c.policy.name, c.sample) for c in expand(load_experiment(spec))} == {
+        ("lru", 0.5), ("recmg", None)}
+
+
+# -- prefetches of unsampled vectors ------------------------------------------------------
+
+def gapped_trace(seed: int, n: int) -> Trace:
+    """One table whose rows leave gaps (every third row is never looked up), so a
+    prefetcher's next rows are vectors of the trace, outside a sample, or no vector."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 900, n)
+    rows = rows[rows % 3 != 0]
+    return Trace.from_arrays(np.zeros(rows.shape[0], np.int64), rows, cardinalities=[900])
+
+
+def _kept(trace, ways, capacity, rate, salt):
+    """The keys a sample keeps, by the sample's rule, and whether it keeps each access."""
+    keys = np.asarray(trace.dense().keys)
+    if ways == 0:
+        keep = spatial_keep(keys, rate, salt)
+    else:
+        sets = capacity // ways
+        chosen = np.zeros(sets, bool)
+        chosen[sampled_sets(sets, rate, salt)] = True
+        keep = chosen[set_index(keys, sets)]
+    return set(keys[keep].tolist()), keep[trace.dense().vid]
+
+
+@pytest.mark.parametrize("ways", [0, 8])
+def test_unsampled_prefetches_counted(ways):
+    """A sampled replay counts exactly the candidates that are vectors of the full trace
+    outside the sample (a pure-Python count by the sample's rule): next_n's range
+    (``unsampled_in_range``) and a one-file prefetcher's key (``candidate_vid``), from
+    ``eval_after`` on."""
+    from recsim import registry
+
+    registry.load_plugin_files([Path(__file__).parent / "fixtures" / "skip_one.py"])
+    trace, rate, salt, after = gapped_trace(3, 6000), 0.4, 5, 1000
+    keys = np.asarray(trace.dense().keys)
+    full = set(keys.tolist())
+    kept, in_sample = _kept(trace, ways, 96, rate, salt)
+    seq = keys[trace.dense().vid][in_sample][int(in_sample[:after].sum()):]  # counted
+    ranges = {"next_n": lambda k: range(k + 1, min(k + 3, 899) + 1), "skip_one": lambda k: [k + 2]}
+    for pf, params in (("next_n", {"n": 3, "trigger": "access"}), ("skip_one", {})):
+        want = sum(1 for k in seq.tolist() for c in ranges[pf](k)
+                   if c in full and c not in kept)
+        got = simulate(trace, "lru", 96, ways, pf, prefetcher_params=params, sample=rate,
+                       salt=salt, eval_after=after)
+        assert want > 0 and got.counts["prefetches_unsampled"] == want
+        assert not got.params["sample"]["exact"]  # a prefetcher sees the sample only
+
+
+def test_no_unsampled_prefetches_without_sampling():
+    """A plain replay has no such count; a sample that keeps every vector drops nothing
+    and prefetches as the full replay does."""
+    trace = gapped_trace(4, 3000)
+    full = simulate(trace, "lru", 60, 0, "next_n")
+    assert "prefetches_unsampled" not in full.counts
+    assert spatial_keep(trace.dense().keys, 0.999999, 0).all()
+    whole = simulate(trace, "lru", 60, 0, "next_n", sample=0.999999)
+    assert whole.params["sample"]["capacity"] == 60
+    assert whole.counts["prefetches_unsampled"] == 0
+    assert (whole.prefetches_issued, whole.misses) == (full.prefetches_issued, full.misses)
+
+
+def test_cli_prints_unsampled_prefetches(tmp_path, capsys):
+    from recsim.cli import main
+    from recsim.traces import native
+
+    native.write(gapped_trace(5, 3000), tmp_path / "g")
+    assert main(["simulate", "--trace", str(tmp_path / "g"), "--capacity", "10%", "--ways", "0",
+                 "--prefetcher", "next_n", "--sample", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "approximate" in out and "unsampled (dropped) " in out

@@ -32,7 +32,8 @@ from recsim.engine.settings import (
     set_index,
 )
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import NEW, PREFETCHED, QUEUE_SIZE, advice_of, not_resident, readonly
+from recsim.plugin import (NEW, PREFETCHED, QUEUE_SIZE, Unsampled, advice_of, not_resident,
+                           readonly)
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -54,6 +55,8 @@ class ReplayContext:
     prefetch_latency: int = 0  # accesses from issuing a prefetch to its arrival
     fetch_latency: int = 0  # accesses from a demand miss to its arrival
     set_of: np.ndarray | None = field(default=None, repr=False)  # see vector_sets
+    # a sampled replay's count of candidates outside the sample (recsim.plugin.Unsampled)
+    unsampled: Unsampled | None = None
     _next_use: tuple | None = field(default=None, repr=False)
 
     @property
@@ -148,8 +151,8 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
            policy_params: dict | None = None, prefetcher_params: dict | None = None, *,
            advice: Advice | None = None, per_table: bool = False, window: int = 0,
-           log_hits: bool = False, chunk: int | None = None,
-           vector_sets: np.ndarray | None = None) -> metrics.SimResult:
+           log_hits: bool = False, chunk: int | None = None, vector_sets=None,
+           unsampled: Unsampled | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) under ``settings`` and return exact
     counts.
 
@@ -159,10 +162,9 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     ``chunk``: stream the trace through the loop ``chunk`` accesses at a time, releasing
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
     counts equal a single-shot replay's. Only for replays the plain loop runs
-    (:func:`loop_options`).
-    ``vector_sets``: the set of each vector (by dense id), in place of the hash of its key
-    (:meth:`ReplayContext.vector_sets`; set sampling replays its sampled sets as a buffer
-    of those sets alone).
+    (:func:`loop_options`). ``vector_sets`` and ``unsampled``: a sample's replay
+    (:mod:`recsim.engine.sample`): each vector's set in place of its key's hash
+    (:meth:`ReplayContext.vector_sets`), and its prefetcher's count of candidates outside it.
 
     With ``settings.eval_after = N`` every count, per-table and window statistic is of the
     accesses from ``N`` on (the replay still starts at access 0; ``hit_log`` stays whole).
@@ -184,17 +186,12 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     trace, dense, advice = _prepare(trace, settings, (pol, pol_params), (pf, pf_params),
                                     advice, timings)
     cap = resolve_capacity(settings.capacity, dense.n_unique)
-    if settings.eval_after >= max(trace.n_accesses, 1):
-        raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
-                          f"accesses, got {settings.eval_after:,}")
     options = loop_options(settings, pf.name, advice, per_table or window > 0 or log_hits,
                            chunk)
     if pol.replay is not None:
-        if any(options.values()):
-            raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
-                              + ", ".join(name for name, used in options.items() if used))
-        return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings)
-    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, vector_sets)
+        return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings, options)
+    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, vector_sets,
+                   unsampled)
     features = loop_features(options, ctx.sets)
     if chunk and "GENERAL" in features:
         raise ConfigError("chunk: chunked replay is for plain replays only; this one has "
@@ -235,6 +232,9 @@ def _prepare(trace, settings, policy, prefetcher, advice, timings):
     start = time.perf_counter()
     if settings.dedup:
         trace = dedup_batches(trace)
+    if settings.eval_after >= max(trace.n_accesses, 1):
+        raise ConfigError(f"eval_after: expected fewer than the trace's {trace.n_accesses:,} "
+                          f"accesses, got {settings.eval_after:,}")
     dense = trace.dense()
     timings["remap_s"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -248,7 +248,7 @@ def _prepare(trace, settings, policy, prefetcher, advice, timings):
 
 
 def _context(trace, dense, cap: int, settings, prefetcher, advice,
-             vector_sets=None) -> ReplayContext:
+             vector_sets=None, unsampled=None) -> ReplayContext:
     """The geometry (a prefetcher's metadata charged against the buffer first) and what
     the plug-ins see when they build their state."""
     pf, pf_params = prefetcher
@@ -266,7 +266,8 @@ def _context(trace, dense, cap: int, settings, prefetcher, advice,
                                                            and advice.prefetch_ptr is not None),
                          prefetch_latency=int(settings.prefetch_latency),
                          fetch_latency=int(settings.fetch_latency), set_of=_sets_of(
-                             vector_sets, dense.n_unique, sets))
+                             vector_sets, dense.n_unique, sets),
+                         unsampled=unsampled)
 
 
 def _sets_of(vector_sets, n_vids: int, sets: int) -> np.ndarray | None:
@@ -338,9 +339,13 @@ def _result(pol, pf, params, ctx, args: LoopArgs, settings, timings, per_table, 
         hit_log=stats.hit_log if log_hits else None)
 
 
-def _replay_batches(pol, params, trace, dense, cap, settings, timings) -> metrics.SimResult:
-    """A policy that replaces the replay loop (``Policy.replay``); its first call in a
-    process includes loading (or compiling) its kernel."""
+def _replay_batches(pol, params, trace, dense, cap, settings, timings,
+                    options) -> metrics.SimResult:
+    """A policy that replaces the replay loop (``Policy.replay``), which takes none of
+    ``options``; its first call in a process includes loading (or compiling) its kernel."""
+    if any(options.values()):
+        raise ConfigError(f"policy {pol.name}: it replays whole batches, so it takes no "
+                          + ", ".join(name for name, used in options.items() if used))
     timings["compile_s"] = 0.0
     start = time.perf_counter()
     ctx = ReplayContext(trace, readonly(dense.vid), readonly(dense.keys), cap, 0,

@@ -70,10 +70,11 @@ of its vectors: 0.62 against a full 0.45; adjusted, 0.45). The misses stay the s
 replay's: under set sampling of a per-set policy, exactly the full replay's misses in
 the sampled sets.
 
-A prefetcher sees the sampled stream: its candidates are vectors of the sampled trace
-only, so a prefetch of an unsampled vector is never issued (its candidate has no vid
-there). This is an approximation (a prefetch of an unsampled vector would take a slot in
-the full replay); those candidates are not counted, as the prefetcher drops them itself.
+A prefetcher sees the sampled stream: a candidate that is a vector of the full trace but
+not of the sample has no vid there and is dropped, an approximation (in the full replay it
+might take a slot), so the result is not exact; the drops are counted,
+``counts["prefetches_unsampled"]`` (:class:`recsim.plugin.Unsampled`: the full trace's
+keys, shared, and a counter; :func:`_inner`).
 Learned plug-ins with a model (a File parameter set) are refused: their advice is per
 access of the full trace.
 
@@ -102,7 +103,7 @@ from recsim.engine import metrics
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import DURATION_UNITS, TRACE_CLOCK, File, Int
+from recsim.plugin import DURATION_UNITS, TRACE_CLOCK, File, Int, Unsampled, readonly
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, batch_distinct, dedup_batches
 
@@ -349,19 +350,25 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
 
 
 def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
-           per_table: bool):
+           per_table: bool, full_keys: np.ndarray):
     """Replay one sample with ``run``; ``params["sample"]`` filled in by the caller. A
     compact plan numbers the sampled sets 0..k-1 in their order (each vector's set by the
-    full geometry's hash, then its rank among them)."""
+    full geometry's hash, then its rank among them). The prefetcher's candidates that are
+    vectors of the full trace (``full_keys``) but not of the sample are dropped and
+    counted: ``counts["prefetches_unsampled"]``."""
     inner = dataclasses.replace(settings, capacity=plan.capacity, ways=plan.ways,
                                 eval_after=int(np.searchsorted(positions, settings.eval_after)),
                                 sample=None)
     sets = np.searchsorted(plan.sets, set_index(np.asarray(sub.dense().keys), plan.full[1])) \
         if plan.compact else None
+    unsampled = Unsampled(full_keys, np.zeros(1, np.int64), inner.eval_after)
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
-        return run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table,
-                   vector_sets=sets, log_hits=plan.drawn is not None)
+        result = run(sub, inner, policy, prefetcher, pol_params, pf_params,
+                     per_table=per_table, vector_sets=sets, log_hits=plan.drawn is not None,
+                     unsampled=unsampled)
+    result.counts["prefetches_unsampled"] = int(unsampled.count[0])
+    return result
 
 
 def _adjust(counts: dict, expected: float) -> int:
@@ -409,18 +416,20 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
     # batch's distinct rows (a batch-replaying policy: FBGEMM's cache)
     counted = (batch_distinct(trace) if pol.replay is not None
                else trace.n_accesses - settings.eval_after)
+    full_keys = readonly(trace.dense().keys)  # shared by the sizes: nothing per vector
     sample_s = (time.perf_counter() - start) / len(plans)
     results = []
     for plan in plans:
         sub, positions = samples[plan.key]
         result = _inner(run, sub, positions, plan, settings, policy, prefetcher, *plan.params,
-                        per_table)
+                        per_table, full_keys)
         kept = positions if plan.drawn is None else _drawn_only(
             result, sub, positions, plan, settings.eval_after, per_table)
         result.params["sample"] = {
             "rate": rate, "effective": plan.rate, "salt": settings.salt,
             "capacity": result.capacity, "ways": result.ways, "sets": result.sets,
-            "method": plan.key[0], "exact": plan.exact,
+            "method": plan.key[0],  # a prefetcher sees the sample only: approximate
+            "exact": plan.exact and pf.name == "none",
             "kept_accesses": kept.shape[0], "accesses": trace.n_accesses,
             "training_sets": plan.added,
             "adjusted": _adjust(result.counts, plan.rate * counted)}

@@ -106,7 +106,8 @@ def resolve_geometry(capacity: int, ways: int) -> tuple[int, int, int]:
 @dataclass(frozen=True)
 class Setting:
     """How one replay setting is checked and offered: the YAML key of its sweep axis
-    (``axis``, a list in the YAML; else a scalar key of the setting's own name) and the
+    (``axis``: a list in the YAML, or one value, an axis of one; else a scalar key of the
+    setting's own name) and the
     ``recsim simulate`` flag's argparse options (``cli``; the flag is ``--name-with-dashes``).
     ``minimum``/``note``: an integer setting's bound and what its edge means; ``optional``:
     None is allowed (no cap)."""
@@ -159,7 +160,7 @@ class ReplaySettings:
     sample: float | None = setting(
         None, "replay a sample at rate R in (0, 1]: set sampling (set-associative) or a "
         "miniature simulation of the hashed keys (fully associative); see recsim.engine.sample",
-        cli={"type": float, "metavar": "R"})
+        axis="sample", cli={"type": float, "metavar": "R"})
     salt: int = setting(0, "the sample's hash salt (default 0)", cli={"type": int})
 
     def __post_init__(self):

@@ -2,7 +2,9 @@
 
 Every figure function of a report takes the sweep's rows (or its traces) and the output
 folder and returns ``(PNG file name, caption)`` for each figure it wrote. Rows of several
-seeds are averaged; a series is labelled ``policy`` or ``policy + prefetcher``.
+seeds are averaged; a series is labelled ``policy`` or ``policy + prefetcher``, and a
+sampled one (docs/sampling.md) adds `` (sampled R)`` and is drawn dashed in its strategy's
+colour.
 
 One look everywhere (after seaborn's defaults and libCacheSim's plot scripts): each
 strategy keeps its colour and marker in every figure (:func:`style`), the optimum
@@ -27,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from recsim.experiments.latency import estimate_ms  # noqa: E402
-from recsim.experiments.tables import strategy  # noqa: E402
+from recsim.experiments.tables import series_name, strategy  # noqa: E402
 from recsim.files import atomic_output  # noqa: E402
 
 BREAKDOWN = (("hit by caching", "#4C72B0"), ("hit by prefetch", "#55A868"),
@@ -55,7 +57,7 @@ COLUMN, TWO_COLUMNS = 3.4, 7.0  # inches
 
 def style(name: str) -> dict:
     """Colour, marker, line style, width and drawing order of a strategy (see module)."""
-    key = name.lower()
+    key, sampled, _ = name.lower().partition(" (sampled ")
     parts = [p.strip() for p in key.split("+")]
     h = list(COLORS).index(key) if key in COLORS else zlib.crc32(key.encode())
     color = COLORS.get(key) or COLORS.get(parts[-1]) or PALETTE[h % len(PALETTE)]
@@ -67,6 +69,8 @@ def style(name: str) -> dict:
         out.update(linewidth=2.6, zorder=5, marker="o")
     elif key == "lru":
         out.update(marker="s", zorder=3)
+    if sampled:
+        out.update(linestyle="--")
     return out
 
 
@@ -109,7 +113,7 @@ def _mean(rows: list[dict], value) -> float:
 def _by(rows, *keys) -> dict:
     groups = defaultdict(list)
     for r in rows:
-        groups[tuple(r[k] for k in keys)].append(r)
+        groups[tuple(r.get(k) for k in keys)].append(r)
     return groups
 
 
@@ -122,12 +126,13 @@ def hit_rate_vs_capacity(rows: list[dict], out: Path) -> list[tuple[str, str]]:
                                                  "prefetcher").items():
         fig, ax = _figure(COLUMN)
         sizes = set()
-        for policy, lines in _by(group, "policy").items():
+        for (policy, _), lines in _by(group, "policy", "sample").items():
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
                              100 * _mean(cell, lambda r: r["hit_rate"]))
                             for cell in _by(lines, "requested_capacity").values())
             sizes.update(x for x, _ in points)
-            ax.plot(*zip(*points), label=policy[0], markersize=4, **style(policy[0]))
+            name = series_name(policy, lines[0])
+            ax.plot(*zip(*points), label=name, markersize=4, **style(name))
         geometry, tag = _geometry(ways)
         ax.set_xticks(sorted(sizes), [f"{x:.2g}" for x in sorted(sizes)])
         pf = "" if prefetcher == "none" else f", with prefetcher {prefetcher}"
@@ -191,7 +196,7 @@ def breakdown(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     written = []
     for (trace, ways, size), group in _by(rows, "trace", "requested_ways",
                                           "requested_capacity").items():
-        series = _by(group, "policy", "prefetcher")
+        series = _by(group, "policy", "prefetcher", "sample")
         labels = [strategy(cells[0]) for cells in series.values()]
         shares = np.array([np.mean([_shares(r) for r in cells], axis=0)
                            for cells in series.values()])
@@ -225,7 +230,7 @@ def prefetch_quality(rows: list[dict], out: Path) -> list[tuple[str, str]]:
     with_pf = [r for r in rows if r["prefetcher"] != "none"]
     for (trace, ways, size), group in _by(with_pf, "trace", "requested_ways",
                                           "requested_capacity").items():
-        series = _by(group, "policy", "prefetcher")
+        series = _by(group, "policy", "prefetcher", "sample")
         labels = [strategy(cells[0]) for cells in series.values()]
         fig, axes = _figure(TWO_COLUMNS, 2.8, ncols=2)
         for ax, key, title in ((axes[0], "utilization", "utilization (useful / issued)"),
@@ -273,7 +278,7 @@ def latency(rows: list[dict], out: Path, calibration: dict) -> list[tuple[str, s
     for (trace, ways), group in _by(rows, "trace", "requested_ways").items():
         fig, ax = _figure(COLUMN)
         sizes = set()
-        for _, lines in _by(group, "policy", "prefetcher").items():
+        for _, lines in _by(group, "policy", "prefetcher", "sample").items():
             points = sorted((100 * _mean(cell, lambda r: r["buffer_fraction"]),
                              _mean(cell, lambda r: estimate_ms(calibration, r["miss_ratio"])))
                             for cell in _by(lines, "requested_capacity").values())

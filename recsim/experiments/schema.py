@@ -11,7 +11,8 @@ Schema (unknown keys are errors that name the YAML path)::
       - {name: amazon, path: ../data/amazon.txt, format: user_item, optional: true}  # skipped
                                                                 # with a warning when absent
     capacities: [0.01, 0.05, 0.1]  # fractions of unique vectors, "5%", or vector counts
-    ways: [32]                     # 0 = fully associative
+    ways: [32]                     # 0 = fully associative (an axis takes one value too:
+                                   # ways: 32)
     policies: [lru, {name: belady, params: {bypass: true}}]   # [] for trace-only figures
     prefetchers: [none]
     seeds: [0]
@@ -23,7 +24,8 @@ Schema (unknown keys are errors that name the YAML path)::
     dedup: null                    # batch: a row repeated in a batch counts one lookup
     eval_after: 0                  # count every metric on the accesses from this one on
     sample: null                   # replay every cell on a sample at this rate (approximate
-                                   # cells, marked so; docs/sampling.md)
+                                   # cells, marked so; docs/sampling.md); a list is an axis:
+                                   # [null, 0.01] runs each cell in full and at 1%
     metrics: [hit_rate]            # columns of the printed and reported summary
     plots: [hit_rate_vs_capacity]  # see PLOTS
     tables: [prefetch]             # prefetch statistics (Table IV) in prefetch_table.md;
@@ -42,10 +44,13 @@ Schema (unknown keys are errors that name the YAML path)::
     scales:                        # named overrides; "quick" is the default when present
       full: {traces: [...]}
 
-``capacities``, ``ways`` and ``seeds`` (the axes), the four latency and prefetch keys,
-``dedup``, ``eval_after``, ``sample`` and ``salt`` make each cell's
+``capacities``, ``ways``, ``seeds`` and ``sample`` (the axes), the four latency and
+prefetch keys, ``dedup``, ``eval_after`` and ``salt`` make each cell's
 :class:`~recsim.engine.settings.ReplaySettings`, which checks them: these keys are made
-from its declaration, one key per setting (a list for an axis).
+from its declaration, one key per setting (a list for an axis; one value is an axis of
+one, so ``sample: 0.01`` samples every cell and ``sample: [null, 0.01]`` holds full and
+sampled cells side by side; ``zip: [[policies, sample]]`` gives each policy its own rate).
+A bad value names its place: ``sample[1]: expected a sampling rate in (0, 1], got 2``.
 The sweep itself is :mod:`recsim.experiments.sweep`.
 """
 
@@ -67,14 +72,15 @@ from recsim.plugin import MODEL_KINDS, files_set
 from recsim.registry import get_policy, get_prefetcher, load_plugin_files, resolve_params
 from recsim.traces import check_generator, generators
 
-AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds")
+AXES = ("traces", "capacities", "ways", "policies", "prefetchers", "seeds", "sample")
 PLOTS = ("hit_rate_vs_capacity", "hit_rate_bars", "breakdown", "reuse_distance",
          "prefetch_quality", "latency")
 METRICS = (*COUNTER_NAMES, "hits", "misses", "hit_rate", "miss_ratio", "utilization",
            "coverage", "occupancy", "est_latency_ms")
 TABLES = ("prefetch", "latency")
 AXIS_SETTINGS = tuple((how.axis, name) for name, (_, how) in declared().items() if how.axis)
-MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed")
+MATCH_KEYS = ("trace", "policy", "prefetcher", "requested_capacity", "requested_ways", "seed",
+              "sample")
 
 
 class _Strict(BaseModel):
@@ -83,17 +89,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class _Axes(_Strict):
+    """An axis given one value (``sample: 0.01``, ``ways: 32``) is an axis of one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_value_axes(cls, raw):
+        if not isinstance(raw, dict):
+            return raw
+        return {key: [value] if key in dict(AXIS_SETTINGS) and not isinstance(value, list)
+                else value for key, value in raw.items()}
+
+
 def _settings_keys() -> type[BaseModel]:
     """The YAML keys of the replay settings, made from their declaration
     (:class:`~recsim.engine.settings.ReplaySettings`): a list per sweep axis
-    (``capacities``, ``ways``, ``seeds``), else a scalar of the setting's name;
-    :meth:`Experiment.settings` hands them on and ReplaySettings checks the values."""
+    (``capacities``, ``ways``, ``seeds``, ``sample``), else a scalar of the setting's
+    name; :meth:`Experiment.settings` hands them on and ReplaySettings checks the values."""
     hints = get_type_hints(ReplaySettings)
     keys = {}
     for name, (default, how) in declared().items():
         keys[how.axis or name] = ((list[hints[name]], Field([default], min_length=1))
                                   if how.axis else (hints[name], default))
-    return create_model("_SettingsKeys", __base__=_Strict, **keys)
+    return create_model("_SettingsKeys", __base__=_Axes, **keys)
 
 
 _SettingsKeys = _settings_keys()
@@ -248,7 +266,7 @@ class Experiment(_SettingsKeys):
 
     def settings(self, **axes) -> ReplaySettings:
         """The replay settings of a cell at these axis values (``capacity``, ``ways``,
-        ``seed``), the other settings from the YAML's scalar keys."""
+        ``seed``, ``sample``), the other settings from the YAML's scalar keys."""
         scalars = {name: getattr(self, name) for name, (_, how) in declared().items()
                    if not how.axis}
         return ReplaySettings(**scalars, **axes)
@@ -357,9 +375,9 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
     exp = validate(Experiment, raw, path)
     exp._file, exp._scale = path, scale
     _skip_absent(exp)
-    checks = [("", None, {})] + [(f"{key}[{i}]: ", field, {field: value})
-                                  for key, field in AXIS_SETTINGS
-                                  for i, value in enumerate(getattr(exp, key))]
+    checks = [("", None, {})] + [  # an axis given as one value is named without an index
+        (f"{key}[{i}]: " if isinstance(raw.get(key), list) else f"{key}: ", field, {field: value})
+        for key, field in AXIS_SETTINGS for i, value in enumerate(getattr(exp, key))]
     for where, field, axes in checks:
         try:
             exp.settings(**axes)
@@ -385,6 +403,7 @@ def check_experiment(raw, path, scale: str | None = None) -> Experiment:
                 raise ConfigError(f"{path}: {exc}") from None
             params = _checkpoints(exp, f"{key}[{i}].params", f"{kind} '{found.name}'", found,
                                   params)
+            _sampled_model(exp, key, i, found, params)
             exp._plugins[key].append(Plugin(name=plugin.name, params=params))
     if exp.latency is not None:
         calibration = path.parent / exp.latency.calibration
@@ -437,6 +456,18 @@ def _checkpoints(exp: Experiment, where: str, owner: str, plugin, params: dict) 
                               f"span of model '{value}' ({model.train_accesses:,} accesses): "
                               "learned strategies are judged after it")
     return out
+
+
+def _sampled_model(exp: Experiment, key: str, i: int, plugin, params: dict) -> None:
+    """Refuse, before any work, a plug-in that replays a model in a sampled cell (its
+    advice is per access of the full trace): at any rate of ``sample`` below 1, or at its
+    own when ``zip`` pairs the two axes."""
+    zipped = any(key in group and "sample" in group for group in exp.zip)
+    rates = [exp.sample[i]] if zipped else exp.sample
+    if files_set(plugin, params) and any(r is not None and r < 1 for r in rates):
+        raise ConfigError(f"{exp.file}: {key}[{i}]: {plugin.name} replays a model, which "
+                          "cannot be sampled (its advice is per access of the full trace); "
+                          f"keep it out of the sampled cells ({'zip' if zipped else 'sample'})")
 
 
 def _plugin(spec: PluginSpec) -> Plugin:

@@ -2,7 +2,10 @@
 results store (:mod:`recsim.experiments.store`).
 
 The sweep is the cartesian product of the axes in the order traces, capacities, ways,
-policies, prefetchers, seeds (a ``zip`` group takes the place of its first axis).
+policies, prefetchers, seeds, sample (a ``zip`` group takes the place of its first axis).
+A sampled cell (``sample``: a rate) differs from the full one in its key, as every
+setting does, and its row records the rate (``sample``, None for a full replay) and
+``sample_exact``.
 ``recsim run`` skips cells already in the store, runs the rest on the chosen executor
 (:mod:`recsim.experiments.executors`), then writes the table (``results.parquet``, ``.csv``,
 ``.json``), the figures (PNG + SVG) and the report (:mod:`recsim.experiments.report`). Fully
@@ -107,6 +110,7 @@ class Cell(NamedTuple):
     policy: Plugin
     prefetcher: Plugin
     seed: int
+    sample: float | None
 
 
 FIELD_OF_AXIS = dict(zip(AXES, Cell._fields))  # the YAML's plural axis -> the cell's field
@@ -114,9 +118,9 @@ FIELD_OF_AXIS = dict(zip(AXES, Cell._fields))  # the YAML's plural axis -> the c
 
 def expand(exp: Experiment) -> list[Cell]:
     """The sweep's cells: the product of the axes, a ``zip`` group advancing together."""
-    values = {"traces": list(range(len(exp.traces))), "capacities": exp.capacities,
-              "ways": exp.ways, "policies": exp.resolved("policies"),
-              "prefetchers": exp.resolved("prefetchers"), "seeds": exp.seeds}
+    values = {"traces": list(range(len(exp.traces))), "policies": exp.resolved("policies"),
+              "prefetchers": exp.resolved("prefetchers"),
+              **{key: getattr(exp, key) for key, _ in AXIS_SETTINGS}}
     group_of = {axis: group for group in exp.zip for axis in group}
     factors = []
     for axis in AXES:
@@ -220,7 +224,7 @@ def _row(cfg: dict, trace, result, start: float) -> dict:
     """A cell's row: its configuration, the result's counts and rates, provenance."""
     row = {"trace": cfg["trace"]["name"], "requested_capacity": cfg["capacity"],
            "requested_ways": cfg["ways"], "seed": cfg["seed"],
-           "eval_after": cfg["eval_after"], **result.to_dict()}
+           "eval_after": cfg["eval_after"], **result.to_dict(), "sample": None}
     if "sample" in result.params:  # the rate, and whether the cell is exact (docs/sampling.md)
         row["sample"] = result.params["sample"]["rate"]
         row["sample_exact"] = result.params["sample"]["exact"]
@@ -338,13 +342,14 @@ def run_experiment(experiment, output=None, progress: bool = True, scale: str | 
 
 def _cell(row: dict) -> tuple:
     return (row["trace"], row["requested_capacity"], row["requested_ways"], row["policy"],
-            json.dumps(row["params"]["policy"], sort_keys=True), row["seed"])
+            json.dumps(row["params"]["policy"], sort_keys=True), row["seed"],
+            row.get("sample"))
 
 
 def add_coverage(rows: list[dict]) -> None:
     """Set each row's ``coverage``: the fraction of the misses of the same cell without a
-    prefetcher (a ``none`` row of the sweep) that its prefetcher removed (None without one;
-    negative when prefetching adds misses)."""
+    prefetcher (a ``none`` row of the sweep, sampled alike) that its prefetcher removed
+    (None without one; negative when prefetching adds misses)."""
     base = {_cell(r): r["misses"] for r in rows if r["prefetcher"] == "none"}
     for r in rows:
         misses = base.get(_cell(r))

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 def strategy(row: dict) -> str:
     """A row's strategy as tables and figures name it: ``policy`` or ``policy +
-    prefetcher``."""
-    return row["policy"] if row["prefetcher"] == "none" else (
-        f"{row['policy']} + {row['prefetcher']}")
+    prefetcher`` (:func:`series_name`)."""
+    return series_name(row["policy"] if row["prefetcher"] == "none" else (
+        f"{row['policy']} + {row['prefetcher']}"), row)
+
+
+def series_name(name: str, row: dict) -> str:
+    """``name`` with `` (sampled R)`` added for a sampled cell (docs/sampling.md): a sweep's
+    full and sampled cells of one strategy are two series, never averaged together."""
+    return f"{name} (sampled {row['sample']:g})" if row.get("sample") else name
 
 
 def latency_table(rows: list[dict]) -> str:
@@ -55,10 +61,13 @@ def prefetch_table(rows: list[dict]) -> str:
     """The RecMG paper's Table IV and Fig. 14 columns, one Markdown row per cell with a
     prefetcher: prefetches issued, useful, unused, late, utilization (useful / issued),
     pollution misses, coverage, and the access breakdown in percent (hit by caching, hit
-    by prefetch, late prefetch, on-demand fetch including merged misses: 100 in all)."""
+    by prefetch, late prefetch, on-demand fetch including merged misses: 100 in all);
+    with sampled cells, their candidates outside the sample, dropped (docs/sampling.md)."""
+    sampled = any(r.get("sample") and r["prefetcher"] != "none" for r in rows)
     lines = ["| trace | buffer | policy + prefetcher | issued | useful | unused | late | "
              "utilization | pollution misses | coverage | hit by caching % | "
-             "hit by prefetch % | late prefetch % | on-demand fetch % |", "|---" * 14 + "|"]
+             "hit by prefetch % | late prefetch % | on-demand fetch % |"
+             + (" unsampled (dropped) |" if sampled else ""), "|---" * (14 + sampled) + "|"]
     for r in rows:
         if r["prefetcher"] == "none":
             continue
@@ -66,10 +75,11 @@ def prefetch_table(rows: list[dict]) -> str:
             r["cache_hits"], r["prefetch_hits"], r["late_prefetches"],
             r["on_demand_fetches"] + r["merged_misses"])]
         cells = [r["trace"], f"{100 * r['buffer_fraction']:.1f}%",
-                 f"{r['policy']} + {r['prefetcher']}", f"{r['prefetches_issued']:,}",
+                 strategy(r), f"{r['prefetches_issued']:,}",
                  f"{r['prefetches_useful']:,}", f"{r['prefetches_unused']:,}",
                  f"{r['late_prefetches']:,}", number(r["utilization"]),
-                 f"{r['pollution_misses']:,}", number(r["coverage"]), *(f"{x:.2f}" for x in pct)]
+                 f"{r['pollution_misses']:,}", number(r["coverage"]), *(f"{x:.2f}" for x in pct),
+                 *([number(r.get("prefetches_unsampled"))] if sampled else [])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
