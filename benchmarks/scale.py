@@ -6,8 +6,8 @@ default sizes, docs/sampling.md), each in a fresh process that reports its wall 
 peak resident memory (VmHWM).
 
     python benchmarks/scale.py [--accesses 468000000] [--workdir results/bench]
-                               [--chunk 16000000] [--steps gen remap replay chunked mrc curves]
-                               [--policies ...]
+                               [--chunk 16000000] [--steps gen remap replay chunked mrc curves
+                               full] [--policies ...] [--no-training-sets]
 
 ``curves`` first replays each policy once on a 100K-access trace (its loop compiled, or
 loaded from the kernel cache: reported apart as ``load_s``), then times the curves of all
@@ -36,15 +36,17 @@ from bench_trace import peak_rss_mb
 STEPS = ("gen", "remap", "replay", "chunked", "mrc", "curves", "full")
 
 
-def sampled_curves(trace, names: list[str]) -> dict:
-    """Every policy's 1%-sampled curve, 32-way, at the default sizes: seconds each."""
+def sampled_curves(trace, names: list[str], training_sets: bool = True) -> dict:
+    """Every policy's 1%-sampled curve, 32-way, at the default sizes: seconds each
+    (``training_sets``: the replay setting, docs/sampling.md)."""
     from recsim.engine.replay import replay
     from recsim.engine.sample import sampled_mrc
 
     load_s, cache, seconds = load_loops(names, sample=0.5), {}, {}
     for name in names:
         start = time.perf_counter()
-        curve = sampled_mrc(replay, trace, name, rate=0.01, ways=32, cache=cache)
+        curve = sampled_mrc(replay, trace, name, rate=0.01, ways=32, cache=cache,
+                            training_sets=training_sets)
         seconds[name] = round(time.perf_counter() - start, 2)
         print(f"{name}: {seconds[name]} s, miss ratio at 10% {curve['miss_ratio'][9]:.4f}",
               file=sys.stderr, flush=True)
@@ -108,7 +110,7 @@ def run_step(step: str, path: Path, args) -> dict:
                 (path / name).unlink(missing_ok=True)
             out = {"unique": trace.n_unique}
         elif step == "curves":
-            out = sampled_curves(trace, args.policies)
+            out = sampled_curves(trace, args.policies, args.training_sets)
         elif step == "full":
             out = full_replays(trace, args.policies)
         elif step == "mrc":
@@ -133,6 +135,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=16_000_000)
     ap.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
     ap.add_argument("--policies", nargs="+", help="for curves (default: all without a model)")
+    ap.add_argument("--training-sets", action=argparse.BooleanOptionalAction, default=True,
+                    help="for curves: replay global-state policies' training sets")
     ap.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one step, print JSON
     args = ap.parse_args()
     path = args.workdir / f"meta_like_{args.accesses}.trace"

@@ -24,7 +24,7 @@
     recsim mrc TRACE [--sample R] [--seed S] [--force] [--json]
               [--plot OUT.png] [--torchrec OUT [--bins N]]
     recsim mrc TRACE --policy P [--param K=V] [--ways W] [--sizes 1%,5%] [--sample R]
-               [--salts S] [--seed S] [--json]
+               [--salts S] [--seed S] [--no-training-sets] [--json]
     recsim plan TRACE --budget BYTES [--dim D] [--dtype fp16] [--calibration FILE]
                [--ways W] [--no-verify] [-o OUT.json] [--json] [--torchrec OUT.json]
                [--policy P] [--param K=V] [--sample R] [--salt S]
@@ -403,7 +403,7 @@ def cmd_mini_mrc(args) -> None:
     sizes = args.sizes.split(",") if args.sizes else DEFAULT_SIZES
     trace, cache = load_trace(args.trace, args.format), {}
     curves = [sampled_mrc(replay, trace, policy, sizes, args.sample, args.ways or 0, args.salts,
-                          args.seed, dict(args.param), cache)
+                          args.seed, dict(args.param), cache, args.training_sets)
               for policy in args.policy.split(",")]
     if args.json:
         print(json.dumps(curves[0] if len(curves) == 1 else curves, indent=1))
@@ -426,8 +426,9 @@ def cmd_mrc(args) -> None:
     from recsim.traces import load_trace
 
     if args.policy is None and (args.sizes or args.ways is not None or args.param
-                                or args.salts != 1):
-        raise ConfigError("mrc: --sizes, --ways, --param and --salts need --policy NAME")
+                                or args.salts != 1 or not args.training_sets):
+        raise ConfigError("mrc: --sizes, --ways, --param, --salts and --no-training-sets "
+                          "need --policy NAME")
     if args.policy is not None and not args.torchrec:
         return cmd_mini_mrc(args)
     if args.policy not in (None, "lru"):
@@ -733,6 +734,9 @@ def _add_mrc(sub) -> None:
     p.add_argument("--salts", type=int, default=1, metavar="S",
                    help="with --policy: average S salts and report their spread (default 1)")
     p.add_argument("--seed", type=int, default=0, help="sampling hash seed (first salt)")
+    training = declared()["training_sets"][1]  # the replay setting's own flag
+    p.add_argument("--training-sets", default=True, help="with --policy: " + training.help,
+                   **training.cli)
     p.add_argument("--force", action="store_true",
                    help="accept a sample too small for the documented error bound")
     p.add_argument("--torchrec", type=Path, metavar="OUT",

@@ -37,7 +37,7 @@ def test_cli_flags_are_the_declared_settings():
     flags = _simulate_flags()
     for name, (default, how) in declared().items():
         flag = flags[name]
-        assert flag.option_strings == [f"--{name.replace('_', '-')}"]
+        assert flag.option_strings[0] == f"--{name.replace('_', '-')}"  # (--no-X too)
         assert (flag.default, flag.help) == (default, how.help)
     assert flags["capacity"].required and flags["ways"].type is int
 
@@ -71,9 +71,10 @@ def test_simulate_takes_every_declared_setting_by_keyword():
     assert sig.parameters["settings"].kind is inspect.Parameter.VAR_KEYWORD
     trace = Trace.from_arrays(np.zeros(50, np.int32), np.arange(50) % 7, [0, 50])
     kw = {name: 1 for name in declared() if name not in ("capacity", "ways")}
-    result = recsim.simulate(trace, "lru", 4, 0, **{**kw, "dedup": None})
-    # a sampled replay records sample and salt in params["sample"] (rate 1: a full replay)
-    kept = [k for k in kw if k not in ("dedup", "sample", "salt")]
+    result = recsim.simulate(trace, "lru", 4, 0, **{**kw, "dedup": None, "training_sets": True})
+    # a sampled replay records sample, salt and training_sets in params["sample"] (rate 1:
+    # a full replay)
+    kept = [k for k in kw if k not in ("dedup", "sample", "salt", "training_sets")]
     assert {k: result.params[k] for k in kept} == {k: 1 for k in kept}
     assert "sample" in kw and "salt" in kw
     with pytest.raises(ConfigError, match="simulate: unknown setting 'eval_afer'; the replay "

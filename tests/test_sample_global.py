@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim.engine.sample as sample
-from recsim.engine.replay import simulate
-from recsim.engine.settings import set_index
+from recsim.engine.replay import replay, simulate
+from recsim.engine.settings import ReplaySettings, set_index
 from recsim.errors import ConfigError
 from recsim.plugin import Int, Policy
 from recsim.policies import lru
@@ -134,11 +134,11 @@ def test_training_sets_are_the_policys(policy):
 
 
 def plan(policy: str, capacity: int, ways: int, rate: float, plain: bool = True,
-         params: dict | None = None):
+         params: dict | None = None, train: bool = True):
     """The sample planner's plan for one size (no replay)."""
     pol, pf = get_policy(policy), get_prefetcher("none")
     checked = resolve_params("policy", pol, params)
-    return sample._plan((pol, pf), (checked, {}), capacity, ways, rate, 0, plain)
+    return sample._plan((pol, pf), (checked, {}), capacity, ways, rate, 0, plain, train)
 
 
 def test_with_a_prefetcher_the_drawn_sets_alone():
@@ -151,6 +151,24 @@ def test_with_a_prefetcher_the_drawn_sets_alone():
     hawkeye = plan("hawkeye", 32 * 4096, 32, 0.01, plain=False)
     assert hawkeye.added > 0 and hawkeye.drawn is None and hawkeye.exact
     assert hawkeye.rate == hawkeye.sets.shape[0] / 4096 > 0.03
+
+
+def test_training_sets_setting():
+    """``training_sets=False``: the drawn sets alone (as without a declaration), marked
+    approximate; not a boolean: one line. A curve's shared samples hold no policy's
+    training-set samples (another policy cannot use them)."""
+    trace = loop_trace(2)
+    on, off = (quiet_simulate(trace, "hawkeye", 32 * SETS, 32, sample=0.05,
+                              training_sets=t).params["sample"] for t in (True, False))
+    assert on["training_sets"] > 0 and on["exact"]
+    assert off["training_sets"] == 0 and not off["exact"]
+    assert plan("drrip", 32 * 4096, 32, 0.01, train=False).added == 0
+    with pytest.raises(ConfigError, match="training_sets: expected true or false"):
+        ReplaySettings(training_sets=1)
+    cache = {}
+    sample.sampled_mrc(replay, trace, "hawkeye", ["5%", "10%"], 0.05, 32, cache=cache)
+    sample.sampled_mrc(replay, trace, "lru", ["5%", "10%"], 0.05, 32, cache=cache)
+    assert cache and all(len(key[2]) == 2 for key in cache)
 
 
 def test_bad_training_sets():

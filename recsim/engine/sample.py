@@ -253,10 +253,11 @@ class _Plan:
 
 
 def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: int,
-          plain: bool) -> _Plan:
+          plain: bool, train: bool = True) -> _Plan:
     """The plan of one size (module docstring): ``plugins`` and ``params``, the policy and
     the prefetcher and their parameters; ``plain``: a replay without prefetcher or fetch
-    latency, whose hit log can restrict the counts to the drawn sets."""
+    latency, whose hit log can restrict the counts to the drawn sets; ``train``: replay
+    the policy's training sets (the ``training_sets`` setting)."""
     full = resolve_geometry(capacity, ways)
     cap, sets, ways = full
     pol = plugins[0]
@@ -267,7 +268,7 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
                                               for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
     drawn, key, replayed = None, ("sets", sets), chosen
-    if pol.training_sets and (pol.training_only or plain):  # the trace's ids (_samples)
+    if train and pol.training_sets and (pol.training_only or plain):  # trace's ids
         extra = training_sets(pol, sets, ways, params[0])
         key, replayed = ("sets", sets, extra.tobytes()), np.union1d(chosen, extra)
         # training sets that replace as the others do count too; else the drawn sets only
@@ -331,8 +332,11 @@ def _first_uses(vid, span, n_vids):
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
     """The sampled trace (and kept positions) of each distinct sample key of ``plans``,
     those not in ``cache`` (keyed by rate, salt and sample key) built in one pass and
-    added to it."""
+    added to it, but for a policy's own training-set samples (another policy cannot
+    share them: kept for this call only, so the memory of a curve of many policies is
+    that of the shared samples plus one policy's)."""
     keys = np.asarray(trace.dense().keys)
+    cache, shared = {**cache}, cache
     todo = {p.key: p for p in plans if (rate, salt, p.key) not in cache}
     keeps, hashed = [], None
     for key, p in todo.items():
@@ -346,6 +350,8 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
     same_ids = [len(key) == 3 for key in todo]  # training sets replayed (see _plan)
     for key, sample in zip(todo, sub_traces(trace, keeps, same_ids) if keeps else ()):
         cache[rate, salt, key] = sample
+        if len(key) < 3:
+            shared[rate, salt, key] = sample
     return {p.key: cache[rate, salt, p.key] for p in plans}
 
 
@@ -410,7 +416,8 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
     # the drawn sets' counts come from a hit log: plain replays only (_drawn_only)
     plain = pf.name == "none" and not settings.fetch_latency
     plans = [_plan((pol, pf), (pol_params, pf_params), resolve_capacity(c, unique),
-                   settings.ways, rate, settings.salt, plain) for c in capacities]
+                   settings.ways, rate, settings.salt, plain, settings.training_sets)
+             for c in capacities]
     samples = _samples(trace, plans, rate, settings.salt, {} if cache is None else cache)
     # what the full replay counts (_adjust): every access from eval_after on, or each
     # batch's distinct rows (a batch-replaying policy: FBGEMM's cache)
@@ -458,7 +465,8 @@ def sampled_replay(run, trace: Trace, settings: ReplaySettings, policy: str = "l
 
 def sampled_mrc(run, trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rate: float = 0.01,
                 ways: int = 0, salts: int = 1, salt: int = 0,
-                policy_params: dict | None = None, cache: dict | None = None) -> dict:
+                policy_params: dict | None = None, cache: dict | None = None,
+                training_sets: bool = True) -> dict:
     """The miss-ratio curve of ``policy`` at ``sizes`` (counts, fractions or percents of
     unique vectors) from sampled replays at ``rate`` (a full replay per size at rate 1),
     averaged over ``salts`` salts ``salt``, ``salt + 1``, ...: ``capacity`` (the full
@@ -466,7 +474,8 @@ def sampled_mrc(run, trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rat
     ``per_salt``, ``rate``, ``effective`` (per size, the first salt's), ``method``,
     ``exact`` and ``seconds``. ``cache``: as for :func:`sampled_results`; the curves of
     several policies of one trace then share their samples (``recsim mrc --policy
-    a,b,c``); ``run``: as there."""
+    a,b,c``); ``run``: as there; ``training_sets``: the replay setting (set sampling
+    also replays a global-state policy's training sets)."""
     rate, salts = check_rate(rate), check_salts(salts)
     start = time.perf_counter()
     unique = trace.dense().n_unique
@@ -477,7 +486,8 @@ def sampled_mrc(run, trace: Trace, policy: str = "lru", sizes=DEFAULT_SIZES, rat
             results = [run(trace, ReplaySettings(capacity=c, ways=ways), policy, "none",
                            policy_params) for c in capacities]
         else:
-            settings = ReplaySettings(capacity=1, ways=ways, sample=rate, salt=s)
+            settings = ReplaySettings(capacity=1, ways=ways, sample=rate, salt=s,
+                                      training_sets=training_sets)
             results = sampled_results(run, trace, settings, capacities, policy,
                                       policy_params=policy_params, cache=cache)
         per_salt.append([r.miss_ratio for r in results])

@@ -21,6 +21,8 @@ any work.
 
 from __future__ import annotations
 
+import argparse
+
 from dataclasses import dataclass, field, fields
 
 import numba
@@ -162,11 +164,18 @@ class ReplaySettings:
         "miniature simulation of the hashed keys (fully associative); see recsim.engine.sample",
         axis="sample", cli={"type": float, "metavar": "R"})
     salt: int = setting(0, "the sample's hash salt (default 0)", cli={"type": int})
+    training_sets: bool = setting(
+        True, "set sampling also replays a global-state policy's training sets (exact or "
+        "closer, at their cost; --no-training-sets: the drawn sets alone)",
+        cli={"action": argparse.BooleanOptionalAction})
 
     def __post_init__(self):
         _capacity_value(self.capacity)
         if self.sample is not None:
             check_rate(self.sample)
+        if not isinstance(self.training_sets, (bool, np.bool_)):
+            raise ConfigError(f"training_sets: expected true or false, got "
+                              f"{self.training_sets!r}")
         if self.dedup not in (None, "batch"):
             raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
         for f in fields(self):
@@ -180,7 +189,7 @@ class ReplaySettings:
         and ways are result fields of their own; a sampled replay records ``sample`` and
         ``salt`` in its own ``params["sample"]``, recsim.engine.sample)."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("capacity", "ways", "sample", "salt")}
+                if f.name not in ("capacity", "ways", "sample", "salt", "training_sets")}
 
 
 def declared() -> dict:
