@@ -1,5 +1,5 @@
 """The Zipf trace the benchmark scripts replay, generated once under their work folder, and
-the peak-memory reading they share."""
+the peak-memory reading and libCacheSim's copy of the trace they share."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 import recsim
-from recsim.traces import zipf
+from recsim.traces import oracle_general, zipf
 from recsim.traces.native import is_native
 
 
@@ -40,3 +40,13 @@ def bench_trace(args, quiet: bool = False) -> recsim.Trace:
         print(f"trace: {trace.n_accesses:,} accesses, {trace.n_tables} tables, "
               f"{trace.n_unique:,} unique vectors, Zipf({args.alpha})")
     return trace
+
+
+def oracle_copy(trace: recsim.Trace, workdir: Path) -> Path:
+    """The trace as libCacheSim's ``oracleGeneral`` file under ``workdir`` (written once,
+    its dense ids computed and cached first), for the rows both simulators replay."""
+    trace.dense()
+    path = workdir / f"{trace.name}.oracleGeneral"
+    if not path.exists():
+        oracle_general.write(trace, path)
+    return path

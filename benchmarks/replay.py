@@ -41,8 +41,7 @@ import tempfile
 import time
 
 import recsim
-from bench_trace import add_trace_args, bench_trace, peak_rss_mb
-from recsim.traces import oracle_general
+from bench_trace import add_trace_args, bench_trace, oracle_copy, peak_rss_mb
 from recsim.traces.trace import compute_dense
 
 SHARED = {"lru": "LRU", "fifo": "FIFO", "lfu": "LFU", "arc": "ARC", "s3fifo": "S3FIFO",
@@ -98,10 +97,7 @@ def main() -> None:
     start = time.perf_counter()
     compute_dense(trace)
     remap_s = time.perf_counter() - start
-    trace.dense()  # cached beside the trace for the rows
-    oracle = args.workdir / f"{trace.name}.oracleGeneral"
-    if not oracle.exists():
-        oracle_general.write(trace, oracle)
+    oracle_copy(trace, args.workdir)  # dense ids cached beside the trace for the rows
     capacity = max(1, round(args.buffer * trace.n_unique))
     print(f"buffer {capacity:,} vectors ({100 * args.buffer:g}% of unique); machine: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "

@@ -22,8 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_trace import add_trace_args, bench_trace
-from recsim.traces import oracle_general
+from bench_trace import add_trace_args, bench_trace, oracle_copy
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -49,11 +48,8 @@ def main() -> None:
     ap.add_argument("--buffer", type=float, default=0.1)
     args = ap.parse_args()
     args.workdir = args.workdir.resolve()
-    trace = bench_trace(args)  # generated once, before any timing, with its
-    trace.dense()  # dense ids and (for shared: rows) libCacheSim's copy, as replay.py does
-    oracle = args.workdir / f"{trace.name}.oracleGeneral"
-    if not oracle.exists():
-        oracle_general.write(trace, oracle)
+    # generated once, before any timing, with its dense ids and libCacheSim's copy
+    oracle_copy(bench_trace(args), args.workdir)
     trace_args = ["--accesses", str(args.accesses), "--keys", str(args.keys), "--alpha",
                   str(args.alpha), "--tables", str(args.tables), "--workdir",
                   str(args.workdir), "--buffer", str(args.buffer)]

@@ -2,6 +2,7 @@
 outside its set stopped with one line, prefetch counts consistent under ``eval_after``,
 and no function in ``recsim/`` over 60 lines."""
 
+import argparse
 import ast
 import inspect
 import typing
@@ -37,7 +38,9 @@ def test_cli_flags_are_the_declared_settings():
     flags = _simulate_flags()
     for name, (default, how) in declared().items():
         flag = flags[name]
-        assert flag.option_strings[0] == f"--{name.replace('_', '-')}"  # (--no-X too)
+        dashed = name.replace("_", "-")
+        negated = [f"--no-{dashed}"] if isinstance(flag, argparse.BooleanOptionalAction) else []
+        assert flag.option_strings == [f"--{dashed}", *negated]
         assert (flag.default, flag.help) == (default, how.help)
     assert flags["capacity"].required and flags["ways"].type is int
 

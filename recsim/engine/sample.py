@@ -184,10 +184,10 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray],
     out, rank = [], np.empty(dense.n_unique, np.int64)  # a kept vector's id in its sample
     for g, keep in enumerate(keeps):
         p = pos[starts[g]:starts[g + 1]]
-        kept = np.flatnonzero(keep)
         if same_ids and same_ids[g]:
             ids = DenseIds(np.asarray(vid[p]), dense.keys, dense.table_rows)
         else:
+            kept = np.flatnonzero(keep)
             rank[kept] = np.arange(kept.shape[0])
             ids = DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept], dense.table_rows)
         sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
