@@ -34,7 +34,8 @@ a leader set, the fills into empty ways included (the legacy code updates the
 replacement state on every fill).
 
 Set sampling (:mod:`recsim.engine.sample`) also replays the leader sets
-(``training_sets``), so PSEL moves as in the full replay. It is still approximate: the BIP
+(``training_sets``, numbered as the full buffer's sets: ``ctx.per_set``), so PSEL moves as
+in the full replay. It is still approximate: the BIP
 counter is shared by every set in BIP mode, so which BIP fill is the 1-in-``bip_max``
 insertion at maxRRPV - 1 depends on the fills of sets outside the sample. With a
 ``bip_max`` above the fills of the replay (BIP never inserts at maxRRPV - 1) the sampled
@@ -90,10 +91,8 @@ def training_sets(sets, ways, params):
 def make_state(ctx, params):
     max_rrpv = (1 << params["rrpv_bits"]) - 1
     psel_bits, bip_max = params["psel_bits"], params["bip_max"]
-    chosen = leaders(ctx.sets, params)
-    leader = np.full(ctx.sets, -1, dtype=np.int8)  # -1 follower, 0 BIP, 1 SRRIP leader
-    for i, s in enumerate(chosen):
-        leader[s] = 0 if i < len(chosen) // 2 else 1
+    chosen = leaders(ctx.full_sets, params)  # -1 follower, 0 BIP, 1 SRRIP leader
+    leader = ctx.per_set(chosen, np.arange(len(chosen)) >= len(chosen) // 2, -1, np.int8)
     psel_max = (1 << psel_bits) - 1
     conf = np.array([max_rrpv, 0, 0, psel_max, psel_max // 2, bip_max], dtype=np.int64)
     rrpv, words = rrpv_arrays(ctx.capacity, max_rrpv)

@@ -50,8 +50,9 @@ per miss. It works, but slowly for large capacities.
 
 Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
 ``training_sets``, and the predictor changes on their accesses only (``training_only``),
-so a set sample that replays them too, with the trace's vids (the sampler picks its set
-by vid), is exact; they replace as the others do, so they are counted too.
+so a set sample that replays them too is exact (the sets numbered as the full buffer's,
+``ctx.per_set``, the sampler's set by the trace's vids, ``ctx.trace_vids()``); they
+replace as the others do, so they are counted too.
 
 Differences from ChampSim, and why: the sampler is tagged by the exact vector id (ChampSim
 keeps an 8-bit CRC of the page address, a storage economy that makes unrelated lines
@@ -135,13 +136,13 @@ C_WAYS, C_VEC, C_CAP, C_TIMER, C_SSETS, C_SWAYS, C_PRED, C_MAX, C_THR, C_STAMP =
 # each vector and the predictor index of each table; the predictor counters (demand, then
 # prefetch); per set its sampled-set number (-1: not sampled); per sampled set its timer and
 # OPTgen liveness vector; the sampler (tag, last access time, PC, prefetched, LRU stamp);
-# conf (C_* constants)
+# conf (C_* constants); a sample's vectors' ids in the trace (ctx.trace_vids)
 State = namedtuple("State", "rrpv sig pref table_of shct sampled timer liveness s_tag s_last s_pc "
-                            "s_pref s_stamp conf crc_of_table")
+                            "s_pref s_stamp conf crc_of_table trace_vid")
 
 
 def make_state(ctx, params):
-    g = geometry(ctx.sets, ctx.ways, params)
+    g = geometry(ctx.full_sets, ctx.ways, params)
     n = g["sampled_sets"]
     pred = g["predictor_size"]
     rrpv = np.full(ctx.capacity, MAX_RRPV, dtype=np.uint8)
@@ -156,8 +157,7 @@ def make_state(ctx, params):
     table_of = tables.astype(np.min_scalar_type(-n_tables))
     # demand counters at [0, pred), prefetch counters at [pred, 2 pred)
     shct = np.full(2 * pred, g["threshold"], dtype=np.int16)
-    sampled = np.full(ctx.sets, -1, dtype=np.int64)
-    sampled[training_sets(ctx.sets, ctx.ways, params)] = np.arange(n)
+    sampled = ctx.per_set(training_sets(ctx.full_sets, ctx.ways, params), np.arange(n))
     timer = np.zeros(n, dtype=np.int64)
     liveness = np.zeros(n * g["optgen_size"], dtype=np.int32)
     entries = g["sampler_sets"] * g["sampler_ways"]
@@ -170,7 +170,7 @@ def make_state(ctx, params):
                      g["sampler_sets"], g["sampler_ways"], pred, g["max_counter"],
                      g["threshold"], 0], dtype=np.int64)
     return State(rrpv, sig, pref, table_of, shct, sampled, timer, liveness, s_tag, s_last, s_pc,
-                 s_pref, s_stamp, conf, crc_of_table)
+                 s_pref, s_stamp, conf, crc_of_table, ctx.trace_vids())
 
 
 @hook
@@ -213,7 +213,8 @@ def _sample(state, si, vid, pc, prefetch):
     cur = now % vec
     off = si * vec
     sways = conf[C_SWAYS]
-    sbase = (vid % conf[C_SSETS]) * sways
+    # the sampler's set by the trace's vector id (a set sample's vids are its own)
+    sbase = ((state.trace_vid[vid] if state.trace_vid.shape[0] else vid) % conf[C_SSETS]) * sways
     e = -1
     for w in range(sbase, sbase + sways):
         if s_tag[w] == vid:

@@ -57,8 +57,9 @@ the ageing (every 8 accesses) are O(capacity): it works, but slowly for large ca
 
 Set sampling (:mod:`recsim.engine.sample`): the sampled sets are the policy's
 ``training_sets``, and the predictor changes on their accesses only (``training_only``),
-so a set sample that replays them too, with the trace's vids (the sampler picks its set
-by vid), is exact; they replace as the others do, so they are counted too.
+so a set sample that replays them too is exact (the sets numbered as the full buffer's,
+``ctx.per_set``, the sampler's set by the trace's vids, ``ctx.trace_vids()``); they
+replace as the others do, so they are counted too.
 
 Differences from ChampSim, and why: the sampled cache is tagged by the exact vector id
 (ChampSim keeps 10 address bits, a storage economy); a prefetch fill's PC is the table of
@@ -128,12 +129,14 @@ C_WAYS, C_INF_RD, C_INF_ETR, C_MAX_RD, C_TS, C_SC_SETS, C_SC_WAYS = range(7)
 # per slot its estimated time remaining (ETR); per set its ageing clock; the table of each
 # vector and the signature of each (table, hit, prefetch); the reuse-distance predictor
 # (RDP) by signature; per set its sampled-set number (-1: not sampled); per sampled set its
-# timestamp; the sampled cache (tag, signature, timestamp); conf (C_* constants)
-State = namedtuple("State", "etr clock tables sig_of rdp sampled now sc_tag sc_sig sc_ts conf")
+# timestamp; the sampled cache (tag, signature, timestamp); conf (C_* constants); a
+# sample's vectors' ids in the trace (ctx.trace_vids)
+State = namedtuple("State", "etr clock tables sig_of rdp sampled now sc_tag sc_sig sc_ts conf "
+                            "trace_vid")
 
 
 def make_state(ctx, params):
-    g = geometry(ctx.sets, ctx.ways, params)
+    g = geometry(ctx.full_sets, ctx.ways, params)
     n = g["sampled_sets"]
     etr = np.zeros(ctx.capacity, dtype=np.int32)
     clock = np.full(ctx.sets, GRANULARITY, dtype=np.int32)
@@ -146,8 +149,8 @@ def make_state(ctx, params):
     sig_of = np.array([signature(tb, k >> 1, k & 1, bits) for tb in range(n_tables)
                        for k in range(4)], dtype=np.int32)
     rdp = np.full(1 << bits, -1, dtype=np.int32)  # -1: never trained
-    sampled = np.full(ctx.sets, -1, dtype=np.int32)
-    sampled[training_sets(ctx.sets, ctx.ways, params)] = np.arange(n)
+    sampled = ctx.per_set(training_sets(ctx.full_sets, ctx.ways, params), np.arange(n),
+                          dtype=np.int32)
     now = np.zeros(n, dtype=np.int64)
     entries = n * g["sampled_cache_sets"] * SAMPLED_CACHE_WAYS
     sc_tag = np.full(entries, -1, dtype=np.int64)  # -1: invalid
@@ -155,7 +158,8 @@ def make_state(ctx, params):
     sc_ts = np.zeros(entries, dtype=np.int64)
     conf = np.array([ctx.ways, g["inf_rd"], g["inf_etr"], g["max_rd"], g["timestamp_size"],
                      g["sampled_cache_sets"], SAMPLED_CACHE_WAYS], dtype=np.int64)
-    return State(etr, clock, tables, sig_of, rdp, sampled, now, sc_tag, sc_sig, sc_ts, conf)
+    return State(etr, clock, tables, sig_of, rdp, sampled, now, sc_tag, sc_sig, sc_ts, conf,
+                 ctx.trace_vids())
 
 
 @hook
@@ -185,7 +189,9 @@ def _sample(state, si, vid, sig, prefetch):
     inf_rd = conf[C_INF_RD]
     ts_size = conf[C_TS]
     sways = conf[C_SC_WAYS]
-    base = (si * conf[C_SC_SETS] + vid % conf[C_SC_SETS]) * sways
+    # the sampled cache's set by the trace's vector id (a set sample's vids are its own)
+    v = state.trace_vid[vid] if state.trace_vid.shape[0] else vid
+    base = (si * conf[C_SC_SETS] + v % conf[C_SC_SETS]) * sways
     now = now_[si]
     for e in range(base, base + sways):
         if sc_tag[e] == vid:

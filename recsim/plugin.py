@@ -57,7 +57,10 @@ A policy with global state (``cross_set=True``) that trains it on a fixed subset
 (DRRIP's leader sets, Hawkeye's and Mockingjay's sampled sets) names them with
 ``training_sets(sets, ways, params) -> set ids``: set sampling then replays them too;
 ``training_only=True`` says the global state changes on those sets' accesses only and
-they replace as the others do, so the sampled sets, those included, are then exact.
+they replace as the others do, so the sampled sets, those included, are then exact. Such a
+policy reads set numbers as the full buffer's (``ctx.full_sets``, ``ctx.per_set``) and a
+table indexed by vector id by the trace's ids (``ctx.trace_vids()``): a set sample replays
+its sets as a buffer of those sets alone, with the sample's vectors renumbered.
 
 Each plug-in addresses its state one way: ``make_state`` returns a module-level
 ``State = collections.namedtuple("State", "...")`` of arrays (and read-only scalars), fields
@@ -495,6 +498,17 @@ class Unsampled(NamedTuple):
     keys: np.ndarray
     count: np.ndarray
     span: int
+
+
+class SetSample(NamedTuple):
+    """A set sample's buffer (``replay(..., set_sample=...)``, :mod:`recsim.engine.sample`):
+    each vector's set in it (``of_vector``), the full buffer's number of each of its sets
+    (``numbers``, ascending) and the full buffer's count of sets (``full``). Plug-ins read
+    it through ``ctx.full_sets`` and ``ctx.per_set``."""
+
+    of_vector: np.ndarray
+    numbers: np.ndarray
+    full: int
 
 
 @hook

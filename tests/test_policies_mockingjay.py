@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from recsim.engine.replay import ReplayContext
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, resolve_params
 
@@ -29,8 +29,9 @@ from recsim.policies import mockingjay as mj  # noqa: E402
 def _state(sets, ways, tables, **params):
     pol = get_policy("mockingjay")
     tables = np.asarray(tables, np.int32)
-    ctx = SimpleNamespace(sets=sets, ways=ways, capacity=sets * ways, n_vids=len(tables),
-                          seed=0, table_of_vid=lambda: tables)
+    ctx = ReplayContext(None, np.zeros(0, np.int64), np.arange(len(tables)), sets * ways,
+                        sets, ways)
+    ctx.table_of_vid = lambda: tables
     return pol, pol.make_state(ctx, resolve_params("policy", pol, params))
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import libcachesim as lcs
 import numpy as np
@@ -30,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recsim
+from recsim.engine.replay import ReplayContext
 from recsim.engine.settings import set_index
 from recsim.errors import ConfigError
 from recsim.registry import get_policy, resolve_params
@@ -50,7 +50,7 @@ def _seq(rows):
 
 def _state(policy, sets, ways, **params):
     pol = get_policy(policy)
-    ctx = SimpleNamespace(sets=sets, ways=ways, capacity=sets * ways, n_vids=100, seed=0)
+    ctx = ReplayContext(None, np.zeros(0, np.int64), np.arange(100), sets * ways, sets, ways)
     return pol, pol.make_state(ctx, resolve_params("policy", pol, params))
 
 

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recsim.engine import sample
 from recsim.engine.replay import replay, simulate
 from recsim.engine.settings import ReplaySettings, set_index
 from recsim.engine.sample import sampled_mrc, sampled_sets, spatial_keep
 from recsim.errors import ConfigError
-from recsim.registry import policies
+from recsim.plugin import SetSample
+from recsim.registry import get_policy, policies, resolve_params
 from recsim.traces.trace import Trace
 
 # every policy whose state is per set and that runs on the engine's loop, from the registry
@@ -57,22 +59,29 @@ def test_set_sampling_is_exact(policy, seed, sets, rate, salt):
 
 
 def test_per_set_sample_replays_its_sets_alone():
-    """A per-set policy's set sample is a buffer of the k sampled sets (k x ways slots);
-    a cross-set policy's keeps the full geometry."""
+    """A per-set policy's set sample is a buffer of the k sampled sets (k x ways slots),
+    and so is a policy's with training sets (its sets numbered as the full buffer's); a
+    cross-set policy's keeps the full geometry."""
     trace = random_trace(4, 5_000, 8_000)
     k = sampled_sets(20, 0.2, 7).shape[0]
-    for policy, capacity in (("lru", k * 32), ("drrip", 640)):
+    drrip = get_policy("drrip")
+    leaders = sample.training_sets(drrip, 20, 32, resolve_params("policy", drrip, {}))
+    replayed = np.union1d(sampled_sets(20, 0.2, 7), leaders).shape[0]
+    for policy, capacity in (("lru", k * 32), ("drrip", replayed * 32), ("lecar", 640)):
         info = simulate(trace, policy, 640, 32, sample=0.2, salt=7).params["sample"]
         assert (info["capacity"], info["ways"], info["effective"]) == (capacity, 32, k / 20)
 
 
-def test_vector_sets_checked():
+def test_set_sample_checked():
     trace = random_trace(5, 1_000, 500)
     n = trace.dense().n_unique
-    with pytest.raises(ValueError, match="vector_sets"):
-        replay(trace, ReplaySettings(capacity=64, ways=32), vector_sets=np.full(n, 2))
+    two = ReplaySettings(capacity=64, ways=32)
+    with pytest.raises(ValueError, match="set_sample.of_vector"):
+        replay(trace, two, set_sample=SetSample(np.full(n, 2), np.arange(2), 2))
+    with pytest.raises(ValueError, match="set_sample.numbers"):
+        replay(trace, two, set_sample=SetSample(np.zeros(n), np.array([3, 1]), 4))
     sets = np.arange(n) % 2
-    hits = replay(trace, ReplaySettings(capacity=64, ways=32), vector_sets=sets,
+    hits = replay(trace, two, set_sample=SetSample(sets, np.array([1, 3]), 4),
                   log_hits=True).hit_log
     # two sets of 32 ways, each holding its vectors as a fully associative LRU would
     for s in (0, 1):

@@ -161,7 +161,7 @@ def _issue(pstate, fstate, buf, stats, limits, cands, n, t, issued):
     return issued
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, nogil=True)
 def replay(accesses, advice, limits, stats, buf, pstate, fstate):
     """Replay ``accesses.vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add
     the outcome to ``stats.counts``. A plain loop may be called chunk by chunk with the

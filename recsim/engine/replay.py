@@ -32,8 +32,8 @@ from recsim.engine.settings import (
     set_index,
 )
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import (NEW, PREFETCHED, QUEUE_SIZE, Unsampled, advice_of, not_resident,
-                           readonly)
+from recsim.plugin import (NEW, PREFETCHED, QUEUE_SIZE, SetSample, Unsampled, advice_of,
+                           not_resident, readonly)
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -54,7 +54,7 @@ class ReplayContext:
     prefetching: bool = False  # whether a prefetcher or prefetch advice may fill the buffer
     prefetch_latency: int = 0  # accesses from issuing a prefetch to its arrival
     fetch_latency: int = 0  # accesses from a demand miss to its arrival
-    set_of: np.ndarray | None = field(default=None, repr=False)  # see vector_sets
+    set_sample: SetSample | None = field(default=None, repr=False)  # a set sample's sets
     # a sampled replay's count of candidates outside the sample (recsim.plugin.Unsampled)
     unsampled: Unsampled | None = None
     _next_use: tuple | None = field(default=None, repr=False)
@@ -64,10 +64,42 @@ class ReplayContext:
         return int(self.keys.shape[0])
 
     def vector_sets(self) -> np.ndarray:
-        """The set of each vector: :func:`set_index` of its key, unless the replay was
-        given its own numbering (``replay(..., vector_sets=...)``: a set sample's sampled
-        sets numbered 0..k-1, :mod:`recsim.engine.sample`)."""
-        return set_index(self.keys, self.sets) if self.set_of is None else self.set_of
+        """The set of each vector: :func:`set_index` of its key, unless the replay is a
+        set sample's (``replay(..., set_sample=...)``: its sets numbered 0..k-1 in the
+        full buffer's order, :mod:`recsim.engine.sample`)."""
+        sample = self.set_sample
+        return set_index(self.keys, self.sets) if sample is None else sample.of_vector
+
+    @property
+    def full_sets(self) -> int:
+        """The sets of the buffer this replay is of: ``sets``, or a set sample's full
+        buffer's (a policy's sets chosen by number are chosen among these)."""
+        return self.sets if self.set_sample is None else self.set_sample.full
+
+    def per_set(self, numbers, values, fill: int = -1, dtype=np.int64) -> np.ndarray:
+        """An array over this replay's sets holding ``values[i]`` at the set the full
+        buffer numbers ``numbers[i]`` (in ``[0, full_sets)``), where this replay has it (a
+        set sample replays a few), and ``fill`` elsewhere: how a policy marks the sets it
+        picks by number (DRRIP's leader sets, Hawkeye's sampled sets)."""
+        out = np.full(self.sets, fill, dtype)
+        numbers, values = np.asarray(numbers, np.int64), np.asarray(values, dtype)
+        if self.set_sample is None:
+            out[numbers] = values
+            return out
+        mine = self.set_sample.numbers
+        at = np.minimum(np.searchsorted(mine, numbers), mine.shape[0] - 1)
+        here = mine[at] == numbers
+        out[at[here]] = values[here]
+        return out
+
+    def trace_vids(self) -> np.ndarray:
+        """Each vector's dense id in the trace a sample was drawn from (a sample numbers
+        its vectors anew), or an empty array in a replay of the trace itself (its ids are
+        the trace's): what a table indexed by vector id (Hawkeye's sampler) reads, so a
+        set sample of it stays exact."""
+        if self.unsampled is None:
+            return np.zeros(0, np.int64)
+        return np.searchsorted(self.unsampled.keys, self.keys).astype(np.int64)
 
     def table_of_vid(self) -> np.ndarray:
         """Table id of each vector (int32): the "PC" of CPU-cache policies."""
@@ -151,7 +183,7 @@ def simulate(trace, policy: str = "lru", capacity=0.1, ways: int = 32,
 def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str = "none",
            policy_params: dict | None = None, prefetcher_params: dict | None = None, *,
            advice: Advice | None = None, per_table: bool = False, window: int = 0,
-           log_hits: bool = False, chunk: int | None = None, vector_sets=None,
+           log_hits: bool = False, chunk: int | None = None, set_sample: SetSample | None = None,
            unsampled: Unsampled | None = None) -> metrics.SimResult:
     """Replay ``trace`` (a :class:`Trace` or a path) under ``settings`` and return exact
     counts.
@@ -162,8 +194,8 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
     ``chunk``: stream the trace through the loop ``chunk`` accesses at a time, releasing
     the memory-mapped pages of each chunk after it (a trace larger than memory); the
     counts equal a single-shot replay's. Only for replays the plain loop runs
-    (:func:`loop_options`). ``vector_sets`` and ``unsampled``: a sample's replay
-    (:mod:`recsim.engine.sample`): each vector's set in place of its key's hash
+    (:func:`loop_options`). ``set_sample`` and ``unsampled``: a sample's replay
+    (:mod:`recsim.engine.sample`): its sets, each vector's in place of its key's hash
     (:meth:`ReplayContext.vector_sets`), and its prefetcher's count of candidates outside it.
 
     With ``settings.eval_after = N`` every count, per-table and window statistic is of the
@@ -190,7 +222,7 @@ def replay(trace, settings: ReplaySettings, policy: str = "lru", prefetcher: str
                            chunk)
     if pol.replay is not None:
         return _replay_batches(pol, pol_params, trace, dense, cap, settings, timings, options)
-    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, vector_sets,
+    ctx = _context(trace, dense, cap, settings, (pf, pf_params), advice, set_sample,
                    unsampled)
     features = loop_features(options, ctx.sets)
     if chunk and "GENERAL" in features:
@@ -248,7 +280,7 @@ def _prepare(trace, settings, policy, prefetcher, advice, timings):
 
 
 def _context(trace, dense, cap: int, settings, prefetcher, advice,
-             vector_sets=None, unsampled=None) -> ReplayContext:
+             set_sample=None, unsampled=None) -> ReplayContext:
     """The geometry (a prefetcher's metadata charged against the buffer first) and what
     the plug-ins see when they build their state."""
     pf, pf_params = prefetcher
@@ -265,20 +297,25 @@ def _context(trace, dense, cap: int, settings, prefetcher, advice,
                          prefetching=pf.name != "none" or (advice is not None
                                                            and advice.prefetch_ptr is not None),
                          prefetch_latency=int(settings.prefetch_latency),
-                         fetch_latency=int(settings.fetch_latency), set_of=_sets_of(
-                             vector_sets, dense.n_unique, sets),
+                         fetch_latency=int(settings.fetch_latency),
+                         set_sample=_checked_sample(set_sample, dense.n_unique, sets),
                          unsampled=unsampled)
 
 
-def _sets_of(vector_sets, n_vids: int, sets: int) -> np.ndarray | None:
-    """``replay``'s ``vector_sets``, checked: a set in ``[0, sets)`` per vector."""
-    if vector_sets is None:
+def _checked_sample(sample: SetSample | None, n_vids: int, sets: int) -> SetSample | None:
+    """``replay``'s ``set_sample``, checked: a set in ``[0, sets)`` per vector, and the
+    full buffer's number of each of the ``sets`` sets, ascending, below its count."""
+    if sample is None:
         return None
-    vector_sets = np.asarray(vector_sets, np.int64)
-    if vector_sets.shape != (n_vids,) or (n_vids and not 0 <= vector_sets.min()
-                                          <= vector_sets.max() < sets):
-        raise ValueError(f"vector_sets: expected {n_vids} sets in [0, {sets})")
-    return vector_sets
+    of_vector, numbers = (np.asarray(a, np.int64) for a in sample[:2])
+    if of_vector.shape != (n_vids,) or (n_vids and not 0 <= of_vector.min()
+                                        <= of_vector.max() < sets):
+        raise ValueError(f"set_sample.of_vector: expected {n_vids} sets in [0, {sets})")
+    if numbers.shape != (sets,) or (sets and not (0 <= numbers[0] and numbers[-1] < sample.full
+                                                  and (np.diff(numbers) > 0).all())):
+        raise ValueError(f"set_sample.numbers: expected {sets} ascending sets in "
+                         f"[0, {sample.full})")
+    return SetSample(of_vector, numbers, int(sample.full))
 
 
 def _run(kernel, args: LoopArgs, mark: int, chunk: int | None, policy) -> None:

@@ -9,12 +9,13 @@ Two ways to sample, picked by the buffer's geometry:
   of the vectors that hash (:func:`recsim.engine.settings.set_index`) into them, with
   their keys. For a policy whose state is per set (``Policy.cross_set`` False) the
   buffer replayed is those k sets alone (``k x ways`` slots, the sets numbered 0..k-1 in
-  their order: ``replay(..., vector_sets=...)``), so its state is R times the full
+  their order: ``replay(..., set_sample=...)``), so its state is R times the full
   buffer's, and each sampled set sees exactly what it sees in the full replay: their
   misses are exactly the full replay's misses in those sets (tested over every such
   plug-in of the registry), and only the share of accesses falling in them varies.
-  A cross-set policy keeps the full geometry (its global state may read set numbers:
-  DRRIP's leader sets, Hawkeye's sampled sets), with only the sampled sets' vectors.
+  A cross-set policy keeps the full geometry (its global state may read set numbers or
+  the count of sets), with only the sampled sets' vectors, unless it declares training
+  sets (below).
   This is Qureshi et al.'s set dueling idea turned into an estimator, and the sampled-set
   simulation of CPU caches (Kessler, Hill and Wood, "A Comparison of Trace-Sampling
   Techniques for Multi-Megabyte Caches", IEEE TC 43(6), 1994).
@@ -39,8 +40,10 @@ global state would learn from almost nothing (at R = 0.01 on a 32-way meta-like 
 0 or 1 of DRRIP's 64 leader sets). Set sampling therefore replays them too (their
 accesses are in the sub-trace, in trace order) and counts only the drawn sets, from the
 replay's hit log (:func:`_drawn_only`; a plain replay only: with a prefetcher or a fetch
-latency the sample is the drawn sets alone). Such a sample keeps the trace's own dense
-ids: Hawkeye's sampler and Mockingjay's sampled cache pick their sets by vid. With
+latency the sample is the drawn sets alone). Such a policy reads set numbers as the full
+buffer's and vector ids as the trace's (``ctx.full_sets``, ``ctx.per_set``,
+``ctx.trace_vids()``: DRRIP's leaders, Hawkeye's sampler), so its sample is compact too:
+the replayed sets alone, the sample's vectors numbered anew. With
 ``Policy.training_only`` (the global state changes on the training sets' accesses only,
 and they replace as the other sets do: Hawkeye, Mockingjay; not DRRIP, whose leader sets
 run fixed policies) every replayed set is exact and counted, with no hit log. The cost:
@@ -87,14 +90,19 @@ a loop per size over the in-memory sample rather than K caches in one loop: the 
 its hooks and their state stay those of a plain replay (no plug-in change, the same
 exactness), and the cost is K x R x N accesses (plus K states of the scaled capacity),
 against K x N for the full replays; the trace itself is read twice (count, fill) for all
-K sizes.
+K sizes. The sizes replay :data:`THREADS` at a time (one per core, as libCacheSim runs
+one cache per thread: the loop releases the GIL), the first alone (its loop compiled or
+loaded once), and the two passes and the samples are built in as many threads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -103,11 +111,13 @@ from recsim.engine import metrics
 from recsim.engine.settings import (ReplaySettings, check_rate, mix64, resolve_capacity,
                                     resolve_geometry, set_index)
 from recsim.errors import ConfigError, RecsimWarning
-from recsim.plugin import DURATION_UNITS, TRACE_CLOCK, File, Int, Unsampled, readonly
+from recsim.plugin import (DURATION_UNITS, TRACE_CLOCK, File, Int, SetSample, Unsampled,
+                           readonly)
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces.trace import REMAP_CHUNK, DenseIds, Trace, batch_distinct, dedup_batches
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment: spreads the salts apart
+THREADS = os.cpu_count() or 1  # sizes replayed at once (the loop releases the GIL)
 HASH_BITS = 53  # the hash's top bits compared with R x 2**53
 # 1%, 2%, ..., 10%, 12%, ..., 30% of unique vectors: ``recsim mrc --policy``'s 20 sizes
 DEFAULT_SIZES = tuple(f"{p}%" for p in (*range(1, 11), *range(12, 31, 2)))
@@ -147,7 +157,7 @@ def sampleable(pol, pf, pol_params: dict, pf_params: dict) -> None:
                               "(its advice is per access of the full trace); drop sample")
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _select(vid, lo, bits, n_groups, filled, pos):
     """Positions (``lo`` + index) of the accesses each group keeps, written at
     ``pos[filled[g]]`` (``pos`` empty: only count into ``filled``)."""
@@ -161,41 +171,44 @@ def _select(vid, lo, bits, n_groups, filled, pos):
                     filled[g] += 1
 
 
-def sub_traces(trace: Trace, keeps: list[np.ndarray],
-               same_ids: list[bool] | None = None) -> list[tuple[Trace, np.ndarray]]:
+def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.ndarray]]:
     """For each boolean mask over the trace's vectors, the trace of the accesses of the
-    kept vectors (same keys and layout, dense ids renumbered in key order, or where
-    ``same_ids[g]`` the trace's own dense ids and vectors) and those accesses' positions
-    in ``trace``; all from two compiled passes over the trace."""
+    kept vectors (same keys and layout, dense ids renumbered in key order) and those
+    accesses' positions in ``trace``; all from two compiled passes over the trace (count,
+    then fill), each in :data:`THREADS` threads over its chunks."""
     if len(keeps) > 63:
         raise ConfigError(f"sizes: expected at most 63 distinct samples, got {len(keeps)}")
-    dense = trace.dense()
+    dense, groups = trace.dense(), len(keeps)
     bits = np.zeros(dense.n_unique, np.uint64)
     for g, keep in enumerate(keeps):
         bits[keep] |= np.uint64(1 << g)
-    vid, n = dense.vid, trace.n_accesses
-    filled = np.zeros(len(keeps), np.int64)
-    for lo in range(0, n, REMAP_CHUNK):
-        _select(vid[lo:lo + REMAP_CHUNK], lo, bits, len(keeps), filled, np.empty(0, np.int64))
-    starts = np.concatenate(([0], np.cumsum(filled)))
-    pos, filled = np.empty(starts[-1], np.int64), starts[:-1].copy()
-    for lo in range(0, n, REMAP_CHUNK):
-        _select(vid[lo:lo + REMAP_CHUNK], lo, bits, len(keeps), filled, pos)
-    out, rank = [], np.empty(dense.n_unique, np.int64)  # a kept vector's id in its sample
-    for g, keep in enumerate(keeps):
-        p = pos[starts[g]:starts[g + 1]]
-        if same_ids and same_ids[g]:
-            ids = DenseIds(np.asarray(vid[p]), dense.keys, dense.table_rows)
-        else:
-            kept = np.flatnonzero(keep)
-            rank[kept] = np.arange(kept.shape[0])
-            ids = DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept], dense.table_rows)
-        sub = Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
-                    np.searchsorted(p, trace.batch_offsets).astype(np.int64),
-                    trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
-                    _dense=ids)
-        out.append((sub, p))
-    return out
+    vid, los = dense.vid, range(0, trace.n_accesses, REMAP_CHUNK)
+
+    def select(lo, filled, pos):
+        _select(vid[lo:lo + REMAP_CHUNK], lo, bits, groups, filled, pos)
+        return filled
+
+    local = threading.local()  # each thread's vector -> id in its sample
+
+    def build(g):
+        p, kept = pos[starts[g]:starts[g + 1]], np.flatnonzero(keeps[g])
+        rank = local.__dict__.setdefault("rank", np.empty(dense.n_unique, np.int64))
+        rank[kept] = np.arange(kept.shape[0])
+        ids = DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept], dense.table_rows)
+        return Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
+                     np.searchsorted(p, trace.batch_offsets).astype(np.int64),
+                     trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
+                     _dense=ids), p
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        per_chunk = np.array(list(pool.map(lambda lo: select(lo, np.zeros(groups, np.int64),
+                                                             np.empty(0, np.int64)), los)))
+        starts = np.concatenate(([0], np.cumsum(per_chunk.sum(axis=0))))
+        # where each chunk's accesses of each sample start in ``pos``
+        at = starts[:-1] + np.cumsum(per_chunk, axis=0) - per_chunk
+        pos = np.empty(starts[-1], np.int64)
+        list(pool.map(lambda k: select(los[k], at[k].copy(), pos), range(len(los))))
+        return list(pool.map(build, range(groups)))
 
 
 def scaled_durations(plugin, params: dict, factor: float, units: tuple) -> dict:
@@ -276,9 +289,10 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
     counted = replayed if drawn is None else drawn
     # a per-set clock runs as in the full replay; the trace's, over the replayed sets only
     factor = replayed.shape[0] / sets
-    # per-set state: the replayed sets alone make the buffer; a cross-set policy's global
-    # state may read set numbers (DRRIP's leader sets), so it keeps the full geometry
-    compact = not pol.cross_set
+    # per-set state, or global state reading set numbers as the full buffer's (a policy
+    # with training sets): the replayed sets alone make the buffer; another cross-set
+    # policy's global state may read the set count, so it keeps the full geometry
+    compact = not pol.cross_set or pol.training_sets is not None
     return _Plan(key, replayed.shape[0] * ways if compact else cap, ways,
                  counted.shape[0] / sets, full, replayed, drawn,
                  tuple(scaled_durations(p, q, factor, TRACE_CLOCK)
@@ -347,8 +361,7 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
             chosen[p.sets] = True
             hashed = mix64(keys.astype(np.uint64)) if hashed is None else hashed
             keeps.append(chosen[set_index(keys, key[1], hashed)])
-    same_ids = [len(key) == 3 for key in todo]  # training sets replayed (see _plan)
-    for key, sample in zip(todo, sub_traces(trace, keeps, same_ids) if keeps else ()):
+    for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
         cache[rate, salt, key] = sample
         if len(key) < 3:
             shared[rate, salt, key] = sample
@@ -365,14 +378,12 @@ def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, 
     inner = dataclasses.replace(settings, capacity=plan.capacity, ways=plan.ways,
                                 eval_after=int(np.searchsorted(positions, settings.eval_after)),
                                 sample=None)
-    sets = np.searchsorted(plan.sets, set_index(np.asarray(sub.dense().keys), plan.full[1])) \
-        if plan.compact else None
+    sets = SetSample(np.searchsorted(plan.sets, set_index(np.asarray(sub.dense().keys),
+                                                          plan.full[1])),
+                     plan.sets, plan.full[1]) if plan.compact else None
     unsampled = Unsampled(full_keys, np.zeros(1, np.int64), inner.eval_after)
-    with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
-        warnings.simplefilter("ignore", RecsimWarning)
-        result = run(sub, inner, policy, prefetcher, pol_params, pf_params,
-                     per_table=per_table, vector_sets=sets, log_hits=plan.drawn is not None,
-                     unsampled=unsampled)
+    result = run(sub, inner, policy, prefetcher, pol_params, pf_params, per_table=per_table,
+                 set_sample=sets, log_hits=plan.drawn is not None, unsampled=unsampled)
     result.counts["prefetches_unsampled"] = int(unsampled.count[0])
     return result
 
@@ -425,8 +436,8 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
                else trace.n_accesses - settings.eval_after)
     full_keys = readonly(trace.dense().keys)  # shared by the sizes: nothing per vector
     sample_s = (time.perf_counter() - start) / len(plans)
-    results = []
-    for plan in plans:
+
+    def one(plan):
         sub, positions = samples[plan.key]
         result = _inner(run, sub, positions, plan, settings, policy, prefetcher, *plan.params,
                         per_table, full_keys)
@@ -443,8 +454,13 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
         result.params["dedup"] = dedup
         result.timings["sample_s"] = sample_s
         result.capacity, result.sets, result.ways = plan.full  # the buffer estimated
-        results.append(result)
-    return results
+        return result
+
+    with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
+        warnings.simplefilter("ignore", RecsimWarning)
+        first = one(plans[0])  # the loop compiled (or loaded) once, before the threads
+        with ThreadPoolExecutor(min(THREADS, len(plans))) as pool:
+            return [first, *pool.map(one, plans[1:])]
 
 
 def sampled_replay(run, trace: Trace, settings: ReplaySettings, policy: str = "lru",
