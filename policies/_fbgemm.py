@@ -111,7 +111,7 @@ def sort_ways(cost, way):
         half <<= 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a sampled curve's sizes replay in threads
 def _replay(vids, batch_offsets, st, lfu_mode, per_batch, counts):
     """Replay every batch (see the module docstring); ``st`` is a :data:`State`."""
     set_of, cache_vid, lru, lfu, slot_of = st.set_of, st.cache_vid, st.lru, st.lfu, st.slot_of

@@ -3,6 +3,7 @@ of the registry, spatial sampling scales the buffer, sampled curves, and bad inp
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -377,3 +378,20 @@ def test_cli_prints_unsampled_prefetches(tmp_path, capsys):
                  "--prefetcher", "next_n", "--sample", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "approximate" in out and "unsampled (dropped) " in out
+
+
+def test_in_threads_keeps_order_and_stops_on_an_error():
+    """The sizes' replays run in threads: results in the items' order, and an error
+    drops the items not yet started (as Ctrl-C does) instead of running them all."""
+    assert sample.in_threads(lambda x: x * x, range(50)) == [x * x for x in range(50)]
+    ran = []
+
+    def work(x):
+        if x == 0:
+            raise ValueError("size 0")
+        time.sleep(0.05)
+        ran.append(x)
+
+    with pytest.raises(ValueError, match="size 0"):
+        sample.in_threads(work, range(40))
+    assert len(ran) < 10

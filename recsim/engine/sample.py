@@ -149,6 +149,17 @@ def sampled_sets(sets: int, rate: float, salt: int) -> np.ndarray:
     return np.sort(np.random.default_rng(salt).choice(sets, k, replace=False))
 
 
+def in_threads(fn, items) -> list:
+    """``[fn(x) for x in items]``, :data:`THREADS` at a time (``fn``'s work releases the
+    GIL: compiled with ``nogil``); on an error (or Ctrl-C) the items not yet started are
+    dropped, the running ones finished."""
+    pool = ThreadPoolExecutor(max(1, min(THREADS, len(items))))
+    try:
+        return list(pool.map(fn, items))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def sampleable(pol, pf, pol_params: dict, pf_params: dict) -> None:
     """Raise a one-line ConfigError if the pair cannot be sampled (a learned model)."""
     for kind, plugin, params in (("policy", pol, pol_params), ("prefetcher", pf, pf_params)):
@@ -200,15 +211,13 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
                      trace.cardinalities, {**trace.meta, "sampled_from": trace.name},
                      _dense=ids), p
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        per_chunk = np.array(list(pool.map(lambda lo: select(lo, np.zeros(groups, np.int64),
-                                                             np.empty(0, np.int64)), los)))
-        starts = np.concatenate(([0], np.cumsum(per_chunk.sum(axis=0))))
-        # where each chunk's accesses of each sample start in ``pos``
-        at = starts[:-1] + np.cumsum(per_chunk, axis=0) - per_chunk
-        pos = np.empty(starts[-1], np.int64)
-        list(pool.map(lambda k: select(los[k], at[k].copy(), pos), range(len(los))))
-        return list(pool.map(build, range(groups)))
+    per_chunk = np.array(in_threads(lambda lo: select(lo, np.zeros(groups, np.int64),
+                                                      np.empty(0, np.int64)), los))
+    starts = np.concatenate(([0], np.cumsum(per_chunk.sum(axis=0))))
+    at = starts[:-1] + np.cumsum(per_chunk, axis=0) - per_chunk  # each chunk's, in ``pos``
+    pos = np.empty(starts[-1], np.int64)
+    in_threads(lambda k: select(los[k], at[k].copy(), pos), range(len(los)))
+    return in_threads(build, range(groups))
 
 
 def scaled_durations(plugin, params: dict, factor: float, units: tuple) -> dict:
@@ -459,8 +468,7 @@ def sampled_results(run, trace: Trace, settings: ReplaySettings, capacities: lis
     with warnings.catch_warnings():  # a sample's buffer may well hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
         first = one(plans[0])  # the loop compiled (or loaded) once, before the threads
-        with ThreadPoolExecutor(min(THREADS, len(plans))) as pool:
-            return [first, *pool.map(one, plans[1:])]
+        return [first, *in_threads(one, plans[1:])]
 
 
 def sampled_replay(run, trace: Trace, settings: ReplaySettings, policy: str = "lru",
