@@ -1,0 +1,218 @@
+"""Why LFU's and LRU-K's miniature simulations miss their full replays at small buffers:
+measured from full and miniature replays of the same trace (docs/sampling.md, "Why some
+policies miss").
+
+    python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
+        [--sizes 1% 2% 5%] [--rate 0.01] [--salt 0]
+        [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
+        [--sweep-rates 0.3 0.1 0.03 0.01 0.003]
+
+The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
+kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
+associative, ``round(rate x capacity)`` vectors. Four tables per trace:
+
+1. **probation**: for LFU and LRU-K, the resident vectors with one access since their
+   fill (LFU's count-1 bucket, LRU-K's FIFO of vectors with fewer than K accesses) at 8
+   points of the trace, full and miniature: the policy's own state after a replay of the
+   trace up to that point (its ``make_state`` wrapped to keep the state).
+2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
+   accesses among all): their miss ratio in full and in the miniature; of the accesses
+   that follow a miss of the same vector, the share that come before the buffer's next
+   miss (of any vector), and how often such an access hits (before the next miss, after
+   one or more).
+3. **one-off fills**: the sampled vectors' miss ratio in the miniature when accesses to
+   vectors seen once are inserted, which the policy fills at the bottom and evicts first
+   (they are not counted): *oracle*, one at each miss of an unsampled vector in the full
+   replay (so the miniature's probation sees every miss of the full buffer), and *gap*,
+   one between any two sampled accesses that are not adjacent in the trace (no full
+   replay needed). LRU is the control: there the one-off vectors take slots.
+4. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
+   SHARDS-adj as ``recsim.engine.sample``) against the full replay over
+   ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
+   and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+
+import recsim
+from recsim.engine.sample import spatial_keep, sub_traces
+from recsim.errors import RecsimWarning
+from recsim.registry import get_policy
+from recsim.traces import load_trace
+from recsim.traces.trace import DenseIds, Trace
+
+PROBATION = {"lfu": lambda s: int((s.node_freq[s.item_node[s.item_node >= 0]] == 1).sum()),
+             "lruk": lambda s: int(s.in_fifo.sum())}
+
+
+class Sample:
+    """One trace, its miniature's sample at ``rate`` and ``salt``, and replays of both."""
+
+    def __init__(self, trace: Trace, rate: float, salt: int):
+        dense = trace.dense()
+        self.trace, self.rate, self.unique = trace, rate, dense.n_unique
+        self.keep = spatial_keep(np.asarray(dense.keys), rate, salt)
+        (self.sub, self.pos), = sub_traces(trace, [self.keep])
+        self.sampled = self.keep[np.asarray(dense.vid)]  # per access of the full trace
+
+    def capacities(self, size: float) -> tuple[int, int]:
+        cap = round(size * self.unique)
+        return cap, max(1, round(self.rate * cap))
+
+    def full(self, policy: str, cap: int):
+        return recsim.simulate(self.trace, policy, cap, 0, log_hits=True)
+
+    def mini(self, policy: str, cap: int, one_off: np.ndarray | None = None) -> np.ndarray:
+        """The miniature's hit log of the sampled accesses, with one-off vectors inserted
+        at the full trace's positions ``one_off``."""
+        if one_off is None:
+            return recsim.simulate(self.sub, policy, cap, 0, log_hits=True).hit_log
+        where = np.concatenate((self.pos, one_off))
+        real = np.concatenate((np.ones(self.pos.shape[0], bool), np.zeros(one_off.shape[0], bool)))
+        order = np.argsort(where, kind="stable")
+        where, real = where[order], real[order]
+        tables = self.trace.n_tables  # the one-off vectors: rows of one more table
+        table = np.where(real, np.asarray(self.trace.table)[where], tables)
+        row = np.where(real, np.asarray(self.trace.row)[where], np.cumsum(~real) - 1)
+        card = np.append(np.asarray(self.trace.cardinalities), max(1, one_off.shape[0]))
+        mixed = Trace.from_arrays(table, row, None, card)
+        return recsim.simulate(mixed, policy, cap, 0, log_hits=True).hit_log[real]
+
+    def gaps(self) -> np.ndarray:
+        """A position between each two sampled accesses that are not adjacent."""
+        return self.pos[:-1][np.diff(self.pos) > 1] + 1
+
+    def estimate(self, hit_log: np.ndarray) -> float:
+        """SHARDS-adj: the misses over the expected sampled accesses."""
+        return float((hit_log == 0).sum() / (self.rate * self.trace.n_accesses))
+
+
+def prefix(trace: Trace, n: int) -> Trace:
+    """The first ``n`` accesses of ``trace``, with its dense ids."""
+    dense, off = trace.dense(), np.asarray(trace.batch_offsets)
+    return Trace(np.asarray(trace.table[:n]), np.asarray(trace.row[:n]),
+                 np.append(off[off < n], n), trace.cardinalities, dict(trace.meta),
+                 _dense=DenseIds(np.asarray(dense.vid[:n]), dense.keys, dense.table_rows))
+
+
+def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
+    """The resident vectors in probation (``PROBATION``) after replaying each prefix."""
+    pol, states = get_policy(policy), []
+    original = pol.make_state
+
+    def keeping(ctx, params):
+        states.append(original(ctx, params))
+        return states[-1]
+
+    keeping.__module__ = original.__module__  # the compiled loop imports the plug-in's module
+    object.__setattr__(pol, "make_state", keeping)
+    try:
+        for n in points:
+            recsim.simulate(prefix(trace, n), policy, cap, 0)
+    finally:
+        object.__setattr__(pol, "make_state", original)
+    return [PROBATION[policy](s) for s in states]
+
+
+def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray) -> tuple:
+    """Of the accesses that follow a miss of the same vector (that vector in ``sel``):
+    the share before the buffer's next miss, and the hit ratio of those and of the rest."""
+    order = np.argsort(vid, kind="stable")
+    same = vid[order[1:]] == vid[order[:-1]]
+    after = np.full(vid.shape[0], -1)
+    after[order[:-1][same]] = order[1:][same]
+    missed = np.cumsum(hit_log == 0)
+    i = np.flatnonzero((hit_log == 0) & (after >= 0) & sel[vid])
+    hit, first = hit_log[after[i]] == 1, missed[after[i] - 1] == missed[i]
+    return first.mean(), hit[first].mean(), hit[~first].mean()
+
+
+def mechanism(s: Sample, policy: str, size: float) -> None:
+    cap, small = s.capacities(size)
+    full, mini = s.full(policy, cap).hit_log, s.mini(policy, small)
+    vid, sub_vid = np.asarray(s.trace.dense().vid), np.asarray(s.sub.dense().vid)
+    f = window(full, vid, s.keep)
+    m = window(mini, sub_vid, np.ones(s.sub.dense().n_unique, bool))
+    oracle = np.flatnonzero((full == 0) & ~s.sampled)
+    miss = [1 - full[s.sampled].mean(), 1 - mini.mean(),
+            1 - s.mini(policy, small, oracle).mean(), 1 - s.mini(policy, small, s.gaps()).mean()]
+    print(f"| {policy} | {size:.0%} | {' | '.join(f'{x:.3f}' for x in miss)} | "
+          f"{f[0]:.3f} / {m[0]:.3f} | {f[1]:.3f} / {m[1]:.3f} | {f[2]:.3f} / {m[2]:.3f} |",
+          flush=True)
+
+
+def errors(trace: Trace, policy: str, sizes, rate: float, salt: int, full: dict) -> str:
+    """Mean / max error over ``sizes``, plain and with gap one-off fills; ``full`` keeps
+    the full replays' miss ratios by (policy, capacity)."""
+    s = Sample(trace, rate, salt)
+    err = {"plain": [], "gap": []}
+    for size in sizes:
+        cap, small = s.capacities(size)
+        if (policy, cap) not in full:
+            full[policy, cap] = recsim.simulate(trace, policy, cap, 0).miss_ratio
+        truth = full[policy, cap]
+        err["plain"].append(abs(s.estimate(s.mini(policy, small)) - truth))
+        err["gap"].append(abs(s.estimate(s.mini(policy, small, s.gaps())) - truth))
+    return " | ".join(f"{np.mean(e):.4f} / {np.max(e):.4f}" for e in err.values())
+
+
+def report(path: str, args) -> None:
+    trace = load_trace(path)
+    s = Sample(trace, args.rate, args.salt)
+    n = trace.n_accesses
+    points = [n * i // 8 for i in range(1, 9)]
+    print(f"\n{trace.name}, R = {args.rate}: probation (full / miniature) at "
+          f"{', '.join(f'{p / n:.0%}' for p in points)} of the trace")
+    for policy in (p for p in args.policies if p in PROBATION):
+        for size in args.sizes:
+            cap, small = s.capacities(size)
+            full, mini = probation(trace, policy, cap, points), probation(
+                s.sub, policy, small, np.searchsorted(s.pos, points))
+            print(f"| {policy} | {size:.0%} | "
+                  + " | ".join(f"{a:,} / {b:,}" for a, b in zip(full, mini)) + " |")
+    print("\n| policy | size | miss: full | mini | oracle | gap | before next miss | "
+          "hit if before | hit if after |")
+    for policy in args.policies:
+        for size in args.sizes:
+            mechanism(s, policy, size)
+    print("\n| policy | rate | plain (mean / max) | gap (mean / max) |")
+    full = {}
+    for policy in args.policies:
+        for rate in args.error_rates:
+            print(f"| {policy} | {rate} | {errors(trace, policy, args.error_sizes, rate, args.salt, full)} |",
+                  flush=True)
+        for rate in args.sweep_rates:
+            print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | "
+                  f"{errors(trace, policy, args.sizes[:1], rate, args.salt, full)} |", flush=True)
+
+
+def percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("traces", nargs="+")
+    ap.add_argument("--policies", nargs="+", default=["lfu", "lruk", "lfuda", "lru"])
+    ap.add_argument("--sizes", nargs="+", type=percent, default=[0.01, 0.02, 0.05])
+    ap.add_argument("--rate", type=float, default=0.01)
+    ap.add_argument("--salt", type=int, default=0)
+    ap.add_argument("--error-sizes", nargs="+", type=percent,
+                    default=[0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
+    ap.add_argument("--error-rates", nargs="+", type=float, default=[0.1, 0.01, 0.001])
+    ap.add_argument("--sweep-rates", nargs="+", type=float,
+                    default=[0.3, 0.1, 0.03, 0.01, 0.003])
+    args = ap.parse_args()
+    with warnings.catch_warnings():  # a miniature may hold all its vectors
+        warnings.simplefilter("ignore", RecsimWarning)
+        for path in args.traces:
+            report(path, args)
+
+
+if __name__ == "__main__":
+    main()
