@@ -3,13 +3,13 @@ measured from full and miniature replays of the same trace (docs/sampling.md, "W
 policies miss").
 
     python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
-        [--sizes 1% 2% 5%] [--rate 0.01] [--salt 0]
+        [--sizes 1% 2% 5%] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
-        [--sweep-rates 0.3 0.1 0.03 0.01 0.003]
+        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window split error]
 
 The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
 kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
-associative, ``round(rate x capacity)`` vectors. Four tables per trace:
+associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R. Five tables per trace (``--tables``):
 
 1. **probation**: for LFU and LRU-K, the resident vectors with one access since their
    fill (LFU's count-1 bucket, LRU-K's FIFO of vectors with fewer than K accesses) at 8
@@ -26,7 +26,12 @@ associative, ``round(rate x capacity)`` vectors. Four tables per trace:
    replay (so the miniature's probation sees every miss of the full buffer), and *gap*,
    one between any two sampled accesses that are not adjacent in the trace (no full
    replay needed). LRU is the control: there the one-off vectors take slots.
-4. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
+4. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
+   vectors the salt keeps: their share of the accesses and their miss ratio in the full
+   replay, against the whole trace's) and the *miniature* (its miss ratio of the same
+   vectors against the full replay's, times their share), over ``--salts`` salts: a
+   draw part averages out over salts, a miniature part that keeps its sign is a bias.
+5. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
    SHARDS-adj as ``recsim.engine.sample``) against the full replay over
    ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
    and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
@@ -40,9 +45,10 @@ import warnings
 import numpy as np
 
 import recsim
-from recsim.engine.sample import spatial_keep, sub_traces
+from recsim.engine.sample import scaled_durations, spatial_keep, sub_traces
 from recsim.errors import RecsimWarning
-from recsim.registry import get_policy
+from recsim.plugin import DURATION_UNITS
+from recsim.registry import get_policy, resolve_params
 from recsim.traces import load_trace
 from recsim.traces.trace import DenseIds, Trace
 
@@ -70,8 +76,11 @@ class Sample:
     def mini(self, policy: str, cap: int, one_off: np.ndarray | None = None) -> np.ndarray:
         """The miniature's hit log of the sampled accesses, with one-off vectors inserted
         at the full trace's positions ``one_off``."""
+        pol = get_policy(policy)  # its durations scaled, as recsim.engine.sample does
+        params = scaled_durations(pol, resolve_params("policy", pol, None), self.rate,
+                                  DURATION_UNITS)
         if one_off is None:
-            return recsim.simulate(self.sub, policy, cap, 0, log_hits=True).hit_log
+            return recsim.simulate(self.sub, policy, cap, 0, policy_params=params, log_hits=True).hit_log
         where = np.concatenate((self.pos, one_off))
         real = np.concatenate((np.ones(self.pos.shape[0], bool), np.zeros(one_off.shape[0], bool)))
         order = np.argsort(where, kind="stable")
@@ -81,7 +90,7 @@ class Sample:
         row = np.where(real, np.asarray(self.trace.row)[where], np.cumsum(~real) - 1)
         card = np.append(np.asarray(self.trace.cardinalities), max(1, one_off.shape[0]))
         mixed = Trace.from_arrays(table, row, None, card)
-        return recsim.simulate(mixed, policy, cap, 0, log_hits=True).hit_log[real]
+        return recsim.simulate(mixed, policy, cap, 0, policy_params=params, log_hits=True).hit_log[real]
 
     def gaps(self) -> np.ndarray:
         """A position between each two sampled accesses that are not adjacent."""
@@ -161,9 +170,27 @@ def errors(trace: Trace, policy: str, sizes, rate: float, salt: int, full: dict)
     return " | ".join(f"{np.mean(e):.4f} / {np.max(e):.4f}" for e in err.values())
 
 
-def report(path: str, args) -> None:
-    trace = load_trace(path)
-    s = Sample(trace, args.rate, args.salt)
+def split(trace: Trace, policy: str, size: float, rate: float, salts: int) -> str:
+    """The estimate's error at ``size``, split into the draw (the sampled vectors' miss
+    ratio in the full replay, over the expected accesses, against the trace's) and the
+    miniature (its miss ratio of those vectors against the full replay's): salt 0's, then
+    the mean and range over ``salts`` salts."""
+    full = None
+    parts = []
+    for salt in range(salts):
+        s = Sample(trace, rate, salt)
+        cap, small = s.capacities(size)
+        full = s.full(policy, cap).hit_log if full is None else full
+        share = s.sampled.sum() / (rate * trace.n_accesses)  # sampled / expected accesses
+        in_full = 1 - full[s.sampled].mean()
+        draw = share * in_full - (1 - full.mean())
+        parts.append((draw, share * (1 - s.mini(policy, small).mean() - in_full)))
+    parts = np.asarray(parts)
+    return " | ".join(f"{c[0]:+.4f}; {c.mean():+.4f} ({c.min():+.4f} to {c.max():+.4f})"
+                      for c in (parts.sum(axis=1), parts[:, 0], parts[:, 1]))
+
+
+def probation_table(trace: Trace, s: Sample, args) -> None:
     n = trace.n_accesses
     points = [n * i // 8 for i in range(1, 9)]
     print(f"\n{trace.name}, R = {args.rate}: probation (full / miniature) at "
@@ -175,20 +202,41 @@ def report(path: str, args) -> None:
                 s.sub, policy, small, np.searchsorted(s.pos, points))
             print(f"| {policy} | {size:.0%} | "
                   + " | ".join(f"{a:,} / {b:,}" for a, b in zip(full, mini)) + " |")
-    print("\n| policy | size | miss: full | mini | oracle | gap | before next miss | "
+
+
+def window_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}, sampled vectors (full / miniature)\n"
+          "| policy | size | miss: full | mini | oracle | gap | before next miss | "
           "hit if before | hit if after |")
     for policy in args.policies:
         for size in args.sizes:
             mechanism(s, policy, size)
-    print("\n| policy | rate | plain (mean / max) | gap (mean / max) |")
+
+
+def split_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}\n"
+          f"| policy | size | error: salt 0; mean over {args.salts} salts (range) | draw | "
+          "miniature |")
+    for policy in args.policies:
+        for size in args.sizes:
+            print(f"| {policy} | {size:.0%} | {split(trace, policy, size, args.rate, args.salts)}"
+                  " |", flush=True)
+
+
+def error_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}\n| policy | rate | plain (mean / max) | gap (mean / max) |")
     full = {}
     for policy in args.policies:
         for rate in args.error_rates:
-            print(f"| {policy} | {rate} | {errors(trace, policy, args.error_sizes, rate, args.salt, full)} |",
-                  flush=True)
+            row = errors(trace, policy, args.error_sizes, rate, args.salt, full)
+            print(f"| {policy} | {rate} | {row} |", flush=True)
         for rate in args.sweep_rates:
-            print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | "
-                  f"{errors(trace, policy, args.sizes[:1], rate, args.salt, full)} |", flush=True)
+            row = errors(trace, policy, args.sizes[:1], rate, args.salt, full)
+            print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | {row} |", flush=True)
+
+
+TABLES = {"probation": probation_table, "window": window_table, "split": split_table,
+          "error": error_table}
 
 
 def percent(text: str) -> float:
@@ -202,6 +250,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", type=percent, default=[0.01, 0.02, 0.05])
     ap.add_argument("--rate", type=float, default=0.01)
     ap.add_argument("--salt", type=int, default=0)
+    ap.add_argument("--salts", type=int, default=5, help="salts of the error's split")
+    ap.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES))
     ap.add_argument("--error-sizes", nargs="+", type=percent,
                     default=[0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
     ap.add_argument("--error-rates", nargs="+", type=float, default=[0.1, 0.01, 0.001])
@@ -211,7 +261,10 @@ def main() -> None:
     with warnings.catch_warnings():  # a miniature may hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
         for path in args.traces:
-            report(path, args)
+            trace = load_trace(path)
+            sample = Sample(trace, args.rate, args.salt)
+            for table in args.tables:
+                TABLES[table](trace, sample, args)
 
 
 if __name__ == "__main__":
