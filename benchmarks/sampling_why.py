@@ -9,29 +9,28 @@ policies miss").
 
 The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
 kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
-associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R. Five tables per trace (``--tables``):
+associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
+Four tables per trace (``--tables``):
 
 1. **probation**: for LFU and LRU-K, the resident vectors with one access since their
    fill (LFU's count-1 bucket, LRU-K's FIFO of vectors with fewer than K accesses) at 8
    points of the trace, full and miniature: the policy's own state after a replay of the
    trace up to that point (its ``make_state`` wrapped to keep the state).
 2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
-   accesses among all): their miss ratio in full and in the miniature; of the accesses
-   that follow a miss of the same vector, the share that come before the buffer's next
-   miss (of any vector), and how often such an access hits (before the next miss, after
-   one or more).
-3. **one-off fills**: the sampled vectors' miss ratio in the miniature when accesses to
-   vectors seen once are inserted, which the policy fills at the bottom and evicts first
-   (they are not counted): *oracle*, one at each miss of an unsampled vector in the full
-   replay (so the miniature's probation sees every miss of the full buffer), and *gap*,
-   one between any two sampled accesses that are not adjacent in the trace (no full
-   replay needed). LRU is the control: there the one-off vectors take slots.
-4. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
+   accesses among all): their miss ratio in full, in the miniature, and in the miniature
+   with *one-off fills*: accesses to vectors seen once inserted in its trace (not
+   counted), *oracle* one at each miss of an unsampled vector in the full replay (so
+   the miniature's probation sees every miss of the full buffer), *gap* one between any
+   two sampled accesses that are not adjacent in the trace (no full replay needed; LRU
+   is the control: there they take slots); then, of the accesses that follow a miss of
+   the same vector, the share that come before the buffer's next miss (of any vector),
+   and how often they hit before it and after it (full / miniature).
+3. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
    vectors the salt keeps: their share of the accesses and their miss ratio in the full
    replay, against the whole trace's) and the *miniature* (its miss ratio of the same
    vectors against the full replay's, times their share), over ``--salts`` salts: a
    draw part averages out over salts, a miniature part that keeps its sign is a bias.
-5. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
+4. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
    SHARDS-adj as ``recsim.engine.sample``) against the full replay over
    ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
    and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
@@ -80,7 +79,8 @@ class Sample:
         params = scaled_durations(pol, resolve_params("policy", pol, None), self.rate,
                                   DURATION_UNITS)
         if one_off is None:
-            return recsim.simulate(self.sub, policy, cap, 0, policy_params=params, log_hits=True).hit_log
+            return recsim.simulate(self.sub, policy, cap, 0, policy_params=params,
+                                   log_hits=True).hit_log
         where = np.concatenate((self.pos, one_off))
         real = np.concatenate((np.ones(self.pos.shape[0], bool), np.zeros(one_off.shape[0], bool)))
         order = np.argsort(where, kind="stable")
@@ -90,7 +90,8 @@ class Sample:
         row = np.where(real, np.asarray(self.trace.row)[where], np.cumsum(~real) - 1)
         card = np.append(np.asarray(self.trace.cardinalities), max(1, one_off.shape[0]))
         mixed = Trace.from_arrays(table, row, None, card)
-        return recsim.simulate(mixed, policy, cap, 0, policy_params=params, log_hits=True).hit_log[real]
+        return recsim.simulate(mixed, policy, cap, 0, policy_params=params,
+                               log_hits=True).hit_log[real]
 
     def gaps(self) -> np.ndarray:
         """A position between each two sampled accesses that are not adjacent."""
@@ -138,7 +139,7 @@ def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray) -> tuple:
     missed = np.cumsum(hit_log == 0)
     i = np.flatnonzero((hit_log == 0) & (after >= 0) & sel[vid])
     hit, first = hit_log[after[i]] == 1, missed[after[i] - 1] == missed[i]
-    return first.mean(), hit[first].mean(), hit[~first].mean()
+    return tuple(x.mean() if x.size else np.nan for x in (first, hit[first], hit[~first]))
 
 
 def mechanism(s: Sample, policy: str, size: float) -> None:
