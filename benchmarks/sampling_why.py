@@ -3,7 +3,7 @@ measured from full and miniature replays of the same trace (docs/sampling.md, "W
 policies miss").
 
     python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
-        [--sizes 1% 2% 5%] [--rate 0.01] [--salt 0] [--salts 5]
+        [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
         [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window split error]
 
@@ -66,7 +66,9 @@ class Sample:
         self.sampled = self.keep[np.asarray(dense.vid)]  # per access of the full trace
 
     def capacities(self, size: float) -> tuple[int, int]:
-        cap = round(size * self.unique)
+        """The full and the miniature buffer's vectors at ``size`` (a fraction of the
+        unique vectors, or a count from 1 on)."""
+        cap = round(size) if size >= 1 else round(size * self.unique)
         return cap, max(1, round(self.rate * cap))
 
     def full(self, policy: str, cap: int):
@@ -151,7 +153,7 @@ def mechanism(s: Sample, policy: str, size: float) -> None:
     oracle = np.flatnonzero((full == 0) & ~s.sampled)
     miss = [1 - full[s.sampled].mean(), 1 - mini.mean(),
             1 - s.mini(policy, small, oracle).mean(), 1 - s.mini(policy, small, s.gaps()).mean()]
-    print(f"| {policy} | {size:.0%} | {' | '.join(f'{x:.3f}' for x in miss)} | "
+    print(f"| {policy} | {label(size)} | {' | '.join(f'{x:.3f}' for x in miss)} | "
           f"{f[0]:.3f} / {m[0]:.3f} | {f[1]:.3f} / {m[1]:.3f} | {f[2]:.3f} / {m[2]:.3f} |",
           flush=True)
 
@@ -201,7 +203,7 @@ def probation_table(trace: Trace, s: Sample, args) -> None:
             cap, small = s.capacities(size)
             full, mini = probation(trace, policy, cap, points), probation(
                 s.sub, policy, small, np.searchsorted(s.pos, points))
-            print(f"| {policy} | {size:.0%} | "
+            print(f"| {policy} | {label(size)} | "
                   + " | ".join(f"{a:,} / {b:,}" for a, b in zip(full, mini)) + " |")
 
 
@@ -220,8 +222,8 @@ def split_table(trace: Trace, s: Sample, args) -> None:
           "miniature |")
     for policy in args.policies:
         for size in args.sizes:
-            print(f"| {policy} | {size:.0%} | {split(trace, policy, size, args.rate, args.salts)}"
-                  " |", flush=True)
+            row = split(trace, policy, size, args.rate, args.salts)
+            print(f"| {policy} | {label(size)} | {row} |", flush=True)
 
 
 def error_table(trace: Trace, s: Sample, args) -> None:
@@ -242,6 +244,10 @@ TABLES = {"probation": probation_table, "window": window_table, "split": split_t
 
 def percent(text: str) -> float:
     return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
+
+
+def label(size: float) -> str:
+    return f"{size:.0%}" if size < 1 else f"{round(size):,} vectors"
 
 
 def main() -> None:
