@@ -1,0 +1,278 @@
+"""Why LFU's and LRU-K's miniature simulations miss their full replays at small buffers:
+measured from full and miniature replays of the same trace (docs/sampling.md, "Why some
+policies miss").
+
+    python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
+        [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
+        [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
+        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window split error]
+
+The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
+kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
+associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
+Four tables per trace (``--tables``):
+
+1. **probation**: for LFU and LRU-K, the resident vectors with one access since their
+   fill (LFU's count-1 bucket, LRU-K's FIFO of vectors with fewer than K accesses) at 8
+   points of the trace, full and miniature: the policy's own state after a replay of the
+   trace up to that point (its ``make_state`` wrapped to keep the state).
+2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
+   accesses among all): their miss ratio in full, in the miniature, and in the miniature
+   with *one-off fills*: accesses to vectors seen once inserted in its trace (not
+   counted), *oracle* one at each miss of an unsampled vector in the full replay (so
+   the miniature's probation sees every miss of the full buffer), *gap* one between any
+   two sampled accesses that are not adjacent in the trace (no full replay needed; LRU
+   is the control: there they take slots); then, of the accesses that follow a miss of
+   the same vector, the share that come before the buffer's next miss (of any vector),
+   and how often they hit before it and after it (full / miniature).
+3. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
+   vectors the salt keeps: their share of the accesses and their miss ratio in the full
+   replay, against the whole trace's) and the *miniature* (its miss ratio of the same
+   vectors against the full replay's, times their share), over ``--salts`` salts: a
+   draw part averages out over salts, a miniature part that keeps its sign is a bias.
+4. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
+   SHARDS-adj as ``recsim.engine.sample``) against the full replay over
+   ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
+   and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+
+import recsim
+from recsim.engine.sample import scaled_durations, spatial_keep, sub_traces
+from recsim.errors import RecsimWarning
+from recsim.plugin import DURATION_UNITS
+from recsim.registry import get_policy, resolve_params
+from recsim.traces import load_trace
+from recsim.traces.trace import DenseIds, Trace
+
+PROBATION = {"lfu": lambda s: int((s.node_freq[s.item_node[s.item_node >= 0]] == 1).sum()),
+             "lruk": lambda s: int(s.in_fifo.sum())}
+
+
+class Sample:
+    """One trace, its miniature's sample at ``rate`` and ``salt``, and replays of both."""
+
+    def __init__(self, trace: Trace, rate: float, salt: int):
+        dense = trace.dense()
+        self.trace, self.rate, self.unique = trace, rate, dense.n_unique
+        self.keep = spatial_keep(np.asarray(dense.keys), rate, salt)
+        (self.sub, self.pos), = sub_traces(trace, [self.keep])
+        self.sampled = self.keep[np.asarray(dense.vid)]  # per access of the full trace
+
+    def capacities(self, size: float) -> tuple[int, int]:
+        """The full and the miniature buffer's vectors at ``size`` (a fraction of the
+        unique vectors, or a count from 1 on)."""
+        cap = round(size) if size >= 1 else round(size * self.unique)
+        return cap, max(1, round(self.rate * cap))
+
+    def full(self, policy: str, cap: int):
+        return recsim.simulate(self.trace, policy, cap, 0, log_hits=True)
+
+    def mini(self, policy: str, cap: int, one_off: np.ndarray | None = None) -> np.ndarray:
+        """The miniature's hit log of the sampled accesses, with one-off vectors inserted
+        at the full trace's positions ``one_off``."""
+        pol = get_policy(policy)  # its durations scaled, as recsim.engine.sample does
+        params = scaled_durations(pol, resolve_params("policy", pol, None), self.rate,
+                                  DURATION_UNITS)
+        if one_off is None:
+            return recsim.simulate(self.sub, policy, cap, 0, policy_params=params,
+                                   log_hits=True).hit_log
+        where = np.concatenate((self.pos, one_off))
+        real = np.concatenate((np.ones(self.pos.shape[0], bool), np.zeros(one_off.shape[0], bool)))
+        order = np.argsort(where, kind="stable")
+        where, real = where[order], real[order]
+        tables = self.trace.n_tables  # the one-off vectors: rows of one more table
+        table = np.where(real, np.asarray(self.trace.table)[where], tables)
+        row = np.where(real, np.asarray(self.trace.row)[where], np.cumsum(~real) - 1)
+        card = np.append(np.asarray(self.trace.cardinalities), max(1, one_off.shape[0]))
+        mixed = Trace.from_arrays(table, row, None, card)
+        return recsim.simulate(mixed, policy, cap, 0, policy_params=params,
+                               log_hits=True).hit_log[real]
+
+    def gaps(self) -> np.ndarray:
+        """A position between each two sampled accesses that are not adjacent."""
+        return self.pos[:-1][np.diff(self.pos) > 1] + 1
+
+    def estimate(self, hit_log: np.ndarray) -> float:
+        """SHARDS-adj: the misses over the expected sampled accesses."""
+        return float((hit_log == 0).sum() / (self.rate * self.trace.n_accesses))
+
+
+def prefix(trace: Trace, n: int) -> Trace:
+    """The first ``n`` accesses of ``trace``, with its dense ids."""
+    dense, off = trace.dense(), np.asarray(trace.batch_offsets)
+    return Trace(np.asarray(trace.table[:n]), np.asarray(trace.row[:n]),
+                 np.append(off[off < n], n), trace.cardinalities, dict(trace.meta),
+                 _dense=DenseIds(np.asarray(dense.vid[:n]), dense.keys, dense.table_rows))
+
+
+def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
+    """The resident vectors in probation (``PROBATION``) after replaying each prefix."""
+    pol, states = get_policy(policy), []
+    original = pol.make_state
+
+    def keeping(ctx, params):
+        states.append(original(ctx, params))
+        return states[-1]
+
+    keeping.__module__ = original.__module__  # the compiled loop imports the plug-in's module
+    object.__setattr__(pol, "make_state", keeping)
+    try:
+        for n in points:
+            recsim.simulate(prefix(trace, n), policy, cap, 0)
+    finally:
+        object.__setattr__(pol, "make_state", original)
+    return [PROBATION[policy](s) for s in states]
+
+
+def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray) -> tuple:
+    """Of the accesses that follow a miss of the same vector (that vector in ``sel``):
+    the share before the buffer's next miss, and the hit ratio of those and of the rest."""
+    order = np.argsort(vid, kind="stable")
+    same = vid[order[1:]] == vid[order[:-1]]
+    after = np.full(vid.shape[0], -1)
+    after[order[:-1][same]] = order[1:][same]
+    missed = np.cumsum(hit_log == 0)
+    i = np.flatnonzero((hit_log == 0) & (after >= 0) & sel[vid])
+    hit, first = hit_log[after[i]] == 1, missed[after[i] - 1] == missed[i]
+    return tuple(x.mean() if x.size else np.nan for x in (first, hit[first], hit[~first]))
+
+
+def mechanism(s: Sample, policy: str, size: float) -> None:
+    cap, small = s.capacities(size)
+    full, mini = s.full(policy, cap).hit_log, s.mini(policy, small)
+    vid, sub_vid = np.asarray(s.trace.dense().vid), np.asarray(s.sub.dense().vid)
+    f = window(full, vid, s.keep)
+    m = window(mini, sub_vid, np.ones(s.sub.dense().n_unique, bool))
+    oracle = np.flatnonzero((full == 0) & ~s.sampled)
+    miss = [1 - full[s.sampled].mean(), 1 - mini.mean(),
+            1 - s.mini(policy, small, oracle).mean(), 1 - s.mini(policy, small, s.gaps()).mean()]
+    print(f"| {policy} | {label(size)} | {' | '.join(f'{x:.3f}' for x in miss)} | "
+          f"{f[0]:.3f} / {m[0]:.3f} | {f[1]:.3f} / {m[1]:.3f} | {f[2]:.3f} / {m[2]:.3f} |",
+          flush=True)
+
+
+def errors(trace: Trace, policy: str, sizes, rate: float, salt: int, full: dict) -> str:
+    """Mean / max error over ``sizes``, plain and with gap one-off fills; ``full`` keeps
+    the full replays' miss ratios by (policy, capacity)."""
+    s = Sample(trace, rate, salt)
+    err = {"plain": [], "gap": []}
+    for size in sizes:
+        cap, small = s.capacities(size)
+        if (policy, cap) not in full:
+            full[policy, cap] = recsim.simulate(trace, policy, cap, 0).miss_ratio
+        truth = full[policy, cap]
+        err["plain"].append(abs(s.estimate(s.mini(policy, small)) - truth))
+        err["gap"].append(abs(s.estimate(s.mini(policy, small, s.gaps())) - truth))
+    return " | ".join(f"{np.mean(e):.4f} / {np.max(e):.4f}" for e in err.values())
+
+
+def split(trace: Trace, policy: str, size: float, rate: float, salts: int) -> str:
+    """The estimate's error at ``size``, split into the draw (the sampled vectors' miss
+    ratio in the full replay, over the expected accesses, against the trace's) and the
+    miniature (its miss ratio of those vectors against the full replay's): salt 0's, then
+    the mean and range over ``salts`` salts."""
+    full = None
+    parts = []
+    for salt in range(salts):
+        s = Sample(trace, rate, salt)
+        cap, small = s.capacities(size)
+        full = s.full(policy, cap).hit_log if full is None else full
+        share = s.sampled.sum() / (rate * trace.n_accesses)  # sampled / expected accesses
+        in_full = 1 - full[s.sampled].mean()
+        draw = share * in_full - (1 - full.mean())
+        parts.append((draw, share * (1 - s.mini(policy, small).mean() - in_full)))
+    parts = np.asarray(parts)
+    return " | ".join(f"{c[0]:+.4f}; {c.mean():+.4f} ({c.min():+.4f} to {c.max():+.4f})"
+                      for c in (parts.sum(axis=1), parts[:, 0], parts[:, 1]))
+
+
+def probation_table(trace: Trace, s: Sample, args) -> None:
+    n = trace.n_accesses
+    points = [n * i // 8 for i in range(1, 9)]
+    print(f"\n{trace.name}, R = {args.rate}: probation (full / miniature) at "
+          f"{', '.join(f'{p / n:.0%}' for p in points)} of the trace")
+    for policy in (p for p in args.policies if p in PROBATION):
+        for size in args.sizes:
+            cap, small = s.capacities(size)
+            full, mini = probation(trace, policy, cap, points), probation(
+                s.sub, policy, small, np.searchsorted(s.pos, points))
+            print(f"| {policy} | {label(size)} | "
+                  + " | ".join(f"{a:,} / {b:,}" for a, b in zip(full, mini)) + " |")
+
+
+def window_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}, sampled vectors (full / miniature)\n"
+          "| policy | size | miss: full | mini | oracle | gap | before next miss | "
+          "hit if before | hit if after |")
+    for policy in args.policies:
+        for size in args.sizes:
+            mechanism(s, policy, size)
+
+
+def split_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}\n"
+          f"| policy | size | error: salt 0; mean over {args.salts} salts (range) | draw | "
+          "miniature |")
+    for policy in args.policies:
+        for size in args.sizes:
+            row = split(trace, policy, size, args.rate, args.salts)
+            print(f"| {policy} | {label(size)} | {row} |", flush=True)
+
+
+def error_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}\n| policy | rate | plain (mean / max) | gap (mean / max) |")
+    full = {}
+    for policy in args.policies:
+        for rate in args.error_rates:
+            row = errors(trace, policy, args.error_sizes, rate, args.salt, full)
+            print(f"| {policy} | {rate} | {row} |", flush=True)
+        for rate in args.sweep_rates:
+            row = errors(trace, policy, args.sizes[:1], rate, args.salt, full)
+            print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | {row} |", flush=True)
+
+
+TABLES = {"probation": probation_table, "window": window_table, "split": split_table,
+          "error": error_table}
+
+
+def percent(text: str) -> float:
+    return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
+
+
+def label(size: float) -> str:
+    return f"{size:.0%}" if size < 1 else f"{round(size):,} vectors"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("traces", nargs="+")
+    ap.add_argument("--policies", nargs="+", default=["lfu", "lruk", "lfuda", "lru"])
+    ap.add_argument("--sizes", nargs="+", type=percent, default=[0.01, 0.02, 0.05])
+    ap.add_argument("--rate", type=float, default=0.01)
+    ap.add_argument("--salt", type=int, default=0)
+    ap.add_argument("--salts", type=int, default=5, help="salts of the error's split")
+    ap.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES))
+    ap.add_argument("--error-sizes", nargs="+", type=percent,
+                    default=[0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
+    ap.add_argument("--error-rates", nargs="+", type=float, default=[0.1, 0.01, 0.001])
+    ap.add_argument("--sweep-rates", nargs="+", type=float,
+                    default=[0.3, 0.1, 0.03, 0.01, 0.003])
+    args = ap.parse_args()
+    with warnings.catch_warnings():  # a miniature may hold all its vectors
+        warnings.simplefilter("ignore", RecsimWarning)
+        for path in args.traces:
+            trace = load_trace(path)
+            sample = Sample(trace, args.rate, args.salt)
+            for table in args.tables:
+                TABLES[table](trace, sample, args)
+
+
+if __name__ == "__main__":
+    main()
