@@ -54,13 +54,19 @@ ROWS = ([f"shared:{p}" for p in SHARED]
         + [f"prefetcher:{p}" for p in ("stride", "bop", "berti", "mab", "bingo", "domino")])
 
 
+def row_replay(row: str) -> tuple[str, int, str]:
+    """A row's ``(policy, ways, prefetcher)``."""
+    kind, name = row.split(":")
+    return {"shared": (name, 0, "none"), "policy": (name, 32, "none"),
+            "prefetcher": ("lru", 32, name)}[kind]
+
+
 def run_row(args, row: str) -> dict:
     """One row, in this process (see the module docstring)."""
     kind, name = row.split(":")
     trace = bench_trace(args, quiet=True)
     capacity = max(1, round(args.buffer * trace.n_unique))
-    policy, ways, prefetcher = {"shared": (name, 0, "none"), "policy": (name, 32, "none"),
-                                "prefetcher": ("lru", 32, name)}[kind]
+    policy, ways, prefetcher = row_replay(row)
     first = recsim.simulate(trace, policy, capacity=capacity, ways=ways, prefetcher=prefetcher)
     result = recsim.simulate(trace, policy, capacity=capacity, ways=ways, prefetcher=prefetcher)
     out = {"row": row, "recsim": trace.n_accesses / result.timings["replay_s"] / 1e6,

@@ -2,7 +2,8 @@
 side in one run: rows of ``benchmarks/replay.py`` alternating between the two trees.
 
     python benchmarks/side_by_side.py --other /path/to/checkout [--other-python PY]
-        [--rows shared:lru policy:srrip prefetcher:stride] [--rounds 3] [trace options]
+        [--rows shared:lru policy:srrip prefetcher:stride] [--rounds 3] [--kernel]
+        [trace options]
 
 Each (round, row, tree) is a fresh process running that tree's ``benchmarks/replay.py
 --row ROW`` on the same trace (generated once under ``--workdir``; each tree caches its
@@ -11,6 +12,8 @@ the first round is reported but a cold kernel cache only slows the compile, whic
 timed). The trees take turns, the order flipping every round, so drift in the machine's
 speed (1.5x within an hour here) falls on both. Prints, per row, every round's accesses/s
 of both trees, the best of each and their ratio, and checks that the misses agree.
+``--kernel``: each row's speed is the loop's own (``benchmarks/kernel_time.py``, the best
+of 12 replays in the process), without building its inputs.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ from bench_trace import add_trace_args, bench_trace, oracle_copy
 HERE = Path(__file__).resolve().parents[1]
 
 
-def run_row(tree: Path, python: str, row: str, trace_args: list[str], cache: str) -> dict:
-    """One row of ``tree``'s replay benchmark, in a fresh process: its JSON."""
+def run_row(tree: Path, python: str, row: str, trace_args: list[str], cache: str,
+            kernel: bool = False) -> dict:
+    """One row of ``tree``'s replay benchmark (``kernel``: this tree's
+    ``benchmarks/kernel_time.py`` run by ``tree``'s interpreter, timing ``tree``'s loop), in
+    a fresh process: its JSON."""
     env = {**os.environ, "RECSIM_CACHE_DIR": cache}
-    done = subprocess.run([python, str(tree / "benchmarks/replay.py"), *trace_args,
-                           "--row", row], capture_output=True, text=True, env=env, cwd=tree)
+    script = HERE / "benchmarks/kernel_time.py" if kernel else tree / "benchmarks/replay.py"
+    done = subprocess.run([python, str(script), *trace_args, "--row", row],
+                          capture_output=True, text=True, env=env, cwd=tree)
     if done.returncode:
         sys.exit(f"{tree}: row {row} failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -46,6 +53,8 @@ def main() -> None:
                                                    "prefetcher:stride"])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--buffer", type=float, default=0.1)
+    ap.add_argument("--kernel", action="store_true",
+                    help="time the loop's calls alone (benchmarks/kernel_time.py)")
     args = ap.parse_args()
     args.workdir = args.workdir.resolve()
     # generated once, before any timing, with its dense ids and libCacheSim's copy
@@ -61,7 +70,7 @@ def main() -> None:
     for k in range(args.rounds):
         for row in args.rows:
             for side in (sides if k % 2 == 0 else reversed(list(sides))):
-                r = run_row(*sides[side], row, trace_args, caches[side])
+                r = run_row(*sides[side], row, trace_args, caches[side], args.kernel)
                 speed[row, side].append(r["recsim"])
                 misses.setdefault(row, set()).add(r["misses"])
             print(f"round {k + 1}, {row}: " + ", ".join(

@@ -77,14 +77,14 @@ CHECK_VICTIM = not getattr(policy_victim, "py_func", policy_victim).__module__.s
 
 
 @njit(cache=True, inline="always")
-def _make_room(pstate, fstate, buf, stats, set_, vid, t, prefetch, span_ready):
+def _make_room(pstate, fstate, buf, counts, set_, ways, vid, t, prefetch, span_ready, fault):
     """A slot of ``set_`` for ``vid``: a free one, else the policy's victim, evicted.
     Returns -1 when the policy bypasses, or when its victim is outside the set (checked
-    where :data:`CHECK_VICTIM`): that is recorded in ``stats.fault``, replayed as a bypass
+    where :data:`CHECK_VICTIM`): that is recorded in ``fault``, replayed as a bypass
     (nothing is written out of bounds) and reported by the driver after the call. (The
     loop does not return early on it: a return inside the loop cost 15% of the
     instructions of a fully associative LRU replay.)"""
-    counts, ways, n_used, vid_of = stats.counts, buf.ways, buf.n_used, buf.vid_of
+    slot_of, vid_of, n_used, ready_at = buf
     used = n_used[set_]
     base = set_ * ways
     if used < ways:
@@ -96,15 +96,15 @@ def _make_room(pstate, fstate, buf, stats, set_, vid, t, prefetch, span_ready):
         return -1
     if CHECK_VICTIM:  # a constant: pruned before LLVM for recsim's own policies
         if slot < base or slot >= base + ways:  # once per eviction
-            if stats.fault[0] == 0:
-                stats.fault[0], stats.fault[1], stats.fault[2], stats.fault[3] = 1, slot, t, set_
+            if fault[0] == 0:
+                fault[0], fault[1], fault[2], fault[3] = 1, slot, t, set_
             return -1
     old = vid_of[slot]
     if old >= PREFETCHED:
         old -= PREFETCHED
-        if buf.ready_at[slot] >= span_ready:  # issued in the counted span
+        if ready_at[slot] >= span_ready:  # issued in the counted span
             counts[PREFETCHES_UNUSED] += 1
-    buf.slot_of[old] = not_resident(set_, POLLUTED if prefetch else GONE)
+    slot_of[old] = not_resident(set_, POLLUTED if prefetch else GONE)
     counts[EVICTIONS] += 1
     policy_on_evict(pstate, set_, slot, old, t)
     prefetcher_on_evict(fstate, old, t)
@@ -112,35 +112,34 @@ def _make_room(pstate, fstate, buf, stats, set_, vid, t, prefetch, span_ready):
 
 
 @njit(cache=True, inline="always")
-def _prefetch(pstate, fstate, buf, stats, vid, t, latency, span_ready):
+def _prefetch(pstate, fstate, buf, counts, ways, vid, t, latency, span_ready, fault):
     """Issue a prefetch of ``vid`` at time ``t``; returns 1 if it was issued."""
-    slot_of, vid_of, counts = buf.slot_of, buf.vid_of, stats.counts
+    slot_of, vid_of, n_used, ready_at = buf
     code = slot_of[vid]
     if code >= 0:
         counts[PREFETCHES_REDUNDANT] += 1
         return 0
     s = 0 if ONE_SET else absent_set(code)
-    slot = _make_room(pstate, fstate, buf, stats, s, vid, t, True, span_ready)
+    slot = _make_room(pstate, fstate, buf, counts, s, ways, vid, t, True, span_ready, fault)
     if slot < 0:
         return 0
     slot_of[vid] = PREFETCHED + slot
     vid_of[slot] = PREFETCHED + vid
-    buf.ready_at[slot] = t + latency
+    ready_at[slot] = t + latency
     counts[PREFETCHES_ISSUED] += 1
     policy_on_fill(pstate, s, slot, vid, t, 0.0, True)
     return 1
 
 
 @njit(cache=True, _nrt=False)
-def _issue(pstate, fstate, buf, stats, limits, cands, n, t, issued):
+def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issued, inflight,
+           span, fault):
     """Issue candidates ``cands[:n]`` within the batch budget and the bound on prefetches
-    in flight; returns the new issued count. ``limits.inflight`` (length 0: no bound) is
+    in flight; returns the new issued count. ``inflight`` (length 0: no bound) is
     ``[head, count, ring of the arrival times of the prefetches in flight...]``.
     Not inlined: keeping this cold path out of the loop body keeps the loop fast."""
-    counts, inflight, budget, latency = (stats.counts, limits.inflight, limits.budget,
-                                         limits.latency)
     bound = inflight.shape[0] - 2
-    span_ready = stats.span + latency
+    span_ready = span + latency
     for j in range(n):
         if GENERAL and budget >= 0 and issued >= budget:
             counts[PREFETCHES_DROPPED] += n - j
@@ -152,7 +151,8 @@ def _issue(pstate, fstate, buf, stats, limits, cands, n, t, issued):
             if inflight[1] >= bound:
                 counts[PREFETCHES_DROPPED] += n - j
                 break
-        done = _prefetch(pstate, fstate, buf, stats, cands[j], t, latency, span_ready)
+        done = _prefetch(pstate, fstate, buf, counts, ways, cands[j], t, latency, span_ready,
+                         fault)
         if GENERAL and bound > 0 and done:
             end = inflight[0] + inflight[1]
             inflight[2 + (end if end < bound else end - bound)] = t + latency
@@ -161,69 +161,51 @@ def _issue(pstate, fstate, buf, stats, limits, cands, n, t, issued):
     return issued
 
 
-@njit(cache=True, _nrt=False, nogil=True)
-def replay(accesses, advice, limits, stats, buf, pstate, fstate):
-    """Replay ``accesses.vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add
-    the outcome to ``stats.counts``. A plain loop may be called chunk by chunk with the
-    same state (``t0`` the time of the chunk's first access): the counts are those of one
-    call. A general loop replays the whole trace in one call (``t0 = 0``). The arguments
-    are the named tuples of :mod:`recsim.engine.replay` (``LoopArgs``), read by name:
-
-    ``buf`` (:class:`~recsim.engine.replay.Buffer`) is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set),
-    its ``ways`` and the prefetcher's candidate ``queue``; ``advice.prio`` is per-access
-    advice; ``advice.ptr``/``advice.vids`` list the vids to prefetch for each chunk of
-    ``advice.chunk`` accesses, issued at the start of chunk ``k + advice.lag``;
-    ``limits.latency``/``limits.fetch_latency``: accesses until a prefetch / a demand
-    fetch arrives (an access before then is a late prefetch if it is the first use of a
-    prefetch, else a merged miss); ``limits.budget`` caps prefetches issued per batch
-    (-1: no cap); ``limits.inflight`` bounds the prefetches in flight (see ``_issue``);
-    ``stats.hit_log`` (length n, or 0) receives 1 for each access that hit;
-    ``stats.marked`` receives the counts before access ``stats.mark`` (-1: none; for
-    ``eval_after``); a prefetch counts as useful or unused only when issued from access
-    ``stats.span`` on (``eval_after``), so that useful <= issued in the counted span. A
-    plain loop ignores advice, fetch latency, budget, bound, log and mark (the driver
-    splits its calls at the mark instead).
-    """
-    vids, tables, t0 = accesses.vids, accesses.tables, accesses.t0
-    slot_of, vid_of, n_used, ready_at = buf.slot_of, buf.vid_of, buf.n_used, buf.ready_at
-    counts, hit_log, mark, ways = stats.counts, stats.hit_log, stats.mark, buf.ways
-    latency, fetch_latency, queue = limits.latency, limits.fetch_latency, buf.queue
+@njit(cache=True, _nrt=False)
+def _loop(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
+          latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
+          hit_log, t0, mark, marked, span, fault):
+    """The loop of :func:`replay`, on the fields of its groups (called by keyword there),
+    ``buf = (slot_of, vid_of, n_used, ready_at)``. Why not on the groups themselves: the
+    same body reading them by field ran 7-9% slower on 32-way SRRIP, DRRIP and LRU with
+    a prefetcher (LLVM's register allocation; docs/speed.md, "Issue 31")."""
+    slot_of, vid_of, n_used, ready_at = buf
     n = vids.shape[0]
     one_set = ONE_SET or (GENERAL and n_used.shape[0] == 1)
-    has_prio = GENERAL and advice.prio.shape[0] == n
+    has_prio = GENERAL and prio.shape[0] == n
     log_hits = GENERAL and hit_log.shape[0] == n
-    has_budget = GENERAL and limits.budget >= 0
+    has_budget = GENERAL and budget >= 0
     wait = latency > 0 or (GENERAL and fetch_latency > 0)  # a fill can be in flight
-    span_ready = stats.span + latency  # a prefetch arriving from then on was issued in span
+    span_ready = span + latency  # a prefetch arriving from then on was issued in span
     batch = 0
-    batch_end = accesses.batch_offsets[1]
+    batch_end = batch_offsets[1]
     issued = np.int64(0)  # not the constant 0: _issue would compile once more for it
-    chunk = advice.lag  # the next chunk whose advice is due
-    next_advice = advice.lag * advice.chunk if GENERAL and advice.chunk > 0 else n
+    chunk = adv_lag  # the next chunk whose advice is due
+    next_advice = adv_lag * adv_chunk if GENERAL and adv_chunk > 0 else n
     for i in range(n):
         t = t0 + i
         if GENERAL and t == mark:
             for c in range(counts.shape[0]):
-                stats.marked[c] = counts[c]
-            stats.marked[ACCESSES] += i
+                marked[c] = counts[c]
+            marked[ACCESSES] += i
         if has_budget:
             while t >= batch_end:
                 batch += 1
-                batch_end = accesses.batch_offsets[batch + 1]
+                batch_end = batch_offsets[batch + 1]
                 issued = np.int64(0)
         if GENERAL and t == next_advice:
-            k = chunk - advice.lag
-            if k < advice.ptr.shape[0] - 1:
-                lo = advice.ptr[k]
-                issued = _issue(pstate, fstate, buf, stats, limits, advice.vids[lo:],
-                                advice.ptr[k + 1] - lo, t, issued)
+            k = chunk - adv_lag
+            if k < adv_ptr.shape[0] - 1:
+                lo = adv_ptr[k]
+                issued = _issue(pstate, fstate, buf, counts, ways, adv_vids[lo:],
+                                adv_ptr[k + 1] - lo, t, latency, budget, issued, inflight,
+                                span, fault)
             chunk += 1
-            next_advice += advice.chunk
+            next_advice += adv_chunk
         if i + LOOKAHEAD < n:
             preload(slot_of, vids[i + LOOKAHEAD])
         v = vids[i]
-        p = advice.prio[i] if has_prio else 0.0
+        p = prio[i] if has_prio else 0.0
         policy_on_access(pstate, v, t)
         slot = slot_of[v]
         if slot >= 0:
@@ -256,7 +238,8 @@ def replay(accesses, advice, limits, stats, buf, pstate, fstate):
                 counts[COMPULSORY_MISSES] += 1
             elif state == POLLUTED:
                 counts[POLLUTION_MISSES] += 1
-            slot = _make_room(pstate, fstate, buf, stats, s, v, t, False, span_ready)
+            slot = _make_room(pstate, fstate, buf, counts, s, ways, v, t, False, span_ready,
+                              fault)
             if slot >= 0:
                 slot_of[v] = slot
                 vid_of[slot] = v
@@ -269,5 +252,39 @@ def replay(accesses, advice, limits, stats, buf, pstate, fstate):
             hit_log[i] = outcome == HIT or outcome == PREFETCH_HIT
         m = prefetcher_on_access(fstate, v, tables[i], outcome, t, slot_of, queue)
         if m > 0:
-            issued = _issue(pstate, fstate, buf, stats, limits, queue, m, t, issued)
+            issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency, budget,
+                            issued, inflight, span, fault)
     counts[ACCESSES] += n
+
+
+@njit(cache=True, _nrt=False, nogil=True)
+def replay(accesses, advice, limits, stats, buf, pstate, fstate):
+    """Replay ``accesses.vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add
+    the outcome to ``stats.counts``. A plain loop may be called chunk by chunk with the
+    same state (``t0`` the time of the chunk's first access): the counts are those of one
+    call. A general loop replays the whole trace in one call (``t0 = 0``). The arguments
+    are the named tuples of :mod:`recsim.engine.replay` (``LoopArgs``), read by name:
+
+    ``buf`` (:class:`~recsim.engine.replay.Buffer`) is the buffer's residency (``slot_of``
+    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set),
+    its ``ways`` and the prefetcher's candidate ``queue``; ``advice.prio`` is per-access
+    advice; ``advice.ptr``/``advice.vids`` list the vids to prefetch for each chunk of
+    ``advice.chunk`` accesses, issued at the start of chunk ``k + advice.lag``;
+    ``limits.latency``/``limits.fetch_latency``: accesses until a prefetch / a demand
+    fetch arrives (an access before then is a late prefetch if it is the first use of a
+    prefetch, else a merged miss); ``limits.budget`` caps prefetches issued per batch
+    (-1: no cap); ``limits.inflight`` bounds the prefetches in flight (see ``_issue``);
+    ``stats.hit_log`` (length n, or 0) receives 1 for each access that hit;
+    ``stats.marked`` receives the counts before access ``stats.mark`` (-1: none; for
+    ``eval_after``); a prefetch counts as useful or unused only when issued from access
+    ``stats.span`` on (``eval_after``), so that useful <= issued in the counted span. A
+    plain loop ignores advice, fetch latency, budget, bound, log and mark (the driver
+    splits its calls at the mark instead).
+    """
+    _loop(vids=accesses.vids, tables=accesses.tables, batch_offsets=accesses.batch_offsets,
+          prio=advice.prio, adv_ptr=advice.ptr, adv_vids=advice.vids, adv_chunk=advice.chunk,
+          adv_lag=advice.lag, ways=buf.ways, latency=limits.latency,
+          fetch_latency=limits.fetch_latency, budget=limits.budget, inflight=limits.inflight,
+          pstate=pstate, fstate=fstate, buf=(buf.slot_of, buf.vid_of, buf.n_used, buf.ready_at),
+          counts=stats.counts, queue=buf.queue, hit_log=stats.hit_log, t0=accesses.t0,
+          mark=stats.mark, marked=stats.marked, span=stats.span, fault=stats.fault)
