@@ -153,10 +153,11 @@ def test_with_a_prefetcher_the_drawn_sets_alone():
     assert hawkeye.rate == hawkeye.sets.shape[0] / 4096 > 0.03
 
 
-def test_training_sets_setting():
+def test_training_sets_setting(monkeypatch):
     """``training_sets=False``: the drawn sets alone (as without a declaration), marked
-    approximate; not a boolean: one line. A curve's shared samples hold no policy's
-    training-set samples (another policy cannot use them)."""
+    approximate; not a boolean: one line. A curve's shared samples keep the last
+    policy's training-set samples for the next one with the same training sets
+    (Mockingjay after Hawkeye), and drop them for a policy with others."""
     trace = loop_trace(2)
     on, off = (quiet_simulate(trace, "hawkeye", 32 * SETS, 32, sample=0.05,
                               training_sets=t).params["sample"] for t in (True, False))
@@ -165,10 +166,27 @@ def test_training_sets_setting():
     assert plan("drrip", 32 * 4096, 32, 0.01, train=False).added == 0
     with pytest.raises(ConfigError, match="training_sets: expected true or false"):
         ReplaySettings(training_sets=1)
-    cache = {}
-    sample.sampled_mrc(replay, trace, "hawkeye", ["5%", "10%"], 0.05, 32, cache=cache)
-    sample.sampled_mrc(replay, trace, "lru", ["5%", "10%"], 0.05, 32, cache=cache)
-    assert cache and all(len(key[2]) == 2 for key in cache)
+    cache, sizes = {}, ["5%", "10%"]
+
+    def training_keys():
+        return {key for key in cache if len(key[2]) == 3}
+
+    alone = sample.sampled_mrc(replay, trace, "hawkeye", sizes, 0.05, 32)["miss_ratio"]
+    assert sample.sampled_mrc(replay, trace, "hawkeye", sizes, 0.05, 32,
+                              cache=cache)["miss_ratio"] == alone
+    hawkeye = training_keys()
+    sample.sampled_mrc(replay, trace, "lru", sizes, 0.05, 32, cache=cache)
+    assert hawkeye and training_keys() == hawkeye  # kept through a per-set policy's curve
+    # reused, not built again: the curve from the kept samples is the one built afresh
+    built = []
+    monkeypatch.setattr(sample, "sub_traces", lambda *a: built.append(a) or [])
+    assert sample.sampled_mrc(replay, trace, "hawkeye", sizes, 0.05, 32,
+                              cache=cache)["miss_ratio"] == alone and not built
+    monkeypatch.undo()
+    sample.sampled_mrc(replay, trace, "drrip", sizes, 0.05, 32, cache=cache)
+    assert training_keys() and not training_keys() & hawkeye  # DRRIP's replaced them
+    assert plan("hawkeye", 32 * 4096, 32, 0.01).key == plan("mockingjay", 32 * 4096, 32,
+                                                               0.01).key
 
 
 def test_bad_training_sets():

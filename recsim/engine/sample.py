@@ -355,12 +355,16 @@ def _first_uses(vid, span, n_vids):
 def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> dict:
     """The sampled trace (and kept positions) of each distinct sample key of ``plans``,
     those not in ``cache`` (keyed by rate, salt and sample key) built in one pass and
-    added to it, but for a policy's own training-set samples (another policy cannot
-    share them: kept for this call only, so the memory of a curve of many policies is
-    that of the shared samples plus one policy's)."""
+    added to it. Training-set samples (a sample key of 3) are kept for the next policy
+    with the same training sets (Hawkeye's and Mockingjay's are the same from 2,048 sets
+    on) until a policy needs others: those are dropped first, so the memory of a curve of
+    many policies is that of the shared samples plus one policy's training-set samples."""
     keys = np.asarray(trace.dense().keys)
-    cache, shared = {**cache}, cache
-    todo = {p.key: p for p in plans if (rate, salt, p.key) not in cache}
+    found = {p.key: cache[rate, salt, p.key] for p in plans if (rate, salt, p.key) in cache}
+    todo = {p.key: p for p in plans if p.key not in found}
+    if any(len(key) == 3 for key in todo):  # another policy's training sets: dropped
+        for old in [k for k in cache if len(k[2]) == 3]:
+            del cache[old]
     keeps, hashed = [], None
     for key, p in todo.items():
         if key[0] == "spatial":
@@ -371,10 +375,8 @@ def _samples(trace, plans: list[_Plan], rate: float, salt: int, cache: dict) -> 
             hashed = mix64(keys.astype(np.uint64)) if hashed is None else hashed
             keeps.append(chosen[set_index(keys, key[1], hashed)])
     for key, sample in zip(todo, sub_traces(trace, keeps) if keeps else ()):
-        cache[rate, salt, key] = sample
-        if len(key) < 3:
-            shared[rate, salt, key] = sample
-    return {p.key: cache[rate, salt, p.key] for p in plans}
+        cache[rate, salt, key] = found[key] = sample
+    return found
 
 
 def _inner(run, sub, positions, plan, settings, policy, prefetcher, pol_params, pf_params,
