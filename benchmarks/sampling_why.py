@@ -1,4 +1,4 @@
-"""Why LFU's and LRU-K's miniature simulations miss their full replays at small buffers:
+"""Why some policies' miniature simulations miss their full replays at small buffers:
 measured from full and miniature replays of the same trace (docs/sampling.md, "Why some
 policies miss").
 
@@ -12,10 +12,12 @@ kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``
 associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
 Four tables per trace (``--tables``):
 
-1. **probation**: for LFU and LRU-K, the resident vectors with one access since their
-   fill (LFU's count-1 bucket, LRU-K's FIFO of vectors with fewer than K accesses) at 8
-   points of the trace, full and miniature: the policy's own state after a replay of the
-   trace up to that point (its ``make_state`` wrapped to keep the state).
+1. **probation**: a structure of the policy's that a miniature may hold at its floor
+   (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
+   resident vectors with one access since their fill (LFU's count-1 bucket, LRU-K's FIFO
+   of vectors with fewer than K accesses), for CLOCK-Pro its cold target ``m_c`` (at
+   least 1); the policy's own state after a replay of the trace up to that point (its
+   ``make_state`` wrapped to keep the state).
 2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
    accesses among all): their miss ratio in full, in the miniature, and in the miniature
    with *one-off fills*: accesses to vectors seen once inserted in its trace (not
@@ -52,7 +54,8 @@ from recsim.traces import load_trace
 from recsim.traces.trace import DenseIds, Trace
 
 PROBATION = {"lfu": lambda s: int((s.node_freq[s.item_node[s.item_node >= 0]] == 1).sum()),
-             "lruk": lambda s: int(s.in_fifo.sum())}
+             "lruk": lambda s: int(s.in_fifo.sum()),
+             "clockpro": lambda s: int(s.cnt[3])}  # the cold target m_c (one set)
 
 
 class Sample:
@@ -196,7 +199,7 @@ def split(trace: Trace, policy: str, size: float, rate: float, salts: int) -> st
 def probation_table(trace: Trace, s: Sample, args) -> None:
     n = trace.n_accesses
     points = [n * i // 8 for i in range(1, 9)]
-    print(f"\n{trace.name}, R = {args.rate}: probation (full / miniature) at "
+    print(f"\n{trace.name}, R = {args.rate}: probation or cold target (full / miniature) at "
           f"{', '.join(f'{p / n:.0%}' for p in points)} of the trace")
     for policy in (p for p in args.policies if p in PROBATION):
         for size in args.sizes:
