@@ -5,12 +5,12 @@ policies miss").
     python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
         [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
-        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window split error]
+        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window phases split error]
 
 The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
 kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
 associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
-Four tables per trace (``--tables``):
+Five tables per trace (``--tables``):
 
 1. **probation**: a structure of the policy's that a miniature may hold at its floor
    (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
@@ -27,12 +27,14 @@ Four tables per trace (``--tables``):
    is the control: there they take slots); then, of the accesses that follow a miss of
    the same vector, the share that come before the buffer's next miss (of any vector),
    and how often they hit before it and after it (full / miniature).
-3. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
+3. **phases**: the sampled vectors' miss ratio in each eighth of the trace, full and
+   miniature: where in the trace a bias arises.
+4. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
    vectors the salt keeps: their share of the accesses and their miss ratio in the full
    replay, against the whole trace's) and the *miniature* (its miss ratio of the same
    vectors against the full replay's, times their share), over ``--salts`` salts: a
    draw part averages out over salts, a miniature part that keeps its sign is a bias.
-4. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
+5. **error**: mean / max absolute error of the estimate (misses over ``rate x`` accesses,
    SHARDS-adj as ``recsim.engine.sample``) against the full replay over
    ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
    and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
@@ -219,6 +221,19 @@ def window_table(trace: Trace, s: Sample, args) -> None:
             mechanism(s, policy, size)
 
 
+def phases_table(trace: Trace, s: Sample, args) -> None:
+    eighth = s.pos * 8 // trace.n_accesses  # of each sampled access
+    print(f"\n{trace.name}, R = {args.rate}: the sampled vectors' miss ratio (full / "
+          "miniature) in each eighth of the trace")
+    for policy in args.policies:
+        for size in args.sizes:
+            cap, small = s.capacities(size)
+            full, mini = s.full(policy, cap).hit_log[s.sampled] == 0, s.mini(policy, small) == 0
+            print(f"| {policy} | {label(size)} | " + " | ".join(
+                f"{full[eighth == i].mean():.3f} / {mini[eighth == i].mean():.3f}"
+                for i in range(8)) + " |", flush=True)
+
+
 def split_table(trace: Trace, s: Sample, args) -> None:
     print(f"\n{trace.name}, R = {args.rate}\n"
           f"| policy | size | error: salt 0; mean over {args.salts} salts (range) | draw | "
@@ -241,8 +256,8 @@ def error_table(trace: Trace, s: Sample, args) -> None:
             print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | {row} |", flush=True)
 
 
-TABLES = {"probation": probation_table, "window": window_table, "split": split_table,
-          "error": error_table}
+TABLES = {"probation": probation_table, "window": window_table, "phases": phases_table,
+          "split": split_table, "error": error_table}
 
 
 def percent(text: str) -> float:
