@@ -26,7 +26,9 @@ Five tables per trace (``--tables``):
    two sampled accesses that are not adjacent in the trace (no full replay needed; LRU
    is the control: there they take slots); then, of the accesses that follow a miss of
    the same vector, the share that come before the buffer's next miss (of any vector),
-   and how often they hit before it and after it (full / miniature).
+   and how often they hit before it and after it (full / miniature); and in the full
+   replay the share that come before its next 1/R misses (the miniature's next miss)
+   and how often those hit.
 3. **phases**: the sampled vectors' miss ratio in each eighth of the trace, full and
    miniature: where in the trace a bias arises.
 4. **split**: the estimate's error at each of ``--sizes``, the sum of the *draw* (which
@@ -136,16 +138,17 @@ def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
     return [PROBATION[policy](s) for s in states]
 
 
-def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray) -> tuple:
+def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray, misses: int = 1) -> tuple:
     """Of the accesses that follow a miss of the same vector (that vector in ``sel``):
-    the share before the buffer's next miss, and the hit ratio of those and of the rest."""
+    the share before the buffer's next ``misses`` misses, and the hit ratio of those and
+    of the rest."""
     order = np.argsort(vid, kind="stable")
     same = vid[order[1:]] == vid[order[:-1]]
     after = np.full(vid.shape[0], -1)
     after[order[:-1][same]] = order[1:][same]
     missed = np.cumsum(hit_log == 0)
     i = np.flatnonzero((hit_log == 0) & (after >= 0) & sel[vid])
-    hit, first = hit_log[after[i]] == 1, missed[after[i] - 1] == missed[i]
+    hit, first = hit_log[after[i]] == 1, missed[after[i] - 1] - missed[i] < misses
     return tuple(x.mean() if x.size else np.nan for x in (first, hit[first], hit[~first]))
 
 
@@ -155,11 +158,13 @@ def mechanism(s: Sample, policy: str, size: float) -> None:
     vid, sub_vid = np.asarray(s.trace.dense().vid), np.asarray(s.sub.dense().vid)
     f = window(full, vid, s.keep)
     m = window(mini, sub_vid, np.ones(s.sub.dense().n_unique, bool))
+    r = window(full, vid, s.keep, round(1 / s.rate))  # the miniature's next miss, in full
     oracle = np.flatnonzero((full == 0) & ~s.sampled)
     miss = [1 - full[s.sampled].mean(), 1 - mini.mean(),
             1 - s.mini(policy, small, oracle).mean(), 1 - s.mini(policy, small, s.gaps()).mean()]
     print(f"| {policy} | {label(size)} | {' | '.join(f'{x:.3f}' for x in miss)} | "
-          f"{f[0]:.3f} / {m[0]:.3f} | {f[1]:.3f} / {m[1]:.3f} | {f[2]:.3f} / {m[2]:.3f} |",
+          f"{f[0]:.3f} / {m[0]:.3f} | {f[1]:.3f} / {m[1]:.3f} | {f[2]:.3f} / {m[2]:.3f} | "
+          f"{r[0]:.3f} | {r[1]:.3f} |",
           flush=True)
 
 
@@ -215,7 +220,7 @@ def probation_table(trace: Trace, s: Sample, args) -> None:
 def window_table(trace: Trace, s: Sample, args) -> None:
     print(f"\n{trace.name}, R = {args.rate}, sampled vectors (full / miniature)\n"
           "| policy | size | miss: full | mini | oracle | gap | before next miss | "
-          "hit if before | hit if after |")
+          "hit if before | hit if after | full: before 1/R misses | hit if so |")
     for policy in args.policies:
         for size in args.sizes:
             mechanism(s, policy, size)
