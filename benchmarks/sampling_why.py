@@ -2,7 +2,8 @@
 measured from full and miniature replays of the same trace (docs/sampling.md, "Why some
 policies miss").
 
-    python benchmarks/sampling_why.py TRACE [TRACE ...] [--policies lfu lruk lfuda lru]
+    python benchmarks/sampling_why.py TRACE [TRACE ...] [--format F]
+        [--policies lfu lruk lfuda lru]
         [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
         [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window phases split error]
@@ -16,8 +17,9 @@ Five tables per trace (``--tables``):
    (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
    resident vectors with one access since their fill (LFU's count-1 bucket, LRU-K's FIFO
    of vectors with fewer than K accesses), for CLOCK-Pro its cold target ``m_c`` (at
-   least 1); the policy's own state after a replay of the trace up to that point (its
-   ``make_state`` wrapped to keep the state).
+   least 1), for MQ the resident vectors of its lowest queue; the policy's own state
+   after a replay of the trace up to that point (its ``make_state`` wrapped to keep
+   the state).
 2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
    accesses among all): their miss ratio in full, in the miniature, and in the miniature
    with *one-off fills*: accesses to vectors seen once inserted in its trace (not
@@ -59,7 +61,8 @@ from recsim.traces.trace import DenseIds, Trace
 
 PROBATION = {"lfu": lambda s: int((s.node_freq[s.item_node[s.item_node >= 0]] == 1).sum()),
              "lruk": lambda s: int(s.in_fifo.sum()),
-             "clockpro": lambda s: int(s.cnt[3])}  # the cold target m_c (one set)
+             "clockpro": lambda s: int(s.cnt[3]),  # the cold target m_c (one set)
+             "mq": lambda s: int(((s.queue == 0) & (s.freq > 0)).sum())}  # queue 0's vectors
 
 
 class Sample:
@@ -276,6 +279,8 @@ def label(size: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("traces", nargs="+")
+    ap.add_argument("--format", help="the traces' format (load_trace's; Amazon Video's "
+                    "text file: user_item)")
     ap.add_argument("--policies", nargs="+", default=["lfu", "lruk", "lfuda", "lru"])
     ap.add_argument("--sizes", nargs="+", type=percent, default=[0.01, 0.02, 0.05])
     ap.add_argument("--rate", type=float, default=0.01)
@@ -291,7 +296,7 @@ def main() -> None:
     with warnings.catch_warnings():  # a miniature may hold all its vectors
         warnings.simplefilter("ignore", RecsimWarning)
         for path in args.traces:
-            trace = load_trace(path)
+            trace = load_trace(path, format=args.format)
             sample = Sample(trace, args.rate, args.salt)
             for table in args.tables:
                 TABLES[table](trace, sample, args)
