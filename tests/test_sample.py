@@ -68,7 +68,7 @@ def test_per_set_sample_replays_its_sets_alone():
     drrip = get_policy("drrip")
     leaders = sample.training_sets(drrip, 20, 32, resolve_params("policy", drrip, {}))
     replayed = np.union1d(sampled_sets(20, 0.2, 7), leaders).shape[0]
-    for policy, capacity in (("lru", k * 32), ("drrip", replayed * 32), ("lecar", 640)):
+    for policy, capacity in (("lru", k * 32), ("drrip", replayed * 32), ("random", 640)):
         info = simulate(trace, policy, 640, 32, sample=0.2, salt=7).params["sample"]
         assert (info["capacity"], info["ways"], info["effective"]) == (capacity, 32, k / 20)
 
