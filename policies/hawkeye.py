@@ -66,7 +66,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from recsim.plugin import Int, Policy, hook, param_error
+from recsim.plugin import Int, Policy, hook, param_error, trace_vid
 
 MAX_RRPV = 7
 CHAMPSIM_SAMPLER = 2800  # entries for 64 sampled sets x 16 ways
@@ -213,8 +213,7 @@ def _sample(state, si, vid, pc, prefetch):
     cur = now % vec
     off = si * vec
     sways = conf[C_SWAYS]
-    # the sampler's set by the trace's vector id (a set sample's vids are its own)
-    sbase = ((state.trace_vid[vid] if state.trace_vid.shape[0] else vid) % conf[C_SSETS]) * sways
+    sbase = (trace_vid(state.trace_vid, vid) % conf[C_SSETS]) * sways  # by the trace's id
     e = -1
     for w in range(sbase, sbase + sways):
         if s_tag[w] == vid:

@@ -71,7 +71,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from recsim.plugin import Int, Policy, hook, param_error
+from recsim.plugin import Int, Policy, hook, param_error, trace_vid
 
 GRANULARITY = 8
 HISTORY = 8
@@ -190,8 +190,7 @@ def _sample(state, si, vid, sig, prefetch):
     ts_size = conf[C_TS]
     sways = conf[C_SC_WAYS]
     # the sampled cache's set by the trace's vector id (a set sample's vids are its own)
-    v = state.trace_vid[vid] if state.trace_vid.shape[0] else vid
-    base = (si * conf[C_SC_SETS] + v % conf[C_SC_SETS]) * sways
+    base = (si * conf[C_SC_SETS] + trace_vid(state.trace_vid, vid) % conf[C_SC_SETS]) * sways
     now = now_[si]
     for e in range(base, base + sways):
         if sc_tag[e] == vid:

@@ -249,6 +249,14 @@ def resident_set(code, ways):
     return (code & (PREFETCHED - 1)) // ways
 
 
+@hook
+def trace_vid(trace_vids, vid):
+    """``vid``'s dense id in the trace: ``trace_vids`` is ``ctx.trace_vids()``, empty in a
+    replay of the trace itself (its vids are the trace's), a sample's ids in the trace
+    otherwise. What a table indexed by vector id reads (Hawkeye's sampler)."""
+    return trace_vids[vid] if trace_vids.shape[0] else vid
+
+
 # What a demand access was, as a prefetcher's on_access hook is told.
 MISS = 0  # not resident (or resident but still being fetched on demand)
 HIT = 1  # resident and usable, not a first use of a prefetch

@@ -199,11 +199,13 @@ def sub_traces(trace: Trace, keeps: list[np.ndarray]) -> list[tuple[Trace, np.nd
         _select(vid[lo:lo + REMAP_CHUNK], lo, bits, groups, filled, pos)
         return filled
 
-    local = threading.local()  # each thread's vector -> id in its sample
+    local = threading.local()  # each thread's vector -> id in its sample, made once
 
     def build(g):
         p, kept = pos[starts[g]:starts[g + 1]], np.flatnonzero(keeps[g])
-        rank = local.__dict__.setdefault("rank", np.empty(dense.n_unique, np.int64))
+        if not hasattr(local, "rank"):
+            local.rank = np.empty(dense.n_unique, np.int64)
+        rank = local.rank
         rank[kept] = np.arange(kept.shape[0])
         ids = DenseIds(rank[vid[p]], np.asarray(dense.keys)[kept], dense.table_rows)
         return Trace(np.asarray(trace.table[p]), np.asarray(trace.row[p]),
@@ -290,7 +292,7 @@ def _plan(plugins, params: tuple, capacity: int, ways: int, rate: float, salt: i
                                               for p, q in zip(plugins, params)))
     chosen = sampled_sets(sets, rate, salt)
     drawn, key, replayed = None, ("sets", sets), chosen
-    if train and pol.training_sets and (pol.training_only or plain):  # trace's ids
+    if train and pol.training_sets and (pol.training_only or plain):
         extra = training_sets(pol, sets, ways, params[0])
         key, replayed = ("sets", sets, extra.tobytes()), np.union1d(chosen, extra)
         # training sets that replace as the others do count too; else the drawn sets only

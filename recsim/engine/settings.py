@@ -22,7 +22,6 @@ any work.
 from __future__ import annotations
 
 import argparse
-
 from dataclasses import dataclass, field, fields
 
 import numba
