@@ -198,7 +198,7 @@ def test_eval_after_zero_counts_every_prefetch():
 
 # -- function length ----------------------------------------------------------------------
 
-LOOP_TEMPLATE = ("recsim/engine/loop.py", "_loop")  # generated per pair by code
+LOOP_TEMPLATE = ("recsim/engine/loop.py", "replay")  # generated per pair by code
 
 
 def _long_functions(limit: int = 60) -> set:

@@ -161,14 +161,34 @@ def _issue(pstate, fstate, buf, counts, ways, cands, n, t, latency, budget, issu
     return issued
 
 
-@njit(cache=True, _nrt=False)
-def _loop(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
-          latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
-          hit_log, t0, mark, marked, span, fault):
-    """The loop of :func:`replay`, on the fields of its groups (called by keyword there),
-    ``buf = (slot_of, vid_of, n_used, ready_at)``. Why not on the groups themselves: the
-    same body reading them by field ran 7-9% slower on 32-way SRRIP, DRRIP and LRU with
-    a prefetcher (LLVM's register allocation; docs/speed.md, "Issue 31")."""
+@njit(cache=True, _nrt=False, nogil=True)
+def replay(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_lag, ways,
+           latency, fetch_latency, budget, inflight, pstate, fstate, buf, counts, queue,
+           hit_log, t0, mark, marked, span, fault):
+    """Replay ``vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add the outcome
+    to ``counts``. A plain loop may be called chunk by chunk with the same state (``t0`` the
+    time of the chunk's first access): the counts are those of one call. A general loop
+    replays the whole trace in one call (``t0 = 0``). The driver passes the fields of its
+    named groups by keyword (:func:`recsim.engine.replay.loop_call`), so a swap is an
+    error, not wrong counts; the body reads plain arrays, which ran 7-9% faster than
+    reading the groups by field inside the loop (docs/speed.md, "Issue 31").
+
+    ``buf = (slot_of, vid_of, n_used, ready_at)`` is the buffer's residency (``slot_of``
+    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set),
+    ``queue`` the prefetcher's candidates; ``prio`` is per-access advice;
+    ``adv_ptr``/``adv_vids`` list the vids to prefetch for each chunk of ``adv_chunk``
+    accesses, issued at the start of chunk ``k + adv_lag``; ``latency``/``fetch_latency``:
+    accesses until a prefetch / a demand fetch arrives (an access before then is a late
+    prefetch if it is the first use of a prefetch, else a merged miss); ``budget`` caps
+    prefetches issued per batch (-1: no cap); ``inflight`` bounds the prefetches in flight
+    (see ``_issue``); ``hit_log`` (length n, or 0) receives 1 for each access that hit;
+    ``marked`` receives the counts before access ``mark`` (-1: none; for ``eval_after``); a
+    prefetch counts as useful or unused only when issued from access ``span`` on
+    (``eval_after``), so that useful <= issued in the counted span; ``fault`` receives
+    ``[1, slot, t, set]`` when a plug-in's victim falls outside its set. A plain loop
+    ignores advice, fetch latency, budget, bound, log and mark (the driver splits its calls
+    at the mark instead).
+    """
     slot_of, vid_of, n_used, ready_at = buf
     n = vids.shape[0]
     one_set = ONE_SET or (GENERAL and n_used.shape[0] == 1)
@@ -255,36 +275,3 @@ def _loop(vids, tables, batch_offsets, prio, adv_ptr, adv_vids, adv_chunk, adv_l
             issued = _issue(pstate, fstate, buf, counts, ways, queue, m, t, latency, budget,
                             issued, inflight, span, fault)
     counts[ACCESSES] += n
-
-
-@njit(cache=True, _nrt=False, nogil=True)
-def replay(accesses, advice, limits, stats, buf, pstate, fstate):
-    """Replay ``accesses.vids``, the accesses at times ``t = t0 .. t0 + n - 1``, and add
-    the outcome to ``stats.counts``. A plain loop may be called chunk by chunk with the
-    same state (``t0`` the time of the chunk's first access): the counts are those of one
-    call. A general loop replays the whole trace in one call (``t0 = 0``). The arguments
-    are the named tuples of :mod:`recsim.engine.replay` (``LoopArgs``), read by name:
-
-    ``buf`` (:class:`~recsim.engine.replay.Buffer`) is the buffer's residency (``slot_of``
-    encoded as described in :mod:`recsim.plugin`, so it also gives each vector's set),
-    its ``ways`` and the prefetcher's candidate ``queue``; ``advice.prio`` is per-access
-    advice; ``advice.ptr``/``advice.vids`` list the vids to prefetch for each chunk of
-    ``advice.chunk`` accesses, issued at the start of chunk ``k + advice.lag``;
-    ``limits.latency``/``limits.fetch_latency``: accesses until a prefetch / a demand
-    fetch arrives (an access before then is a late prefetch if it is the first use of a
-    prefetch, else a merged miss); ``limits.budget`` caps prefetches issued per batch
-    (-1: no cap); ``limits.inflight`` bounds the prefetches in flight (see ``_issue``);
-    ``stats.hit_log`` (length n, or 0) receives 1 for each access that hit;
-    ``stats.marked`` receives the counts before access ``stats.mark`` (-1: none; for
-    ``eval_after``); a prefetch counts as useful or unused only when issued from access
-    ``stats.span`` on (``eval_after``), so that useful <= issued in the counted span. A
-    plain loop ignores advice, fetch latency, budget, bound, log and mark (the driver
-    splits its calls at the mark instead).
-    """
-    _loop(vids=accesses.vids, tables=accesses.tables, batch_offsets=accesses.batch_offsets,
-          prio=advice.prio, adv_ptr=advice.ptr, adv_vids=advice.vids, adv_chunk=advice.chunk,
-          adv_lag=advice.lag, ways=buf.ways, latency=limits.latency,
-          fetch_latency=limits.fetch_latency, budget=limits.budget, inflight=limits.inflight,
-          pstate=pstate, fstate=fstate, buf=(buf.slot_of, buf.vid_of, buf.n_used, buf.ready_at),
-          counts=stats.counts, queue=buf.queue, hit_log=stats.hit_log, t0=accesses.t0,
-          mark=stats.mark, marked=stats.marked, span=stats.span, fault=stats.fault)
