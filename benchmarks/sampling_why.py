@@ -6,12 +6,13 @@ policies miss").
         [--policies lfu lruk lfuda lru]
         [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
-        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window phases split error]
+        [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window phases split error
+        partition]
 
 The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
 kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
 associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
-Five tables per trace (``--tables``):
+Six tables per trace (``--tables``; ``partition`` only when named):
 
 1. **probation**: a structure of the policy's that a miniature may hold at its floor
    (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
@@ -42,6 +43,10 @@ Five tables per trace (``--tables``):
    SHARDS-adj as ``recsim.engine.sample``) against the full replay over
    ``--error-sizes``, plain and with *gap* one-off fills, at each of ``--error-rates``;
    and the error at the first of ``--sizes`` at each of ``--sweep-rates``.
+6. **partition**: the miniature's mean bias without the draw: all 1/R samples of one
+   hash (its classes) replayed as miniatures and their misses summed, against the full
+   replay at C and at 1/R x round(R x C) (*pooling*: what splitting the buffer costs;
+   *rounding*: the capacity's rounding).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ import warnings
 import numpy as np
 
 import recsim
-from recsim.engine.sample import scaled_durations, spatial_keep, sub_traces
+from recsim.engine.sample import HASH_BITS, key_hash, scaled_durations, spatial_keep, sub_traces
 from recsim.errors import RecsimWarning
 from recsim.plugin import DURATION_UNITS
 from recsim.registry import get_policy, resolve_params
@@ -84,15 +89,23 @@ class Sample:
     def full(self, policy: str, cap: int):
         return recsim.simulate(self.trace, policy, cap, 0, log_hits=True)
 
+    def params(self, policy: str) -> dict:
+        """The policy's parameters, its durations scaled, as recsim.engine.sample does."""
+        pol = get_policy(policy)
+        return scaled_durations(pol, resolve_params("policy", pol, None), self.rate,
+                                DURATION_UNITS)
+
+    def mini_of(self, sub: Trace, policy: str, cap: int) -> np.ndarray:
+        """The hit log of a miniature replay of ``sub``."""
+        return recsim.simulate(sub, policy, cap, 0, policy_params=self.params(policy),
+                               log_hits=True).hit_log
+
     def mini(self, policy: str, cap: int, one_off: np.ndarray | None = None) -> np.ndarray:
         """The miniature's hit log of the sampled accesses, with one-off vectors inserted
         at the full trace's positions ``one_off``."""
-        pol = get_policy(policy)  # its durations scaled, as recsim.engine.sample does
-        params = scaled_durations(pol, resolve_params("policy", pol, None), self.rate,
-                                  DURATION_UNITS)
         if one_off is None:
-            return recsim.simulate(self.sub, policy, cap, 0, policy_params=params,
-                                   log_hits=True).hit_log
+            return self.mini_of(self.sub, policy, cap)
+        params = self.params(policy)
         where = np.concatenate((self.pos, one_off))
         real = np.concatenate((np.ones(self.pos.shape[0], bool), np.zeros(one_off.shape[0], bool)))
         order = np.argsort(where, kind="stable")
@@ -264,8 +277,42 @@ def error_table(trace: Trace, s: Sample, args) -> None:
             print(f"| {policy} | {rate} at {args.sizes[0]:.0%} | {row} |", flush=True)
 
 
+def partition(trace: Trace, policy: str, size: float, rate: float) -> str:
+    """The miniature's mean bias with no draw: the trace split by salt 0's hash into
+    K = 1/R classes of vectors (each one a sample at R), each replayed as a miniature of
+    ``round(R x C)`` vectors, their misses summed, against the full replay at C and at
+    K x round(R x C) (the capacity the classes hold together). For an offline optimal
+    policy (Belady) the sum is never below the full replay at K x round(R x C): the
+    classes' schedules together are one schedule for a buffer of that size."""
+    k = round(1 / rate)
+    s = Sample(trace, 1 / k, 0)
+    cap, small = s.capacities(size)
+    top = key_hash(np.asarray(trace.dense().keys), 0) >> np.uint64(64 - HASH_BITS)
+    cls = (top * np.uint64(k) >> np.uint64(HASH_BITS)).astype(np.int64)  # class 0: salt 0's
+    assert np.array_equal(s.keep, cls == 0)  # class 0 is salt 0's sample
+    missed = 0
+    for lo in range(0, k, 50):  # sub_traces takes at most 63 masks at once
+        subs = sub_traces(trace, [cls == c for c in range(lo, min(k, lo + 50))])
+        missed += sum(int((s.mini_of(sub, policy, small) == 0).sum()) for sub, _ in subs)
+    full = [recsim.simulate(trace, policy, c, 0).miss_ratio for c in (cap, k * small)]
+    n = trace.n_accesses
+    return (f"{cap:,} | {small:,} | {full[0]:.4f} | {full[1]:.4f} | {missed / n:.4f} | "
+            f"{missed / n - full[1]:+.4f} | {full[1] - full[0]:+.4f} | {missed / n - full[0]:+.4f}")
+
+
+def partition_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}: all 1/R miniatures (classes of one hash)\n"
+          "| policy | size | C | c | full at C | full at Kc | classes | pooling | rounding "
+          "| bias |")
+    for policy in args.policies:
+        for size in args.sizes:
+            row = partition(trace, policy, size, args.rate)
+            print(f"| {policy} | {label(size)} | {row} |", flush=True)
+
+
 TABLES = {"probation": probation_table, "window": window_table, "phases": phases_table,
-          "split": split_table, "error": error_table}
+          "split": split_table, "error": error_table,
+          "partition": partition_table}
 
 
 def percent(text: str) -> float:
@@ -286,7 +333,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.01)
     ap.add_argument("--salt", type=int, default=0)
     ap.add_argument("--salts", type=int, default=5, help="salts of the error's split")
-    ap.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES))
+    ap.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES)[:5])
     ap.add_argument("--error-sizes", nargs="+", type=percent,
                     default=[0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
     ap.add_argument("--error-rates", nargs="+", type=float, default=[0.1, 0.01, 0.001])
