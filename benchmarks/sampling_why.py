@@ -18,7 +18,8 @@ Six tables per trace (``--tables``; ``partition`` only when named):
    (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
    resident vectors with one access since their fill (LFU's count-1 bucket, LRU-K's FIFO
    of vectors with fewer than K accesses), for CLOCK-Pro its cold target ``m_c`` (at
-   least 1), for MQ the resident vectors of its lowest queue; the policy's own state
+   least 1), for MQ the resident vectors of its lowest queue (for LFUDA, not a
+   probation: its age ``L``, an int64 that may wrap); the policy's own state
    after a replay of the trace up to that point (its ``make_state`` wrapped to keep
    the state).
 2. **window**, from hit logs, on the sampled vectors only (in the full replay: their
@@ -67,7 +68,8 @@ from recsim.traces.trace import DenseIds, Trace
 PROBATION = {"lfu": lambda s: int((s.node_freq[s.item_node[s.item_node >= 0]] == 1).sum()),
              "lruk": lambda s: int(s.in_fifo.sum()),
              "clockpro": lambda s: int(s.cnt[3]),  # the cold target m_c (one set)
-             "mq": lambda s: int(((s.queue == 0) & (s.freq > 0)).sum())}  # queue 0's vectors
+             "mq": lambda s: int(((s.queue == 0) & (s.freq > 0)).sum()),  # queue 0's vectors
+             "lfuda": lambda s: int(s.age[0])}  # not a probation: its age L (one set)
 
 
 class Sample:
@@ -222,7 +224,7 @@ def split(trace: Trace, policy: str, size: float, rate: float, salts: int) -> st
 def probation_table(trace: Trace, s: Sample, args) -> None:
     n = trace.n_accesses
     points = [n * i // 8 for i in range(1, 9)]
-    print(f"\n{trace.name}, R = {args.rate}: probation or cold target (full / miniature) at "
+    print(f"\n{trace.name}, R = {args.rate}: probation, cold target or age (full / miniature) at "
           f"{', '.join(f'{p / n:.0%}' for p in points)} of the trace")
     for policy in (p for p in args.policies if p in PROBATION):
         for size in args.sizes:
