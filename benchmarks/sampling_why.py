@@ -47,7 +47,8 @@ Six tables per trace (``--tables``; ``partition`` only when named):
 6. **partition**: the miniature's mean bias without the draw: all 1/R samples of one
    hash (its classes) replayed as miniatures and their misses summed, against the full
    replay at C and at 1/R x round(R x C) (*pooling*: what splitting the buffer costs;
-   *rounding*: the capacity's rounding).
+   *rounding*: the capacity's rounding), and how the full buffer's resident vectors at
+   the end spread over the classes.
 """
 
 from __future__ import annotations
@@ -296,16 +297,19 @@ def partition(trace: Trace, policy: str, size: float, rate: float) -> str:
     for lo in range(0, k, 50):  # sub_traces takes at most 63 masks at once
         subs = sub_traces(trace, [cls == c for c in range(lo, min(k, lo + 50))])
         missed += sum(int((s.mini_of(sub, policy, small) == 0).sum()) for sub, _ in subs)
-    full = [recsim.simulate(trace, policy, c, 0).miss_ratio for c in (cap, k * small)]
+    runs = [recsim.simulate(trace, policy, c, 0) for c in (cap, k * small)]
+    full = [r.miss_ratio for r in runs]
+    held = np.bincount(cls[runs[0].resident], minlength=k)  # the full buffer's, per class
     n = trace.n_accesses
     return (f"{cap:,} | {small:,} | {full[0]:.4f} | {full[1]:.4f} | {missed / n:.4f} | "
-            f"{missed / n - full[1]:+.4f} | {full[1] - full[0]:+.4f} | {missed / n - full[0]:+.4f}")
+            f"{missed / n - full[1]:+.4f} | {full[1] - full[0]:+.4f} | {missed / n - full[0]:+.4f}"
+            f" | {held.std():.1f} ({held.min()}-{held.max()})")
 
 
 def partition_table(trace: Trace, s: Sample, args) -> None:
     print(f"\n{trace.name}, R = {args.rate}: all 1/R miniatures (classes of one hash)\n"
           "| policy | size | C | c | full at C | full at Kc | classes | pooling | rounding "
-          "| bias |")
+          "| bias | full's resident per class at the end: std (range) |")
     for policy in args.policies:
         for size in args.sizes:
             row = partition(trace, policy, size, args.rate)
