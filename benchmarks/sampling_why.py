@@ -54,11 +54,14 @@ Six tables per trace (``--tables``; ``partition`` only when named):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 import warnings
 
 import numpy as np
 
 import recsim
+import recsim.engine.replay as replay_module
 from recsim.engine.sample import HASH_BITS, key_hash, scaled_durations, spatial_keep, sub_traces
 from recsim.errors import RecsimWarning
 from recsim.plugin import DURATION_UNITS
@@ -138,8 +141,9 @@ def prefix(trace: Trace, n: int) -> Trace:
                  _dense=DenseIds(np.asarray(dense.vid[:n]), dense.keys, dense.table_rows))
 
 
-def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
-    """The resident vectors in probation (``PROBATION``) after replaying each prefix."""
+@contextlib.contextmanager
+def keeping_states(policy: str):
+    """Keep the states the policy makes (its ``make_state`` wrapped) in the list given."""
     pol, states = get_policy(policy), []
     original = pol.make_state
 
@@ -150,11 +154,66 @@ def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
     keeping.__module__ = original.__module__  # the compiled loop imports the plug-in's module
     object.__setattr__(pol, "make_state", keeping)
     try:
-        for n in points:
-            recsim.simulate(prefix(trace, n), policy, cap, 0)
+        yield states
     finally:
         object.__setattr__(pol, "make_state", original)
+
+
+def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
+    """The resident vectors in probation (``PROBATION``) after replaying each prefix."""
+    with keeping_states(policy) as states:
+        for n in points:
+            recsim.simulate(prefix(trace, n), policy, cap, 0)
     return [PROBATION[policy](s) for s in states]
+
+
+def lhd_replay(trace: Trace, cap: int, params: dict, models: list | None) -> tuple:
+    """LHD's miss ratio, replayed in chunks of ``reconfigure_every`` accesses, its hit
+    densities after each reconfiguration and its age coarsening at the end; with
+    ``models``, the k-th replaces the density it learns at its k-th. Between chunks: the
+    replay module's ``release``, which it calls after each chunk, wrapped."""
+    learned = []
+    original, lhd = replay_module.release, sys.modules[get_policy("lhd").make_state.__module__]
+
+    def between_chunks(array):
+        original(array)
+        state = states[-1]
+        k = int(state.g[lhd.N_RECONF])
+        if len(learned) < k:
+            learned.append(state.density.copy())
+            if models is not None:
+                state.density[:] = models[min(k, len(models)) - 1]
+
+    replay_module.release = between_chunks
+    try:
+        with keeping_states("lhd") as states:
+            missed = recsim.simulate(trace, "lhd", cap, 0, policy_params=params,
+                                     chunk=params["reconfigure_every"]).miss_ratio
+    finally:
+        replay_module.release = original
+    return missed, learned, int(states[-1].g[lhd.SHIFT])
+
+
+def model_table(trace: Trace, s: Sample, args) -> None:
+    print(f"\n{trace.name}, R = {args.rate}: LHD's sampled vectors' miss ratio, full / "
+          "miniature / miniature with the full replay's hit densities / with the mean of "
+          f"{args.salts} other salts' miniatures' densities; age coarsening (full / mini)")
+    for size in args.sizes:
+        cap, small = s.capacities(size)
+        full = 1 - s.full("lhd", cap).hit_log[s.sampled].mean()
+        _, models, shift = lhd_replay(trace, cap, resolve_params("policy", get_policy(
+            "lhd"), None), None)
+        mini, own, mini_shift = lhd_replay(s.sub, small, s.params("lhd"), None)
+        copied = lhd_replay(s.sub, small, s.params("lhd"), models)[0]
+        # the miniature's own densities copied in change nothing: the copy lands in time
+        assert lhd_replay(s.sub, small, s.params("lhd"), own)[0] == mini
+        others = [lhd_replay(Sample(trace, s.rate, salt).sub, small, s.params("lhd"), None)[1]
+                  for salt in range(1, args.salts + 1)]  # their miniatures' densities
+        n = min(len(m) for m in others)
+        pooled = lhd_replay(s.sub, small, s.params("lhd"),
+                            [np.mean([m[k] for m in others], axis=0) for k in range(n)])[0]
+        print(f"| lhd | {label(size)} | {full:.4f} | {mini:.4f} | {copied:.4f} | "
+              f"{pooled:.4f} | {shift} / {mini_shift} |", flush=True)
 
 
 def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray, misses: int = 1) -> tuple:
@@ -318,7 +377,7 @@ def partition_table(trace: Trace, s: Sample, args) -> None:
 
 TABLES = {"probation": probation_table, "window": window_table, "phases": phases_table,
           "split": split_table, "error": error_table,
-          "partition": partition_table}
+          "partition": partition_table, "model": model_table}
 
 
 def percent(text: str) -> float:
