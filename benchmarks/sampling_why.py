@@ -7,12 +7,12 @@ policies miss").
         [--sizes 1% 2% 5% (or counts of vectors)] [--rate 0.01] [--salt 0] [--salts 5]
         [--error-sizes 1% 2% 5% 10% 20% 30%] [--error-rates 0.1 0.01 0.001]
         [--sweep-rates 0.3 0.1 0.03 0.01 0.003] [--tables probation window phases split error
-        partition]
+        partition model]
 
 The miniature is the one ``recsim.engine.sample`` replays: the accesses of the vectors
 kept by :func:`~recsim.engine.sample.spatial_keep` at ``--rate`` (and ``--salt``), fully
 associative, ``round(rate x capacity)`` vectors, the policy's durations scaled by R.
-Six tables per trace (``--tables``; ``partition`` only when named):
+Five tables per trace by default (``--tables``), two more when named:
 
 1. **probation**: a structure of the policy's that a miniature may hold at its floor
    (``PROBATION``), at 8 points of the trace, full and miniature: for LFU and LRU-K the
@@ -49,6 +49,11 @@ Six tables per trace (``--tables``; ``partition`` only when named):
    replay at C and at 1/R x round(R x C) (*pooling*: what splitting the buffer costs;
    *rounding*: the capacity's rounding), and how the full buffer's resident vectors at
    the end spread over the classes.
+7. **model** (LHD only): the sampled vectors' miss ratio in full, in the miniature, in
+   the miniature with the full replay's hit densities copied in at each
+   reconfiguration, and with the mean of ``--salts`` other salts' miniatures' densities
+   copied in; and the age coarsening each ends with (they match in trace time where
+   R is a power of 2 and the miniature's is above its floor of 1).
 """
 
 from __future__ import annotations
@@ -317,14 +322,18 @@ def phases_table(trace: Trace, s: Sample, args) -> None:
                 for i in range(8)) + " |", flush=True)
 
 
-def split_table(trace: Trace, s: Sample, args) -> None:
-    print(f"\n{trace.name}, R = {args.rate}\n"
-          f"| policy | size | error: salt 0; mean over {args.salts} salts (range) | draw | "
-          "miniature |")
+def rows(args, header: str, row) -> None:
+    """The header, then ``row(policy, size)`` for each of ``--policies`` and ``--sizes``."""
+    print(header)
     for policy in args.policies:
         for size in args.sizes:
-            row = split(trace, policy, size, args.rate, args.salts)
-            print(f"| {policy} | {label(size)} | {row} |", flush=True)
+            print(f"| {policy} | {label(size)} | {row(policy, size)} |", flush=True)
+
+
+def split_table(trace: Trace, s: Sample, args) -> None:
+    rows(args, f"\n{trace.name}, R = {args.rate}\n| policy | size | error: salt 0; mean over "
+         f"{args.salts} salts (range) | draw | miniature |",
+         lambda policy, size: split(trace, policy, size, args.rate, args.salts))
 
 
 def error_table(trace: Trace, s: Sample, args) -> None:
@@ -366,13 +375,10 @@ def partition(trace: Trace, policy: str, size: float, rate: float) -> str:
 
 
 def partition_table(trace: Trace, s: Sample, args) -> None:
-    print(f"\n{trace.name}, R = {args.rate}: all 1/R miniatures (classes of one hash)\n"
-          "| policy | size | C | c | full at C | full at Kc | classes | pooling | rounding "
-          "| bias | full's resident per class at the end: std (range) |")
-    for policy in args.policies:
-        for size in args.sizes:
-            row = partition(trace, policy, size, args.rate)
-            print(f"| {policy} | {label(size)} | {row} |", flush=True)
+    rows(args, f"\n{trace.name}, R = {args.rate}: all 1/R miniatures (classes of one hash)"
+         "\n| policy | size | C | c | full at C | full at Kc | classes | pooling | rounding "
+         "| bias | full's resident per class at the end: std (range) |",
+         lambda policy, size: partition(trace, policy, size, args.rate))
 
 
 TABLES = {"probation": probation_table, "window": window_table, "phases": phases_table,
