@@ -51,7 +51,8 @@ Five tables per trace by default (``--tables``), two more when named:
    the end spread over the classes.
 7. **model** (LHD only): the sampled vectors' miss ratio in full, in the miniature, in
    the miniature with the full replay's hit densities copied in at each
-   reconfiguration, and with the mean of ``--salts`` other salts' miniatures' densities
+   reconfiguration, at the first only, and with the mean of ``--salts`` other salts'
+   miniatures' densities
    copied in; and the age coarsening each ends with (they match in trace time where
    R is a power of 2 and the miniature's is above its floor of 1).
 """
@@ -175,7 +176,8 @@ def probation(trace: Trace, policy: str, cap: int, points) -> list[int]:
 def lhd_replay(trace: Trace, cap: int, params: dict, models: list | None) -> tuple:
     """LHD's miss ratio, replayed in chunks of ``reconfigure_every`` accesses, its hit
     densities after each reconfiguration and its age coarsening at the end; with
-    ``models``, the k-th replaces the density it learns at its k-th. Between chunks: the
+    ``models``, the k-th replaces the density it learns at its k-th (from the last on,
+    its own). Between chunks: the
     replay module's ``release``, which it calls after each chunk, wrapped."""
     learned = []
     original, lhd = replay_module.release, sys.modules[get_policy("lhd").make_state.__module__]
@@ -186,8 +188,8 @@ def lhd_replay(trace: Trace, cap: int, params: dict, models: list | None) -> tup
         k = int(state.g[lhd.N_RECONF])
         if len(learned) < k:
             learned.append(state.density.copy())
-            if models is not None:
-                state.density[:] = models[min(k, len(models)) - 1]
+            if models is not None and k <= len(models):
+                state.density[:] = models[k - 1]
 
     replay_module.release = between_chunks
     try:
@@ -201,7 +203,8 @@ def lhd_replay(trace: Trace, cap: int, params: dict, models: list | None) -> tup
 
 def model_table(trace: Trace, s: Sample, args) -> None:
     print(f"\n{trace.name}, R = {args.rate}: LHD's sampled vectors' miss ratio, full / "
-          "miniature / miniature with the full replay's hit densities / with the mean of "
+          "miniature / miniature with the full replay's hit densities / with its first "
+          "only / with the mean of "
           f"{args.salts} other salts' miniatures' densities; age coarsening (full / mini)")
     for size in args.sizes:
         cap, small = s.capacities(size)
@@ -210,6 +213,7 @@ def model_table(trace: Trace, s: Sample, args) -> None:
             "lhd"), None), None)
         mini, own, mini_shift = lhd_replay(s.sub, small, s.params("lhd"), None)
         copied = lhd_replay(s.sub, small, s.params("lhd"), models)[0]
+        first = lhd_replay(s.sub, small, s.params("lhd"), models[:1])[0]
         # the miniature's own densities copied in change nothing: the copy lands in time
         assert lhd_replay(s.sub, small, s.params("lhd"), own)[0] == mini
         others = [lhd_replay(Sample(trace, s.rate, salt).sub, small, s.params("lhd"), None)[1]
@@ -217,8 +221,8 @@ def model_table(trace: Trace, s: Sample, args) -> None:
         n = min(len(m) for m in others)
         pooled = lhd_replay(s.sub, small, s.params("lhd"),
                             [np.mean([m[k] for m in others], axis=0) for k in range(n)])[0]
-        print(f"| lhd | {label(size)} | {full:.4f} | {mini:.4f} | {copied:.4f} | "
-              f"{pooled:.4f} | {shift} / {mini_shift} |", flush=True)
+        print(f"| lhd | {label(size)} | {full:.4f} | {mini:.4f} | {copied:.4f} | {first:.4f} "
+              f"| {pooled:.4f} | {shift} / {mini_shift} |", flush=True)
 
 
 def window(hit_log: np.ndarray, vid: np.ndarray, sel: np.ndarray, misses: int = 1) -> tuple:
