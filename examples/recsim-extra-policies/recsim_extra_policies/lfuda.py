@@ -16,6 +16,11 @@ and miss.
 Deviation: where libCacheSim would evict from an empty frequency list (a hit on the only
 resident object, e.g. a capacity of 1, then a miss: libcachesim 0.3.5 crashes), this
 evicts the least-frequency vector.
+
+Limit: frequencies and ``L`` are int64, as libCacheSim's, and wrap past 2^63 unchecked. A
+hit adds ``L``, so ``L`` can grow geometrically: not in the full replays measured, but in
+miniature simulations of bursty traces (``sessions`` at R = 0.01 wraps from 12% of the
+trace), whose sampled LFUDA curves are then wrong (docs/sampling.md, "LFUDA").
 """
 
 from collections import namedtuple
