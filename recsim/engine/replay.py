@@ -242,7 +242,7 @@ def _execute(pol, pf, features, args: LoopArgs, mark_chunk, timings, setup_s) ->
     the time taken to build its inputs."""
     start = time.perf_counter()
     kernel = compile_kernel(pol, pf, features,
-                            tuple(numba.typeof(a) for a in loop_call(args, LOOP_PARAMETERS)))
+                            tuple(numba.typeof(a) for a in loop_call(args)))
     timings["compile_s"] = time.perf_counter() - start
     start = time.perf_counter()
     _run(kernel, args, *mark_chunk, pol)
@@ -331,7 +331,7 @@ def _run(kernel, args: LoopArgs, mark: int, chunk: int | None, policy) -> None:
         if lo == mark and stats.mark < 0:
             stats.marked[:] = stats.counts
         kernel(*loop_call(args._replace(accesses=acc._replace(
-            vids=acc.vids[lo:hi], tables=acc.tables[lo:hi], t0=np.int64(lo))), LOOP_PARAMETERS))
+            vids=acc.vids[lo:hi], tables=acc.tables[lo:hi], t0=np.int64(lo)))))
         if stats.fault[0]:
             raise _victim_error(policy, args)
         if chunk:
@@ -487,13 +487,13 @@ class LoopArgs(NamedTuple):
 LOOP_PARAMETERS = inspect.signature(getattr(loop.replay, "py_func", loop.replay))
 
 
-def loop_call(args: LoopArgs, parameters: inspect.Signature) -> tuple:
+def loop_call(args: LoopArgs) -> tuple:
     """The loop's positional arguments, bound by name from the groups' fields to its
-    ``parameters`` (a missing or unknown name is a ``TypeError``). One flat call: a jitted
-    wrapper taking the groups compiled and cached the loop twice (once inlined into it),
-    which cost the suite 14% of its time (docs/speed.md, "Issue 31")."""
+    parameters (:data:`LOOP_PARAMETERS`; a missing or unknown name is a ``TypeError``).
+    One flat call: a jitted wrapper taking the groups compiled and cached the loop twice
+    (once linked into it), its cold compiles 10-22% slower (docs/speed.md, "Issue 31")."""
     acc, adv, lim, stats, buf = args.accesses, args.advice, args.limits, args.stats, args.buf
-    return parameters.bind(
+    return LOOP_PARAMETERS.bind(
         vids=acc.vids, tables=acc.tables, batch_offsets=acc.batch_offsets, t0=acc.t0,
         prio=adv.prio, adv_ptr=adv.ptr, adv_vids=adv.vids, adv_chunk=adv.chunk,
         adv_lag=adv.lag, latency=lim.latency, fetch_latency=lim.fetch_latency,
