@@ -125,10 +125,13 @@ def load_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset = fr
 def compile_kernel(policy: Policy, prefetcher: Prefetcher, features: frozenset, types: tuple):
     """The loop compiled for argument ``types`` (or loaded from the disk cache). A cold
     compile is announced first on the ``recsim`` logger, with the time the last compile
-    of this loop took (:data:`TIMES_FILE` in the cache), and its time recorded there."""
+    of this loop took (:data:`TIMES_FILE` in the cache), and its time recorded there.
+    A loop this process already has is returned at once: looking for it in the disk
+    cache (:func:`is_compiled`, a listing of a folder that holds every loop's files) took
+    2 of the 2.3 ms of a warm ``simulate`` of a 40-access trace."""
     kernel = load_kernel(policy, prefetcher, features)
-    if numba.config.DISABLE_JIT:  # RECSIM_DEBUG=1: plain Python, for pdb
-        return kernel
+    if numba.config.DISABLE_JIT or types in kernel.overloads:  # RECSIM_DEBUG=1: plain
+        return kernel  # Python, for pdb
     cold = not is_compiled(policy, prefetcher, features)
     if cold:
         what = (f"the {policy.name} + {prefetcher.name} "
