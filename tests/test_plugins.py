@@ -209,6 +209,17 @@ def test_check_policy_catches_a_broken_policy():
     assert len(rows.split(",")) == len(testing.FIRST_CASE.rows)
 
 
+def test_the_first_case_evicts_in_both_sets_with_their_traffic_interleaved():
+    from recsim.engine.settings import set_index
+    from recsim.testing import FIRST_CASE, FIRST_GEOMETRY
+
+    capacity, ways = FIRST_GEOMETRY
+    dense = FIRST_CASE.trace().dense()
+    sets = set_index(dense.keys, capacity // ways)[dense.vid]  # each access's set
+    assert [len(np.unique(dense.vid[sets == s])) for s in (0, 1)] == [4, 4]  # > ways
+    assert (np.diff(sets) != 0).sum() >= len(sets) // 3  # the sets take turns
+
+
 def test_wrong_hook_signature_is_one_line_naming_file_and_hook_before_compiling(
         capsys, tmp_path, monkeypatch):
     trace = tmp_path / "t.trace"
