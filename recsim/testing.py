@@ -63,7 +63,8 @@ PREFETCH_COUNTERS = ("prefetch_hits", "late_prefetches", "prefetches_issued",
                      "prefetches_useful", "prefetches_unused", "prefetches_redundant",
                      "prefetches_dropped", "prefetches_pending")
 SETTINGS = dict(deadline=None, database=None, derandomize=True, report_multiple_bugs=False,
-                # the smallest failure only, reproducible run to run
+                # the smallest failure only, reproducible run to run with the same
+                # modules imported (see FIRST_CASE)
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
