@@ -217,7 +217,8 @@ def hook(fn=None, *, inline=True):
 # ``slot // ways``): a separate per-vector set array would cost a second random load, on
 # the miss path, that tripled the time of a set-associative FIFO replay. An eviction never
 # loads ``slot_of`` of the evicted vector. Residency is ``slot_of[vid] >= 0``. The engine
-# writes and reads the encoding only through the inlined helpers below.
+# writes and reads a vector's set and state only through the inlined helpers below (the
+# PREFETCHED flag it adds, tests and removes itself).
 NEW, GONE, POLLUTED = 0, 1, 2
 ABSENT = -1
 EVICTED = -2

@@ -150,6 +150,17 @@ def check_buffer(res, trace: Trace) -> None:
     assert len(held) == res.occupancy == len(set(held.tolist())), "a vector held twice"
 
 
+def check_span_prefetches(counts: dict) -> None:
+    """The prefetch counts of a replay counted from ``eval_after`` on: every prefetch
+    issued in the span ends useful, unused or pending, so useful <= issued, and a useful
+    one was first used in the span (a prefetch hit or a late prefetch)."""
+    c = counts
+    assert c["prefetches_useful"] <= c["prefetches_issued"], "more useful than issued"
+    assert c["prefetches_issued"] == (c["prefetches_useful"] + c["prefetches_unused"]
+                                      + c["prefetches_pending"]), "prefetches unaccounted"
+    assert c["prefetches_useful"] <= c["prefetch_hits"] + c["late_prefetches"]
+
+
 def check_counts(res, trace: Trace, prefetch: dict | None = None) -> None:
     """Every identity of docs/model.md, "Counts", on a replay of ``trace`` with the replay
     keywords ``prefetch`` (:func:`prefetch_configs`; none without prefetching)."""

@@ -7,12 +7,15 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import recsim
 from recsim.cli import main
 from recsim.errors import ConfigError
 from recsim.recmg import deploy, plugins
 from recsim.recmg.train import load_model, train
+from recsim.testing import SETTINGS, check_span_prefetches
 from recsim.traces import generate_trace
 
 TRAIN = 9000  # of 12,000 accesses
@@ -68,6 +71,20 @@ def test_learned_plugins_replay_the_evaluation_advice(models):
     priority = plugins.caching_advice(trace, {"model": str(paths["recmg-cache"])}).priority
     assert not priority[:start].any() and 0 < priority[start:].mean() < 1
     assert np.array_equal(priority, cases[1][2].priority)
+
+
+@pytest.mark.parametrize("kind", ["recmg-prefetch", "transfetch"])
+@settings(**SETTINGS, max_examples=12)
+@given(data=st.data())
+def test_learned_prefetches_useful_at_most_issued_under_eval_after(models, kind, data):
+    """tests/test_contracts.py's property for the learned prefetchers, whose prefetches
+    start after the training span (access 9,000): the span starts among them."""
+    trace, paths = models
+    kw = dict(prefetch_latency=data.draw(st.integers(0, 8)),
+              eval_after=data.draw(st.integers(TRAIN, trace.n_accesses - 500)))
+    res = _simulate(trace, "lru", PLUGIN_OF[kind][1], {"prefetcher": paths[kind]}, **kw)
+    assert res.counts["prefetches_issued"] > 0
+    check_span_prefetches(res.counts)
 
 
 def test_any_policy_takes_any_learned_prefetcher(models):

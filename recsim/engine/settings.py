@@ -175,11 +175,13 @@ class ReplaySettings:
         if not isinstance(self.training_sets, (bool, np.bool_)):
             raise ConfigError(f"training_sets: expected true or false, got "
                               f"{self.training_sets!r}")
-        if self.dedup not in (None, "batch"):
-            raise ConfigError(f"dedup: expected 'batch' or none, got {self.dedup!r}")
         for f in fields(self):
             how = f.metadata["setting"]
             value = getattr(self, f.name)
+            choices = how.cli.get("choices")
+            if choices and value is not None and value not in choices:
+                raise ConfigError(f"{f.name}: expected {' or '.join(map(repr, choices))} or "
+                                  f"none, got {value!r}")
             if f.type in ("int", "int | None") and not (how.optional and value is None):
                 _check_int(f.name, value, how.minimum, how.note)
 
