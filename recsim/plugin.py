@@ -578,6 +578,13 @@ def noop_prefetcher_evict(state, vid, t):
     pass
 
 
+def hook_location(fn) -> str:
+    """``file:line`` where hook ``fn`` is defined (the line of its first decorator), or ""
+    where it has no Python code: how an error about a plug-in's hook names it."""
+    code = getattr(getattr(fn, "py_func", fn), "__code__", None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code else ""
+
+
 def _signature_error(kind: str, name: str, hook_name: str, fn, expected: tuple):
     """The one-line error for hook ``fn`` of the ``kind`` ``name`` if it cannot take the
     ``expected`` parameters by position (as the replay loop calls it), else None: naming
@@ -592,11 +599,10 @@ def _signature_error(kind: str, name: str, hook_name: str, fn, expected: tuple):
     try:
         sig.bind(*expected)
     except TypeError:
-        code = getattr(py_func, "__code__", None)
-        where = f"{code.co_filename}:{code.co_firstlineno}: " if code else ""
+        where = hook_location(py_func)
         got = ", ".join(sig.parameters)
-        return ConfigError(f"{where}{kind} '{name}': hook {hook_name} takes ({got}); "
-                           f"expected ({', '.join(expected)})")
+        return ConfigError(f"{where}{': ' if where else ''}{kind} '{name}': hook {hook_name} "
+                           f"takes ({got}); expected ({', '.join(expected)})")
     return None
 
 

@@ -33,7 +33,7 @@ from recsim.engine.settings import (
 )
 from recsim.errors import ConfigError, RecsimWarning
 from recsim.plugin import (NEW, PREFETCHED, QUEUE_SIZE, SetSample, Unsampled, advice_of,
-                           not_resident, readonly)
+                           hook_location, not_resident, readonly)
 from recsim.registry import get_policy, get_prefetcher, resolve_params
 from recsim.traces import Trace, load_trace
 from recsim.traces.nextuse import next_use
@@ -343,11 +343,7 @@ def _victim_error(policy, args: LoopArgs) -> ConfigError:
     """The one line for a policy whose victim hook chose a slot outside the set."""
     _, slot, t, set_ = (int(x) for x in args.stats.fault)
     base, ways = set_ * args.buf.ways, int(args.buf.ways)
-    fn = getattr(policy.victim, "py_func", policy.victim)
-    try:
-        where = f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
-    except (OSError, TypeError):
-        where = policy.module
+    where = hook_location(policy.victim) or policy.module
     return ConfigError(f"policy {policy.name} ({where}): victim returned slot {slot} at "
                        f"access {t:,}, outside set {set_}'s slots {base}..{base + ways - 1} "
                        "(or -1 to bypass)")
