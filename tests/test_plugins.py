@@ -194,12 +194,11 @@ def test_sweep_worker_loads_plugin_files(tmp_path):
 
 def test_check_policy_catches_a_broken_policy():
     from recsim import testing
-    from recsim.testing import check_policy
 
     registry.load_plugin_files([FIXTURES / "broken_policy.py"])
     with pytest.raises(ConfigError, match=r"policy broken \(.*broken_policy.py:\d+\): victim "
                                           r"returned slot \d+ at access \d+, outside set") as err:
-        check_policy("broken", max_examples=10)  # the engine stops it (issue 31)
+        testing.check_policy("broken", max_examples=10)  # the engine stops it (issue 31)
     example = "\n".join(getattr(err.value, "__notes__", []))
     # found on the fixed first case, whatever hypothesis would draw (its derandomized
     # draws changed with the modules that earlier tests imported: alone, it first failed
